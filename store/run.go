@@ -1,0 +1,323 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// RunStatus is where a run is in its life.
+//
+//	queued → running → succeeded | failed | cancelled | timed_out
+//	running → queued (a retry, a rescue or a release)
+//	queued → cancelled
+//	skipped (a tick the overlap policy dropped; terminal from the start)
+type RunStatus string
+
+// Run statuses.
+const (
+	RunQueued    RunStatus = "queued"
+	RunRunning   RunStatus = "running"
+	RunSucceeded RunStatus = "succeeded"
+	RunFailed    RunStatus = "failed"
+	RunCancelled RunStatus = "cancelled"
+	RunTimedOut  RunStatus = "timed_out"
+	RunSkipped   RunStatus = "skipped"
+)
+
+// Terminal reports whether s is a final status.
+func (s RunStatus) Terminal() bool {
+	switch s {
+	case RunSucceeded, RunFailed, RunCancelled, RunTimedOut, RunSkipped:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether s is a known status.
+func (s RunStatus) Valid() bool { return s == RunQueued || s == RunRunning || s.Terminal() }
+
+// RunKind says how a run came to be.
+type RunKind string
+
+// Run kinds.
+const (
+	// RunKindSchedule is a schedule's tick, keyed by (ScheduleID, ScheduledFor).
+	RunKindSchedule RunKind = "schedule"
+	// RunKindManual is a "run now" of a schedule.
+	RunKindManual RunKind = "manual"
+	// RunKindWebhook is the run of a webhook event.
+	RunKindWebhook RunKind = "webhook"
+	// RunKindEnqueue is ad hoc work enqueued by code.
+	RunKindEnqueue RunKind = "enqueue"
+)
+
+// Run is one execution of an agent, with its whole history: who, what, when,
+// how long, what it produced, why it failed.
+type Run struct {
+	// ID is a UUIDv7 string.
+	ID string
+	// Kind says how the run came to be.
+	Kind RunKind
+	// ScheduleID names the schedule of a schedule or manual run.
+	ScheduleID string
+	// ScheduledFor is the tick of a schedule run.
+	ScheduledFor time.Time
+	// EventID names the webhook event of a webhook run.
+	EventID string
+	// Owner owns the run.
+	Owner string
+	// Agent names the agent that runs it.
+	Agent string
+	// Payload is the JSON handed to the agent.
+	Payload json.RawMessage
+	// Targets receive the result, beside the schedule's own.
+	Targets []Target
+	// IdempotencyKey is the caller's key of an ad hoc run, unique per owner.
+	IdempotencyKey string
+	// Status is where the run is.
+	Status RunStatus
+	// Held marks a queued run that waits for an earlier run of its schedule
+	// to end (overlap policies buffer_one, buffer_all and cancel_other). A
+	// held run is not claimed.
+	Held bool
+	// Attempt is the 1-based number of the current (or next) attempt.
+	Attempt int
+	// MaxAttempts bounds Attempt.
+	MaxAttempts int
+	// Timeout bounds one attempt; zero means the scheduler's default.
+	Timeout time.Duration
+	// RunAt is when the run becomes due.
+	RunAt time.Time
+	// LeaseOwner is the node running it, while running.
+	LeaseOwner string
+	// LeaseExpiresAt is when the lease lapses unless extended.
+	LeaseExpiresAt time.Time
+	// CancelRequested is set when cancellation of a running run was asked
+	// for; the node running it is expected to stop it.
+	CancelRequested bool
+	// Output is the agent's structured result.
+	Output json.RawMessage
+	// Summary is the agent's readable result.
+	Summary string
+	// Progress holds the agent's progress counters.
+	Progress map[string]int64
+	// Error is the last error (of the final attempt, once finished).
+	Error string
+	// CreatedAt is when the run was enqueued.
+	CreatedAt time.Time
+	// StartedAt is when the current (or last) attempt started.
+	StartedAt time.Time
+	// FinishedAt is when the run reached a terminal status.
+	FinishedAt time.Time
+}
+
+// RunEnqueueParams asks for one run.
+type RunEnqueueParams struct {
+	// Kind says how the run came to be. Empty means RunKindSchedule when
+	// ScheduledFor is set, else RunKindManual when ScheduleID is set, else
+	// RunKindEnqueue. RunKindWebhook is set by EventAccept only.
+	Kind RunKind
+	// ScheduleID names the schedule; the schedule must exist, and its
+	// overlap policy applies. Required for kinds schedule and manual.
+	ScheduleID string
+	// ScheduledFor is the tick: (ScheduleID, ScheduledFor) is unique, so a
+	// tick enqueued twice (by two nodes) yields one run. Required for kind
+	// schedule, refused for the others.
+	ScheduledFor time.Time
+	// Owner owns the run. Required.
+	Owner string
+	// Agent names the agent. Required.
+	Agent string
+	// Payload is the JSON handed to the agent; empty or valid JSON, within
+	// the store's payload limit.
+	Payload json.RawMessage
+	// Targets receive the result.
+	Targets []Target
+	// IdempotencyKey, when set, makes the enqueue idempotent per owner: a
+	// second enqueue with the same (Owner, IdempotencyKey) returns the first
+	// run with Duplicate set. At most 200 bytes.
+	IdempotencyKey string
+	// RunAt is when the run becomes due; zero means now.
+	RunAt time.Time
+	// MaxAttempts bounds the attempts; zero means 1. Not negative.
+	MaxAttempts int
+	// Timeout bounds one attempt; zero means the scheduler's default. Not
+	// negative.
+	Timeout time.Duration
+}
+
+// EnqueueResult is the outcome of one RunEnqueueParams.
+type EnqueueResult struct {
+	// Run is the run inserted, or the one that was already there.
+	Run *Run
+	// Duplicate is set when the tick or idempotency key was already taken;
+	// Run is then the original run and nothing was written.
+	Duplicate bool
+}
+
+// RunListParams selects runs for RunList.
+type RunListParams struct {
+	// Owner, when set, keeps that owner's runs only.
+	Owner string
+	// ScheduleID, when set, keeps that schedule's runs only.
+	ScheduleID string
+	// Statuses, when set, keeps runs in one of these statuses only.
+	Statuses []RunStatus
+	// CreatedFrom (inclusive) and CreatedTo (exclusive), when set, bound
+	// CreatedAt.
+	CreatedFrom time.Time
+	CreatedTo   time.Time
+	// Cursor continues a listing: pass the Next of the previous page.
+	Cursor string
+	// Limit caps the page size: zero means ListLimitDefault, and it is at
+	// most ListLimitMax.
+	Limit int
+}
+
+// RunPage is one page of runs, newest first (descending ID).
+type RunPage struct {
+	Runs []*Run
+	// Next is the cursor of the next page; empty on the last page.
+	Next string
+}
+
+// RunClaimParams asks for due runs.
+type RunClaimParams struct {
+	// Node names the claiming node; it becomes the runs' LeaseOwner.
+	// Required.
+	Node string
+	// Limit is the most runs to claim; at least 1.
+	Limit int
+	// Lease is how long the lease lasts before it must be extended; positive.
+	Lease time.Duration
+}
+
+// RunExtendLeaseParams extends the leases of runs a node holds.
+type RunExtendLeaseParams struct {
+	// Node is the lease owner. Required.
+	Node string
+	// IDs are the runs to extend.
+	IDs []string
+	// Lease is the new lease length from now; positive.
+	Lease time.Duration
+}
+
+// RunLease is an extended lease.
+type RunLease struct {
+	ID             string
+	LeaseExpiresAt time.Time
+	// CancelRequested tells the node that the run should be cancelled.
+	CancelRequested bool
+}
+
+// RunProgressParams records progress counters of a running run.
+type RunProgressParams struct {
+	ID   string
+	Node string
+	// Progress replaces the run's counters.
+	Progress map[string]int64
+}
+
+// RunFinishParams ends a running run.
+type RunFinishParams struct {
+	// ID is the run; Node must hold its lease.
+	ID   string
+	Node string
+	// Status is succeeded, failed, cancelled or timed_out.
+	Status RunStatus
+	// Output, Summary, Progress and Error are recorded on the run. Output is
+	// empty or valid JSON within the payload limit. A nil Progress keeps the
+	// run's counters.
+	Output   json.RawMessage
+	Summary  string
+	Progress map[string]int64
+	Error    string
+}
+
+// RunRequeueParams puts a running run back in the queue: a retry after a
+// failed attempt, or a release of work a stopping node could not finish.
+type RunRequeueParams struct {
+	// ID is the run; Node must hold its lease.
+	ID   string
+	Node string
+	// RunAt is when the run is due again; zero means now.
+	RunAt time.Time
+	// Error records why (the failed attempt's error); empty keeps the last.
+	Error string
+	// NextAttempt counts the attempt: a retry sets it (Attempt + 1), a
+	// release leaves the attempt number as it was.
+	NextAttempt bool
+}
+
+// RunRescueParams asks for runs whose lease expired.
+type RunRescueParams struct {
+	// Limit is the most runs to rescue; zero means ListLimitMax.
+	Limit int
+}
+
+// RunCancelParams asks for a run's cancellation.
+type RunCancelParams struct {
+	ID string
+	// Reason is recorded as the run's error.
+	Reason string
+}
+
+// RunDeleteFinishedParams prunes the history.
+type RunDeleteFinishedParams struct {
+	// OlderThan: runs that finished longer ago than this are deleted, with
+	// their deliveries. Positive.
+	OlderThan time.Duration
+	// Limit is the most runs to delete; zero means no limit.
+	Limit int
+}
+
+// RunStore keeps runs and moves them through their life. Every transition
+// is one conditional write: two nodes never both finish one run.
+type RunStore interface {
+	// RunEnqueue validates and inserts runs, all in one transaction: an
+	// invalid entry fails the whole call, naming its index, and nothing is
+	// written. Each run that names a schedule is subject to the schedule's
+	// overlap policy in that transaction; a tick also advances the
+	// schedule's LastFiredAt. Enqueued runs that are due publish
+	// TopicRunDue. The results are in the order of params.
+	RunEnqueue(ctx context.Context, params ...*RunEnqueueParams) ([]*EnqueueResult, error)
+	// RunGet returns the run, or ErrNotFound.
+	RunGet(ctx context.Context, id string) (*Run, error)
+	// RunList returns one page of runs.
+	RunList(ctx context.Context, params *RunListParams) (*RunPage, error)
+	// RunClaim sets up to Limit due runs (queued, not held, RunAt not after
+	// now) running under a lease of Node, oldest RunAt first, and returns
+	// them. Concurrent claimers never claim the same run. Claiming does not
+	// change Attempt.
+	RunClaim(ctx context.Context, params *RunClaimParams) ([]*Run, error)
+	// RunExtendLease extends the leases Node still holds and returns them;
+	// runs missing from the result are no longer held.
+	RunExtendLease(ctx context.Context, params *RunExtendLeaseParams) ([]*RunLease, error)
+	// RunProgress records progress counters, or returns ErrLeaseLost.
+	RunProgress(ctx context.Context, params *RunProgressParams) error
+	// RunFinish ends running runs. Each entry is applied on its own: the
+	// result holds the finished runs in the order given, nil where the entry
+	// was refused, and a refusal makes the error a *LeaseLostError listing
+	// the refused runs (which are left as they were). A finished run
+	// releases the next held run of its schedule.
+	RunFinish(ctx context.Context, params ...*RunFinishParams) ([]*Run, error)
+	// RunRequeue puts running runs back to queued, clearing the lease and
+	// any cancellation request. Results and refusals are as for RunFinish.
+	RunRequeue(ctx context.Context, params ...*RunRequeueParams) ([]*Run, error)
+	// RunRescue finds running runs whose lease expired: each goes back to
+	// queued with Attempt + 1, or to failed when Attempt has reached
+	// MaxAttempts (or when its cancellation was requested, to cancelled). It
+	// returns the runs it changed.
+	RunRescue(ctx context.Context, params *RunRescueParams) ([]*Run, error)
+	// RunCancel cancels a queued run at once and marks a running run
+	// CancelRequested (publishing TopicRunCancel for the node running it). A
+	// run that already ended is ErrConflict; a missing run ErrNotFound.
+	RunCancel(ctx context.Context, params *RunCancelParams) (*Run, error)
+	// RunNextDue returns the earliest RunAt of the claimable queued runs, or
+	// ErrNotFound when there are none.
+	RunNextDue(ctx context.Context) (time.Time, error)
+	// RunDeleteFinished deletes runs that ended long enough ago and returns
+	// how many.
+	RunDeleteFinished(ctx context.Context, params *RunDeleteFinishedParams) (int, error)
+}

@@ -1,0 +1,466 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The Prepare functions validate input and return a normalized copy (defaults
+// filled in, times in UTC at microsecond precision). Every implementation
+// calls them, so that every store refuses the same input with the same
+// error. They never modify their argument.
+
+// maxNameLen bounds names and keys.
+const maxNameLen = 200
+
+// PrepareSchedule validates s for ScheduleCreate and ScheduleUpdate.
+func PrepareSchedule(s *Schedule, lim Limits) (*Schedule, error) {
+	if s == nil {
+		return nil, Invalid("schedule", "must not be nil")
+	}
+	lim = lim.WithDefaults()
+	c := *s
+	switch {
+	case strings.TrimSpace(c.Owner) == "":
+		return nil, Invalid("owner", "must not be empty")
+	case len(c.Owner) > maxNameLen:
+		return nil, Invalid("owner", fmt.Sprintf("must be at most %d bytes", maxNameLen))
+	case strings.TrimSpace(c.Name) == "":
+		return nil, Invalid("name", "must not be empty")
+	case len(c.Name) > maxNameLen:
+		return nil, Invalid("name", fmt.Sprintf("must be at most %d bytes", maxNameLen))
+	case strings.TrimSpace(c.Agent) == "":
+		return nil, Invalid("agent", "must not be empty")
+	case c.Timeout < 0:
+		return nil, Invalid("timeout", "must not be negative")
+	case c.MaxAttempts < 0:
+		return nil, Invalid("max_attempts", "must not be negative")
+	case c.MisfireCap < 0:
+		return nil, Invalid("misfire_cap", "must not be negative")
+	}
+	if err := checkJSON("payload", c.Payload, lim.MaxPayload); err != nil {
+		return nil, err
+	}
+	c.Payload = cloneJSON(c.Payload)
+	t, err := prepareTrigger(c.Trigger)
+	if err != nil {
+		return nil, err
+	}
+	c.Trigger = t
+	switch c.Overlap {
+	case "":
+		c.Overlap = OverlapSkip
+	case OverlapSkip, OverlapBufferOne, OverlapBufferAll, OverlapCancelOther, OverlapAllowAll:
+	default:
+		return nil, Invalid("overlap", "must be one of skip, buffer_one, buffer_all, cancel_other, allow_all")
+	}
+	switch c.Misfire {
+	case "":
+		c.Misfire = MisfireRunOnce
+	case MisfireSkip, MisfireRunOnce, MisfireRunAll:
+	default:
+		return nil, Invalid("misfire", "must be one of skip, run_once, run_all")
+	}
+	if c.Targets, err = prepareTargets("targets", c.Targets); err != nil {
+		return nil, err
+	}
+	c.NextRunAt = Timestamp(c.NextRunAt)
+	c.LastRunAt = Timestamp(c.LastRunAt)
+	c.LastFiredAt = Timestamp(c.LastFiredAt)
+	return &c, nil
+}
+
+func prepareTrigger(t Trigger) (Trigger, error) {
+	switch t.Kind {
+	case "":
+		return t, Invalid("trigger.kind", "is required: a schedule needs a trigger (cron, interval or once)")
+	case TriggerCron:
+		if strings.TrimSpace(t.Cron) == "" {
+			return t, Invalid("trigger.cron", "must not be empty for a cron trigger")
+		}
+		if t.Interval != 0 || !t.At.IsZero() {
+			return t, Invalid("trigger", "a cron trigger takes no interval or at")
+		}
+	case TriggerInterval:
+		if t.Interval <= 0 {
+			return t, Invalid("trigger.interval", "must be positive for an interval trigger")
+		}
+		if t.Cron != "" || !t.At.IsZero() {
+			return t, Invalid("trigger", "an interval trigger takes no cron or at")
+		}
+	case TriggerOnce:
+		if t.At.IsZero() {
+			return t, Invalid("trigger.at", "must be set for a once trigger")
+		}
+		if t.Cron != "" || t.Interval != 0 {
+			return t, Invalid("trigger", "a once trigger takes no cron or interval")
+		}
+	default:
+		return t, Invalid("trigger.kind", fmt.Sprintf("unknown kind %q: must be cron, interval or once", string(t.Kind)))
+	}
+	if t.Jitter < 0 {
+		return t, Invalid("trigger.jitter", "must not be negative")
+	}
+	if t.Timezone == "" {
+		t.Timezone = "UTC"
+	}
+	if _, err := time.LoadLocation(t.Timezone); err != nil {
+		return t, Invalid("trigger.timezone", fmt.Sprintf("unknown IANA time zone %q", t.Timezone))
+	}
+	t.At = Timestamp(t.At)
+	t.StartAt = Timestamp(t.StartAt)
+	t.EndAt = Timestamp(t.EndAt)
+	if !t.StartAt.IsZero() && !t.EndAt.IsZero() && !t.EndAt.After(t.StartAt) {
+		return t, Invalid("trigger.end_at", "must be after trigger.start_at")
+	}
+	return t, nil
+}
+
+func prepareTargets(field string, ts []Target) ([]Target, error) {
+	if len(ts) == 0 {
+		return nil, nil
+	}
+	out := make([]Target, len(ts))
+	for i, t := range ts {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if strings.TrimSpace(t.Channel) == "" {
+			return nil, Invalid(f+".channel", "must not be empty")
+		}
+		switch t.On {
+		case "":
+			t.On = DeliverAlways
+		case DeliverAlways, DeliverSuccess, DeliverFailure:
+		default:
+			return nil, Invalid(f+".on", "must be one of always, success, failure")
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+// PrepareEnqueue validates one run request; field names it in errors (as in
+// "runs[3]"), empty for a lone request. It resolves Kind and fills
+// MaxAttempts; RunAt stays zero when it was (the store fills in its clock).
+func PrepareEnqueue(p *RunEnqueueParams, lim Limits, field string) (*RunEnqueueParams, error) {
+	if field != "" {
+		field += "."
+	}
+	if p == nil {
+		return nil, Invalid(strings.TrimSuffix(field, "."), "must not be nil")
+	}
+	lim = lim.WithDefaults()
+	c := *p
+	if c.Kind == "" {
+		switch {
+		case !c.ScheduledFor.IsZero():
+			c.Kind = RunKindSchedule
+		case c.ScheduleID != "":
+			c.Kind = RunKindManual
+		default:
+			c.Kind = RunKindEnqueue
+		}
+	}
+	switch c.Kind {
+	case RunKindSchedule:
+		if c.ScheduleID == "" {
+			return nil, Invalid(field+"schedule_id", "is required for a schedule run")
+		}
+		if c.ScheduledFor.IsZero() {
+			return nil, Invalid(field+"scheduled_for", "is required for a schedule run")
+		}
+	case RunKindManual:
+		if c.ScheduleID == "" {
+			return nil, Invalid(field+"schedule_id", "is required for a manual run")
+		}
+	case RunKindEnqueue, RunKindWebhook:
+		if c.ScheduleID != "" {
+			return nil, Invalid(field+"schedule_id", "must be empty for a run of kind "+string(c.Kind))
+		}
+	default:
+		return nil, Invalid(field+"kind", fmt.Sprintf("unknown kind %q: must be schedule, manual, webhook or enqueue", string(c.Kind)))
+	}
+	if c.Kind != RunKindSchedule && !c.ScheduledFor.IsZero() {
+		return nil, Invalid(field+"scheduled_for", "is only for schedule runs")
+	}
+	switch {
+	case strings.TrimSpace(c.Owner) == "":
+		return nil, Invalid(field+"owner", "must not be empty")
+	case len(c.Owner) > maxNameLen:
+		return nil, Invalid(field+"owner", fmt.Sprintf("must be at most %d bytes", maxNameLen))
+	case strings.TrimSpace(c.Agent) == "":
+		return nil, Invalid(field+"agent", "must not be empty")
+	case len(c.IdempotencyKey) > maxNameLen:
+		return nil, Invalid(field+"idempotency_key", fmt.Sprintf("must be at most %d bytes", maxNameLen))
+	case c.MaxAttempts < 0:
+		return nil, Invalid(field+"max_attempts", "must not be negative")
+	case c.Timeout < 0:
+		return nil, Invalid(field+"timeout", "must not be negative")
+	}
+	if err := checkJSON(field+"payload", c.Payload, lim.MaxPayload); err != nil {
+		return nil, err
+	}
+	c.Payload = cloneJSON(c.Payload)
+	var err error
+	if c.Targets, err = prepareTargets(field+"targets", c.Targets); err != nil {
+		return nil, err
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = 1
+	}
+	c.ScheduledFor = Timestamp(c.ScheduledFor)
+	c.RunAt = Timestamp(c.RunAt)
+	return &c, nil
+}
+
+// PrepareEnqueueBatch validates a RunEnqueue call.
+func PrepareEnqueueBatch(params []*RunEnqueueParams, lim Limits) ([]*RunEnqueueParams, error) {
+	if len(params) == 0 {
+		return nil, Invalid("runs", "must not be empty")
+	}
+	out := make([]*RunEnqueueParams, len(params))
+	for i, p := range params {
+		field := ""
+		if len(params) > 1 {
+			field = fmt.Sprintf("runs[%d]", i)
+		}
+		c, err := PrepareEnqueue(p, lim, field)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// PrepareEventAccept validates an EventAccept call. The run is prepared as a
+// webhook run.
+func PrepareEventAccept(p *EventAcceptParams, lim Limits) (*EventAcceptParams, error) {
+	if p == nil {
+		return nil, Invalid("event", "must not be nil")
+	}
+	lim = lim.WithDefaults()
+	c := *p
+	switch {
+	case c.Source == "":
+		return nil, Invalid("source", "must not be empty")
+	case len(c.Source) > 63:
+		return nil, Invalid("source", "must be at most 63 bytes")
+	case c.DeliveryID == "":
+		return nil, Invalid("delivery_id", "must not be empty")
+	case len(c.DeliveryID) > maxNameLen:
+		return nil, Invalid("delivery_id", fmt.Sprintf("must be at most %d bytes", maxNameLen))
+	case len(c.Body) > lim.MaxPayload:
+		return nil, Invalid("body", fmt.Sprintf("must be at most %d bytes", lim.MaxPayload))
+	}
+	if c.Run.Kind != "" && c.Run.Kind != RunKindWebhook {
+		return nil, Invalid("run.kind", "must be webhook or empty")
+	}
+	run := c.Run
+	run.Kind = RunKindWebhook
+	r, err := PrepareEnqueue(&run, lim, "run")
+	if err != nil {
+		return nil, err
+	}
+	c.Run = *r
+	c.Body = append([]byte(nil), c.Body...)
+	c.Headers = cloneHeaders(c.Headers)
+	return &c, nil
+}
+
+// PrepareFinish validates one RunFinish entry; field names it in errors.
+func PrepareFinish(p *RunFinishParams, lim Limits, field string) (*RunFinishParams, error) {
+	if field != "" {
+		field += "."
+	}
+	if p == nil {
+		return nil, Invalid(strings.TrimSuffix(field, "."), "must not be nil")
+	}
+	lim = lim.WithDefaults()
+	c := *p
+	switch {
+	case c.ID == "":
+		return nil, Invalid(field+"id", "must not be empty")
+	case c.Node == "":
+		return nil, Invalid(field+"node", "must not be empty")
+	}
+	switch c.Status {
+	case RunSucceeded, RunFailed, RunCancelled, RunTimedOut:
+	default:
+		return nil, Invalid(field+"status", "must be succeeded, failed, cancelled or timed_out")
+	}
+	if err := checkJSON(field+"output", c.Output, lim.MaxPayload); err != nil {
+		return nil, err
+	}
+	c.Output = cloneJSON(c.Output)
+	c.Progress = cloneProgress(c.Progress)
+	return &c, nil
+}
+
+// PrepareRequeue validates one RunRequeue entry; field names it in errors.
+func PrepareRequeue(p *RunRequeueParams, field string) (*RunRequeueParams, error) {
+	if field != "" {
+		field += "."
+	}
+	if p == nil {
+		return nil, Invalid(strings.TrimSuffix(field, "."), "must not be nil")
+	}
+	c := *p
+	switch {
+	case c.ID == "":
+		return nil, Invalid(field+"id", "must not be empty")
+	case c.Node == "":
+		return nil, Invalid(field+"node", "must not be empty")
+	}
+	c.RunAt = Timestamp(c.RunAt)
+	return &c, nil
+}
+
+// CheckClaim validates a RunClaim call.
+func CheckClaim(p *RunClaimParams) error {
+	switch {
+	case p == nil:
+		return Invalid("claim", "must not be nil")
+	case p.Node == "":
+		return Invalid("node", "must not be empty")
+	case p.Limit < 1:
+		return Invalid("limit", "must be at least 1")
+	case p.Lease <= 0:
+		return Invalid("lease", "must be positive")
+	}
+	return nil
+}
+
+// CheckExtendLease validates a RunExtendLease call.
+func CheckExtendLease(p *RunExtendLeaseParams) error {
+	switch {
+	case p == nil:
+		return Invalid("extend", "must not be nil")
+	case p.Node == "":
+		return Invalid("node", "must not be empty")
+	case p.Lease <= 0:
+		return Invalid("lease", "must be positive")
+	}
+	return nil
+}
+
+// PrepareDelivery validates a DeliveryRecord call; zero times become now.
+func PrepareDelivery(d *Delivery, now time.Time) (*Delivery, error) {
+	if d == nil {
+		return nil, Invalid("delivery", "must not be nil")
+	}
+	c := *d
+	switch {
+	case c.RunID == "":
+		return nil, Invalid("run_id", "must not be empty")
+	case strings.TrimSpace(c.Channel) == "":
+		return nil, Invalid("channel", "must not be empty")
+	case c.Attempt < 1:
+		return nil, Invalid("attempt", "must be at least 1")
+	}
+	switch c.Status {
+	case DeliverySucceeded, DeliveryRetrying, DeliveryFailed:
+	default:
+		return nil, Invalid("status", "must be succeeded, retrying or failed")
+	}
+	now = Timestamp(now)
+	c.StartedAt = Timestamp(c.StartedAt)
+	c.FinishedAt = Timestamp(c.FinishedAt)
+	if c.StartedAt.IsZero() {
+		c.StartedAt = now
+	}
+	if c.FinishedAt.IsZero() {
+		c.FinishedAt = now
+	}
+	return &c, nil
+}
+
+// CheckCursorKey validates the key of a backfill cursor or message.
+func CheckCursorKey(k CursorKey) error {
+	switch {
+	case k.Source == "":
+		return Invalid("source", "must not be empty")
+	case k.Workspace == "":
+		return Invalid("workspace", "must not be empty")
+	case k.Channel == "":
+		return Invalid("channel", "must not be empty")
+	}
+	return nil
+}
+
+// PrepareMessages validates a MessageUpsert call.
+func PrepareMessages(msgs []*Message, lim Limits) ([]*Message, error) {
+	lim = lim.WithDefaults()
+	out := make([]*Message, len(msgs))
+	for i, m := range msgs {
+		field := fmt.Sprintf("messages[%d]", i)
+		if m == nil {
+			return nil, Invalid(field, "must not be nil")
+		}
+		if err := CheckCursorKey(CursorKey{m.Source, m.Workspace, m.Channel}); err != nil {
+			ve := err.(*ValidationError)
+			return nil, Invalid(field+"."+ve.Field, ve.Rule)
+		}
+		if m.TS == "" {
+			return nil, Invalid(field+".ts", "must not be empty")
+		}
+		if err := checkJSON(field+".raw", m.Raw, lim.MaxPayload); err != nil {
+			return nil, err
+		}
+		c := *m
+		c.Raw = cloneJSON(c.Raw)
+		out[i] = &c
+	}
+	return out, nil
+}
+
+// ListLimit returns the page size for a requested limit.
+func ListLimit(n int) int {
+	switch {
+	case n <= 0:
+		return ListLimitDefault
+	case n > ListLimitMax:
+		return ListLimitMax
+	}
+	return n
+}
+
+func checkJSON(field string, b json.RawMessage, limit int) error {
+	if len(b) > limit {
+		return Invalid(field, fmt.Sprintf("must be at most %d bytes (got %d)", limit, len(b)))
+	}
+	if len(b) > 0 && !json.Valid(b) {
+		return Invalid(field, "must be valid JSON")
+	}
+	return nil
+}
+
+func cloneJSON(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 {
+		return nil
+	}
+	return append(json.RawMessage(nil), b...)
+}
+
+func cloneProgress(p map[string]int64) map[string]int64 {
+	if p == nil {
+		return nil
+	}
+	c := make(map[string]int64, len(p))
+	for k, v := range p {
+		c[k] = v
+	}
+	return c
+}
+
+func cloneHeaders(h map[string][]string) map[string][]string {
+	if h == nil {
+		return nil
+	}
+	c := make(map[string][]string, len(h))
+	for k, v := range h {
+		c[k] = append([]string(nil), v...)
+	}
+	return c
+}
