@@ -19,10 +19,10 @@ const QueueLimitDefault = 1024
 type Hub struct {
 	limit int
 
-	mu     sync.Mutex
-	subs   map[*sub]struct{}
-	closed bool
-	wg     sync.WaitGroup
+	done chan struct{} // closed by Close
+	mu   sync.Mutex
+	subs map[*sub]struct{}
+	wg   sync.WaitGroup
 }
 
 type sub struct {
@@ -36,7 +36,7 @@ func New(limit int) *Hub {
 	if limit <= 0 {
 		limit = QueueLimitDefault
 	}
-	return &Hub{limit: limit, subs: make(map[*sub]struct{})}
+	return &Hub{limit: limit, done: make(chan struct{}), subs: make(map[*sub]struct{})}
 }
 
 // Subscribe returns a channel of notifications, closed when ctx is done or
@@ -44,8 +44,10 @@ func New(limit int) *Hub {
 func (h *Hub) Subscribe(ctx context.Context) (<-chan store.Notification, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
+	select {
+	case <-h.done:
 		return nil, store.ErrClosed
+	default:
 	}
 	s := &sub{wake: make(chan struct{}, 1)}
 	h.subs[s] = struct{}{}
@@ -76,11 +78,10 @@ func (h *Hub) Publish(n store.Notification) {
 // call twice.
 func (h *Hub) Close() {
 	h.mu.Lock()
-	if !h.closed {
-		h.closed = true
-		for s := range h.subs {
-			close(s.wake)
-		}
+	select {
+	case <-h.done:
+	default:
+		close(h.done)
 	}
 	h.mu.Unlock()
 	h.wg.Wait()
@@ -98,10 +99,9 @@ func (h *Hub) pump(ctx context.Context, s *sub, out chan<- store.Notification) {
 		select {
 		case <-ctx.Done():
 			return
-		case _, ok := <-s.wake:
-			if !ok {
-				return
-			}
+		case <-h.done:
+			return
+		case <-s.wake:
 		}
 		for {
 			h.mu.Lock()
@@ -115,6 +115,8 @@ func (h *Hub) pump(ctx context.Context, s *sub, out chan<- store.Notification) {
 			select {
 			case out <- n:
 			case <-ctx.Done():
+				return
+			case <-h.done:
 				return
 			}
 		}
