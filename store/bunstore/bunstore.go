@@ -1,0 +1,290 @@
+package bunstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/sqliteshim"
+
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/internal/notify"
+)
+
+// Options configure a Store. The zero value is ready to use.
+type Options struct {
+	// Now is the store's clock; nil means time.Now. Every time the store
+	// writes comes from it, never from the database.
+	Now func() time.Time
+	// Limits bound the input; zero fields mean the store package defaults.
+	Limits store.Limits
+	// Logger receives the store's own events (listener reconnects,
+	// migrations); nil means silence.
+	Logger log.Logger
+	// MaxOpenConns caps the connection pool; zero means MaxOpenConnsDefault.
+	MaxOpenConns int
+}
+
+// MaxOpenConnsDefault is the default size of the connection pool.
+const MaxOpenConnsDefault = 16
+
+// Store is a store.Store on a bun database.
+type Store struct {
+	db      *bun.DB
+	dialect string
+	ownsDB  bool
+	now     func() time.Time
+	limits  store.Limits
+	logger  log.Logger
+	hub     *notify.Hub
+	origin  string // this handle's id in notifications it sends
+	channel string // PostgreSQL NOTIFY channel
+
+	// writeMu serializes this process's SQLite write transactions, so that
+	// they queue in Go instead of spinning on SQLITE_BUSY.
+	writeMu sync.Mutex
+
+	listener  *listener
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens a store from a DSN and applies the migrations. A DSN is
+// "postgres://…" or "postgresql://…" (PostgreSQL through pgx; search_path
+// and other run-time parameters may be given as query parameters), or
+// "sqlite://path", "sqlite:path", "file:path" or a path ending in .db
+// (SQLite, with WAL and a 10 s busy timeout unless the DSN says otherwise).
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	dialect, driverDSN, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	var db *bun.DB
+	switch dialect {
+	case DialectPostgres:
+		cfg, err := pgx.ParseConfig(driverDSN)
+		if err != nil {
+			return nil, fmt.Errorf("bunstore: parse DSN %s: %w", redactDSN(dsn), err)
+		}
+		// bun formats every argument into the query text, so prepared
+		// statements would only fill the cache.
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+		db = bun.NewDB(stdlib.OpenDB(*cfg), pgdialect.New())
+	case DialectSQLite:
+		sqldb, err := sql.Open(sqliteshim.ShimName, driverDSN)
+		if err != nil {
+			return nil, fmt.Errorf("bunstore: open %s: %w", dsn, err)
+		}
+		db = bun.NewDB(sqldb, sqlitedialect.New())
+	}
+	s, err := newStore(ctx, db, dsn, opts)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	s.ownsDB = true
+	return s, nil
+}
+
+// New returns a store on db, a PostgreSQL or SQLite database the caller
+// opened (and closes after the store), and applies the migrations. On
+// PostgreSQL, cross-process notifications need a DSN to listen on: pass it
+// as listenDSN, or "" to keep notifications in this process.
+func New(ctx context.Context, db *bun.DB, listenDSN string, opts Options) (*Store, error) {
+	return newStore(ctx, db, listenDSN, opts)
+}
+
+func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store, error) {
+	s := &Store{
+		db:     db,
+		now:    opts.Now,
+		limits: opts.Limits.WithDefaults(),
+		logger: opts.Logger,
+		hub:    notify.New(0),
+		closed: make(chan struct{}),
+	}
+	switch db.Dialect().Name().String() {
+	case "pg":
+		s.dialect = DialectPostgres
+	case "sqlite":
+		s.dialect = DialectSQLite
+	default:
+		return nil, fmt.Errorf("bunstore: unsupported dialect %s: want PostgreSQL or SQLite", db.Dialect().Name())
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.logger == nil {
+		s.logger = log.NewNopLogger()
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	s.origin = hex.EncodeToString(b[:])
+
+	n := opts.MaxOpenConns
+	if n <= 0 {
+		n = MaxOpenConnsDefault
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+
+	if err := s.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("bunstore: connect %s: %w", redactDSN(dsn), err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	if s.dialect == DialectPostgres {
+		var schema string
+		if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+			return nil, fmt.Errorf("bunstore: read schema: %w", translate(err))
+		}
+		s.channel = channelName(schema)
+		if dsn != "" {
+			l, err := startListener(ctx, s, dsn)
+			if err != nil {
+				return nil, err
+			}
+			s.listener = l
+		}
+	}
+	return s, nil
+}
+
+// DB returns the store's database, for the application's own queries and
+// transactions (see RunEnqueueTx).
+func (s *Store) DB() *bun.DB { return s.db }
+
+// Dialect returns DialectPostgres or DialectSQLite.
+func (s *Store) Dialect() string { return s.dialect }
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.isClosed() {
+		return store.ErrClosed
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w", errors.Join(store.ErrUnavailable, err))
+	}
+	return nil
+}
+
+// Close stops the listener and subscriptions and, when Open opened the
+// database, closes it. It is safe to call twice.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		if s.listener != nil {
+			s.listener.stop()
+		}
+		s.hub.Close()
+		if s.ownsDB {
+			err = s.db.Close()
+		}
+	})
+	return err
+}
+
+func (s *Store) isClosed() bool {
+	select {
+	case <-s.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Subscribe implements store.Notifier.
+func (s *Store) Subscribe(ctx context.Context) (<-chan store.Notification, error) {
+	if s.isClosed() {
+		return nil, store.ErrClosed
+	}
+	return s.hub.Subscribe(ctx)
+}
+
+// clock returns the store's time in storage form.
+func (s *Store) clock() time.Time { return store.Timestamp(s.now()) }
+
+func (s *Store) pg() bool { return s.dialect == DialectPostgres }
+
+// notHeld is the claimable-run predicate in the dialect's spelling (it must
+// match the partial index).
+func (s *Store) notHeld() string {
+	if s.pg() {
+		return "NOT held"
+	}
+	return "held = 0"
+}
+
+// forUpdate locks the rows read in a transaction on PostgreSQL; SQLite's
+// writer lock covers the whole database.
+func (s *Store) forUpdate(clause string) string {
+	if s.pg() {
+		return " " + clause
+	}
+	return ""
+}
+
+// tx runs fn in a write transaction, retrying it when PostgreSQL reports a
+// serialization failure or a deadlock, and publishes the notifications fn
+// collected once it has committed.
+func (s *Store) tx(ctx context.Context, fn func(tx bun.Tx, out *outbox) error) error {
+	if s.isClosed() {
+		return store.ErrClosed
+	}
+	if !s.pg() {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+	}
+	for attempt := 1; ; attempt++ {
+		out := &outbox{}
+		err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			if err := fn(tx, out); err != nil {
+				return err
+			}
+			return s.sendNotifications(ctx, tx, out, s.origin)
+		})
+		if err == nil {
+			s.publish(out)
+			return nil
+		}
+		if attempt < 5 && retryable(err) {
+			continue
+		}
+		return translate(err)
+	}
+}
+
+// outbox collects the notifications of one transaction.
+type outbox struct {
+	notes []store.Notification
+}
+
+func (o *outbox) add(n store.Notification) {
+	for _, m := range o.notes {
+		if m == n {
+			return
+		}
+	}
+	o.notes = append(o.notes, n)
+}
+
+func (s *Store) publish(out *outbox) {
+	for _, n := range out.notes {
+		s.hub.Publish(n)
+	}
+}

@@ -1,0 +1,19 @@
+// Package bunstore is Herald's SQL store, built on github.com/uptrace/bun:
+// PostgreSQL (pgdialect over pgx) for production and multi-node deployments,
+// SQLite (sqlitedialect over the pure-Go driver, WAL, busy timeout) as the
+// embedded single-node default.
+//
+// Open a store from a DSN with Open, or on a *bun.DB the application already
+// has with New; either applies the embedded migrations (safe to run from
+// several processes at once, and twice). The application can enqueue runs in
+// its own transaction with RunEnqueueTx, so that its data and the run commit
+// together.
+//
+// On PostgreSQL, claims use FOR UPDATE SKIP LOCKED, batches are written in
+// one statement, and changes reach every process through LISTEN/NOTIFY on a
+// channel named after the schema. On SQLite, writes of one process are
+// serialized in process and notifications stay in the process.
+//
+// Every native error is translated to the store's sentinels in one place
+// (see translate in errors.go).
+package bunstore

@@ -1,0 +1,394 @@
+package bunstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/internal/overlap"
+)
+
+// RunEnqueue implements store.RunStore.
+func (s *Store) RunEnqueue(ctx context.Context, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
+	ps, err := store.PrepareEnqueueBatch(params, s.limits)
+	if err != nil {
+		return nil, err
+	}
+	var res []*store.EnqueueResult
+	err = s.tx(ctx, func(tx bun.Tx, out *outbox) error {
+		res, err = s.enqueue(ctx, tx, ps, out, nil)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("enqueue runs: %w", err)
+	}
+	return res, nil
+}
+
+// RunEnqueueTx enqueues runs inside the caller's transaction on the store's
+// database, so that the application's own writes and the runs commit (or
+// roll back) together. The rules are those of RunEnqueue. On PostgreSQL the
+// notification that wakes workers is sent when tx commits; on SQLite it is
+// published at once, and a worker that wakes before the commit finds the
+// runs at its next poll.
+func (s *Store) RunEnqueueTx(ctx context.Context, tx bun.Tx, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
+	if s.isClosed() {
+		return nil, store.ErrClosed
+	}
+	ps, err := store.PrepareEnqueueBatch(params, s.limits)
+	if err != nil {
+		return nil, err
+	}
+	out := &outbox{}
+	res, err := s.enqueue(ctx, tx, ps, out, nil)
+	if err == nil {
+		// No origin: this process's listener republishes it after the commit.
+		err = s.sendNotifications(ctx, tx, out, "")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("enqueue runs: %w", translate(err))
+	}
+	if !s.pg() {
+		s.publish(out)
+	}
+	return res, nil
+}
+
+// enqueue inserts prepared runs in tx. decorate, when set, adjusts each new
+// row before it is written (EventAccept sets the run's id and event).
+func (s *Store) enqueue(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueParams, out *outbox, decorate func(i int, r *runRow)) ([]*store.EnqueueResult, error) {
+	now := s.clock()
+	results := make([]*store.EnqueueResult, len(ps))
+
+	// The schedules named, locked so that overlap decisions of one
+	// schedule are taken one transaction at a time.
+	policies := map[string]store.OverlapPolicy{}
+	var sids []string
+	for i, p := range ps {
+		if p.ScheduleID == "" {
+			continue
+		}
+		if !validID(p.ScheduleID) {
+			return nil, fmt.Errorf("%s: schedule %s: %w", field(ps, i, "schedule_id"), p.ScheduleID, store.ErrNotFound)
+		}
+		if _, ok := policies[p.ScheduleID]; !ok {
+			policies[p.ScheduleID] = ""
+			sids = append(sids, p.ScheduleID)
+		}
+	}
+	if len(sids) > 0 {
+		var rows []struct {
+			ID      string `bun:"id"`
+			Overlap string `bun:"overlap"`
+		}
+		q := "SELECT id, overlap FROM herald_schedules WHERE id IN (?) ORDER BY id" + s.forUpdate("FOR UPDATE")
+		if err := tx.NewRaw(q, bun.In(sids)).Scan(ctx, &rows); err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			policies[r.ID] = store.OverlapPolicy(r.Overlap)
+		}
+		for i, p := range ps {
+			if p.ScheduleID != "" && policies[p.ScheduleID] == "" {
+				return nil, fmt.Errorf("%s: schedule %s: %w", field(ps, i, "schedule_id"), p.ScheduleID, store.ErrNotFound)
+			}
+		}
+	}
+
+	// Runs already there: the same tick, or the same idempotency key.
+	existing, err := s.findExisting(ctx, tx, ps)
+	if err != nil {
+		return nil, err
+	}
+
+	// What is active per schedule.
+	active := map[string]overlap.Active{}
+	if len(sids) > 0 {
+		var counts []struct {
+			ScheduleID string `bun:"schedule_id"`
+			Status     string `bun:"status"`
+			Held       bool   `bun:"held"`
+			N          int    `bun:"n"`
+		}
+		q := "SELECT schedule_id, status, held, count(*) AS n FROM herald_runs WHERE schedule_id IN (?) AND status IN ('queued', 'running') GROUP BY schedule_id, status, held"
+		if err := tx.NewRaw(q, bun.In(sids)).Scan(ctx, &counts); err != nil {
+			return nil, err
+		}
+		for _, c := range counts {
+			a := active[c.ScheduleID]
+			switch {
+			case c.Status == string(store.RunRunning):
+				a.Running += c.N
+			case c.Held:
+				a.Held += c.N
+			default:
+				a.Queued += c.N
+			}
+			active[c.ScheduleID] = a
+		}
+	}
+
+	var (
+		rows      []runRow
+		rowOf     = make([]int, len(ps)) // index into rows, or -1
+		taken     = map[string]int{}     // key → index into rows, for duplicates within the batch
+		cancelFor []string
+	)
+	for i, p := range ps {
+		rowOf[i] = -1
+		keys := runKeys(p)
+		if r, ok := existingFor(existing, keys); ok {
+			results[i] = &store.EnqueueResult{Run: r.run(), Duplicate: true}
+			continue
+		}
+		if j, ok := takenFor(taken, keys); ok {
+			rowOf[i] = j
+			results[i] = &store.EnqueueResult{Duplicate: true}
+			continue
+		}
+		row := runRow{
+			ID: newID(), Kind: string(p.Kind), ScheduleID: p.ScheduleID, ScheduledFor: p.ScheduledFor,
+			Owner: p.Owner, Agent: p.Agent, Payload: string(p.Payload), Targets: marshalTargets(p.Targets),
+			IdempotencyKey: p.IdempotencyKey, Status: string(store.RunQueued), Attempt: 1,
+			MaxAttempts: p.MaxAttempts, Timeout: p.Timeout, RunAt: p.RunAt, CreatedAt: now,
+		}
+		if row.RunAt.IsZero() {
+			row.RunAt = now
+		}
+		if p.ScheduleID != "" {
+			d := overlap.Decide(policies[p.ScheduleID], active[p.ScheduleID])
+			active[p.ScheduleID] = d.Apply(active[p.ScheduleID])
+			if d.CancelOthers {
+				cancelFor = appendUnique(cancelFor, p.ScheduleID)
+				for j := range rows { // earlier runs of this batch
+					if rows[j].ScheduleID == p.ScheduleID && rows[j].Status == string(store.RunQueued) {
+						rows[j].Status, rows[j].Held = string(store.RunCancelled), false
+						rows[j].FinishedAt, rows[j].Error = now, overlap.CancelReason
+					}
+				}
+			}
+			switch {
+			case d.Skip:
+				row.Status, row.FinishedAt, row.Error = string(store.RunSkipped), now, overlap.SkipReason
+			case d.Held:
+				row.Held = true
+			}
+		}
+		if decorate != nil {
+			decorate(i, &row)
+		}
+		rowOf[i] = len(rows)
+		for _, k := range keys {
+			taken[k] = len(rows)
+		}
+		rows = append(rows, row)
+	}
+
+	if len(cancelFor) > 0 {
+		if err := s.cancelOthers(ctx, tx, cancelFor, now, out); err != nil {
+			return nil, err
+		}
+	}
+
+	if len(rows) > 0 {
+		var ids []string
+		if err := tx.NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Returning("id").Scan(ctx, &ids); err != nil {
+			return nil, err
+		}
+		if len(ids) < len(rows) {
+			// Another transaction took an idempotency key first.
+			if err := s.resolveRaces(ctx, tx, ps, rows, rowOf, ids, results); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	lastFired := map[string]time.Time{}
+	due := false
+	for i, p := range ps {
+		if results[i] != nil && results[i].Run != nil {
+			continue
+		}
+		r := rows[rowOf[i]]
+		if results[i] == nil {
+			results[i] = &store.EnqueueResult{}
+		}
+		results[i].Run = r.run()
+		if results[i].Duplicate {
+			continue
+		}
+		if p.Kind == store.RunKindSchedule && p.ScheduledFor.After(lastFired[p.ScheduleID]) {
+			lastFired[p.ScheduleID] = p.ScheduledFor
+		}
+		if r.Status == string(store.RunQueued) && !r.Held {
+			due = true
+		}
+	}
+	if err := s.advanceLastFired(ctx, tx, lastFired); err != nil {
+		return nil, err
+	}
+	if due {
+		out.add(store.Notification{Topic: store.TopicRunDue})
+	}
+	return results, nil
+}
+
+// runKeys are the unique keys a new run would take.
+func runKeys(p *store.RunEnqueueParams) []string {
+	var keys []string
+	if p.Kind == store.RunKindSchedule {
+		keys = append(keys, "t\x00"+p.ScheduleID+"\x00"+p.ScheduledFor.Format(time.RFC3339Nano))
+	}
+	if p.IdempotencyKey != "" {
+		keys = append(keys, "k\x00"+p.Owner+"\x00"+p.IdempotencyKey)
+	}
+	return keys
+}
+
+func rowKeys(r *runRow) []string {
+	return runKeys(&store.RunEnqueueParams{Kind: store.RunKind(r.Kind), ScheduleID: r.ScheduleID,
+		ScheduledFor: utc(r.ScheduledFor), Owner: r.Owner, IdempotencyKey: r.IdempotencyKey})
+}
+
+func existingFor(m map[string]*runRow, keys []string) (*runRow, bool) {
+	for _, k := range keys {
+		if r, ok := m[k]; ok {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+func takenFor(m map[string]int, keys []string) (int, bool) {
+	for _, k := range keys {
+		if j, ok := m[k]; ok {
+			return j, true
+		}
+	}
+	return 0, false
+}
+
+// findExisting returns the stored runs that hold a key one of ps would take.
+func (s *Store) findExisting(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueParams) (map[string]*runRow, error) {
+	var conds []string
+	var args []any
+	for _, p := range ps {
+		if p.Kind == store.RunKindSchedule {
+			conds = append(conds, "(schedule_id = ? AND scheduled_for = ?)")
+			args = append(args, p.ScheduleID, p.ScheduledFor)
+		}
+		if p.IdempotencyKey != "" {
+			conds = append(conds, "(owner = ? AND idempotency_key = ?)")
+			args = append(args, p.Owner, p.IdempotencyKey)
+		}
+	}
+	found := map[string]*runRow{}
+	if len(conds) == 0 {
+		return found, nil
+	}
+	var rows []runRow
+	if err := tx.NewRaw("SELECT * FROM herald_runs WHERE "+strings.Join(conds, " OR "), args...).Scan(ctx, &rows); err != nil {
+		return nil, err
+	}
+	for i := range rows {
+		for _, k := range rowKeys(&rows[i]) {
+			found[k] = &rows[i]
+		}
+	}
+	return found, nil
+}
+
+// resolveRaces turns the rows the insert skipped into duplicates of the
+// runs that hold their keys.
+func (s *Store) resolveRaces(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueParams, rows []runRow, rowOf []int, ids []string, results []*store.EnqueueResult) error {
+	inserted := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		inserted[id] = true
+	}
+	var lost []*store.RunEnqueueParams
+	for i, p := range ps {
+		if rowOf[i] >= 0 && !inserted[rows[rowOf[i]].ID] {
+			lost = append(lost, p)
+		}
+	}
+	existing, err := s.findExisting(ctx, tx, lost)
+	if err != nil {
+		return err
+	}
+	for i, p := range ps {
+		if rowOf[i] < 0 || inserted[rows[rowOf[i]].ID] {
+			continue
+		}
+		r, ok := existingFor(existing, runKeys(p))
+		if !ok {
+			return fmt.Errorf("%w: run %s was not inserted and holds no key", store.ErrConflict, rows[rowOf[i]].ID)
+		}
+		results[i] = &store.EnqueueResult{Run: r.run(), Duplicate: true}
+	}
+	return nil
+}
+
+// cancelOthers applies cancel_other: the schedules' queued runs are
+// cancelled, their running runs asked to stop.
+func (s *Store) cancelOthers(ctx context.Context, tx bun.IDB, sids []string, now time.Time, out *outbox) error {
+	if _, err := tx.NewRaw("UPDATE herald_runs SET status = 'cancelled', held = ?, finished_at = ?, error = ? WHERE schedule_id IN (?) AND status = 'queued'",
+		false, now, overlap.CancelReason, bun.In(sids)).Exec(ctx); err != nil {
+		return err
+	}
+	var ids []string
+	if err := tx.NewRaw("UPDATE herald_runs SET cancel_requested = ? WHERE schedule_id IN (?) AND status = 'running' AND NOT cancel_requested RETURNING id",
+		true, bun.In(sids)).Scan(ctx, &ids); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		out.add(store.Notification{Topic: store.TopicRunCancel, ID: id})
+	}
+	return nil
+}
+
+// advanceLastFired moves each schedule's LastFiredAt up to its newest tick.
+func (s *Store) advanceLastFired(ctx context.Context, tx bun.IDB, ticks map[string]time.Time) error {
+	if len(ticks) == 0 {
+		return nil
+	}
+	if s.pg() && len(ticks) > 1 {
+		var vals []string
+		var args []any
+		for id, t := range ticks {
+			vals = append(vals, "(?::uuid, ?::timestamptz)")
+			args = append(args, id, t)
+		}
+		q := "UPDATE herald_schedules s SET last_fired_at = v.t FROM (VALUES " + strings.Join(vals, ", ") +
+			") AS v(id, t) WHERE s.id = v.id AND (s.last_fired_at IS NULL OR s.last_fired_at < v.t)"
+		_, err := tx.NewRaw(q, args...).Exec(ctx)
+		return err
+	}
+	for id, t := range ticks {
+		if _, err := tx.NewRaw("UPDATE herald_schedules SET last_fired_at = ? WHERE id = ? AND (last_fired_at IS NULL OR last_fired_at < ?)",
+			t, id, t).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// field names the i-th entry of a batch in errors, as validation does.
+func field(ps []*store.RunEnqueueParams, i int, name string) string {
+	if len(ps) == 1 {
+		return name
+	}
+	return fmt.Sprintf("runs[%d].%s", i, name)
+}
+
+func appendUnique(s []string, v string) []string {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}

@@ -1,0 +1,542 @@
+package bunstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/heraldhq/herald/store"
+)
+
+// RunGet implements store.RunStore.
+func (s *Store) RunGet(ctx context.Context, id string) (*store.Run, error) {
+	if s.isClosed() {
+		return nil, store.ErrClosed
+	}
+	if !validID(id) {
+		return nil, fmt.Errorf("get run %s: %w", id, store.ErrNotFound)
+	}
+	row := new(runRow)
+	if err := s.db.NewSelect().Model(row).Where("id = ?", id).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("get run %s: %w", id, translate(err))
+	}
+	return row.run(), nil
+}
+
+// RunList implements store.RunStore.
+func (s *Store) RunList(ctx context.Context, p *store.RunListParams) (*store.RunPage, error) {
+	if s.isClosed() {
+		return nil, store.ErrClosed
+	}
+	if p == nil {
+		p = &store.RunListParams{}
+	}
+	limit := store.ListLimit(p.Limit)
+	var rows []runRow
+	q := s.db.NewSelect().Model(&rows).OrderExpr("id DESC").Limit(int64(limit + 1))
+	if p.Owner != "" {
+		q = q.Where("owner = ?", p.Owner)
+	}
+	if p.ScheduleID != "" {
+		if !validID(p.ScheduleID) {
+			return &store.RunPage{}, nil
+		}
+		q = q.Where("schedule_id = ?", p.ScheduleID)
+	}
+	if len(p.Statuses) > 0 {
+		q = q.Where("status IN (?)", bun.In(p.Statuses))
+	}
+	if !p.CreatedFrom.IsZero() {
+		q = q.Where("created_at >= ?", store.Timestamp(p.CreatedFrom))
+	}
+	if !p.CreatedTo.IsZero() {
+		q = q.Where("created_at < ?", store.Timestamp(p.CreatedTo))
+	}
+	if p.Cursor != "" {
+		if !validID(p.Cursor) {
+			return nil, store.Invalid("cursor", "must be the Next of a previous page")
+		}
+		q = q.Where("id < ?", p.Cursor)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list runs: %w", translate(err))
+	}
+	page := &store.RunPage{}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		page.Next = rows[limit-1].ID
+	}
+	page.Runs = runs(rows)
+	return page, nil
+}
+
+// write runs one write statement outside a transaction: on SQLite it
+// queues behind this process's other writers.
+func (s *Store) write(fn func() error) error {
+	if s.isClosed() {
+		return store.ErrClosed
+	}
+	if !s.pg() {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+	}
+	return translate(fn())
+}
+
+// RunClaim implements store.RunStore.
+func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store.Run, error) {
+	if err := store.CheckClaim(p); err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	set := "status = 'running', lease_owner = ?, lease_expires_at = ?, started_at = ?"
+	pick := "SELECT id FROM herald_runs WHERE status = 'queued' AND " + s.notHeld() +
+		" AND run_at <= ? ORDER BY run_at, id LIMIT ?"
+	var q string
+	if s.pg() {
+		q = "UPDATE herald_runs r SET " + set + " FROM (" + pick + " FOR UPDATE SKIP LOCKED) c WHERE r.id = c.id RETURNING r.*"
+	} else {
+		q = "UPDATE herald_runs SET " + set + " WHERE id IN (" + pick + ") RETURNING *"
+	}
+	var rows []runRow
+	err := s.write(func() error {
+		return s.db.NewRaw(q, p.Node, now.Add(p.Lease), now, now, p.Limit).Scan(ctx, &rows)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim runs: %w", err)
+	}
+	slices.SortFunc(rows, func(a, b runRow) int {
+		if c := a.RunAt.Compare(b.RunAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return runs(rows), nil
+}
+
+// RunExtendLease implements store.RunStore.
+func (s *Store) RunExtendLease(ctx context.Context, p *store.RunExtendLeaseParams) ([]*store.RunLease, error) {
+	if err := store.CheckExtendLease(p); err != nil {
+		return nil, err
+	}
+	ids := validIDs(p.IDs)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	expires := s.clock().Add(p.Lease)
+	var rows []struct {
+		ID              string    `bun:"id"`
+		LeaseExpiresAt  time.Time `bun:"lease_expires_at"`
+		CancelRequested bool      `bun:"cancel_requested"`
+	}
+	err := s.write(func() error {
+		return s.db.NewRaw("UPDATE herald_runs SET lease_expires_at = ? WHERE id IN (?) AND status = 'running' AND lease_owner = ? RETURNING id, lease_expires_at, cancel_requested",
+			expires, bun.In(ids), p.Node).Scan(ctx, &rows)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("extend leases: %w", err)
+	}
+	out := make([]*store.RunLease, len(rows))
+	for i, r := range rows {
+		out[i] = &store.RunLease{ID: r.ID, LeaseExpiresAt: utc(r.LeaseExpiresAt), CancelRequested: r.CancelRequested}
+	}
+	return out, nil
+}
+
+// RunProgress implements store.RunStore.
+func (s *Store) RunProgress(ctx context.Context, p *store.RunProgressParams) error {
+	if p == nil || p.ID == "" || p.Node == "" {
+		return store.Invalid("progress", "id and node must not be empty")
+	}
+	if !validID(p.ID) {
+		return fmt.Errorf("record progress of run %s: %w", p.ID, &store.LeaseLostError{RunIDs: []string{p.ID}})
+	}
+	var n int64
+	err := s.write(func() error {
+		res, err := s.db.NewRaw("UPDATE herald_runs SET progress = ? WHERE id = ? AND status = 'running' AND lease_owner = ?",
+			nullable(marshalProgress(p.Progress)), p.ID, p.Node).Exec(ctx)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
+	if err == nil && n == 0 {
+		err = &store.LeaseLostError{RunIDs: []string{p.ID}}
+	}
+	if err != nil {
+		return fmt.Errorf("record progress of run %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// RunFinish implements store.RunStore.
+func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams) ([]*store.Run, error) {
+	ps := make([]*store.RunFinishParams, len(params))
+	for i, p := range params {
+		c, err := store.PrepareFinish(p, s.limits, batchField(len(params), i))
+		if err != nil {
+			return nil, err
+		}
+		ps[i] = c
+	}
+	now := s.clock()
+	var done []runRow
+	err := s.tx(ctx, func(tx bun.Tx, out *outbox) error {
+		done = done[:0]
+		if s.pg() {
+			var vals []string
+			var args []any
+			for _, p := range ps {
+				if !validID(p.ID) {
+					continue
+				}
+				vals = append(vals, "(?::uuid, ?, ?, ?, ?, ?, ?)")
+				args = append(args, p.ID, p.Node, string(p.Status), nullable(string(p.Output)), nullable(p.Summary),
+					nullable(marshalProgress(p.Progress)), nullable(p.Error))
+			}
+			if len(vals) > 0 {
+				q := "UPDATE herald_runs r SET status = v.status, output = v.output::json, summary = v.summary, " +
+					"progress = COALESCE(v.progress::json, r.progress), error = v.error, finished_at = ?, " +
+					"lease_owner = NULL, lease_expires_at = NULL " +
+					"FROM (VALUES " + strings.Join(vals, ", ") + ") AS v(id, node, status, output, summary, progress, error) " +
+					"WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING r.*"
+				if err := tx.NewRaw(q, append([]any{now}, args...)...).Scan(ctx, &done); err != nil {
+					return err
+				}
+			}
+		} else {
+			for _, p := range ps {
+				var rows []runRow
+				if err := tx.NewRaw("UPDATE herald_runs SET status = ?, output = ?, summary = ?, progress = COALESCE(?, progress), "+
+					"error = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL "+
+					"WHERE id = ? AND status = 'running' AND lease_owner = ? RETURNING *",
+					string(p.Status), nullable(string(p.Output)), nullable(p.Summary), nullable(marshalProgress(p.Progress)),
+					nullable(p.Error), now, p.ID, p.Node).Scan(ctx, &rows); err != nil {
+					return err
+				}
+				done = append(done, rows...)
+			}
+		}
+		return s.releaseAfter(ctx, tx, done, out)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finish runs: %w", err)
+	}
+	return inOrder(idsOfFinish(ps), done)
+}
+
+// RunRequeue implements store.RunStore.
+func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParams) ([]*store.Run, error) {
+	ps := make([]*store.RunRequeueParams, len(params))
+	for i, p := range params {
+		c, err := store.PrepareRequeue(p, batchField(len(params), i))
+		if err != nil {
+			return nil, err
+		}
+		ps[i] = c
+	}
+	now := s.clock()
+	var done []runRow
+	err := s.tx(ctx, func(tx bun.Tx, out *outbox) error {
+		done = done[:0]
+		for _, p := range ps {
+			if !validID(p.ID) {
+				continue
+			}
+			runAt := p.RunAt
+			if runAt.IsZero() {
+				runAt = now
+			}
+			inc := 0
+			if p.NextAttempt {
+				inc = 1
+			}
+			var rows []runRow
+			if err := tx.NewRaw("UPDATE herald_runs SET status = 'queued', run_at = ?, error = COALESCE(?, error), attempt = attempt + ?, "+
+				"lease_owner = NULL, lease_expires_at = NULL, cancel_requested = ? "+
+				"WHERE id = ? AND status = 'running' AND lease_owner = ? RETURNING *",
+				runAt, nullable(p.Error), inc, false, p.ID, p.Node).Scan(ctx, &rows); err != nil {
+				return err
+			}
+			done = append(done, rows...)
+		}
+		if len(done) > 0 {
+			out.add(store.Notification{Topic: store.TopicRunDue})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("requeue runs: %w", err)
+	}
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	return inOrder(ids, done)
+}
+
+// RunRescue implements store.RunStore.
+func (s *Store) RunRescue(ctx context.Context, p *store.RunRescueParams) ([]*store.Run, error) {
+	limit := store.ListLimitMax
+	if p != nil && p.Limit > 0 {
+		limit = p.Limit
+	}
+	now := s.clock()
+	spent := "(cancel_requested OR attempt >= max_attempts)"
+	set := "status = CASE WHEN cancel_requested THEN 'cancelled' WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END, " +
+		"attempt = CASE WHEN " + spent + " THEN attempt ELSE attempt + 1 END, " +
+		"error = CASE WHEN cancel_requested THEN 'cancelled; lease expired on node ' || lease_owner ELSE 'lease expired on node ' || lease_owner END, " +
+		"finished_at = CASE WHEN " + spent + " THEN " + s.timeArg() + " ELSE NULL END, " +
+		"run_at = CASE WHEN " + spent + " THEN run_at ELSE " + s.timeArg() + " END, " +
+		"lease_owner = NULL, lease_expires_at = NULL"
+	pick := "SELECT id FROM herald_runs WHERE status = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at, id LIMIT ?"
+	var q string
+	if s.pg() {
+		// The CASE expressions read the old row: qualify nothing, PostgreSQL
+		// resolves the bare names to the target table.
+		q = "UPDATE herald_runs SET " + set + " WHERE id IN (" + pick + " FOR UPDATE SKIP LOCKED) RETURNING *"
+	} else {
+		q = "UPDATE herald_runs SET " + set + " WHERE id IN (" + pick + ") RETURNING *"
+	}
+	var done []runRow
+	err := s.tx(ctx, func(tx bun.Tx, out *outbox) error {
+		done = done[:0]
+		if err := tx.NewRaw(q, now, now, now, limit).Scan(ctx, &done); err != nil {
+			return err
+		}
+		for _, r := range done {
+			if r.Status == string(store.RunQueued) {
+				out.add(store.Notification{Topic: store.TopicRunDue})
+				break
+			}
+		}
+		if err := s.releaseAfter(ctx, tx, done, out); err != nil {
+			return err
+		}
+		// The safety net: held runs whose schedule has nothing busy.
+		var orphans []string
+		if err := tx.NewRaw("SELECT DISTINCT h.schedule_id FROM herald_runs h WHERE h.status = 'queued' AND h."+s.isHeld()+
+			" AND NOT EXISTS (SELECT 1 FROM herald_runs b WHERE b.schedule_id = h.schedule_id AND "+
+			"(b.status = 'running' OR (b.status = 'queued' AND NOT b.held)))").Scan(ctx, &orphans); err != nil {
+			return err
+		}
+		return s.releaseHeld(ctx, tx, orphans, out)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rescue runs: %w", err)
+	}
+	return runs(done), nil
+}
+
+// RunCancel implements store.RunStore.
+func (s *Store) RunCancel(ctx context.Context, p *store.RunCancelParams) (*store.Run, error) {
+	if p == nil || p.ID == "" {
+		return nil, store.Invalid("id", "must not be empty")
+	}
+	if !validID(p.ID) {
+		return nil, fmt.Errorf("cancel run %s: %w", p.ID, store.ErrNotFound)
+	}
+	reason := p.Reason
+	if reason == "" {
+		reason = "cancelled"
+	}
+	var out *store.Run
+	err := s.tx(ctx, func(tx bun.Tx, ob *outbox) error {
+		row := new(runRow)
+		q := tx.NewSelect().Model(row).Where("id = ?", p.ID)
+		if s.pg() {
+			q = q.For("UPDATE")
+		}
+		if err := q.Scan(ctx); err != nil {
+			return translate(err)
+		}
+		switch store.RunStatus(row.Status) {
+		case store.RunQueued:
+			row.Status, row.Held, row.FinishedAt, row.Error = string(store.RunCancelled), false, s.clock(), reason
+			if _, err := tx.NewUpdate().Model(row).Column("status", "held", "finished_at", "error").WherePK().Exec(ctx); err != nil {
+				return err
+			}
+			if err := s.releaseAfter(ctx, tx, []runRow{*row}, ob); err != nil {
+				return err
+			}
+		case store.RunRunning:
+			if !row.CancelRequested {
+				row.CancelRequested = true
+				if _, err := tx.NewUpdate().Model(row).Column("cancel_requested").WherePK().Exec(ctx); err != nil {
+					return err
+				}
+			}
+			ob.add(store.Notification{Topic: store.TopicRunCancel, ID: row.ID})
+		default:
+			return fmt.Errorf("%w: run already %s", store.ErrConflict, row.Status)
+		}
+		out = row.run()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cancel run %s: %w", p.ID, err)
+	}
+	return out, nil
+}
+
+// RunNextDue implements store.RunStore.
+func (s *Store) RunNextDue(ctx context.Context) (time.Time, error) {
+	if s.isClosed() {
+		return time.Time{}, store.ErrClosed
+	}
+	var rows []runRow
+	err := s.db.NewRaw("SELECT * FROM herald_runs WHERE status = 'queued' AND "+s.notHeld()+" ORDER BY run_at, id LIMIT 1").Scan(ctx, &rows)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("next due run: %w", translate(err))
+	}
+	if len(rows) == 0 {
+		return time.Time{}, fmt.Errorf("next due run: %w", store.ErrNotFound)
+	}
+	return utc(rows[0].RunAt), nil
+}
+
+// RunDeleteFinished implements store.RunStore.
+func (s *Store) RunDeleteFinished(ctx context.Context, p *store.RunDeleteFinishedParams) (int, error) {
+	if p == nil || p.OlderThan <= 0 {
+		return 0, store.Invalid("older_than", "must be positive")
+	}
+	cutoff := s.clock().Add(-p.OlderThan)
+	pick := "SELECT id FROM herald_runs WHERE finished_at IS NOT NULL AND finished_at < ? ORDER BY finished_at"
+	args := []any{cutoff}
+	if p.Limit > 0 {
+		pick += " LIMIT ?"
+		args = append(args, p.Limit)
+	}
+	var n int64
+	err := s.write(func() error {
+		res, err := s.db.NewRaw("DELETE FROM herald_runs WHERE id IN ("+pick+")", args...).Exec(ctx)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete finished runs: %w", err)
+	}
+	return int(n), nil
+}
+
+// releaseAfter releases the next held run of each schedule whose run in
+// ended reached a terminal status.
+func (s *Store) releaseAfter(ctx context.Context, tx bun.IDB, ended []runRow, out *outbox) error {
+	var sids []string
+	for _, r := range ended {
+		if r.ScheduleID != "" && store.RunStatus(r.Status).Terminal() {
+			sids = appendUnique(sids, r.ScheduleID)
+		}
+	}
+	if len(sids) == 0 {
+		return nil
+	}
+	slices.Sort(sids)
+	if s.pg() {
+		// A share lock on the schedules waits for any enqueue that is
+		// deciding on them, so a run it holds back is seen below.
+		if _, err := tx.NewRaw("SELECT id FROM herald_schedules WHERE id IN (?) ORDER BY id FOR SHARE", bun.In(sids)).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	var withHeld []string
+	if err := tx.NewRaw("SELECT DISTINCT schedule_id FROM herald_runs WHERE schedule_id IN (?) AND status = 'queued' AND "+s.isHeld(),
+		bun.In(sids)).Scan(ctx, &withHeld); err != nil {
+		return err
+	}
+	return s.releaseHeld(ctx, tx, withHeld, out)
+}
+
+// releaseHeld lets the oldest held run of each schedule go when nothing of
+// the schedule is busy.
+func (s *Store) releaseHeld(ctx context.Context, tx bun.IDB, sids []string, out *outbox) error {
+	for _, sid := range sids {
+		res, err := tx.NewRaw("UPDATE herald_runs SET held = ? WHERE id = (SELECT id FROM herald_runs WHERE schedule_id = ? "+
+			"AND status = 'queued' AND "+s.isHeld()+" ORDER BY id LIMIT 1) AND NOT EXISTS (SELECT 1 FROM herald_runs b "+
+			"WHERE b.schedule_id = ? AND (b.status = 'running' OR (b.status = 'queued' AND NOT b.held)))", false, sid, sid).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			out.add(store.Notification{Topic: store.TopicRunDue})
+		}
+	}
+	return nil
+}
+
+// timeArg is a time placeholder where the dialect cannot infer the type.
+func (s *Store) timeArg() string {
+	if s.pg() {
+		return "?::timestamptz"
+	}
+	return "?"
+}
+
+func (s *Store) isHeld() string {
+	if s.pg() {
+		return "held"
+	}
+	return "held = 1"
+}
+
+// inOrder lines the changed rows up with the ids asked for: nil where an id
+// was refused, with a *store.LeaseLostError naming the refused ones.
+func inOrder(ids []string, done []runRow) ([]*store.Run, error) {
+	byID := make(map[string]*runRow, len(done))
+	for i := range done {
+		byID[done[i].ID] = &done[i]
+	}
+	out := make([]*store.Run, len(ids))
+	var lost []string
+	for i, id := range ids {
+		if r, ok := byID[id]; ok {
+			out[i] = r.run()
+			delete(byID, id) // a second entry for one run is refused
+			continue
+		}
+		lost = append(lost, id)
+	}
+	if len(lost) > 0 {
+		return out, &store.LeaseLostError{RunIDs: lost}
+	}
+	return out, nil
+}
+
+func idsOfFinish(ps []*store.RunFinishParams) []string {
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	return ids
+}
+
+func validIDs(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if validID(id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func batchField(n, i int) string {
+	if n == 1 {
+		return ""
+	}
+	return fmt.Sprintf("runs[%d]", i)
+}
+
+// nullable turns an empty string into NULL.
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

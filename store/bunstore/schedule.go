@@ -1,0 +1,268 @@
+package bunstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/heraldhq/herald/store"
+)
+
+// validID reports whether id can name a record; anything else is not found
+// without asking the database (PostgreSQL would refuse it as a uuid).
+func validID(id string) bool {
+	_, err := uuid.Parse(id)
+	return err == nil && len(id) == 36
+}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// ScheduleCreate implements store.ScheduleStore.
+func (s *Store) ScheduleCreate(ctx context.Context, in *store.Schedule) (*store.Schedule, error) {
+	c, err := store.PrepareSchedule(in, s.limits)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	c.ID, c.Version, c.CreatedAt, c.UpdatedAt = newID(), 1, now, now
+	row := scheduleToRow(c)
+	err = s.tx(ctx, func(tx bun.Tx, out *outbox) error {
+		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+			return err
+		}
+		out.add(store.Notification{Topic: store.TopicSchedule, ID: c.ID, Version: c.Version})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create schedule: %w", err)
+	}
+	return row.schedule(), nil
+}
+
+// ScheduleGet implements store.ScheduleStore.
+func (s *Store) ScheduleGet(ctx context.Context, id string) (*store.Schedule, error) {
+	if s.isClosed() {
+		return nil, store.ErrClosed
+	}
+	row, err := getSchedule(ctx, s.db, id, "")
+	if err != nil {
+		return nil, fmt.Errorf("get schedule %s: %w", id, err)
+	}
+	return row.schedule(), nil
+}
+
+func getSchedule(ctx context.Context, db bun.IDB, id, lock string) (*scheduleRow, error) {
+	if !validID(id) {
+		return nil, store.ErrNotFound
+	}
+	row := new(scheduleRow)
+	q := db.NewSelect().Model(row).Where("id = ?", id)
+	if lock != "" {
+		q = q.For(lock)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, translate(err)
+	}
+	return row, nil
+}
+
+// ScheduleUpdate implements store.ScheduleStore.
+func (s *Store) ScheduleUpdate(ctx context.Context, in *store.Schedule) (*store.Schedule, error) {
+	var out *store.Schedule
+	err := s.changeSchedule(ctx, in.ID, func(cur *scheduleRow) (*scheduleRow, error) {
+		// Owner is kept, but the rules of the whole record apply.
+		in := *in
+		in.Owner = cur.Owner
+		c, err := store.PrepareSchedule(&in, s.limits)
+		if err != nil {
+			return nil, err
+		}
+		if c.Version != 0 && c.Version != cur.Version {
+			return nil, fmt.Errorf("%w: version %d is stale (stored %d)", store.ErrConflict, c.Version, cur.Version)
+		}
+		next := scheduleToRow(c)
+		next.ID, next.Owner, next.Static, next.CreatedAt = cur.ID, cur.Owner, cur.Static, cur.CreatedAt
+		next.LastRunAt, next.LastFiredAt = cur.LastRunAt, cur.LastFiredAt
+		return next, nil
+	}, &out)
+	if err != nil {
+		return nil, fmt.Errorf("update schedule %s: %w", in.ID, err)
+	}
+	return out, nil
+}
+
+// SchedulePause implements store.ScheduleStore.
+func (s *Store) SchedulePause(ctx context.Context, id string) (*store.Schedule, error) {
+	return s.setPaused(ctx, id, true)
+}
+
+// ScheduleResume implements store.ScheduleStore.
+func (s *Store) ScheduleResume(ctx context.Context, id string) (*store.Schedule, error) {
+	return s.setPaused(ctx, id, false)
+}
+
+func (s *Store) setPaused(ctx context.Context, id string, paused bool) (*store.Schedule, error) {
+	var out *store.Schedule
+	err := s.changeSchedule(ctx, id, func(cur *scheduleRow) (*scheduleRow, error) {
+		if cur.Paused == paused {
+			return nil, nil
+		}
+		next := *cur
+		next.Paused = paused
+		return &next, nil
+	}, &out)
+	if err != nil {
+		verb := "resume"
+		if paused {
+			verb = "pause"
+		}
+		return nil, fmt.Errorf("%s schedule %s: %w", verb, id, err)
+	}
+	return out, nil
+}
+
+// changeSchedule reads schedule id under a lock, lets change compute the new
+// row (nil: nothing to change), writes it with the next version and
+// notifies.
+func (s *Store) changeSchedule(ctx context.Context, id string, change func(cur *scheduleRow) (*scheduleRow, error), out **store.Schedule) error {
+	return s.tx(ctx, func(tx bun.Tx, ob *outbox) error {
+		cur, err := getSchedule(ctx, tx, id, s.lockClause("UPDATE"))
+		if err != nil {
+			return err
+		}
+		next, err := change(cur)
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			*out = cur.schedule()
+			return nil
+		}
+		next.Version = cur.Version + 1
+		next.UpdatedAt = s.clock()
+		if _, err := tx.NewUpdate().Model(next).WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		ob.add(store.Notification{Topic: store.TopicSchedule, ID: next.ID, Version: next.Version})
+		*out = next.schedule()
+		return nil
+	})
+}
+
+func (s *Store) lockClause(mode string) string {
+	if s.pg() {
+		return mode
+	}
+	return ""
+}
+
+// ScheduleDelete implements store.ScheduleStore.
+func (s *Store) ScheduleDelete(ctx context.Context, id string) error {
+	if !validID(id) {
+		return fmt.Errorf("delete schedule %s: %w", id, store.ErrNotFound)
+	}
+	err := s.tx(ctx, func(tx bun.Tx, out *outbox) error {
+		var version int64
+		err := tx.NewDelete().Model((*scheduleRow)(nil)).Where("id = ?", id).Returning("version").Scan(ctx, &version)
+		if err != nil {
+			return translate(err)
+		}
+		out.add(store.Notification{Topic: store.TopicSchedule, ID: id, Version: version + 1, Deleted: true})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete schedule %s: %w", id, err)
+	}
+	return nil
+}
+
+// ScheduleList implements store.ScheduleStore.
+func (s *Store) ScheduleList(ctx context.Context, p *store.ScheduleListParams) (*store.SchedulePage, error) {
+	if s.isClosed() {
+		return nil, store.ErrClosed
+	}
+	if p == nil {
+		p = &store.ScheduleListParams{}
+	}
+	limit := store.ListLimit(p.Limit)
+	var rows []scheduleRow
+	q := s.db.NewSelect().Model(&rows).OrderExpr("id ASC").Limit(int64(limit + 1))
+	if p.Owner != "" {
+		q = q.Where("owner = ?", p.Owner)
+	}
+	if p.Name != "" {
+		q = q.Where("name = ?", p.Name)
+	}
+	if p.Cursor != "" {
+		if !validID(p.Cursor) {
+			return nil, store.Invalid("cursor", "must be the Next of a previous page")
+		}
+		q = q.Where("id > ?", p.Cursor)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list schedules: %w", translate(err))
+	}
+	page := &store.SchedulePage{}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		page.Next = rows[limit-1].ID
+	}
+	page.Schedules = make([]*store.Schedule, len(rows))
+	for i := range rows {
+		page.Schedules[i] = rows[i].schedule()
+	}
+	return page, nil
+}
+
+// ScheduleCountActive implements store.ScheduleStore.
+func (s *Store) ScheduleCountActive(ctx context.Context, owner string) (int, error) {
+	if s.isClosed() {
+		return 0, store.ErrClosed
+	}
+	n, err := s.db.NewSelect().Model((*scheduleRow)(nil)).Where("owner = ?", owner).Where("NOT paused").Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count schedules of %s: %w", owner, translate(err))
+	}
+	return int(n), nil
+}
+
+// ScheduleSetTimes implements store.ScheduleStore.
+func (s *Store) ScheduleSetTimes(ctx context.Context, p *store.ScheduleSetTimesParams) (*store.Schedule, error) {
+	if p == nil {
+		return nil, store.Invalid("params", "must not be nil")
+	}
+	var out *store.Schedule
+	err := s.tx(ctx, func(tx bun.Tx, _ *outbox) error {
+		row, err := getSchedule(ctx, tx, p.ID, s.lockClause("UPDATE"))
+		if err != nil {
+			return err
+		}
+		q := tx.NewUpdate().Model(row).WherePK()
+		if p.NextRunAt != nil {
+			row.NextRunAt = store.Timestamp(*p.NextRunAt)
+			q = q.Column("next_run_at")
+		}
+		if p.LastRunAt != nil {
+			row.LastRunAt = store.Timestamp(*p.LastRunAt)
+			q = q.Column("last_run_at")
+		}
+		if p.LastFiredAt != nil {
+			row.LastFiredAt = store.Timestamp(*p.LastFiredAt)
+			q = q.Column("last_fired_at")
+		}
+		if p.NextRunAt != nil || p.LastRunAt != nil || p.LastFiredAt != nil {
+			if _, err := q.Exec(ctx); err != nil {
+				return err
+			}
+		}
+		out = row.schedule()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set times of schedule %s: %w", p.ID, err)
+	}
+	return out, nil
+}
+
