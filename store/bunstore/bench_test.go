@@ -38,4 +38,3 @@ func benchBackends(b *testing.B, bench func(*testing.B, store.Store, int)) {
 func BenchmarkEnqueue(b *testing.B) { benchBackends(b, storetest.BenchmarkEnqueue) }
 
 func BenchmarkClaimFinish(b *testing.B) { benchBackends(b, storetest.BenchmarkClaimFinish) }
-

@@ -265,4 +265,3 @@ func (s *Store) ScheduleSetTimes(ctx context.Context, p *store.ScheduleSetTimesP
 	}
 	return out, nil
 }
-
