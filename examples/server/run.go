@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/heraldhq/herald/store/bunstore"
+)
+
+// shutdownGrace is how long requests in flight get to finish once the
+// server is asked to stop.
+const shutdownGrace = 10 * time.Second
+
+// run opens the store, serves HTTP until ctx is done, then shuts the server
+// down and closes the store. It returns nil after a clean shutdown.
+func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
+	st, err := bunstore.Open(ctx, cfg.Database, bunstore.Options{
+		Logger: log.With(logger, "component", "store"),
+	})
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", dsnSummary(cfg.Database), err)
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
+		}
+	}()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	addr := ln.Addr().String()
+	level.Info(logger).Log("msg", "listening", "addr", addr,
+		"store", st.Dialect(), "database", dsnSummary(cfg.Database))
+
+	srv := &http.Server{
+		Handler:           newServer(st, logger),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          stdlibLogger(logger),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	if cfg.Ready != nil {
+		select {
+		case cfg.Ready <- addr:
+		case <-ctx.Done():
+		}
+	}
+
+	select {
+	case err := <-served:
+		// Serve never returns nil; it stopped without being asked to.
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	level.Info(logger).Log("msg", "shutting down", "grace", shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		<-served
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	level.Info(logger).Log("msg", "stopped")
+	return nil
+}
