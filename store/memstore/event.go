@@ -1,0 +1,102 @@
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/heraldhq/herald/store"
+)
+
+// EventAccept implements store.EventStore. The run's idempotency key, if
+// any, must be free: a key already taken is ErrConflict, since the event
+// would otherwise have no run of its own.
+func (s *Store) EventAccept(ctx context.Context, params *store.EventAcceptParams) (*store.EventAcceptResult, error) {
+	now, err := s.begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("accept event: %w", err)
+	}
+	defer s.mu.Unlock()
+	c, err := store.PrepareEventAccept(params, s.limits)
+	if err != nil {
+		return nil, fmt.Errorf("accept event: %w", err)
+	}
+	if id, ok := s.eventKeys[eventKey{c.Source, c.DeliveryID}]; ok {
+		e := s.events[id]
+		res := &store.EventAcceptResult{Event: cloneEvent(e), Duplicate: true}
+		if r := s.runs[e.RunID]; r != nil {
+			res.Run = cloneRun(r)
+		}
+		return res, nil
+	}
+	if c.Run.IdempotencyKey != "" {
+		if _, taken := s.idempotency[ownerKey{c.Run.Owner, c.Run.IdempotencyKey}]; taken {
+			return nil, fmt.Errorf("accept event: idempotency key %q of owner %q is taken: %w", c.Run.IdempotencyKey, c.Run.Owner, store.ErrConflict)
+		}
+	}
+	ids, err := newIDs(2)
+	if err != nil {
+		return nil, fmt.Errorf("accept event: %w", err)
+	}
+	var fx effects
+	r, _ := s.enqueueLocked(&c.Run, ids[0], ids[1], now, nil, &fx)
+	e := &store.Event{
+		ID:         ids[1],
+		Source:     c.Source,
+		DeliveryID: c.DeliveryID,
+		Headers:    c.Headers,
+		Body:       cloneBytes(c.Body),
+		RunID:      r.ID,
+		ReceivedAt: now,
+	}
+	s.events[e.ID] = e
+	s.eventKeys[eventKey{e.Source, e.DeliveryID}] = e.ID
+	s.publish(&fx)
+	return &store.EventAcceptResult{Event: cloneEvent(e), Run: cloneRun(r)}, nil
+}
+
+// EventGet implements store.EventStore.
+func (s *Store) EventGet(ctx context.Context, id string) (*store.Event, error) {
+	if _, err := s.begin(ctx); err != nil {
+		return nil, fmt.Errorf("get event %s: %w", id, err)
+	}
+	defer s.mu.Unlock()
+	e, ok := s.events[id]
+	if !ok {
+		return nil, fmt.Errorf("get event %s: %w", id, store.ErrNotFound)
+	}
+	return cloneEvent(e), nil
+}
+
+// EventList implements store.EventStore: newest first, the cursor being the
+// last ID of the previous page.
+func (s *Store) EventList(ctx context.Context, params *store.EventListParams) (*store.EventPage, error) {
+	if _, err := s.begin(ctx); err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer s.mu.Unlock()
+	var p store.EventListParams
+	if params != nil {
+		p = *params
+	}
+	var rows []*store.Event
+	for _, e := range s.events {
+		switch {
+		case p.Source != "" && e.Source != p.Source,
+			p.Cursor != "" && e.ID >= p.Cursor:
+			continue
+		}
+		rows = append(rows, e)
+	}
+	slices.SortFunc(rows, func(a, b *store.Event) int { return cmp.Compare(b.ID, a.ID) })
+	page := &store.EventPage{Events: []*store.Event{}}
+	limit := store.ListLimit(p.Limit)
+	for _, e := range rows[:min(limit, len(rows))] {
+		page.Events = append(page.Events, cloneEvent(e))
+	}
+	if len(rows) > limit {
+		page.Next = rows[limit-1].ID
+	}
+	return page, nil
+}

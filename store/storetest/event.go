@@ -1,0 +1,223 @@
+package storetest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/heraldhq/herald/store"
+)
+
+func eventTests() []test {
+	return []test{
+		{"AcceptRecordsEventAndRun", testEventAccept},
+		{"AcceptOfRedeliveryWritesNothing", testEventDuplicate},
+		{"AcceptRejectsBadInputAndWritesNothing", testEventBadInput},
+		{"MissingEventIsNotFound", testEventNotFound},
+		{"ListPagesNewestFirst", testEventList},
+		{"ConcurrentAcceptsYieldOneEvent", testEventConcurrent},
+	}
+}
+
+// delivery describes a webhook delivery of source with id.
+func delivery(source, id string) *store.EventAcceptParams {
+	return &store.EventAcceptParams{
+		Source:     source,
+		DeliveryID: id,
+		Headers:    map[string][]string{"X-Github-Event": {"push"}, "X-Multi": {"a", "b"}},
+		Body:       []byte(`{"ref":"refs/heads/main"}`),
+		Run:        store.RunEnqueueParams{Owner: alice, Agent: agent, Payload: json.RawMessage(`{"ref":"refs/heads/main"}`)},
+	}
+}
+
+func testEventAccept(t *testing.T, fx *fixture) {
+	p := delivery("github", "d-1")
+	res, err := fx.st.EventAccept(fx.ctx, p)
+	if err != nil {
+		t.Fatalf("EventAccept: %v", err)
+	}
+	if res.Duplicate {
+		t.Error("a first delivery is marked Duplicate")
+	}
+	if res.Event == nil || res.Run == nil || res.Event.ID == "" || res.Run.ID == "" {
+		t.Fatalf("EventAccept = %+v, want an event and a run", res)
+	}
+	ev, err := fx.open().EventGet(fx.ctx, res.Event.ID)
+	if err != nil {
+		t.Fatalf("EventGet: %v", err)
+	}
+	for how, e := range map[string]*store.Event{"accepted": res.Event, "read back": ev} {
+		want(t, how+" Source", e.Source, "github")
+		want(t, how+" DeliveryID", e.DeliveryID, "d-1")
+		want(t, how+" RunID", e.RunID, res.Run.ID)
+		wantTime(t, how+" ReceivedAt", e.ReceivedAt, fx.now())
+		if !bytes.Equal(e.Body, p.Body) {
+			t.Errorf("%s Body = %q, want %q", how, e.Body, p.Body)
+		}
+		if !reflect.DeepEqual(e.Headers, p.Headers) {
+			t.Errorf("%s Headers = %v, want %v", how, e.Headers, p.Headers)
+		}
+	}
+	for how, r := range map[string]*store.Run{"accepted": res.Run, "read back": fx.run(res.Run.ID)} {
+		want(t, how+" Kind", r.Kind, store.RunKindWebhook)
+		want(t, how+" EventID", r.EventID, res.Event.ID)
+		want(t, how+" Status", r.Status, store.RunQueued)
+		want(t, how+" Owner", r.Owner, alice)
+		wantJSON(t, how+" Payload", r.Payload, p.Run.Payload)
+		wantTime(t, how+" RunAt", r.RunAt, fx.now())
+	}
+	fx.claimOne(nodeA, res.Run.ID)
+}
+
+func testEventDuplicate(t *testing.T, fx *fixture) {
+	first, err := fx.st.EventAccept(fx.ctx, delivery("github", "d-1"))
+	if err != nil {
+		t.Fatalf("EventAccept: %v", err)
+	}
+	fx.claimOne(nodeA, first.Run.ID)
+	p := delivery("github", "d-1")
+	p.Body = []byte(`{"other":true}`)
+	again, err := fx.st.EventAccept(fx.ctx, p)
+	if err != nil {
+		t.Fatalf("EventAccept of a redelivery: %v", err)
+	}
+	want(t, "Duplicate", again.Duplicate, true)
+	want(t, "event", again.Event.ID, first.Event.ID)
+	want(t, "run", again.Run.ID, first.Run.ID)
+	want(t, "run status (as it is now)", again.Run.Status, store.RunRunning)
+	if !bytes.Equal(again.Event.Body, []byte(`{"ref":"refs/heads/main"}`)) {
+		t.Errorf("duplicate's Body = %q, want the original", again.Event.Body)
+	}
+	other, err := fx.st.EventAccept(fx.ctx, delivery("stripe", "d-1"))
+	if err != nil {
+		t.Fatalf("EventAccept: %v", err)
+	}
+	want(t, "same delivery id from another source: Duplicate", other.Duplicate, false)
+	page, err := fx.st.EventList(fx.ctx, &store.EventListParams{})
+	if err != nil {
+		t.Fatalf("EventList: %v", err)
+	}
+	want(t, "events", len(page.Events), 2)
+	want(t, "runs", len(fx.runs(store.RunListParams{})), 2)
+}
+
+func testEventBadInput(t *testing.T, fx *fixture) {
+	cases := []struct {
+		name  string
+		edit  func(*store.EventAcceptParams)
+		field string
+	}{
+		{"empty source", func(p *store.EventAcceptParams) { p.Source = "" }, "source"},
+		{"empty delivery id", func(p *store.EventAcceptParams) { p.DeliveryID = "" }, "delivery_id"},
+		{"oversized body", func(p *store.EventAcceptParams) { p.Body = make([]byte, store.MaxPayloadDefault+1) }, "body"},
+		{"run without agent", func(p *store.EventAcceptParams) { p.Run.Agent = "" }, "run.agent"},
+		{"run without owner", func(p *store.EventAcceptParams) { p.Run.Owner = "" }, "run.owner"},
+		{"run naming a schedule", func(p *store.EventAcceptParams) { p.Run.ScheduleID = missingID }, "run.schedule_id"},
+		{"run of another kind", func(p *store.EventAcceptParams) { p.Run.Kind = store.RunKindEnqueue }, "run.kind"},
+	}
+	for _, tc := range cases {
+		p := delivery("github", "d-1")
+		tc.edit(p)
+		_, err := fx.st.EventAccept(fx.ctx, p)
+		wantInvalid(t, tc.name, err, tc.field)
+	}
+	page, err := fx.st.EventList(fx.ctx, &store.EventListParams{})
+	if err != nil {
+		t.Fatalf("EventList: %v", err)
+	}
+	if len(page.Events) != 0 {
+		t.Errorf("refused events were written: %d", len(page.Events))
+	}
+	if runs := fx.runs(store.RunListParams{}); len(runs) != 0 {
+		t.Errorf("runs of refused events were written: %v", runIDs(runs))
+	}
+}
+
+func testEventNotFound(t *testing.T, fx *fixture) {
+	_, err := fx.st.EventGet(fx.ctx, missingID)
+	wantErr(t, "EventGet", err, store.ErrNotFound)
+}
+
+func testEventList(t *testing.T, fx *fixture) {
+	var github []string
+	for i := range 5 {
+		res, err := fx.st.EventAccept(fx.ctx, delivery("github", fmt.Sprintf("d-%d", i)))
+		if err != nil {
+			t.Fatalf("EventAccept: %v", err)
+		}
+		github = append([]string{res.Event.ID}, github...) // newest first
+		if _, err := fx.st.EventAccept(fx.ctx, delivery("stripe", fmt.Sprintf("d-%d", i))); err != nil {
+			t.Fatalf("EventAccept: %v", err)
+		}
+	}
+	var got []string
+	params := &store.EventListParams{Source: "github", Limit: 2}
+	for pages := 0; ; pages++ {
+		if pages > 3 {
+			t.Fatalf("more than 3 pages of 2 for 5 events; so far %v", got)
+		}
+		page, err := fx.st.EventList(fx.ctx, params)
+		if err != nil {
+			t.Fatalf("EventList: %v", err)
+		}
+		for _, e := range page.Events {
+			got = append(got, e.ID)
+			want(t, "Source", e.Source, "github")
+		}
+		if page.Next == "" {
+			break
+		}
+		params.Cursor = page.Next
+	}
+	wantIDs(t, "github events, newest first", got, github)
+	page, err := fx.st.EventList(fx.ctx, &store.EventListParams{})
+	if err != nil {
+		t.Fatalf("EventList: %v", err)
+	}
+	want(t, "all events", len(page.Events), 10)
+	want(t, "Next", page.Next, "")
+}
+
+func testEventConcurrent(t *testing.T, fx *fixture) {
+	const n = 16
+	handles := []store.Store{fx.st, fx.open()}
+	start := make(chan struct{})
+	results := make([]*store.EventAcceptResult, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		st := handles[i%len(handles)]
+		wg.Go(func() {
+			<-start
+			res, err := st.EventAccept(fx.ctx, delivery("github", "same-delivery"))
+			if err != nil {
+				t.Errorf("goroutine %d: EventAccept: %v", i, err)
+				return
+			}
+			results[i] = res
+		})
+	}
+	close(start)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	dups := 0
+	for i, r := range results {
+		if r.Duplicate {
+			dups++
+		}
+		if r.Event.ID != results[0].Event.ID || r.Run.ID != results[0].Run.ID {
+			t.Errorf("result %d: event %s run %s; result 0: event %s run %s", i, r.Event.ID, r.Run.ID, results[0].Event.ID, results[0].Run.ID)
+		}
+	}
+	want(t, "results with Duplicate set", dups, n-1)
+	page, err := fx.st.EventList(fx.ctx, &store.EventListParams{})
+	if err != nil {
+		t.Fatalf("EventList: %v", err)
+	}
+	want(t, "events", len(page.Events), 1)
+	want(t, "runs", len(fx.runs(store.RunListParams{})), 1)
+}
