@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/heraldhq/herald/internal/testpg"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/memstore"
 )
@@ -202,17 +203,24 @@ func httpGet(t *testing.T, url string) (int, statusResponse) {
 }
 
 func TestRun(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		testRun(t, "sqlite://"+filepath.Join(t.TempDir(), "h.db"), "sqlite")
+	})
+	t.Run("postgres", func(t *testing.T) {
+		testRun(t, testpg.DSN(t), "postgres")
+	})
+}
+
+// testRun starts the server on dsn, checks that it serves, stops it and
+// checks that it stopped cleanly.
+func testRun(t *testing.T, dsn, dialect string) {
 	var logs syncBuffer
 	ready := make(chan string, 1)
-	cfg := config{
-		Addr:     "127.0.0.1:0",
-		Database: "sqlite://" + filepath.Join(t.TempDir(), "h.db"),
-		Ready:    ready,
-	}
+	cfg := config{Addr: "127.0.0.1:0", Database: dsn, Ready: ready}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, newLogger(&logs)) }()
+	go func() { done <- run(ctx, cfg, newLogger(&logs, dsnSecrets(dsn)...)) }()
 
 	var addr string
 	select {
@@ -220,6 +228,8 @@ func TestRun(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("run returned before listening: %v\nlog:\n%s", err, logs.String())
 	case <-time.After(30 * time.Second):
+		cancel()
+		<-done
 		t.Fatalf("run did not listen within 30s\nlog:\n%s", logs.String())
 	}
 
@@ -241,10 +251,13 @@ func TestRun(t *testing.T) {
 	}
 
 	out := logs.String()
-	for _, want := range []string{"msg=listening", "addr=" + addr, "store=sqlite", "msg=stopped", "caller=", "ts="} {
+	for _, want := range []string{"msg=listening", "addr=" + addr, "store=" + dialect, "msg=stopped", "caller=", "ts="} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, dsn) {
+		t.Errorf("log shows the whole DSN:\n%s", out)
 	}
 }
 
