@@ -55,7 +55,9 @@ type Store struct {
 	// they queue in Go instead of spinning on SQLITE_BUSY.
 	writeMu sync.Mutex
 
-	listener  *listener
+	listener stopper // LISTEN on PostgreSQL, polling on SQLite
+	growth
+	bg        sync.WaitGroup // background work, waited for by Close
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -101,8 +103,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 
 // New returns a store on db, a PostgreSQL or SQLite database the caller
 // opened (and closes after the store), and applies the migrations. On
-// PostgreSQL, cross-process notifications need a DSN to listen on: pass it
-// as listenDSN, or "" to keep notifications in this process.
+// PostgreSQL, notifications from other processes need a DSN to listen on:
+// pass it as listenDSN, or "" to hear only this process.
 func New(ctx context.Context, db *bun.DB, listenDSN string, opts Options) (*Store, error) {
 	return newStore(ctx, db, listenDSN, opts)
 }
@@ -160,6 +162,12 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 			}
 			s.listener = l
 		}
+	} else {
+		p, err := startPoller(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		s.listener = p
 	}
 	return s, nil
 }
@@ -192,6 +200,7 @@ func (s *Store) Close() error {
 			s.listener.stop()
 		}
 		s.hub.Close()
+		s.bg.Wait()
 		if s.ownsDB {
 			err = s.db.Close()
 		}

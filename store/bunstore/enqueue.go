@@ -26,15 +26,14 @@ func (s *Store) RunEnqueue(ctx context.Context, params ...*store.RunEnqueueParam
 	if err != nil {
 		return nil, fmt.Errorf("enqueue runs: %w", err)
 	}
+	s.grew(len(res))
 	return res, nil
 }
 
 // RunEnqueueTx enqueues runs inside the caller's transaction on the store's
 // database, so that the application's own writes and the runs commit (or
-// roll back) together. The rules are those of RunEnqueue. On PostgreSQL the
-// notification that wakes workers is sent when tx commits; on SQLite it is
-// published at once, and a worker that wakes before the commit finds the
-// runs at its next poll.
+// roll back) together. The rules are those of RunEnqueue. The notification
+// that wakes workers is sent when tx commits.
 func (s *Store) RunEnqueueTx(ctx context.Context, tx bun.Tx, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
 	if s.isClosed() {
 		return nil, store.ErrClosed
@@ -51,9 +50,6 @@ func (s *Store) RunEnqueueTx(ctx context.Context, tx bun.Tx, params ...*store.Ru
 	}
 	if err != nil {
 		return nil, fmt.Errorf("enqueue runs: %w", translate(err))
-	}
-	if !s.pg() {
-		s.publish(out)
 	}
 	return res, nil
 }

@@ -37,12 +37,13 @@ func channelName(schema string) string {
 	return "herald_" + hex.EncodeToString(sum[:8])
 }
 
-// sendNotifications queues out's notifications in tx with pg_notify, so they
-// are delivered to other processes when (and only if) tx commits. origin
-// names the sender; the sender's own listener ignores what it sent, since it
-// publishes that in process after the commit. On SQLite it does nothing.
+// sendNotifications queues out's notifications in tx, so they reach other
+// handles on the database when (and only if) tx commits: with pg_notify on
+// PostgreSQL, as rows of herald_notifications on SQLite. origin names the
+// sender; a handle ignores what it sent itself, since it publishes that in
+// process after the commit ("" reaches every handle, the sender's too).
 func (s *Store) sendNotifications(ctx context.Context, tx bun.IDB, out *outbox, origin string) error {
-	if !s.pg() || len(out.notes) == 0 {
+	if len(out.notes) == 0 {
 		return nil
 	}
 	notes := out.notes
@@ -51,18 +52,47 @@ func (s *Store) sendNotifications(ctx context.Context, tx bun.IDB, out *outbox, 
 	}
 	var q strings.Builder
 	args := make([]any, 0, 2*len(notes))
-	q.WriteString("SELECT ")
+	if s.pg() {
+		q.WriteString("SELECT ")
+	} else {
+		q.WriteString("INSERT INTO herald_notifications (payload) VALUES ")
+	}
 	for i, n := range notes {
 		if i > 0 {
 			q.WriteString(", ")
 		}
-		q.WriteString("pg_notify(?, ?)")
 		b, _ := json.Marshal(wireNote{Origin: origin, Topic: n.Topic, ID: n.ID, Version: n.Version, Deleted: n.Deleted})
-		args = append(args, s.channel, string(b))
+		if s.pg() {
+			q.WriteString("pg_notify(?, ?)")
+			args = append(args, s.channel, string(b))
+		} else {
+			q.WriteString("(?)")
+			args = append(args, string(b))
+		}
 	}
 	_, err := tx.ExecContext(ctx, q.String(), args...)
 	return err
 }
+
+// receive publishes a notification another handle sent.
+func (s *Store) receive(payload string) {
+	var w wireNote
+	if json.Unmarshal([]byte(payload), &w) != nil || w.Origin == s.origin {
+		return
+	}
+	s.hub.Publish(store.Notification{Topic: w.Topic, ID: w.ID, Version: w.Version, Deleted: w.Deleted})
+}
+
+// announce publishes notifications of a write that has committed: in
+// process at once, and to other processes through NOTIFY.
+func (s *Store) announce(ctx context.Context, notes ...store.Notification) error {
+	out := &outbox{notes: notes}
+	s.publish(out)
+	return s.write(func() error { return s.sendNotifications(ctx, s.db, out, s.origin) })
+}
+
+// stopper is a background loop of the store.
+type stopper interface{ stop() }
 
 // listener holds a dedicated PostgreSQL connection that LISTENs on the
 // store's channel and republishes what other processes send.
@@ -119,11 +149,7 @@ func (l *listener) loop(ctx context.Context, s *Store, dsn string, conn *pgx.Con
 				break
 			}
 			backoff = 100 * time.Millisecond
-			var w wireNote
-			if json.Unmarshal([]byte(n.Payload), &w) != nil || w.Origin == s.origin {
-				continue
-			}
-			s.hub.Publish(store.Notification{Topic: w.Topic, ID: w.ID, Version: w.Version, Deleted: w.Deleted})
+			s.receive(n.Payload)
 		}
 		select {
 		case <-ctx.Done():
@@ -138,5 +164,74 @@ func (l *listener) loop(ctx context.Context, s *Store, dsn string, conn *pgx.Con
 		}
 		conn = c
 		s.hub.Publish(store.Notification{Topic: store.TopicResync})
+	}
+}
+
+// SQLite notification polling.
+const (
+	// pollInterval is how often a SQLite handle reads new notifications.
+	pollInterval = 100 * time.Millisecond
+	// notificationsKept is how many notification rows a SQLite database
+	// keeps; a handle further behind than that resyncs.
+	notificationsKept = 10000
+)
+
+// poller reads the notifications other handles on a SQLite database wrote.
+type poller struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func startPoller(ctx context.Context, s *Store) (*poller, error) {
+	var last int64
+	if err := s.db.NewRaw("SELECT COALESCE(MAX(seq), 0) FROM herald_notifications").Scan(ctx, &last); err != nil {
+		return nil, fmt.Errorf("bunstore: read notifications: %w", translate(err))
+	}
+	pctx, cancel := context.WithCancel(context.Background())
+	p := &poller{cancel: cancel}
+	p.wg.Add(1)
+	go p.loop(pctx, s, last)
+	return p, nil
+}
+
+func (p *poller) stop() {
+	p.cancel()
+	p.wg.Wait()
+}
+
+func (p *poller) loop(ctx context.Context, s *Store, last int64) {
+	defer p.wg.Done()
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	for polls := 1; ; polls++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var rows []struct {
+			Seq     int64  `bun:"seq"`
+			Payload string `bun:"payload"`
+		}
+		err := s.db.NewRaw("SELECT seq, payload FROM herald_notifications WHERE seq > ? ORDER BY seq LIMIT 1000", last).Scan(ctx, &rows)
+		if err != nil {
+			if ctx.Err() == nil {
+				level.Warn(s.logger).Log("msg", "read notifications", "err", err)
+			}
+			continue
+		}
+		if len(rows) > 0 && rows[0].Seq > last+notificationsKept {
+			s.hub.Publish(store.Notification{Topic: store.TopicResync})
+		}
+		for _, r := range rows {
+			s.receive(r.Payload)
+			last = r.Seq
+		}
+		if polls%100 == 0 { // about every 10 s
+			_ = s.write(func() error {
+				_, err := s.db.ExecContext(ctx, "DELETE FROM herald_notifications WHERE seq <= (SELECT MAX(seq) FROM herald_notifications) - ?", notificationsKept)
+				return err
+			})
+		}
 	}
 }

@@ -173,110 +173,122 @@ func (s *Store) RunProgress(ctx context.Context, p *store.RunProgressParams) err
 	return nil
 }
 
-// RunFinish implements store.RunStore.
+// RunFinish implements store.RunStore. The transitions are one statement;
+// when runs of schedules ended, a second transaction releases their next
+// held runs (RunRescue repairs a release lost to a crash in between).
 func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams) ([]*store.Run, error) {
 	ps := make([]*store.RunFinishParams, len(params))
+	ids := make([]string, len(params))
 	for i, p := range params {
 		c, err := store.PrepareFinish(p, s.limits, batchField(len(params), i))
 		if err != nil {
 			return nil, err
 		}
-		ps[i] = c
+		ps[i], ids[i] = c, c.ID
 	}
-	now := s.clock()
-	var done []runRow
-	err := s.tx(ctx, func(tx bun.Tx, out *outbox) error {
-		done = done[:0]
-		if s.pg() {
-			var vals []string
-			var args []any
-			for _, p := range ps {
-				if !validID(p.ID) {
-					continue
-				}
-				vals = append(vals, "(?::uuid, ?, ?, ?, ?, ?, ?)")
-				args = append(args, p.ID, p.Node, string(p.Status), nullable(string(p.Output)), nullable(p.Summary),
-					nullable(marshalProgress(p.Progress)), nullable(p.Error))
-			}
-			if len(vals) > 0 {
-				q := "UPDATE herald_runs r SET status = v.status, output = v.output::json, summary = v.summary, " +
-					"progress = COALESCE(v.progress::json, r.progress), error = v.error, finished_at = ?, " +
-					"lease_owner = NULL, lease_expires_at = NULL " +
-					"FROM (VALUES " + strings.Join(vals, ", ") + ") AS v(id, node, status, output, summary, progress, error) " +
-					"WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING r.*"
-				if err := tx.NewRaw(q, append([]any{now}, args...)...).Scan(ctx, &done); err != nil {
-					return err
-				}
-			}
-		} else {
-			for _, p := range ps {
-				var rows []runRow
-				if err := tx.NewRaw("UPDATE herald_runs SET status = ?, output = ?, summary = ?, progress = COALESCE(?, progress), "+
-					"error = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL "+
-					"WHERE id = ? AND status = 'running' AND lease_owner = ? RETURNING *",
-					string(p.Status), nullable(string(p.Output)), nullable(p.Summary), nullable(marshalProgress(p.Progress)),
-					nullable(p.Error), now, p.ID, p.Node).Scan(ctx, &rows); err != nil {
-					return err
-				}
-				done = append(done, rows...)
-			}
+	var vals []string
+	var args []any
+	for _, p := range ps {
+		if validID(p.ID) {
+			vals = append(vals, "("+s.cast("?", "uuid")+", ?, ?, ?, ?, ?, ?)")
+			args = append(args, p.ID, p.Node, string(p.Status), nullable(string(p.Output)), nullable(p.Summary),
+				nullable(marshalProgress(p.Progress)), nullable(p.Error))
 		}
-		return s.releaseAfter(ctx, tx, done, out)
-	})
+	}
+	q := "WITH v(id, node, status, output, summary, progress, error) AS (VALUES " + strings.Join(vals, ", ") + ") " +
+		"UPDATE herald_runs AS r SET status = v.status, output = " + s.cast("v.output", "json") + ", summary = v.summary, " +
+		"progress = COALESCE(" + s.cast("v.progress", "json") + ", r.progress), error = v.error, finished_at = " + s.timeArg() + ", " +
+		"lease_owner = NULL, lease_expires_at = NULL " +
+		"FROM v WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING " + s.returning("r")
+	done, err := s.transition(ctx, vals, q, append(args, s.clock()))
 	if err != nil {
 		return nil, fmt.Errorf("finish runs: %w", err)
 	}
-	return inOrder(idsOfFinish(ps), done)
+	return inOrder(ids, done)
 }
 
 // RunRequeue implements store.RunStore.
 func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParams) ([]*store.Run, error) {
-	ps := make([]*store.RunRequeueParams, len(params))
+	now := s.clock()
+	ids := make([]string, len(params))
+	var vals []string
+	var args []any
 	for i, p := range params {
 		c, err := store.PrepareRequeue(p, batchField(len(params), i))
 		if err != nil {
 			return nil, err
 		}
-		ps[i] = c
+		ids[i] = c.ID
+		if !validID(c.ID) {
+			continue
+		}
+		runAt := c.RunAt
+		if runAt.IsZero() {
+			runAt = now
+		}
+		inc := 0
+		if c.NextAttempt {
+			inc = 1
+		}
+		vals = append(vals, "("+s.cast("?", "uuid")+", ?, "+s.cast("?", "timestamptz")+", ?, "+s.cast("?", "integer")+")")
+		args = append(args, c.ID, c.Node, runAt, nullable(c.Error), inc)
 	}
-	now := s.clock()
-	var done []runRow
-	err := s.tx(ctx, func(tx bun.Tx, out *outbox) error {
-		done = done[:0]
-		for _, p := range ps {
-			if !validID(p.ID) {
-				continue
-			}
-			runAt := p.RunAt
-			if runAt.IsZero() {
-				runAt = now
-			}
-			inc := 0
-			if p.NextAttempt {
-				inc = 1
-			}
-			var rows []runRow
-			if err := tx.NewRaw("UPDATE herald_runs SET status = 'queued', run_at = ?, error = COALESCE(?, error), attempt = attempt + ?, "+
-				"lease_owner = NULL, lease_expires_at = NULL, cancel_requested = ? "+
-				"WHERE id = ? AND status = 'running' AND lease_owner = ? RETURNING *",
-				runAt, nullable(p.Error), inc, false, p.ID, p.Node).Scan(ctx, &rows); err != nil {
-				return err
-			}
-			done = append(done, rows...)
-		}
-		if len(done) > 0 {
-			out.add(store.Notification{Topic: store.TopicRunDue})
-		}
-		return nil
-	})
+	q := "WITH v(id, node, run_at, error, inc) AS (VALUES " + strings.Join(vals, ", ") + ") " +
+		"UPDATE herald_runs AS r SET status = 'queued', run_at = v.run_at, error = COALESCE(v.error, r.error), " +
+		"attempt = r.attempt + v.inc, lease_owner = NULL, lease_expires_at = NULL, cancel_requested = ? " +
+		"FROM v WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING " + s.returning("r")
+	done, err := s.transition(ctx, vals, q, append(args, false))
 	if err != nil {
 		return nil, fmt.Errorf("requeue runs: %w", err)
 	}
-	ids := make([]string, len(ps))
-	for i, p := range ps {
-		ids[i] = p.ID
+	if len(done) > 0 {
+		if err := s.announce(ctx, store.Notification{Topic: store.TopicRunDue}); err != nil {
+			return nil, fmt.Errorf("requeue runs: %w", err)
+		}
 	}
 	return inOrder(ids, done)
+}
+
+// transition runs one batch transition statement (nothing when vals is
+// empty), then releases held runs of the schedules whose runs ended.
+func (s *Store) transition(ctx context.Context, vals []string, q string, args []any) ([]runRow, error) {
+	var done []runRow
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	if err := s.write(func() error { return s.db.NewRaw(q, args...).Scan(ctx, &done) }); err != nil {
+		return nil, err
+	}
+	if !anyScheduleEnded(done) {
+		return done, nil
+	}
+	err := s.tx(ctx, func(tx bun.Tx, out *outbox) error { return s.releaseAfter(ctx, tx, done, out) })
+	return done, err
+}
+
+func anyScheduleEnded(rows []runRow) bool {
+	for _, r := range rows {
+		if r.ScheduleID != "" && store.RunStatus(r.Status).Terminal() {
+			return true
+		}
+	}
+	return false
+}
+
+// cast spells a cast where PostgreSQL cannot infer a type; SQLite needs none.
+func (s *Store) cast(expr, typ string) string {
+	if s.pg() {
+		return expr + "::" + typ
+	}
+	return expr
+}
+
+// returning names the updated table's columns in a RETURNING clause.
+func (s *Store) returning(alias string) string {
+	if s.pg() {
+		return alias + ".*"
+	}
+	return "*"
 }
 
 // RunRescue implements store.RunStore.
@@ -506,14 +518,6 @@ func inOrder(ids []string, done []runRow) ([]*store.Run, error) {
 		return out, &store.LeaseLostError{RunIDs: lost}
 	}
 	return out, nil
-}
-
-func idsOfFinish(ps []*store.RunFinishParams) []string {
-	ids := make([]string, len(ps))
-	for i, p := range ps {
-		ids[i] = p.ID
-	}
-	return ids
 }
 
 func validIDs(ids []string) []string {

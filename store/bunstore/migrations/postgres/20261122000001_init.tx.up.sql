@@ -126,3 +126,6 @@ CREATE TABLE IF NOT EXISTS herald_messages (
 );
 --bun:split
 CREATE INDEX IF NOT EXISTS herald_runs_held_idx ON herald_runs (schedule_id) WHERE held;
+--bun:split
+-- A queue table churns: vacuum and analyze it long before the defaults would.
+ALTER TABLE herald_runs SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_insert_scale_factor = 0.05);

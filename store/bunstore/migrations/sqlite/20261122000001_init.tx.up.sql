@@ -126,3 +126,10 @@ CREATE TABLE IF NOT EXISTS herald_messages (
 );
 --bun:split
 CREATE INDEX IF NOT EXISTS herald_runs_held_idx ON herald_runs (schedule_id) WHERE held = 1;
+--bun:split
+-- SQLite has no LISTEN/NOTIFY: a transaction's notifications are rows here,
+-- read by every handle on the database (other processes included).
+CREATE TABLE IF NOT EXISTS herald_notifications (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    payload TEXT NOT NULL
+);
