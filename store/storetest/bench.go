@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,52 +22,73 @@ func benchParams(n int) []*store.RunEnqueueParams {
 	return ps
 }
 
-// BenchmarkEnqueue measures RunEnqueue of ad hoc runs in calls of batch runs
-// each, and reports runs/s.
-func BenchmarkEnqueue(b *testing.B, st store.Store, batch int) {
-	ctx := context.Background()
+// parallel runs work on workers goroutines until they have done b.N runs
+// between them (work returns how many it did), and reports runs/s.
+func parallel(b *testing.B, workers int, work func(worker int) (int, error)) {
+	b.Helper()
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
-	for done := 0; done < b.N; done += batch {
-		if _, err := st.RunEnqueue(ctx, benchParams(min(batch, b.N-done))...); err != nil {
-			b.Fatal(err)
-		}
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for done.Load() < int64(b.N) {
+				n, err := work(w)
+				if err != nil {
+					errs <- err
+					return
+				}
+				done.Add(int64(n))
+			}
+		}()
 	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "runs/s")
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(done.Load())/elapsed.Seconds(), "runs/s")
 }
 
-// BenchmarkClaimFinish enqueues b.N runs (untimed), then measures draining
-// them with RunClaim of batch runs and one RunFinish per claim, and reports
-// runs/s.
-func BenchmarkClaimFinish(b *testing.B, st store.Store, batch int) {
+// BenchmarkEnqueue measures RunEnqueue of ad hoc runs, batch runs per call,
+// from workers goroutines, and reports runs/s.
+func BenchmarkEnqueue(b *testing.B, st store.Store, batch, workers int) {
 	ctx := context.Background()
-	for done := 0; done < b.N; done += 500 {
-		if _, err := st.RunEnqueue(ctx, benchParams(min(500, b.N-done))...); err != nil {
+	parallel(b, workers, func(int) (int, error) {
+		_, err := st.RunEnqueue(ctx, benchParams(batch)...)
+		return batch, err
+	})
+}
+
+// BenchmarkClaimFinish enqueues b.N runs (untimed), then measures workers
+// goroutines draining them, each claiming up to batch runs with one
+// RunClaim and ending them with one RunFinish, and reports runs/s.
+func BenchmarkClaimFinish(b *testing.B, st store.Store, batch, workers int) {
+	ctx := context.Background()
+	// Enough for every worker's last claim to find work.
+	total := b.N + workers*batch
+	for done := 0; done < total; done += 1000 {
+		if _, err := st.RunEnqueue(ctx, benchParams(min(1000, total-done))...); err != nil {
 			b.Fatal(err)
 		}
 	}
-	claim := &store.RunClaimParams{Node: "bench", Limit: batch, Lease: time.Minute}
-	finish := make([]*store.RunFinishParams, 0, batch)
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for done := 0; done < b.N; {
-		runs, err := st.RunClaim(ctx, claim)
-		if err != nil {
-			b.Fatal(err)
+	parallel(b, workers, func(w int) (int, error) {
+		node := "bench-" + string(rune('a'+w))
+		runs, err := st.RunClaim(ctx, &store.RunClaimParams{Node: node, Limit: batch, Lease: time.Minute})
+		if err != nil || len(runs) == 0 {
+			return 0, err
 		}
-		if len(runs) == 0 {
-			b.Fatalf("claimed nothing after %d of %d runs", done, b.N)
+		finish := make([]*store.RunFinishParams, len(runs))
+		for i, r := range runs {
+			finish[i] = &store.RunFinishParams{ID: r.ID, Node: node, Status: store.RunSucceeded}
 		}
-		finish = finish[:0]
-		for _, r := range runs {
-			finish = append(finish, &store.RunFinishParams{ID: r.ID, Node: "bench", Status: store.RunSucceeded})
-		}
-		if _, err := st.RunFinish(ctx, finish...); err != nil {
-			b.Fatal(err)
-		}
-		done += len(runs)
-	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "runs/s")
+		_, err = st.RunFinish(ctx, finish...)
+		return len(runs), err
+	})
 }

@@ -42,6 +42,12 @@ func runTests() []test {
 		{"ConcurrentTicksYieldOneRunSkip", func(t *testing.T, fx *fixture) {
 			testRunConcurrentTicks(t, fx, store.OverlapSkip)
 		}},
+		{"ConcurrentDistinctTicksAreDecidedOneAtATimeSkip", func(t *testing.T, fx *fixture) {
+			testRunConcurrentDistinctTicks(t, fx, store.OverlapSkip, 1, 0)
+		}},
+		{"ConcurrentDistinctTicksAreDecidedOneAtATimeBufferOne", func(t *testing.T, fx *fixture) {
+			testRunConcurrentDistinctTicks(t, fx, store.OverlapBufferOne, 1, 1)
+		}},
 	}
 }
 
@@ -784,4 +790,38 @@ func testRunConcurrentTicks(t *testing.T, fx *fixture, policy store.OverlapPolic
 	want(t, "status of the tick's run", runs[0].Status, store.RunQueued)
 	wantTime(t, "ScheduledFor", runs[0].ScheduledFor, at)
 	wantTime(t, "LastFiredAt", fx.getSchedule(s.ID).LastFiredAt, at)
+}
+
+// testRunConcurrentDistinctTicks enqueues 16 different ticks of one idle
+// schedule at once: the overlap policy must see each insert's predecessors,
+// so the outcome is the same as in any serial order.
+func testRunConcurrentDistinctTicks(t *testing.T, fx *fixture, policy store.OverlapPolicy, queued, held int) {
+	const n = 16
+	s := fx.schedule("report", withOverlap(policy))
+	handles := []store.Store{fx.st, fx.open()}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		st := handles[i%len(handles)]
+		wg.Go(func() {
+			<-start
+			if _, err := st.RunEnqueue(fx.ctx, tick(s, fx.tickAt(i))); err != nil {
+				t.Errorf("goroutine %d: RunEnqueue: %v", i, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	counts := make(map[string]int)
+	for _, r := range fx.runs(store.RunListParams{ScheduleID: s.ID}) {
+		key := string(r.Status)
+		if r.Status == store.RunQueued && r.Held {
+			key = "held"
+		}
+		counts[key]++
+	}
+	want(t, "queued runs", counts[string(store.RunQueued)], queued)
+	want(t, "held runs", counts["held"], held)
+	want(t, "skipped runs", counts[string(store.RunSkipped)], n-queued-held)
+	wantTime(t, "LastFiredAt", fx.getSchedule(s.ID).LastFiredAt, fx.tickAt(n-1))
 }

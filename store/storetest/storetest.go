@@ -23,7 +23,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -42,7 +41,7 @@ import (
 type Factory func(t *testing.T, now func() time.Time) (open func() store.Store)
 
 // Run runs the conformance suite against the stores f makes, as subtests
-// grouped by entity (Schedule/..., Run/..., Overlap/..., Event/...,
+// grouped by entity (Schedule/..., Run/..., Lease/..., Overlap/..., Event/...,
 // Delivery/..., Backfill/..., Notify/..., Time/..., Store/...).
 func Run(t *testing.T, f Factory) {
 	groups := []struct {
@@ -380,6 +379,3 @@ func jsonString(n int) json.RawMessage {
 	b[0], b[n-1] = '"', '"'
 	return b
 }
-
-// errorf formats a failure from a goroutine, which must not call t.Fatal.
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
