@@ -57,6 +57,7 @@ type Store struct {
 
 	listener stopper // LISTEN on PostgreSQL, polling on SQLite
 	growth
+	stmts     statements
 	bg        sync.WaitGroup // background work, waited for by Close
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -201,6 +202,7 @@ func (s *Store) Close() error {
 		}
 		s.hub.Close()
 		s.bg.Wait()
+		s.stmts.close()
 		if s.ownsDB {
 			err = s.db.Close()
 		}

@@ -57,6 +57,9 @@ func sqliteDSN(pathAndQuery string) string {
 	if q.Get("_txlock") == "" {
 		q.Set("_txlock", "immediate")
 	}
+	// Times bound by the driver must read as bun writes them: the store
+	// compares them as text.
+	q.Set("_time_format", "sqlite")
 	return "file:" + path + "?" + q.Encode()
 }
 

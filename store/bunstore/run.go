@@ -104,7 +104,7 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 	}
 	var rows []runRow
 	err := s.write(func() error {
-		return s.db.NewRaw(q, p.Node, now.Add(p.Lease), now, now, p.Limit).Scan(ctx, &rows)
+		return s.scanNative(ctx, &rows, q, p.Node, now.Add(p.Lease), now, now, p.Limit)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim runs: %w", err)
@@ -256,7 +256,7 @@ func (s *Store) transition(ctx context.Context, vals []string, q string, args []
 	if len(vals) == 0 {
 		return nil, nil
 	}
-	if err := s.write(func() error { return s.db.NewRaw(q, args...).Scan(ctx, &done) }); err != nil {
+	if err := s.write(func() error { return s.scanNative(ctx, &done, q, args...) }); err != nil {
 		return nil, err
 	}
 	if !anyScheduleEnded(done) {

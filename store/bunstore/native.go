@@ -1,0 +1,108 @@
+package bunstore
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// maxStatements bounds the prepared statements a SQLite store keeps.
+const maxStatements = 64
+
+// statements holds the hot transitions' prepared statements.
+type statements struct {
+	mu    sync.Mutex
+	bySQL map[string]*sql.Stmt // SQLite: prepared once, reused
+	pgSQL map[string]string    // PostgreSQL: ? placeholders rewritten to $n
+}
+
+// scanNative runs q (with ? placeholders) with arguments bound by the driver
+// instead of formatted into the text by bun, so the statement is parsed and
+// planned once: the hot transitions (claim, finish, requeue) spend most of
+// their client CPU in SQLite's parser, and much of the server's in
+// PostgreSQL's planner, otherwise. The rows are scanned into dest.
+func (s *Store) scanNative(ctx context.Context, dest any, q string, args ...any) error {
+	var rows *sql.Rows
+	var err error
+	if s.pg() {
+		args = append([]any{pgx.QueryExecModeCacheStatement}, args...)
+		rows, err = s.db.DB.QueryContext(ctx, s.stmts.pgText(q), args...)
+	} else {
+		var stmt *sql.Stmt
+		if stmt, err = s.stmts.prepared(ctx, s.db.DB, q); err == nil {
+			if stmt != nil {
+				rows, err = stmt.QueryContext(ctx, args...)
+			} else {
+				rows, err = s.db.DB.QueryContext(ctx, q, args...)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return s.db.ScanRows(ctx, rows, dest)
+}
+
+// pgText rewrites ? placeholders to PostgreSQL's $1, $2, …; the statements
+// contain no other question marks.
+func (st *statements) pgText(q string) string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if t, ok := st.pgSQL[q]; ok {
+		return t
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	if st.pgSQL == nil {
+		st.pgSQL = map[string]string{}
+	}
+	if len(st.pgSQL) < 4*maxStatements {
+		st.pgSQL[q] = b.String()
+	}
+	return b.String()
+}
+
+// prepared returns the prepared statement of q, or nil when the cache is
+// full (the caller then runs q unprepared).
+func (st *statements) prepared(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if stmt, ok := st.bySQL[q]; ok {
+		return stmt, nil
+	}
+	if len(st.bySQL) >= maxStatements {
+		return nil, nil
+	}
+	stmt, err := db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if st.bySQL == nil {
+		st.bySQL = map[string]*sql.Stmt{}
+	}
+	st.bySQL[q] = stmt
+	return stmt, nil
+}
+
+func (st *statements) close() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, stmt := range st.bySQL {
+		_ = stmt.Close()
+	}
+	st.bySQL = nil
+}
