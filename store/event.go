@@ -33,8 +33,9 @@ type EventAcceptParams struct {
 	Headers map[string][]string
 	// Body is kept with the event; within the store's payload limit.
 	Body []byte
-	// Run is the run to enqueue; its Kind is set to webhook and its
-	// ScheduleID and ScheduledFor must be empty.
+	// Run is the run to enqueue; its Kind is set to webhook, and its
+	// ScheduleID, ScheduledFor and IdempotencyKey must be empty (the
+	// delivery is the key).
 	Run RunEnqueueParams
 }
 
@@ -43,7 +44,8 @@ type EventAcceptResult struct {
 	Event *Event
 	Run   *Run
 	// Duplicate is set when (Source, DeliveryID) was already accepted:
-	// Event and Run are the original ones and nothing was written.
+	// Event and Run are the original ones and nothing was written (Run is
+	// nil when the history of the original run was pruned).
 	Duplicate bool
 }
 

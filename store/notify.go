@@ -8,7 +8,8 @@ type Topic string
 // Notification topics.
 const (
 	// TopicSchedule: a schedule was created, changed or deleted. ID names
-	// it, Version is its new version, Deleted is set on deletion.
+	// it, Version is its new version (on deletion, one more than its last),
+	// Deleted is set on deletion.
 	TopicSchedule Topic = "schedule"
 	// TopicRunDue: runs were enqueued or requeued; idle workers should claim.
 	TopicRunDue Topic = "run_due"
@@ -29,12 +30,14 @@ type Notification struct {
 	Deleted bool
 }
 
-// Notifier publishes changes to subscribers: in process on memory and
-// SQLite, across processes through LISTEN/NOTIFY on PostgreSQL.
+// Notifier publishes changes to subscribers: in process on memory, through
+// LISTEN/NOTIFY on PostgreSQL, through a notification table that every
+// handle polls on SQLite.
 type Notifier interface {
 	// Subscribe returns a channel of notifications, closed when ctx is done
-	// or the store is closed. A change committed by any handle on the same
-	// database reaches every subscriber within one second. A subscriber that
+	// or the store is closed. It returns once the subscription is live. A
+	// change committed by any handle on the same database, in this process
+	// or another, reaches every subscriber within one second. A subscriber that
 	// falls behind receives TopicResync in place of what it missed; it is
 	// never blocked on and never blocks the store.
 	Subscribe(ctx context.Context) (<-chan Notification, error)

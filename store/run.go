@@ -279,8 +279,8 @@ type RunStore interface {
 	// invalid entry fails the whole call, naming its index, and nothing is
 	// written. Each run that names a schedule is subject to the schedule's
 	// overlap policy in that transaction; a tick also advances the
-	// schedule's LastFiredAt. Enqueued runs that are due publish
-	// TopicRunDue. The results are in the order of params.
+	// schedule's LastFiredAt. When claimable runs appear (due now or later)
+	// it publishes TopicRunDue. The results are in the order of params.
 	RunEnqueue(ctx context.Context, params ...*RunEnqueueParams) ([]*EnqueueResult, error)
 	// RunGet returns the run, or ErrNotFound.
 	RunGet(ctx context.Context, id string) (*Run, error)
@@ -299,8 +299,10 @@ type RunStore interface {
 	// RunFinish ends running runs. Each entry is applied on its own: the
 	// result holds the finished runs in the order given, nil where the entry
 	// was refused, and a refusal makes the error a *LeaseLostError listing
-	// the refused runs (which are left as they were). A finished run
-	// releases the next held run of its schedule.
+	// the refused runs (which are left as they were); a run that does not
+	// exist is refused like one not held. Invalid input fails the whole call
+	// and writes nothing. A finished run releases the next held run of its
+	// schedule.
 	RunFinish(ctx context.Context, params ...*RunFinishParams) ([]*Run, error)
 	// RunRequeue puts running runs back to queued, clearing the lease and
 	// any cancellation request. Results and refusals are as for RunFinish.
@@ -308,7 +310,9 @@ type RunStore interface {
 	// RunRescue finds running runs whose lease expired: each goes back to
 	// queued with Attempt + 1, or to failed when Attempt has reached
 	// MaxAttempts (or when its cancellation was requested, to cancelled). It
-	// returns the runs it changed.
+	// returns the runs it rescued. It also releases held runs whose
+	// schedule has nothing running or claimable (a release lost to a crash),
+	// without returning them.
 	RunRescue(ctx context.Context, params *RunRescueParams) ([]*Run, error)
 	// RunCancel cancels a queued run at once and marks a running run
 	// CancelRequested (publishing TopicRunCancel for the node running it). A
@@ -317,7 +321,9 @@ type RunStore interface {
 	// RunNextDue returns the earliest RunAt of the claimable queued runs, or
 	// ErrNotFound when there are none.
 	RunNextDue(ctx context.Context) (time.Time, error)
-	// RunDeleteFinished deletes runs that ended long enough ago and returns
-	// how many.
+	// RunDeleteFinished deletes runs that ended long enough ago, with their
+	// deliveries, and returns how many. Their ticks and idempotency keys are
+	// free again; webhook events stay (a redelivery is still a duplicate,
+	// with no run).
 	RunDeleteFinished(ctx context.Context, params *RunDeleteFinishedParams) (int, error)
 }

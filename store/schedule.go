@@ -137,7 +137,8 @@ type Schedule struct {
 	Paused bool
 	// NextRunAt is the next fire time; zero when none is due.
 	NextRunAt time.Time
-	// LastRunAt is the last time a run of the schedule started.
+	// LastRunAt is the last time a run of the schedule started; the
+	// scheduler keeps it with ScheduleSetTimes.
 	LastRunAt time.Time
 	// LastFiredAt is the latest tick for which a run was enqueued. RunEnqueue
 	// advances it in the tick's transaction.
@@ -191,7 +192,8 @@ type ScheduleStore interface {
 	// ScheduleUpdate replaces the definition of schedule s.ID (Name, Agent,
 	// Payload, Trigger, Overlap, Misfire, MisfireCap, Timeout, MaxAttempts,
 	// Targets, Paused, NextRunAt) and returns the stored schedule. Owner,
-	// Static, CreatedAt, LastRunAt and LastFiredAt are kept. When s.Version
+	// Static, CreatedAt, LastRunAt and LastFiredAt are kept (s.Owner is
+	// ignored); the rest is validated as by ScheduleCreate. When s.Version
 	// is not zero it must equal the stored version, or the result is
 	// ErrConflict and nothing changes.
 	ScheduleUpdate(ctx context.Context, s *Schedule) (*Schedule, error)
@@ -208,8 +210,9 @@ type ScheduleStore interface {
 	ScheduleList(ctx context.Context, params *ScheduleListParams) (*SchedulePage, error)
 	// ScheduleCountActive counts the schedules of owner that are not paused.
 	ScheduleCountActive(ctx context.Context, owner string) (int, error)
-	// ScheduleSetTimes sets NextRunAt, LastRunAt and LastFiredAt. It does not
-	// bump Version and publishes nothing.
+	// ScheduleSetTimes sets NextRunAt, LastRunAt and LastFiredAt. It bumps
+	// neither Version nor UpdatedAt, and publishes nothing: these are
+	// bookkeeping, not changes of the definition.
 	ScheduleSetTimes(ctx context.Context, params *ScheduleSetTimesParams) (*Schedule, error)
 }
 

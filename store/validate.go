@@ -225,6 +225,9 @@ func PrepareEnqueueBatch(params []*RunEnqueueParams, lim Limits) ([]*RunEnqueueP
 		if len(params) > 1 {
 			field = fmt.Sprintf("runs[%d]", i)
 		}
+		if p != nil && p.Kind == RunKindWebhook {
+			return nil, Invalid(strings.TrimPrefix(field+".kind", "."), "webhook runs are created by EventAccept")
+		}
 		c, err := PrepareEnqueue(p, lim, field)
 		if err != nil {
 			return nil, err
@@ -256,6 +259,9 @@ func PrepareEventAccept(p *EventAcceptParams, lim Limits) (*EventAcceptParams, e
 	}
 	if c.Run.Kind != "" && c.Run.Kind != RunKindWebhook {
 		return nil, Invalid("run.kind", "must be webhook or empty")
+	}
+	if c.Run.IdempotencyKey != "" {
+		return nil, Invalid("run.idempotency_key", "must be empty: a webhook run is keyed by its delivery")
 	}
 	run := c.Run
 	run.Kind = RunKindWebhook

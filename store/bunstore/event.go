@@ -33,11 +33,14 @@ func (s *Store) EventAccept(ctx context.Context, params *store.EventAcceptParams
 			if err := tx.NewSelect().Model(orig).Where("source = ? AND delivery_id = ?", p.Source, p.DeliveryID).Scan(ctx); err != nil {
 				return err
 			}
-			run := new(runRow)
-			if err := tx.NewSelect().Model(run).Where("id = ?", orig.RunID).Scan(ctx); err != nil {
+			res = &store.EventAcceptResult{Event: orig.event(), Duplicate: true}
+			var runs []runRow // none when the run's history was pruned
+			if err := tx.NewSelect().Model(&runs).Where("id = ?", orig.RunID).Scan(ctx); err != nil {
 				return err
 			}
-			res = &store.EventAcceptResult{Event: orig.event(), Run: run.run(), Duplicate: true}
+			if len(runs) == 1 {
+				res.Run = runs[0].run()
+			}
 			return nil
 		}
 		rs, err := s.enqueue(ctx, tx, []*store.RunEnqueueParams{&p.Run}, out, func(_ int, r *runRow) {
@@ -45,12 +48,6 @@ func (s *Store) EventAccept(ctx context.Context, params *store.EventAcceptParams
 		})
 		if err != nil {
 			return err
-		}
-		if run := rs[0].Run; run.ID != ev.RunID { // the run's idempotency key was taken
-			ev.RunID = run.ID
-			if _, err := tx.NewUpdate().Model(ev).Column("run_id").WherePK().Exec(ctx); err != nil {
-				return err
-			}
 		}
 		res = &store.EventAcceptResult{Event: ev.event(), Run: rs[0].Run}
 		return nil

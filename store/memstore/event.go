@@ -9,9 +9,7 @@ import (
 	"github.com/heraldhq/herald/store"
 )
 
-// EventAccept implements store.EventStore. The run's idempotency key, if
-// any, must be free: a key already taken is ErrConflict, since the event
-// would otherwise have no run of its own.
+// EventAccept implements store.EventStore.
 func (s *Store) EventAccept(ctx context.Context, params *store.EventAcceptParams) (*store.EventAcceptResult, error) {
 	now, err := s.begin(ctx)
 	if err != nil {
@@ -29,11 +27,6 @@ func (s *Store) EventAccept(ctx context.Context, params *store.EventAcceptParams
 			res.Run = cloneRun(r)
 		}
 		return res, nil
-	}
-	if c.Run.IdempotencyKey != "" {
-		if _, taken := s.idempotency[ownerKey{c.Run.Owner, c.Run.IdempotencyKey}]; taken {
-			return nil, fmt.Errorf("accept event: idempotency key %q of owner %q is taken: %w", c.Run.IdempotencyKey, c.Run.Owner, store.ErrConflict)
-		}
 	}
 	ids, err := newIDs(2)
 	if err != nil {

@@ -51,22 +51,25 @@ func (s *Store) ScheduleGet(ctx context.Context, id string) (*store.Schedule, er
 	return cloneSchedule(sch), nil
 }
 
-// ScheduleUpdate implements store.ScheduleStore. The input is validated as
-// given (so it names an owner, as a schedule read from the store does), and
-// the stored owner is kept.
+// ScheduleUpdate implements store.ScheduleStore.
 func (s *Store) ScheduleUpdate(ctx context.Context, in *store.Schedule) (*store.Schedule, error) {
 	now, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("update schedule: %w", err)
 	}
 	defer s.mu.Unlock()
-	c, err := store.PrepareSchedule(in, s.limits)
+	if in == nil {
+		return nil, store.Invalid("schedule", "must not be nil")
+	}
+	old, ok := s.schedules[in.ID]
+	if !ok {
+		return nil, fmt.Errorf("update schedule %s: %w", in.ID, store.ErrNotFound)
+	}
+	given := *in
+	given.Owner = old.Owner // the owner is kept, whatever the input says
+	c, err := store.PrepareSchedule(&given, s.limits)
 	if err != nil {
 		return nil, fmt.Errorf("update schedule: %w", err)
-	}
-	old, ok := s.schedules[c.ID]
-	if !ok {
-		return nil, fmt.Errorf("update schedule %s: %w", c.ID, store.ErrNotFound)
 	}
 	if c.Version != 0 && c.Version != old.Version {
 		return nil, fmt.Errorf("update schedule %s: version %d is stale (stored %d): %w", c.ID, c.Version, old.Version, store.ErrConflict)
@@ -97,7 +100,7 @@ func (s *Store) ScheduleUpdate(ctx context.Context, in *store.Schedule) (*store.
 }
 
 // ScheduleDelete implements store.ScheduleStore. The schedule's runs stay.
-// The notification carries the schedule's last version.
+// The notification carries the version after the schedule's last one.
 func (s *Store) ScheduleDelete(ctx context.Context, id string) error {
 	if _, err := s.begin(ctx); err != nil {
 		return fmt.Errorf("delete schedule %s: %w", id, err)
@@ -109,6 +112,7 @@ func (s *Store) ScheduleDelete(ctx context.Context, id string) error {
 	}
 	delete(s.schedules, id)
 	delete(s.scheduleNames, ownerKey{sch.Owner, sch.Name})
+	sch.Version++
 	s.publishSchedule(sch, true)
 	return nil
 }

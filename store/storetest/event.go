@@ -117,6 +117,7 @@ func testEventBadInput(t *testing.T, fx *fixture) {
 		{"run without owner", func(p *store.EventAcceptParams) { p.Run.Owner = "" }, "run.owner"},
 		{"run naming a schedule", func(p *store.EventAcceptParams) { p.Run.ScheduleID = missingID }, "run.schedule_id"},
 		{"run of another kind", func(p *store.EventAcceptParams) { p.Run.Kind = store.RunKindEnqueue }, "run.kind"},
+		{"run with an idempotency key", func(p *store.EventAcceptParams) { p.Run.IdempotencyKey = "k" }, "run.idempotency_key"},
 	}
 	for _, tc := range cases {
 		p := delivery("github", "d-1")

@@ -96,9 +96,10 @@ func testNotifyDelete(t *testing.T, fx *fixture) {
 	if err := fx.st.ScheduleDelete(fx.ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
-	await(t, ch, "delete", func(n store.Notification) bool {
+	n := await(t, ch, "delete", func(n store.Notification) bool {
 		return n.Topic == store.TopicSchedule && n.ID == s.ID && n.Deleted
 	})
+	want(t, "version of the deletion", n.Version, s.Version+1)
 }
 
 func testNotifySetTimes(t *testing.T, fx *fixture) {

@@ -133,6 +133,7 @@ func testRunEnqueueBadInput(t *testing.T, fx *fixture) {
 		{"tick without schedule", func(p *store.RunEnqueueParams) { p.ScheduledFor = fx.now() }, "schedule_id"},
 		{"manual run without schedule", func(p *store.RunEnqueueParams) { p.Kind = store.RunKindManual }, "schedule_id"},
 		{"target without channel", func(p *store.RunEnqueueParams) { p.Targets = []store.Target{{To: "x"}} }, "targets[0].channel"},
+		{"webhook run outside EventAccept", func(p *store.RunEnqueueParams) { p.Kind = store.RunKindWebhook }, "kind"},
 	}
 	for _, tc := range cases {
 		p := adhoc()

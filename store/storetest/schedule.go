@@ -197,6 +197,7 @@ func testScheduleUpdate(t *testing.T, fx *fixture) {
 	u.Paused = true
 	u.NextRunAt = next
 	// Fields the store keeps, whatever the caller sends:
+	u.Owner = ""
 	u.Static = true
 	u.CreatedAt = time.Time{}
 	u.LastRunAt = time.Time{}
