@@ -1,0 +1,145 @@
+package bunstore_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/heraldhq/herald/internal/testpg"
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/bunstore"
+)
+
+// eachBackend runs fn on a fresh database of each dialect.
+func eachBackend(t *testing.T, fn func(t *testing.T, dsn string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, sqliteDSN(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, postgresDSN(t)) })
+}
+
+func open(t *testing.T, dsn string) *bunstore.Store {
+	t.Helper()
+	st, err := bunstore.Open(context.Background(), dsn, bunstore.Options{})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestMigrationsRunConcurrentlyAndTwice(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st, err := bunstore.Open(context.Background(), dsn, bunstore.Options{})
+				if err != nil {
+					errs <- err
+					return
+				}
+				errs <- st.Close()
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("concurrent open: %v", err)
+			}
+		}
+		st := open(t, dsn) // and once more, on a migrated database
+		var applied int
+		if err := st.DB().NewRaw("SELECT count(*) FROM herald_migrations").Scan(context.Background(), &applied); err != nil {
+			t.Fatal(err)
+		}
+		if applied != 1 {
+			t.Fatalf("herald_migrations has %d rows, want 1 (each migration applied once)", applied)
+		}
+	})
+}
+
+func TestRunEnqueueTxCommitsWithTheCallersTransaction(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		st := open(t, dsn)
+		db := st.DB()
+		if _, err := db.ExecContext(ctx, "CREATE TABLE app_orders (id integer PRIMARY KEY)"); err != nil {
+			t.Fatal(err)
+		}
+		sub, err := st.Subscribe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enqueue := func(orderID int, commit bool) string {
+			var runID string
+			err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+				if _, err := tx.ExecContext(ctx, "INSERT INTO app_orders VALUES (?)", orderID); err != nil {
+					return err
+				}
+				res, err := st.RunEnqueueTx(ctx, tx, &store.RunEnqueueParams{Owner: "shop", Agent: "invoice"})
+				if err != nil {
+					return err
+				}
+				runID = res[0].Run.ID
+				if !commit {
+					return errors.New("roll back")
+				}
+				return nil
+			})
+			if commit && err != nil {
+				t.Fatalf("enqueue in tx: %v", err)
+			}
+			return runID
+		}
+
+		rolledBack := enqueue(1, false)
+		if _, err := st.RunGet(ctx, rolledBack); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("run of a rolled-back transaction: %v, want ErrNotFound", err)
+		}
+		committed := enqueue(2, true)
+		if r, err := st.RunGet(ctx, committed); err != nil || r.Status != store.RunQueued {
+			t.Fatalf("run of a committed transaction: %+v, %v", r, err)
+		}
+		// Workers are woken once the caller commits.
+		deadline := time.After(time.Second)
+		for {
+			select {
+			case n := <-sub:
+				if n.Topic == store.TopicRunDue {
+					return
+				}
+			case <-deadline:
+				t.Fatal("no run_due notification within 1s of the commit")
+			}
+		}
+	})
+}
+
+func TestOpenRefusesBadDSN(t *testing.T) {
+	for _, dsn := range []string{"", "mysql://localhost/x", "redis://127.0.0.1"} {
+		if _, err := bunstore.Open(context.Background(), dsn, bunstore.Options{}); err == nil {
+			t.Errorf("Open(%q) succeeded", dsn)
+		}
+	}
+}
+
+func TestUnreachablePostgresIsUnavailable(t *testing.T) {
+	testpg.ServerDSN(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Port 1 on loopback: nothing listens there.
+	_, err := bunstore.Open(ctx, "postgres://postgres:secret@127.0.0.1:1/test?sslmode=disable&connect_timeout=2", bunstore.Options{})
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("open of an unreachable server: %v, want ErrUnavailable", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "secret") {
+		t.Fatalf("the error shows the password: %v", err)
+	}
+}
