@@ -214,6 +214,15 @@ func PrepareEnqueue(p *RunEnqueueParams, lim Limits, field string) (*RunEnqueueP
 	return &c, nil
 }
 
+// batchField names entry i of a batch of n in errors: "runs[i]", or ""
+// for a lone entry.
+func batchField(n, i int) string {
+	if n == 1 {
+		return ""
+	}
+	return fmt.Sprintf("runs[%d]", i)
+}
+
 // PrepareEnqueueBatch validates a RunEnqueue call.
 func PrepareEnqueueBatch(params []*RunEnqueueParams, lim Limits) ([]*RunEnqueueParams, error) {
 	if len(params) == 0 {
@@ -221,10 +230,7 @@ func PrepareEnqueueBatch(params []*RunEnqueueParams, lim Limits) ([]*RunEnqueueP
 	}
 	out := make([]*RunEnqueueParams, len(params))
 	for i, p := range params {
-		field := ""
-		if len(params) > 1 {
-			field = fmt.Sprintf("runs[%d]", i)
-		}
+		field := batchField(len(params), i)
 		if p != nil && p.Kind == RunKindWebhook {
 			return nil, Invalid(strings.TrimPrefix(field+".kind", "."), "webhook runs are created by EventAccept")
 		}
@@ -302,6 +308,34 @@ func PrepareFinish(p *RunFinishParams, lim Limits, field string) (*RunFinishPara
 	c.Output = cloneJSON(c.Output)
 	c.Progress = cloneProgress(c.Progress)
 	return &c, nil
+}
+
+// PrepareFinishBatch validates a RunFinish call: an invalid entry fails
+// the whole call.
+func PrepareFinishBatch(params []*RunFinishParams, lim Limits) ([]*RunFinishParams, error) {
+	out := make([]*RunFinishParams, len(params))
+	for i, p := range params {
+		c, err := PrepareFinish(p, lim, batchField(len(params), i))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// PrepareRequeueBatch validates a RunRequeue call: an invalid entry fails
+// the whole call.
+func PrepareRequeueBatch(params []*RunRequeueParams) ([]*RunRequeueParams, error) {
+	out := make([]*RunRequeueParams, len(params))
+	for i, p := range params {
+		c, err := PrepareRequeue(p, batchField(len(params), i))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
 }
 
 // PrepareRequeue validates one RunRequeue entry; field names it in errors.

@@ -177,18 +177,15 @@ func (s *Store) RunProgress(ctx context.Context, p *store.RunProgressParams) err
 // when runs of schedules ended, a second transaction releases their next
 // held runs (RunRescue repairs a release lost to a crash in between).
 func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams) ([]*store.Run, error) {
-	ps := make([]*store.RunFinishParams, len(params))
-	ids := make([]string, len(params))
-	for i, p := range params {
-		c, err := store.PrepareFinish(p, s.limits, batchField(len(params), i))
-		if err != nil {
-			return nil, err
-		}
-		ps[i], ids[i] = c, c.ID
+	ps, err := store.PrepareFinishBatch(params, s.limits)
+	if err != nil {
+		return nil, err
 	}
+	ids := make([]string, len(ps))
 	var vals []string
 	var args []any
-	for _, p := range ps {
+	for i, p := range ps {
+		ids[i] = p.ID
 		if validID(p.ID) {
 			vals = append(vals, "("+s.cast("?", "uuid")+", ?, ?, ?, ?, ?, ?)")
 			args = append(args, p.ID, p.Node, string(p.Status), nullable(string(p.Output)), nullable(p.Summary),
@@ -209,15 +206,15 @@ func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams)
 
 // RunRequeue implements store.RunStore.
 func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParams) ([]*store.Run, error) {
+	ps, err := store.PrepareRequeueBatch(params)
+	if err != nil {
+		return nil, err
+	}
 	now := s.clock()
-	ids := make([]string, len(params))
+	ids := make([]string, len(ps))
 	var vals []string
 	var args []any
-	for i, p := range params {
-		c, err := store.PrepareRequeue(p, batchField(len(params), i))
-		if err != nil {
-			return nil, err
-		}
+	for i, c := range ps {
 		ids[i] = c.ID
 		if !validID(c.ID) {
 			continue
@@ -528,13 +525,6 @@ func validIDs(ids []string) []string {
 		}
 	}
 	return out
-}
-
-func batchField(n, i int) string {
-	if n == 1 {
-		return ""
-	}
-	return fmt.Sprintf("runs[%d]", i)
 }
 
 // nullable turns an empty string into NULL.

@@ -327,13 +327,6 @@ func (s *Store) RunProgress(ctx context.Context, params *store.RunProgressParams
 	return nil
 }
 
-func batchField(n, i int) string {
-	if n == 1 {
-		return ""
-	}
-	return fmt.Sprintf("runs[%d]", i)
-}
-
 // RunFinish implements store.RunStore. Entries for runs the node does not
 // hold, missing ones included, are refused.
 func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams) ([]*store.Run, error) {
@@ -342,11 +335,9 @@ func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams)
 		return nil, fmt.Errorf("finish runs: %w", err)
 	}
 	defer s.mu.Unlock()
-	prepared := make([]*store.RunFinishParams, len(params))
-	for i, p := range params {
-		if prepared[i], err = store.PrepareFinish(p, s.limits, batchField(len(params), i)); err != nil {
-			return nil, fmt.Errorf("finish runs: %w", err)
-		}
+	prepared, err := store.PrepareFinishBatch(params, s.limits)
+	if err != nil {
+		return nil, fmt.Errorf("finish runs: %w", err)
 	}
 	var fx effects
 	var lost []string
@@ -385,11 +376,9 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 		return nil, fmt.Errorf("requeue runs: %w", err)
 	}
 	defer s.mu.Unlock()
-	prepared := make([]*store.RunRequeueParams, len(params))
-	for i, p := range params {
-		if prepared[i], err = store.PrepareRequeue(p, batchField(len(params), i)); err != nil {
-			return nil, fmt.Errorf("requeue runs: %w", err)
-		}
+	prepared, err := store.PrepareRequeueBatch(params)
+	if err != nil {
+		return nil, fmt.Errorf("requeue runs: %w", err)
 	}
 	var fx effects
 	var lost []string
