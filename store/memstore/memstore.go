@@ -42,6 +42,7 @@ type Store struct {
 	schedules     map[string]*store.Schedule
 	scheduleNames map[ownerKey]string // (owner, name) → schedule id
 	runs          map[string]*store.Run
+	due           dueQueue            // claimable runs by (RunAt, ID); may hold stale entries
 	ticks         map[tickKey]string  // (schedule id, tick) → run id
 	idempotency   map[ownerKey]string // (owner, idempotency key) → run id
 	events        map[string]*store.Event

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"fmt"
 	"slices"
@@ -121,6 +122,7 @@ func (s *Store) enqueueLocked(p *store.RunEnqueueParams, id, eventID string, now
 		s.idempotency[ownerKey{r.Owner, r.IdempotencyKey}] = id
 	}
 	if r.Status == store.RunQueued && !r.Held {
+		s.markDue(r)
 		fx.runDue = true
 	}
 	return r, false
@@ -187,6 +189,7 @@ func (s *Store) releaseLocked(scheduleID string, fx *effects) {
 	}
 	if oldest != nil {
 		oldest.Held = false
+		s.markDue(oldest)
 		fx.runDue = true
 	}
 }
@@ -251,19 +254,14 @@ func (s *Store) RunClaim(ctx context.Context, params *store.RunClaimParams) ([]*
 	if err := store.CheckClaim(params); err != nil {
 		return nil, fmt.Errorf("claim runs: %w", err)
 	}
-	var due []*store.Run
-	for _, r := range s.runs {
-		if r.Status == store.RunQueued && !r.Held && !r.RunAt.After(now) {
-			due = append(due, r)
-		}
-	}
-	slices.SortFunc(due, func(a, b *store.Run) int {
-		return cmp.Or(a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
-	})
-	due = due[:min(params.Limit, len(due))]
 	expires := store.Timestamp(now.Add(params.Lease))
-	out := make([]*store.Run, 0, len(due))
-	for _, r := range due {
+	var out []*store.Run
+	for len(out) < params.Limit {
+		r := s.nextDue()
+		if r == nil || r.RunAt.After(now) {
+			break
+		}
+		heap.Pop(&s.due)
 		r.Status = store.RunRunning
 		r.LeaseOwner = params.Node
 		r.LeaseExpiresAt = expires
@@ -394,6 +392,7 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 		if r.RunAt.IsZero() {
 			r.RunAt = now
 		}
+		s.markDue(r)
 		r.LeaseOwner = ""
 		r.LeaseExpiresAt = time.Time{}
 		r.CancelRequested = false
@@ -463,6 +462,7 @@ func (s *Store) RunRescue(ctx context.Context, params *store.RunRescueParams) ([
 			r.Error = reason
 			r.Attempt++
 			r.RunAt = now
+			s.markDue(r)
 			fx.runDue = true
 		}
 		out = append(out, cloneRun(r))
@@ -525,16 +525,11 @@ func (s *Store) RunNextDue(ctx context.Context) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("next due run: %w", err)
 	}
 	defer s.mu.Unlock()
-	var next time.Time
-	for _, r := range s.runs {
-		if r.Status == store.RunQueued && !r.Held && (next.IsZero() || r.RunAt.Before(next)) {
-			next = r.RunAt
-		}
-	}
-	if next.IsZero() {
+	r := s.nextDue()
+	if r == nil {
 		return time.Time{}, fmt.Errorf("next due run: %w", store.ErrNotFound)
 	}
-	return next, nil
+	return r.RunAt, nil
 }
 
 // RunDeleteFinished implements store.RunStore. With a limit, the runs that
