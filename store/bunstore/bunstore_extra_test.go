@@ -143,3 +143,28 @@ func TestUnreachablePostgresIsUnavailable(t *testing.T) {
 		t.Fatalf("the error shows the password: %v", err)
 	}
 }
+
+// Payloads with question marks must not be taken for placeholders, on any
+// path (plain batches go through one formatted statement on PostgreSQL).
+func TestPayloadWithPlaceholderCharacters(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		st := open(t, dsn)
+		payload := `{"q":"what? $1 ?? :x","n":1}`
+		res, err := st.RunEnqueue(ctx,
+			&store.RunEnqueueParams{Owner: "o", Agent: "a", Payload: []byte(payload)},
+			&store.RunEnqueueParams{Owner: "o", Agent: "a?", Payload: []byte(payload), IdempotencyKey: "k?"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			got, err := st.RunGet(ctx, r.Run.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got.Payload) != payload {
+				t.Fatalf("payload read back as %s, want %s", got.Payload, payload)
+			}
+		}
+	})
+}

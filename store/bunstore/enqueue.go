@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -19,15 +20,74 @@ func (s *Store) RunEnqueue(ctx context.Context, params ...*store.RunEnqueueParam
 		return nil, err
 	}
 	var res []*store.EnqueueResult
-	err = s.tx(ctx, func(tx bun.Tx, out *outbox) error {
-		res, err = s.enqueue(ctx, tx, ps, out, nil)
-		return err
-	})
+	if s.pg() && plainBatch(ps) {
+		res, err = s.enqueuePlain(ctx, ps)
+	} else {
+		err = s.tx(ctx, func(tx bun.Tx, out *outbox) error {
+			res, err = s.enqueue(ctx, tx, ps, out, nil)
+			return err
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("enqueue runs: %w", err)
 	}
 	s.grew(len(res))
 	return res, nil
+}
+
+// plainBatch reports whether ps are ad hoc runs without idempotency keys:
+// nothing to look up, lock or decide, so no duplicates are possible.
+func plainBatch(ps []*store.RunEnqueueParams) bool {
+	for _, p := range ps {
+		if p.ScheduleID != "" || p.IdempotencyKey != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// enqueuePlain inserts a plain batch on PostgreSQL in one statement, with
+// the NOTIFY that wakes workers: one round trip instead of four
+// (BEGIN, INSERT, NOTIFY, COMMIT).
+func (s *Store) enqueuePlain(ctx context.Context, ps []*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
+	now := s.clock()
+	rows := make([]runRow, len(ps))
+	for i, p := range ps {
+		rows[i] = newRunRow(p, now)
+	}
+	note, _ := json.Marshal(wireNote{Origin: s.origin, Topic: store.TopicRunDue})
+	ins := s.db.NewInsert().Model(&rows).Returning("id")
+	var ids []string
+	err := s.write(func() error {
+		return s.db.NewRaw("WITH ins AS (?) SELECT ins.id FROM ins CROSS JOIN (SELECT pg_notify(?, ?)) AS n",
+			ins, s.channel, string(note)).Scan(ctx, &ids)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) != len(rows) {
+		return nil, fmt.Errorf("%w: inserted %d of %d runs", store.ErrConflict, len(ids), len(rows))
+	}
+	s.hub.Publish(store.Notification{Topic: store.TopicRunDue})
+	res := make([]*store.EnqueueResult, len(rows))
+	for i := range rows {
+		res[i] = &store.EnqueueResult{Run: rows[i].run()}
+	}
+	return res, nil
+}
+
+// newRunRow is the row of a new queued run.
+func newRunRow(p *store.RunEnqueueParams, now time.Time) runRow {
+	row := runRow{
+		ID: newID(), Kind: string(p.Kind), ScheduleID: p.ScheduleID, ScheduledFor: p.ScheduledFor,
+		Owner: p.Owner, Agent: p.Agent, Payload: string(p.Payload), Targets: marshalTargets(p.Targets),
+		IdempotencyKey: p.IdempotencyKey, Status: string(store.RunQueued), Attempt: 1,
+		MaxAttempts: p.MaxAttempts, Timeout: p.Timeout, RunAt: p.RunAt, CreatedAt: now,
+	}
+	if row.RunAt.IsZero() {
+		row.RunAt = now
+	}
+	return row
 }
 
 // RunEnqueueTx enqueues runs inside the caller's transaction on the store's
@@ -146,15 +206,7 @@ func (s *Store) enqueue(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueP
 			results[i] = &store.EnqueueResult{Duplicate: true}
 			continue
 		}
-		row := runRow{
-			ID: newID(), Kind: string(p.Kind), ScheduleID: p.ScheduleID, ScheduledFor: p.ScheduledFor,
-			Owner: p.Owner, Agent: p.Agent, Payload: string(p.Payload), Targets: marshalTargets(p.Targets),
-			IdempotencyKey: p.IdempotencyKey, Status: string(store.RunQueued), Attempt: 1,
-			MaxAttempts: p.MaxAttempts, Timeout: p.Timeout, RunAt: p.RunAt, CreatedAt: now,
-		}
-		if row.RunAt.IsZero() {
-			row.RunAt = now
-		}
+		row := newRunRow(p, now)
 		if p.ScheduleID != "" {
 			d := overlap.Decide(policies[p.ScheduleID], active[p.ScheduleID])
 			active[p.ScheduleID] = d.Apply(active[p.ScheduleID])
