@@ -241,15 +241,6 @@ func (s *Store) notHeld() string {
 	return "held = 0"
 }
 
-// forUpdate locks the rows read in a transaction on PostgreSQL; SQLite's
-// writer lock covers the whole database.
-func (s *Store) forUpdate(clause string) string {
-	if s.pg() {
-		return " " + clause
-	}
-	return ""
-}
-
 // tx runs fn in a write transaction, retrying it when PostgreSQL reports a
 // serialization failure or a deadlock, and publishes the notifications fn
 // collected once it has committed.

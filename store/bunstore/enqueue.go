@@ -141,7 +141,10 @@ func (s *Store) enqueue(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueP
 			ID      string `bun:"id"`
 			Overlap string `bun:"overlap"`
 		}
-		q := "SELECT id, overlap FROM herald_schedules WHERE id IN (?) ORDER BY id" + s.forUpdate("FOR UPDATE")
+		q := "SELECT id, overlap FROM herald_schedules WHERE id IN (?) ORDER BY id"
+		if lock := s.lockClause("UPDATE"); lock != "" {
+			q += " FOR " + lock
+		}
 		if err := tx.NewRaw(q, bun.In(sids)).Scan(ctx, &rows); err != nil {
 			return nil, err
 		}

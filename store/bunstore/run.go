@@ -94,14 +94,8 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 	}
 	now := s.clock()
 	set := "status = 'running', lease_owner = ?, lease_expires_at = ?, started_at = ?"
-	pick := "SELECT id FROM herald_runs WHERE status = 'queued' AND " + s.notHeld() +
-		" AND run_at <= ? ORDER BY run_at, id LIMIT ?"
-	var q string
-	if s.pg() {
-		q = "UPDATE herald_runs r SET " + set + " FROM (" + pick + " FOR UPDATE SKIP LOCKED) c WHERE r.id = c.id RETURNING r.*"
-	} else {
-		q = "UPDATE herald_runs SET " + set + " WHERE id IN (" + pick + ") RETURNING *"
-	}
+	q := s.updatePicked(set, "SELECT id FROM herald_runs WHERE status = 'queued' AND "+s.notHeld()+
+		" AND run_at <= ? ORDER BY run_at, id LIMIT ?")
 	var rows []runRow
 	err := s.write(func() error {
 		return s.scanNative(ctx, &rows, q, p.Node, now.Add(p.Lease), now, now, p.Limit)
@@ -272,6 +266,16 @@ func anyScheduleEnded(rows []runRow) bool {
 	return false
 }
 
+// updatePicked updates, with set, the runs that pick selects, and returns
+// them: on PostgreSQL the picked rows are locked and rows another claimer
+// holds are skipped; SQLite's single writer needs neither.
+func (s *Store) updatePicked(set, pick string) string {
+	if s.pg() {
+		pick += " FOR UPDATE SKIP LOCKED"
+	}
+	return "UPDATE herald_runs SET " + set + " WHERE id IN (" + pick + ") RETURNING *"
+}
+
 // cast spells a cast where PostgreSQL cannot infer a type; SQLite needs none.
 func (s *Store) cast(expr, typ string) string {
 	if s.pg() {
@@ -302,15 +306,7 @@ func (s *Store) RunRescue(ctx context.Context, p *store.RunRescueParams) ([]*sto
 		"finished_at = CASE WHEN " + spent + " THEN " + s.timeArg() + " ELSE NULL END, " +
 		"run_at = CASE WHEN " + spent + " THEN run_at ELSE " + s.timeArg() + " END, " +
 		"lease_owner = NULL, lease_expires_at = NULL"
-	pick := "SELECT id FROM herald_runs WHERE status = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at, id LIMIT ?"
-	var q string
-	if s.pg() {
-		// The CASE expressions read the old row: qualify nothing, PostgreSQL
-		// resolves the bare names to the target table.
-		q = "UPDATE herald_runs SET " + set + " WHERE id IN (" + pick + " FOR UPDATE SKIP LOCKED) RETURNING *"
-	} else {
-		q = "UPDATE herald_runs SET " + set + " WHERE id IN (" + pick + ") RETURNING *"
-	}
+	q := s.updatePicked(set, "SELECT id FROM herald_runs WHERE status = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at, id LIMIT ?")
 	var done []runRow
 	err := s.tx(ctx, func(tx bun.Tx, out *outbox) error {
 		done = done[:0]
@@ -357,8 +353,8 @@ func (s *Store) RunCancel(ctx context.Context, p *store.RunCancelParams) (*store
 	err := s.tx(ctx, func(tx bun.Tx, ob *outbox) error {
 		row := new(runRow)
 		q := tx.NewSelect().Model(row).Where("id = ?", p.ID)
-		if s.pg() {
-			q = q.For("UPDATE")
+		if lock := s.lockClause("UPDATE"); lock != "" {
+			q = q.For(lock)
 		}
 		if err := q.Scan(ctx); err != nil {
 			return translate(err)

@@ -151,6 +151,8 @@ func (s *Store) changeSchedule(ctx context.Context, id string, change func(cur *
 	})
 }
 
+// lockClause is the row lock mode ("UPDATE", "SHARE") a transaction takes
+// on PostgreSQL, or "" on SQLite, whose writer lock covers the database.
 func (s *Store) lockClause(mode string) string {
 	if s.pg() {
 		return mode

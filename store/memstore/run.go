@@ -337,31 +337,19 @@ func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams)
 	if err != nil {
 		return nil, fmt.Errorf("finish runs: %w", err)
 	}
-	var fx effects
-	var lost []string
-	out := make([]*store.Run, len(prepared))
-	for i, p := range prepared {
-		r := s.runs[p.ID]
-		if !holds(r, p.Node) {
-			lost = append(lost, p.ID)
-			continue
-		}
-		r.Status = p.Status
-		r.Output = p.Output
-		r.Summary = p.Summary
-		r.Error = p.Error
-		if p.Progress != nil {
-			r.Progress = p.Progress
-		}
-		r.FinishedAt = now
-		r.LeaseOwner = ""
-		r.LeaseExpiresAt = time.Time{}
-		out[i] = cloneRun(r)
-		s.releaseLocked(r.ScheduleID, &fx)
-	}
-	s.publish(&fx)
-	if lost != nil {
-		return out, fmt.Errorf("finish runs: %w", &store.LeaseLostError{RunIDs: lost})
+	out, err := s.transition(len(prepared), func(i int) (string, string) { return prepared[i].ID, prepared[i].Node },
+		func(i int, r *store.Run, fx *effects) {
+			p := prepared[i]
+			r.Status, r.Output, r.Summary, r.Error = p.Status, p.Output, p.Summary, p.Error
+			if p.Progress != nil {
+				r.Progress = p.Progress
+			}
+			r.FinishedAt = now
+			r.LeaseOwner, r.LeaseExpiresAt = "", time.Time{}
+			s.releaseLocked(r.ScheduleID, fx)
+		})
+	if err != nil {
+		return out, fmt.Errorf("finish runs: %w", err)
 	}
 	return out, nil
 }
@@ -378,36 +366,50 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 	if err != nil {
 		return nil, fmt.Errorf("requeue runs: %w", err)
 	}
+	out, err := s.transition(len(prepared), func(i int) (string, string) { return prepared[i].ID, prepared[i].Node },
+		func(i int, r *store.Run, fx *effects) {
+			p := prepared[i]
+			r.Status, r.RunAt = store.RunQueued, p.RunAt
+			if r.RunAt.IsZero() {
+				r.RunAt = now
+			}
+			s.markDue(r)
+			r.LeaseOwner, r.LeaseExpiresAt, r.CancelRequested = "", time.Time{}, false
+			if p.Error != "" {
+				r.Error = p.Error
+			}
+			if p.NextAttempt {
+				r.Attempt++
+			}
+			fx.runDue = true
+		})
+	if err != nil {
+		return out, fmt.Errorf("requeue runs: %w", err)
+	}
+	return out, nil
+}
+
+// transition applies apply to each of n entries whose run (named by key) is
+// running under the entry's node, and refuses the others: the result holds
+// the changed runs in order, nil where refused, and a *store.LeaseLostError
+// names the refused ones. It publishes the effects. s.mu must be held.
+func (s *Store) transition(n int, key func(i int) (id, node string), apply func(i int, r *store.Run, fx *effects)) ([]*store.Run, error) {
 	var fx effects
 	var lost []string
-	out := make([]*store.Run, len(prepared))
-	for i, p := range prepared {
-		r := s.runs[p.ID]
-		if !holds(r, p.Node) {
-			lost = append(lost, p.ID)
+	out := make([]*store.Run, n)
+	for i := range n {
+		id, node := key(i)
+		r := s.runs[id]
+		if !holds(r, node) {
+			lost = append(lost, id)
 			continue
 		}
-		r.Status = store.RunQueued
-		r.RunAt = p.RunAt
-		if r.RunAt.IsZero() {
-			r.RunAt = now
-		}
-		s.markDue(r)
-		r.LeaseOwner = ""
-		r.LeaseExpiresAt = time.Time{}
-		r.CancelRequested = false
-		if p.Error != "" {
-			r.Error = p.Error
-		}
-		if p.NextAttempt {
-			r.Attempt++
-		}
+		apply(i, r, &fx)
 		out[i] = cloneRun(r)
-		fx.runDue = true
 	}
 	s.publish(&fx)
 	if lost != nil {
-		return out, fmt.Errorf("requeue runs: %w", &store.LeaseLostError{RunIDs: lost})
+		return out, &store.LeaseLostError{RunIDs: lost}
 	}
 	return out, nil
 }
