@@ -145,6 +145,11 @@ type RunEnqueueParams struct {
 	// Timeout bounds one attempt; zero means the scheduler's default. Not
 	// negative.
 	Timeout time.Duration
+	// NextRunAt, for a tick, is the schedule's next fire time after
+	// ScheduledFor: when the tick advances the schedule's LastFiredAt, the
+	// schedule's NextRunAt is set to it in the same transaction. Zero
+	// leaves NextRunAt as it is. Refused for the other kinds.
+	NextRunAt time.Time
 }
 
 // EnqueueResult is the outcome of one RunEnqueueParams.

@@ -137,8 +137,8 @@ type Schedule struct {
 	Paused bool
 	// NextRunAt is the next fire time; zero when none is due.
 	NextRunAt time.Time
-	// LastRunAt is the last time a run of the schedule started; the
-	// scheduler keeps it with ScheduleSetTimes.
+	// LastRunAt is the last time a run of the schedule started: RunClaim
+	// sets it.
 	LastRunAt time.Time
 	// LastFiredAt is the latest tick for which a run was enqueued. RunEnqueue
 	// advances it in the tick's transaction.

@@ -184,6 +184,9 @@ func PrepareEnqueue(p *RunEnqueueParams, lim Limits, field string) (*RunEnqueueP
 	if c.Kind != RunKindSchedule && !c.ScheduledFor.IsZero() {
 		return nil, Invalid(field+"scheduled_for", "is only for schedule runs")
 	}
+	if c.Kind != RunKindSchedule && !c.NextRunAt.IsZero() {
+		return nil, Invalid(field+"next_run_at", "is only for schedule runs")
+	}
 	switch {
 	case strings.TrimSpace(c.Owner) == "":
 		return nil, Invalid(field+"owner", "must not be empty")
@@ -210,6 +213,7 @@ func PrepareEnqueue(p *RunEnqueueParams, lim Limits, field string) (*RunEnqueueP
 		c.MaxAttempts = 1
 	}
 	c.ScheduledFor = Timestamp(c.ScheduledFor)
+	c.NextRunAt = Timestamp(c.NextRunAt)
 	c.RunAt = Timestamp(c.RunAt)
 	return &c, nil
 }

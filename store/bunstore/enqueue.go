@@ -258,7 +258,7 @@ func (s *Store) enqueue(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueP
 		}
 	}
 
-	lastFired := map[string]time.Time{}
+	lastFired := map[string]firedTick{}
 	due := false
 	for i, p := range ps {
 		if results[i] != nil && results[i].Run != nil {
@@ -272,8 +272,8 @@ func (s *Store) enqueue(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueP
 		if results[i].Duplicate {
 			continue
 		}
-		if p.Kind == store.RunKindSchedule && p.ScheduledFor.After(lastFired[p.ScheduleID]) {
-			lastFired[p.ScheduleID] = p.ScheduledFor
+		if p.Kind == store.RunKindSchedule && p.ScheduledFor.After(lastFired[p.ScheduleID].tick) {
+			lastFired[p.ScheduleID] = firedTick{p.ScheduledFor, p.NextRunAt}
 		}
 		if r.Status == string(store.RunQueued) && !r.Held {
 			due = true
@@ -401,8 +401,13 @@ func (s *Store) cancelOthers(ctx context.Context, tx bun.IDB, sids []string, now
 	return nil
 }
 
-// advanceLastFired moves each schedule's LastFiredAt up to its newest tick.
-func (s *Store) advanceLastFired(ctx context.Context, tx bun.IDB, ticks map[string]time.Time) error {
+// firedTick is a schedule's newest tick in a batch and the next fire time
+// that follows it (zero when not given).
+type firedTick struct{ tick, next time.Time }
+
+// advanceLastFired moves each schedule's LastFiredAt up to its newest tick,
+// and its NextRunAt to the fire time given with that tick.
+func (s *Store) advanceLastFired(ctx context.Context, tx bun.IDB, ticks map[string]firedTick) error {
 	if len(ticks) == 0 {
 		return nil
 	}
@@ -410,21 +415,29 @@ func (s *Store) advanceLastFired(ctx context.Context, tx bun.IDB, ticks map[stri
 		var vals []string
 		var args []any
 		for id, t := range ticks {
-			vals = append(vals, "(?::uuid, ?::timestamptz)")
-			args = append(args, id, t)
+			vals = append(vals, "(?::uuid, ?::timestamptz, ?::timestamptz)")
+			args = append(args, id, t.tick, nullTime(t.next))
 		}
-		q := "UPDATE herald_schedules s SET last_fired_at = v.t FROM (VALUES " + strings.Join(vals, ", ") +
-			") AS v(id, t) WHERE s.id = v.id AND (s.last_fired_at IS NULL OR s.last_fired_at < v.t)"
+		q := "UPDATE herald_schedules s SET last_fired_at = v.t, next_run_at = COALESCE(v.n, s.next_run_at) FROM (VALUES " +
+			strings.Join(vals, ", ") + ") AS v(id, t, n) WHERE s.id = v.id AND (s.last_fired_at IS NULL OR s.last_fired_at < v.t)"
 		_, err := tx.NewRaw(q, args...).Exec(ctx)
 		return err
 	}
 	for id, t := range ticks {
-		if _, err := tx.NewRaw("UPDATE herald_schedules SET last_fired_at = ? WHERE id = ? AND (last_fired_at IS NULL OR last_fired_at < ?)",
-			t, id, t).Exec(ctx); err != nil {
+		if _, err := tx.NewRaw("UPDATE herald_schedules SET last_fired_at = ?, next_run_at = COALESCE(?, next_run_at) WHERE id = ? AND (last_fired_at IS NULL OR last_fired_at < ?)",
+			t.tick, nullTime(t.next), id, t.tick).Exec(ctx); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// nullTime is t, or NULL when t is zero.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
 }
 
 // field names the i-th entry of a batch in errors, as validation does.

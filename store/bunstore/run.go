@@ -3,6 +3,7 @@ package bunstore
 import (
 	"context"
 	"fmt"
+	"github.com/go-kit/log/level"
 	"slices"
 	"strings"
 	"time"
@@ -102,6 +103,24 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim runs: %w", err)
+	}
+	var sids []string
+	for _, r := range rows {
+		if r.ScheduleID != "" {
+			sids = appendUnique(sids, r.ScheduleID)
+		}
+	}
+	if len(sids) > 0 {
+		// The claim stands even if this bookkeeping fails: the runs are
+		// already ours and must be run.
+		err := s.write(func() error {
+			_, err := s.db.NewRaw("UPDATE herald_schedules SET last_run_at = ? WHERE id IN (?) AND (last_run_at IS NULL OR last_run_at < ?)",
+				now, bun.In(sids), now).Exec(ctx)
+			return err
+		})
+		if err != nil {
+			level.Warn(s.logger).Log("msg", "record the last run time of schedules", "err", err)
+		}
 	}
 	slices.SortFunc(rows, func(a, b runRow) int {
 		if c := a.RunAt.Compare(b.RunAt); c != 0 {

@@ -112,6 +112,9 @@ func (s *Store) enqueueLocked(p *store.RunEnqueueParams, id, eventID string, now
 		}
 		if p.Kind == store.RunKindSchedule && p.ScheduledFor.After(sch.LastFiredAt) {
 			sch.LastFiredAt = p.ScheduledFor
+			if !p.NextRunAt.IsZero() {
+				sch.NextRunAt = p.NextRunAt
+			}
 		}
 	}
 	s.runs[id] = r
@@ -267,6 +270,9 @@ func (s *Store) RunClaim(ctx context.Context, params *store.RunClaimParams) ([]*
 		r.LeaseExpiresAt = expires
 		r.StartedAt = now
 		r.CancelRequested = false
+		if sch := s.schedules[r.ScheduleID]; sch != nil {
+			sch.LastRunAt = now
+		}
 		out = append(out, cloneRun(r))
 	}
 	return out, nil

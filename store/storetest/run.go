@@ -19,6 +19,8 @@ func runTests() []test {
 		{"EnqueueForMissingScheduleWritesNothing", testRunEnqueueMissingSchedule},
 		{"TickIsEnqueuedOnce", testRunTickOnce},
 		{"TickAdvancesLastFiredAt", testRunTickLastFired},
+		{"TickSetsNextRunAt", testRunTickNextRunAt},
+		{"ClaimSetsScheduleLastRunAt", testRunClaimLastRunAt},
 		{"IdempotencyKeyIsPerOwner", testRunIdempotencyKey},
 		{"MissingRunIsNotFound", testRunNotFound},
 		{"ClaimWaitsForRunAt", testRunClaimRunAt},
@@ -219,6 +221,37 @@ func testRunTickLastFired(t *testing.T, fx *fixture) {
 	if !got.LastRunAt.IsZero() {
 		t.Errorf("LastRunAt = %v, want zero", got.LastRunAt)
 	}
+}
+
+func testRunTickNextRunAt(t *testing.T, fx *fixture) {
+	s := fx.schedule("report", withOverlap(store.OverlapAllowAll))
+	t1 := fx.now().Add(-time.Minute)
+	p := tick(s, t1)
+	p.NextRunAt = t1.Add(time.Hour)
+	fx.enqueue(p)
+	wantTime(t, "NextRunAt after a tick", fx.getSchedule(s.ID).NextRunAt, t1.Add(time.Hour))
+	old := tick(s, t1.Add(-time.Hour)) // an older tick moves nothing
+	old.NextRunAt = t1
+	fx.enqueue(old)
+	wantTime(t, "NextRunAt after an older tick", fx.getSchedule(s.ID).NextRunAt, t1.Add(time.Hour))
+	fx.enqueue(tick(s, t1.Add(time.Hour))) // no NextRunAt given: kept
+	wantTime(t, "NextRunAt after a tick without one", fx.getSchedule(s.ID).NextRunAt, t1.Add(time.Hour))
+	for _, p := range []*store.RunEnqueueParams{manual(s), adhoc()} {
+		p.NextRunAt = t1
+		_, err := fx.st.RunEnqueue(fx.ctx, p)
+		wantInvalid(t, "NextRunAt on a run that is no tick", err, "next_run_at")
+	}
+}
+
+func testRunClaimLastRunAt(t *testing.T, fx *fixture) {
+	s := fx.schedule("report", withOverlap(store.OverlapAllowAll))
+	fx.enqueue(manual(s), adhoc())
+	fx.clock.Advance(time.Second)
+	if got := fx.claim("node-a", 10); len(got) != 2 {
+		t.Fatalf("claimed %d runs, want 2", len(got))
+	}
+	wantTime(t, "LastRunAt after a claim", fx.getSchedule(s.ID).LastRunAt, fx.now())
+	want(t, "Version after a claim", fx.getSchedule(s.ID).Version, int64(1))
 }
 
 func testRunIdempotencyKey(t *testing.T, fx *fixture) {
