@@ -1,0 +1,291 @@
+package scheduler_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/internal/testpg"
+	"github.com/heraldhq/herald/scheduler"
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/bunstore"
+	"github.com/heraldhq/herald/store/memstore"
+)
+
+// benchStores are the stores benchmarks run on; PostgreSQL only when
+// HERALD_TEST_POSTGRES_DSN is set.
+func benchStores() []string {
+	out := []string{"memory", "sqlite"}
+	if os.Getenv(testpg.EnvDSN) != "" {
+		out = append(out, "postgres")
+	}
+	return out
+}
+
+func openBench(b *testing.B, kind string) store.Store {
+	b.Helper()
+	var st store.Store
+	switch kind {
+	case "memory":
+		st = memstore.New(memstore.Options{})
+	case "sqlite":
+		st = openBunTB(b, "sqlite://"+filepath.Join(b.TempDir(), "herald.db"))
+	case "postgres":
+		st = openBunTB(b, testpg.DSN(b))
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+func openBunTB(tb testing.TB, dsn string) *bunstore.Store {
+	tb.Helper()
+	st, err := bunstore.Open(context.Background(), dsn, bunstore.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
+
+// BenchmarkEndToEnd measures runs of a no-op agent through the whole
+// engine: enqueue (batches of 1,000) → claim → run → record. Every run is
+// recorded when the clock stops (Stop flushes the outcomes).
+func BenchmarkEndToEnd(b *testing.B) {
+	for _, kind := range benchStores() {
+		for _, workers := range []int{scheduler.WorkersDefault, 1000} {
+			b.Run(fmt.Sprintf("%s/workers=%d", kind, workers), func(b *testing.B) {
+				st := openBench(b, kind)
+				var done atomic.Int64
+				noop := agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
+					done.Add(1)
+					return nil, nil
+				})
+				s, err := scheduler.New(st, scheduler.Config{Agents: registry(map[string]agent.Agent{"noop": noop}), Workers: workers})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := s.Start(ctx); err != nil {
+					b.Fatal(err)
+				}
+				defer s.Stop(ctx)
+				b.ResetTimer()
+				start := time.Now()
+				for left := b.N; left > 0; {
+					n := min(left, 1000)
+					batch := make([]*store.RunEnqueueParams, n)
+					for i := range batch {
+						batch[i] = &store.RunEnqueueParams{Owner: "bench", Agent: "noop"}
+					}
+					if _, err := st.RunEnqueue(ctx, batch...); err != nil {
+						b.Fatal(err)
+					}
+					left -= n
+				}
+				for done.Load() < int64(b.N) {
+					time.Sleep(time.Millisecond)
+				}
+				if err := s.Stop(ctx); err != nil {
+					b.Fatal(err)
+				}
+				elapsed := time.Since(start)
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "runs/s")
+				page, err := st.RunList(ctx, &store.RunListParams{Statuses: []store.RunStatus{store.RunQueued, store.RunRunning}, Limit: 1})
+				if err != nil || len(page.Runs) != 0 {
+					b.Fatalf("runs left unfinished after Stop: %v %v", page, err)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkFireLateness: 1,000 schedules due in the same second, every
+// second, for b.N seconds. It reports the lateness of the run row (its
+// creation after its tick) and of the agent's start, p50 and p99.
+func BenchmarkFireLateness(b *testing.B) {
+	for _, kind := range benchStores() {
+		b.Run(kind, func(b *testing.B) {
+			st := openBench(b, kind)
+			var mu sync.Mutex
+			started := map[string]time.Time{}
+			rec := agent.Func(func(_ context.Context, t *agent.Task) (*agent.Result, error) {
+				now := time.Now()
+				mu.Lock()
+				started[t.RunID] = now
+				mu.Unlock()
+				return nil, nil
+			})
+			cfg := scheduler.Config{Agents: registry(map[string]agent.Agent{"rec": rec}), Workers: 1000}
+			s, err := scheduler.New(st, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range 1000 {
+				sch := cronSchedule("s"+strconv.Itoa(i), "rec", "* * * * * *")
+				sch.Overlap = store.OverlapAllowAll
+				if _, err := s.CreateSchedule(ctx, admin, sch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := s.Start(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			time.Sleep(time.Duration(b.N) * time.Second)
+			b.StopTimer()
+			if err := s.Stop(ctx); err != nil {
+				b.Fatal(err)
+			}
+			var rowLag, startLag []time.Duration
+			params := &store.RunListParams{Limit: store.ListLimitMax}
+			for {
+				page, err := st.RunList(ctx, params)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, r := range page.Runs {
+					rowLag = append(rowLag, r.CreatedAt.Sub(r.ScheduledFor))
+					if at, ok := started[r.ID]; ok {
+						startLag = append(startLag, at.Sub(r.ScheduledFor))
+					}
+				}
+				if page.Next == "" {
+					break
+				}
+				params.Cursor = page.Next
+			}
+			b.ReportMetric(float64(len(rowLag)), "runs")
+			b.ReportMetric(ms(quantile(rowLag, 0.5)), "row-p50-ms")
+			b.ReportMetric(ms(quantile(rowLag, 0.99)), "row-p99-ms")
+			b.ReportMetric(ms(quantile(startLag, 0.5)), "start-p50-ms")
+			b.ReportMetric(ms(quantile(startLag, 0.99)), "start-p99-ms")
+		})
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[min(len(ds)-1, int(q*float64(len(ds))))]
+}
+
+// BenchmarkStartScale loads 100,000 active schedules (written straight into
+// PostgreSQL or SQLite, with their next_run_at, as the API would have left
+// them) and starts a scheduler on them. It reports the start-up time and
+// the heap and resident memory the scheduler holds per schedule.
+func BenchmarkStartScale(b *testing.B) {
+	const n = 100_000
+	for _, kind := range benchStores() {
+		if kind == "memory" {
+			continue // the store's own copy would be counted as the scheduler's
+		}
+		b.Run(kind, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				st := openBench(b, kind).(*bunstore.Store)
+				exprs := []string{"0 3 * * *", "*/15 * * * *", "0 9 * * 1-5", "30 8 1 * *"}
+				s, err := scheduler.New(st, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()})})
+				if err != nil {
+					b.Fatal(err)
+				}
+				bulkSchedules(b, st, n, exprs)
+				runtime.GC()
+				debug.FreeOSMemory()
+				var m0, m1 runtime.MemStats
+				runtime.ReadMemStats(&m0)
+				rss0 := rss()
+				b.StartTimer()
+				start := time.Now()
+				if err := s.Start(ctx); err != nil {
+					b.Fatal(err)
+				}
+				took := time.Since(start)
+				b.StopTimer()
+				runtime.GC()
+				debug.FreeOSMemory()
+				runtime.ReadMemStats(&m1)
+				rss1 := rss()
+				b.ReportMetric(took.Seconds(), "start-s")
+				b.ReportMetric(float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/n, "heap-B/schedule")
+				b.ReportMetric(float64(rss1-rss0)/n, "rss-B/schedule")
+				if err := s.Stop(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// bulkSchedules inserts n active cron schedules over exprs, with their next
+// run times, in a few statements.
+func bulkSchedules(b *testing.B, st *bunstore.Store, n int, exprs []string) {
+	b.Helper()
+	now := time.Now().UTC()
+	var cases []string
+	for i, e := range exprs {
+		sch := cronSchedule("probe", "ok", e)
+		api, err := scheduler.New(memstore.New(memstore.Options{}), scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()})})
+		if err != nil {
+			b.Fatal(err)
+		}
+		got, err := api.CreateSchedule(ctx, admin, sch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cases = append(cases, fmt.Sprintf("WHEN %d THEN '%s'", i, got.NextRunAt.UTC().Format("2006-01-02 15:04:05.999999")))
+	}
+	var exprCase []string
+	for i, e := range exprs {
+		exprCase = append(exprCase, fmt.Sprintf("WHEN %d THEN '%s'", i, e))
+	}
+	k := len(exprs)
+	var q string
+	if st.Dialect() == "postgres" {
+		q = fmt.Sprintf(`INSERT INTO herald_schedules (id, owner, name, agent, trigger_kind, trigger_cron, trigger_timezone,
+			overlap, misfire, version, created_at, updated_at, next_run_at)
+			SELECT gen_random_uuid(), 'owner' || (i %% 1000), 'schedule-' || i, 'ok', 'cron', CASE i %% %d %s END, 'UTC',
+			'skip', 'run_once', 1, '%s', '%s', (CASE i %% %d %s END)::timestamptz
+			FROM generate_series(1, %d) AS i`, k, strings.Join(exprCase, " "), now.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano),
+			k, strings.Join(cases, " "), n)
+	} else {
+		q = fmt.Sprintf(`WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < %d)
+			INSERT INTO herald_schedules (id, owner, name, agent, trigger_kind, trigger_cron, trigger_timezone,
+			overlap, misfire, version, created_at, updated_at, next_run_at)
+			SELECT lower(hex(randomblob(16))), 'owner' || (i %% 1000), 'schedule-' || i, 'ok', 'cron', CASE i %% %d %s END, 'UTC',
+			'skip', 'run_once', 1, '%s', '%s', CASE i %% %d %s END
+			FROM seq`, n, k, strings.Join(exprCase, " "), now.Format("2006-01-02 15:04:05.999999"), now.Format("2006-01-02 15:04:05.999999"),
+			k, strings.Join(cases, " "))
+	}
+	if _, err := st.DB().ExecContext(ctx, q); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// rss is the process's resident memory in bytes.
+func rss() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}

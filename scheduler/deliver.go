@@ -1,0 +1,230 @@
+package scheduler
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/heraldhq/herald/delivery"
+	"github.com/heraldhq/herald/store"
+)
+
+// deliverer sends the results of finished runs to their targets.
+type deliverer struct {
+	s *Scheduler
+
+	ctx    context.Context // cancelled when Stop's grace is over
+	cancel context.CancelFunc
+
+	mu     sync.Mutex // guards queue and closed
+	queue  []*deliveryJob
+	closed bool
+	ready  chan struct{}
+	done   chan struct{} // closed with closed
+	wg     sync.WaitGroup
+}
+
+// deliveryJob is one run's result for one target.
+type deliveryJob struct {
+	run    *store.Run
+	target store.Target
+}
+
+func newDeliverer(s *Scheduler) *deliverer {
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &deliverer{s: s, ctx: ctx, cancel: cancel, ready: make(chan struct{}, 1), done: make(chan struct{})}
+	for range s.cfg.DeliveryWorkers {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.work()
+		}()
+	}
+	return d
+}
+
+// wants reports whether target t receives a run that ended in status.
+func wants(t store.Target, status store.RunStatus) bool {
+	switch t.On {
+	case store.DeliverSuccess:
+		return status == store.RunSucceeded
+	case store.DeliverFailure:
+		return status != store.RunSucceeded
+	}
+	return true
+}
+
+// enqueue queues the deliveries of finished run r: its own targets and
+// extra, those that want its outcome.
+func (d *deliverer) enqueue(r *store.Run, extra []store.Target) {
+	var jobs []*deliveryJob
+	for _, ts := range [][]store.Target{r.Targets, extra} {
+		for _, t := range ts {
+			if wants(t, r.Status) {
+				jobs = append(jobs, &deliveryJob{run: r, target: t})
+			}
+		}
+	}
+	if len(jobs) == 0 {
+		return
+	}
+	d.mu.Lock()
+	closed := d.closed
+	if !closed {
+		d.queue = append(d.queue, jobs...)
+	}
+	d.mu.Unlock()
+	if closed {
+		for _, j := range jobs {
+			d.abandon(j, "scheduler stopped before the delivery started")
+		}
+		return
+	}
+	signal(d.ready)
+}
+
+func (d *deliverer) next() (*deliveryJob, bool) {
+	for {
+		d.mu.Lock()
+		if len(d.queue) > 0 {
+			j := d.queue[0]
+			d.queue[0] = nil
+			d.queue = d.queue[1:]
+			more := len(d.queue) > 0
+			d.mu.Unlock()
+			if more {
+				signal(d.ready) // let another worker take the next
+			}
+			return j, true
+		}
+		closed := d.closed
+		d.mu.Unlock()
+		if closed {
+			return nil, false
+		}
+		select {
+		case <-d.ready:
+		case <-d.done:
+		}
+	}
+}
+
+func (d *deliverer) work() {
+	for {
+		j, ok := d.next()
+		if !ok {
+			return
+		}
+		if d.ctx.Err() != nil {
+			d.abandon(j, "scheduler stopped before the delivery started")
+			continue
+		}
+		d.deliver(j)
+	}
+}
+
+// message is what job j sends.
+func message(j *deliveryJob) *delivery.Message {
+	r := j.run
+	m := &delivery.Message{
+		RunID: r.ID, Owner: r.Owner, Agent: r.Agent, Status: string(r.Status),
+		Target:  delivery.Target{Channel: j.target.Channel, To: j.target.To},
+		Subject: fmt.Sprintf("%s: run %s", r.Agent, r.Status),
+		Output:  r.Output, Error: r.Error,
+	}
+	switch {
+	case r.Status == store.RunSucceeded:
+		m.Text = r.Summary
+	case r.Error != "":
+		m.Text = fmt.Sprintf("Run %s of %s ended %s after %d attempt(s): %s", r.ID, r.Agent, r.Status, r.Attempt, r.Error)
+	default:
+		m.Text = fmt.Sprintf("Run %s of %s ended %s after %d attempt(s).", r.ID, r.Agent, r.Status, r.Attempt)
+	}
+	sum := sha256.Sum256([]byte(j.target.Channel + "\x00" + j.target.To))
+	m.IdempotencyKey = r.ID + "-" + hex.EncodeToString(sum[:8])
+	return m
+}
+
+// deliver makes the attempts of job j, recording each.
+func (d *deliverer) deliver(j *deliveryJob) {
+	s := d.s
+	m := message(j)
+	for n := 1; ; n++ {
+		started := s.cfg.Clock.Now()
+		err := s.cfg.Delivery.Deliver(d.ctx, m)
+		rec := &store.Delivery{RunID: j.run.ID, Channel: j.target.Channel, To: j.target.To, Attempt: n,
+			Status: store.DeliverySucceeded, StartedAt: started, FinishedAt: s.cfg.Clock.Now()}
+		last := n >= s.cfg.DeliveryAttempts || delivery.IsPermanent(err) || d.ctx.Err() != nil
+		if err != nil {
+			rec.Error = err.Error()
+			rec.Status = store.DeliveryRetrying
+			if last {
+				rec.Status = store.DeliveryFailed
+			}
+			lvl := level.Warn
+			if last {
+				lvl = level.Error
+			}
+			lvl(s.logger).Log("msg", "delivery failed", "run_id", j.run.ID, "channel", j.target.Channel,
+				"attempt", n, "final", last, "err", err)
+		}
+		d.record(rec)
+		if err == nil || last {
+			return
+		}
+		wait, ok := delivery.RetryDelay(err)
+		if !ok {
+			wait = backoff(s.cfg.Retry, n)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-d.ctx.Done():
+			t.Stop()
+		}
+	}
+}
+
+// abandon records that job j was never attempted.
+func (d *deliverer) abandon(j *deliveryJob, why string) {
+	now := d.s.cfg.Clock.Now()
+	level.Error(d.s.logger).Log("msg", "delivery abandoned", "run_id", j.run.ID, "channel", j.target.Channel, "reason", why)
+	d.record(&store.Delivery{RunID: j.run.ID, Channel: j.target.Channel, To: j.target.To, Attempt: 1,
+		Status: store.DeliveryFailed, Error: why, StartedAt: now, FinishedAt: now})
+}
+
+func (d *deliverer) record(rec *store.Delivery) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := d.s.st.DeliveryRecord(ctx, rec); err != nil {
+		level.Error(d.s.logger).Log("msg", "record delivery attempt", "run_id", rec.RunID, "channel", rec.Channel, "err", err)
+	}
+}
+
+// drain lets queued and running deliveries finish for up to grace (or until
+// ctx ends), then cancels the rest, recording them as failed.
+func (d *deliverer) drain(ctx context.Context, grace time.Duration) {
+	d.mu.Lock()
+	d.closed = true
+	close(d.done)
+	d.mu.Unlock()
+	finished := make(chan struct{})
+	go func() {
+		d.wg.Wait()
+		close(finished)
+	}()
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-finished:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	d.cancel()
+	<-finished
+}

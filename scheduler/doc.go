@@ -1,0 +1,49 @@
+// Package scheduler is Herald's engine: it turns schedules, manual
+// triggers, webhook events and enqueued work into runs, executes them on any
+// number of nodes that share one store, and records everything.
+//
+// Import it to embed Herald in a Go service:
+//
+//	s, err := scheduler.New(st, scheduler.Config{Agents: agents, Delivery: router})
+//	if err != nil { … }
+//	if err := s.Start(ctx); err != nil { … }
+//	defer s.Stop(context.Background())
+//
+// # How a schedule fires
+//
+// Every node keeps the active schedules in memory, each with its trigger
+// compiled (cron with seconds and time zones, intervals, one-offs), and
+// uses go-quartz as its timer. When a schedule is due, the node inserts the
+// run of that tick, keyed by (schedule, tick) in the store, so every node
+// that fires the same tick yields one run: there is no leader. The ticks due
+// at one moment are inserted in one batch, each with the schedule's next fire
+// time, so a schedule's next_run_at is always true. Changes made through any
+// node reach every node through the store's notifications, with a periodic
+// resync as a safety net.
+//
+// Ticks missed while no node ran (a tick more than Config.MisfireThreshold
+// old) follow the schedule's misfire policy: skip them, run once for all of
+// them (the default), or run each of them, up to a cap.
+//
+// # How a run executes
+//
+// Workers claim due runs in batches sized to the free workers, woken by the
+// store's notification (with Config.PollInterval as the fallback), run the
+// agent under the run's timeout, extend their leases while it runs, and
+// record the outcomes in batches. A failed attempt is retried with
+// exponential backoff and jitter until the run's attempts are spent; an
+// agent can refuse a retry with agent.NoRetry or ask for a delay with
+// agent.RetryAfter. A panic fails its run, never the worker. A reaper on
+// every node puts runs whose lease expired back in the queue, so a run whose
+// node died is run again elsewhere: execution is at least once.
+//
+// After a run ends, its result goes to each of its delivery targets through
+// the delivery.Router; each attempt is recorded, transient failures are
+// retried, and a delivery failure never changes the run's status.
+//
+// # Access
+//
+// Every method that reads or changes schedules and runs takes the acting
+// Principal. A principal that is neither the owner nor an admin is refused
+// with an error matching store.ErrNotFound and nothing changes.
+package scheduler

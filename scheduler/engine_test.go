@@ -1,0 +1,397 @@
+package scheduler_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/delivery"
+	"github.com/heraldhq/herald/scheduler"
+	"github.com/heraldhq/herald/scheduler/schedulertest"
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/memstore"
+)
+
+var t0 = schedulertest.Start
+
+func TestCronTicksAreEnqueuedOnceEach(t *testing.T) {
+	c := newCounter()
+	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"count": c})})
+	minutely := cronSchedule("minutely", "count", "* * * * *")
+	minutely.Overlap = store.OverlapAllowAll
+	sch := h.CreateSchedule(minutely)
+	sch2 := h.CreateSchedule(&store.Schedule{Name: "tz", Agent: "count",
+		Trigger: store.Trigger{Kind: store.TriggerCron, Cron: "0 9 * * *", Timezone: "America/New_York"}})
+	for range 3 {
+		h.Advance(time.Minute)
+	}
+	h.Tick() // a second look at the same moment adds nothing
+	h.AssertTicks(sch.ID, t0.Add(time.Minute), t0.Add(2*time.Minute), t0.Add(3*time.Minute))
+	got, err := h.Store.ScheduleGet(ctx, sch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.NextRunAt.Equal(t0.Add(4*time.Minute)) || !got.LastFiredAt.Equal(t0.Add(3*time.Minute)) {
+		t.Errorf("NextRunAt %v LastFiredAt %v, want %v and %v", got.NextRunAt, got.LastFiredAt, t0.Add(4*time.Minute), t0.Add(3*time.Minute))
+	}
+	for _, r := range h.Runs(store.RunListParams{ScheduleID: sch.ID}) {
+		h.WaitFinished(r.ID, store.RunSucceeded)
+	}
+	got, _ = h.Store.ScheduleGet(ctx, sch.ID)
+	if got.LastRunAt.IsZero() {
+		t.Error("LastRunAt is zero after runs")
+	}
+	// 09:00 in New York is 14:00 UTC in January.
+	h.AdvanceTo(time.Date(2026, 1, 1, 14, 0, 0, 0, time.UTC))
+	h.AssertTicks(sch2.ID, time.Date(2026, 1, 1, 14, 0, 0, 0, time.UTC))
+	for id, n := range c.snapshot() {
+		if n != 1 {
+			t.Errorf("run %s executed %d times", id, n)
+		}
+	}
+}
+
+func TestMisfirePolicies(t *testing.T) {
+	cases := []struct {
+		policy store.MisfirePolicy
+		cap    int
+		want   []time.Time // ticks run after five missed hourly ticks, then one on time
+	}{
+		{store.MisfireSkip, 0, []time.Time{t0.Add(6 * time.Hour)}},
+		{store.MisfireRunOnce, 0, []time.Time{t0.Add(6 * time.Hour)}},
+		{store.MisfireRunAll, 3, []time.Time{t0.Add(3 * time.Hour), t0.Add(4 * time.Hour), t0.Add(5 * time.Hour), t0.Add(6 * time.Hour)}},
+	}
+	for _, c := range cases {
+		t.Run(string(c.policy), func(t *testing.T) {
+			clock := schedulertest.NewClock(t0)
+			st := memstore.New(memstore.Options{Now: clock.Now})
+			defer st.Close()
+			cfg := scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Clock: clock}
+			s, err := scheduler.New(st, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sch := cronSchedule("hourly", "ok", "0 * * * *")
+			sch.Misfire, sch.MisfireCap, sch.Overlap = c.policy, c.cap, store.OverlapAllowAll
+			sch, err = s.CreateSchedule(ctx, admin, sch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Downtime: no node runs from t0 to t0+6h.
+			clock.Advance(6 * time.Hour)
+			if err := s.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer s.Stop(ctx)
+			h := &schedulertest.Harness{T: t, Clock: clock, Store: st, Scheduler: s}
+			h.AssertTicks(sch.ID, c.want...)
+
+			// Missed ticks with no tick on time: run_once coalesces them.
+			s.Stop(ctx)
+			clock.Advance(3*time.Hour + 30*time.Minute)
+			s2, err := scheduler.New(st, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s2.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer s2.Stop(ctx)
+			want := c.want
+			switch c.policy {
+			case store.MisfireRunOnce:
+				want = append(want, t0.Add(9*time.Hour))
+			case store.MisfireRunAll:
+				want = append(want, t0.Add(7*time.Hour), t0.Add(8*time.Hour), t0.Add(9*time.Hour))
+			}
+			h.AssertTicks(sch.ID, want...)
+			got, _ := st.ScheduleGet(ctx, sch.ID)
+			if !got.NextRunAt.Equal(t0.Add(10*time.Hour)) || !got.LastFiredAt.Equal(t0.Add(9*time.Hour)) {
+				t.Errorf("NextRunAt %v LastFiredAt %v, want %v and %v", got.NextRunAt, got.LastFiredAt, t0.Add(10*time.Hour), t0.Add(9*time.Hour))
+			}
+		})
+	}
+}
+
+func TestOverlapPolicies(t *testing.T) {
+	cases := []struct {
+		policy store.OverlapPolicy
+		// statuses of the runs of ticks 1, 2 and 3 while the first runs
+		want []store.RunStatus
+	}{
+		{store.OverlapSkip, []store.RunStatus{store.RunRunning, store.RunSkipped, store.RunSkipped}},
+		{store.OverlapBufferOne, []store.RunStatus{store.RunRunning, store.RunQueued, store.RunSkipped}},
+		{store.OverlapBufferAll, []store.RunStatus{store.RunRunning, store.RunQueued, store.RunQueued}},
+		{store.OverlapCancelOther, []store.RunStatus{store.RunCancelled, store.RunCancelled, store.RunRunning}},
+		{store.OverlapAllowAll, []store.RunStatus{store.RunRunning, store.RunRunning, store.RunRunning}},
+	}
+	for _, c := range cases {
+		t.Run(string(c.policy), func(t *testing.T) {
+			b := newBlocker()
+			defer b.free()
+			h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"block": b})})
+			sch := cronSchedule("minutely", "block", "* * * * *")
+			sch.Overlap = c.policy
+			sch = h.CreateSchedule(sch)
+			h.Advance(time.Minute)
+			b.waitStarted(t)
+			h.Advance(time.Minute)
+			h.Advance(time.Minute)
+			runs := h.Runs(store.RunListParams{ScheduleID: sch.ID}) // newest first
+			if len(runs) != 3 {
+				t.Fatalf("%d runs, want 3", len(runs))
+			}
+			for i, want := range c.want {
+				r := runs[2-i]
+				if want == store.RunRunning || want == store.RunCancelled {
+					r = h.WaitRun(r.ID, want)
+				}
+				if r.Status != want {
+					t.Errorf("tick %d: %s (held %v, error %q), want %s", i+1, r.Status, r.Held, r.Error, want)
+				}
+			}
+			b.free()
+			for _, r := range runs {
+				h.WaitRun(r.ID)
+			}
+			if c.policy == store.OverlapBufferAll {
+				for _, r := range runs {
+					h.WaitFinished(r.ID, store.RunSucceeded)
+				}
+			}
+		})
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	b := newBlocker()
+	defer b.free()
+	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"block": b})})
+	run, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "block", Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Tick()
+	r := h.WaitFinished(run.ID, store.RunTimedOut)
+	if r.Error == "" || r.Attempt != 1 {
+		t.Errorf("timed out run: error %q attempt %d", r.Error, r.Attempt)
+	}
+}
+
+func TestCancelRunningRun(t *testing.T) {
+	b := newBlocker()
+	defer b.free()
+	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"block": b})})
+	run, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "block"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Tick()
+	b.waitStarted(t)
+	start := time.Now()
+	if _, err := h.Scheduler.CancelRun(ctx, admin, run.ID, "no longer wanted"); err != nil {
+		t.Fatal(err)
+	}
+	r := h.WaitFinished(run.ID, store.RunCancelled)
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("cancelled after %v, want within 1s", took)
+	}
+	_, err = h.Scheduler.CancelRun(ctx, admin, run.ID, "")
+	wantErr(t, "cancel an ended run", err, store.ErrConflict)
+	_ = r
+}
+
+func TestCancelReachesAnotherNode(t *testing.T) {
+	// The run executes on node b; the cancellation goes through node a,
+	// which is not even started: the store's notification carries it.
+	blk := newBlocker()
+	defer blk.free()
+	st := memstore.New(memstore.Options{})
+	defer st.Close()
+	agents := registry(map[string]agent.Agent{"block": blk})
+	a, _ := scheduler.New(st, scheduler.Config{Agents: agents})
+	b, _ := scheduler.New(st, scheduler.Config{Agents: agents})
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop(ctx)
+	run, err := a.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "block"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk.waitStarted(t)
+	start := time.Now()
+	if _, err := a.CancelRun(ctx, admin, run.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Second, "cancelled on the other node", func() bool {
+		r, _ := st.RunGet(ctx, run.ID)
+		return r.Status == store.RunCancelled
+	})
+	t.Logf("cancelled in %v", time.Since(start))
+}
+
+func TestRetryThenSuccess(t *testing.T) {
+	var calls atomic.Int32
+	flaky := agent.Func(func(ctx context.Context, task *agent.Task) (*agent.Result, error) {
+		if calls.Add(1) == 1 {
+			return nil, errors.New("upstream 503")
+		}
+		return &agent.Result{Summary: "ok on attempt " + string(rune('0'+task.Attempt))}, nil
+	})
+	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"flaky": flaky}),
+		Retry: scheduler.RetryPolicy{Base: time.Minute, Max: time.Hour}})
+	run, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "flaky"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Tick()
+	r := h.WaitRun(run.ID, store.RunQueued)
+	eventually(t, schedulertest.WaitTimeout, "retry queued", func() bool {
+		r, _ = h.Store.RunGet(ctx, run.ID)
+		return r.Status == store.RunQueued && r.Attempt == 2
+	})
+	if r.Error != "upstream 503" {
+		t.Errorf("retry error %q", r.Error)
+	}
+	if d := r.RunAt.Sub(t0); d < 30*time.Second || d > time.Minute {
+		t.Errorf("retry due after %v, want between 30s and 1m (backoff with jitter)", d)
+	}
+	h.Advance(time.Minute)
+	r = h.WaitFinished(run.ID, store.RunSucceeded)
+	if r.Attempt != 2 || r.Summary != "ok on attempt 2" {
+		t.Errorf("attempt %d summary %q", r.Attempt, r.Summary)
+	}
+}
+
+func TestFailures(t *testing.T) {
+	var ran atomic.Int32
+	agents := registry(map[string]agent.Agent{
+		"fail": agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
+			ran.Add(1)
+			return nil, errors.New("always broken")
+		}),
+		"final": agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
+			return nil, agent.NoRetry(errors.New("bad input"))
+		}),
+		"panic": agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
+			panic("boom")
+		}),
+		"ok": okAgent(),
+	})
+	h := schedulertest.New(t, scheduler.Config{Agents: agents, Workers: 1,
+		Retry: scheduler.RetryPolicy{Base: time.Second, Max: time.Second}})
+	enqueue := func(name string, attempts int) string {
+		r, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: name, MaxAttempts: attempts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Tick()
+		return r.ID
+	}
+	t.Run("attempts spent", func(t *testing.T) {
+		id := enqueue("fail", 3)
+		for attempt := 2; attempt <= 3; attempt++ {
+			eventually(t, schedulertest.WaitTimeout, "retry", func() bool {
+				r, _ := h.Store.RunGet(ctx, id)
+				return r.Status == store.RunQueued && r.Attempt == attempt
+			})
+			h.Advance(time.Second)
+		}
+		r := h.WaitFinished(id, store.RunFailed)
+		if r.Attempt != 3 || r.Error != "always broken" || ran.Load() != 3 {
+			t.Errorf("attempt %d error %q ran %d, want 3, always broken, 3", r.Attempt, r.Error, ran.Load())
+		}
+	})
+	t.Run("no retry", func(t *testing.T) {
+		r := h.WaitFinished(enqueue("final", 3), store.RunFailed)
+		if r.Attempt != 1 || r.Error != "bad input" {
+			t.Errorf("attempt %d error %q", r.Attempt, r.Error)
+		}
+	})
+	t.Run("panic", func(t *testing.T) {
+		r := h.WaitFinished(enqueue("panic", 3), store.RunFailed)
+		if r.Attempt != 1 || r.Error != "agent panicked: boom" {
+			t.Errorf("attempt %d error %q", r.Attempt, r.Error)
+		}
+		// The one worker survived.
+		h.WaitFinished(enqueue("ok", 1), store.RunSucceeded)
+	})
+}
+
+func TestDeliveryFanOut(t *testing.T) {
+	always, onFail, extra := &recorder{}, &recorder{}, &recorder{}
+	flaky := &recorder{fails: []error{errors.New("503"), delivery.RetryAfter(errors.New("429"), time.Millisecond)}}
+	broken := &recorder{fails: []error{delivery.Permanent(errors.New("400 bad address"))}}
+	router := delivery.NewRouter()
+	router.MustHandle("always", always)
+	router.MustHandle("onfail", onFail)
+	router.MustHandle("extra", extra)
+	router.MustHandle("flaky", flaky)
+	router.MustHandle("broken", broken)
+	agents := registry(map[string]agent.Agent{
+		"report": agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
+			return &agent.Result{Summary: "all good", Output: []byte(`{"n":1}`), Targets: []agent.Target{{Channel: "extra", To: "#ops"}}}, nil
+		}),
+	})
+	h := schedulertest.New(t, scheduler.Config{Agents: agents, Delivery: router,
+		Retry: scheduler.RetryPolicy{Base: time.Millisecond, Max: time.Millisecond}})
+	run, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "report", Targets: []store.Target{
+		{Channel: "always", To: "a@example.com"},
+		{Channel: "onfail", To: "admin@example.com", On: store.DeliverFailure},
+		{Channel: "flaky", To: "https://hooks.example/1"},
+		{Channel: "broken", To: "nowhere"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Tick()
+	r := h.WaitFinished(run.ID, store.RunSucceeded)
+	var attempts []*store.Delivery
+	eventually(t, schedulertest.WaitTimeout, "deliveries recorded", func() bool {
+		attempts, _ = h.Store.DeliveryList(ctx, &store.DeliveryListParams{RunID: run.ID})
+		return len(attempts) == 6 // always 1, extra 1, flaky 3, broken 1
+	})
+	byChannel := map[string][]store.DeliveryStatus{}
+	for _, d := range attempts {
+		byChannel[d.Channel] = append(byChannel[d.Channel], d.Status)
+	}
+	wantStatuses := map[string][]store.DeliveryStatus{
+		"always": {store.DeliverySucceeded},
+		"extra":  {store.DeliverySucceeded},
+		"flaky":  {store.DeliveryRetrying, store.DeliveryRetrying, store.DeliverySucceeded},
+		"broken": {store.DeliveryFailed},
+	}
+	for ch, want := range wantStatuses {
+		if got := byChannel[ch]; len(got) != len(want) || !equalStatuses(got, want) {
+			t.Errorf("%s attempts %v, want %v", ch, got, want)
+		}
+	}
+	if n := len(onFail.messages()); n != 0 {
+		t.Errorf("the on-failure target got %d messages for a success", n)
+	}
+	m := always.messages()[0]
+	if m.RunID != run.ID || m.Text != "all good" || string(m.Output) != `{"n":1}` || m.Status != "succeeded" || m.IdempotencyKey == "" {
+		t.Errorf("message %+v", m)
+	}
+	fm := flaky.messages()
+	if fm[0].IdempotencyKey != fm[2].IdempotencyKey || fm[0].IdempotencyKey == m.IdempotencyKey {
+		t.Errorf("idempotency keys: flaky %q/%q, always %q: want stable per target and distinct across targets",
+			fm[0].IdempotencyKey, fm[2].IdempotencyKey, m.IdempotencyKey)
+	}
+	if got, _ := h.Store.RunGet(ctx, run.ID); got.Status != r.Status {
+		t.Errorf("a failed delivery changed the run to %s", got.Status)
+	}
+}
+
+func equalStatuses(a, b []store.DeliveryStatus) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return len(a) == len(b)
+}

@@ -1,0 +1,484 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log/level"
+	"github.com/reugn/go-quartz/quartz"
+
+	"github.com/heraldhq/herald/scheduler/internal/trigger"
+	"github.com/heraldhq/herald/store"
+)
+
+// enqueueChunk is the most ticks inserted by one store call.
+const enqueueChunk = 500
+
+// maxMissedScan bounds the missed ticks of one schedule examined in a pass;
+// past it, only the ticks that are still on time are considered.
+const maxMissedScan = 100_000
+
+// entry is an active schedule as this node fires it.
+type entry struct {
+	sch  *store.Schedule
+	trig *trigger.Trigger
+	// next is the earliest tick not yet enqueued by this node; zero when the
+	// trigger has no more fire times.
+	next time.Time
+	// storedNext is the NextRunAt the store holds, as far as this node knows.
+	storedNext time.Time
+}
+
+// fireLoop keeps the active schedules and enqueues their ticks. One
+// goroutine (run) owns entries; the timer and the notification dispatcher
+// talk to it through pending sets and a signal.
+type fireLoop struct {
+	s     *Scheduler
+	timer *quartz.StdScheduler
+
+	entries map[string]*entry // owned by the run goroutine (and by newFireLoop before it)
+
+	mu        sync.Mutex // guards the pending sets
+	fired     map[string]struct{}
+	changes   map[string]struct{}
+	resyncAll bool
+	signal    chan struct{}
+	ticks     chan chan error
+	count     int // len(entries), readable under mu
+}
+
+// newFireLoop loads every active schedule, enqueues the ticks they missed
+// and starts the timer.
+func newFireLoop(ctx context.Context, s *Scheduler) (*fireLoop, error) {
+	timer, err := quartz.NewStdScheduler(
+		// The timer only says "look now": a late wake-up must still be
+		// delivered, never dropped as outdated.
+		quartz.WithOutdatedThreshold(24*time.Hour),
+		quartz.WithLogger(quartzLogger{s.logger}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("timer: %w", err)
+	}
+	f := &fireLoop{
+		s:       s,
+		timer:   timer.(*quartz.StdScheduler),
+		entries: map[string]*entry{},
+		fired:   map[string]struct{}{},
+		changes: map[string]struct{}{},
+		signal:  make(chan struct{}, 1),
+		ticks:   make(chan chan error),
+	}
+	if err := f.load(ctx); err != nil {
+		return nil, err
+	}
+	if err := f.pass(ctx, nil); err != nil {
+		return nil, err
+	}
+	f.timer.Start(ctx)
+	return f, nil
+}
+
+func (f *fireLoop) size() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.count
+}
+
+// stopTimer stops the timer and waits for its goroutines.
+func (f *fireLoop) stopTimer() {
+	f.timer.Stop()
+	f.timer.Wait(context.Background())
+}
+
+func (f *fireLoop) poke() {
+	select {
+	case f.signal <- struct{}{}:
+	default:
+	}
+}
+
+// wakeFor is called by the timer when schedule id is due.
+func (f *fireLoop) wakeFor(id string) {
+	f.mu.Lock()
+	f.fired[id] = struct{}{}
+	f.mu.Unlock()
+	f.poke()
+}
+
+// changed is called when schedule id was created, changed or deleted.
+func (f *fireLoop) changed(id string) {
+	f.mu.Lock()
+	f.changes[id] = struct{}{}
+	f.mu.Unlock()
+	f.poke()
+}
+
+// resync asks for every schedule to be read again.
+func (f *fireLoop) resync() {
+	f.mu.Lock()
+	f.resyncAll = true
+	f.mu.Unlock()
+	f.poke()
+}
+
+// tick runs a pass over every schedule now and waits for it.
+func (f *fireLoop) tick(ctx context.Context) error {
+	done := make(chan error, 1)
+	select {
+	case f.ticks <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (f *fireLoop) run(ctx context.Context) {
+	resync := time.NewTicker(f.s.cfg.ResyncInterval)
+	defer resync.Stop()
+	var retry *time.Timer
+	defer func() {
+		if retry != nil {
+			retry.Stop()
+		}
+	}()
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
+			return
+		case <-resync.C:
+			err = f.refreshAll(ctx)
+		case done := <-f.ticks:
+			err = f.pass(ctx, nil)
+			done <- err
+		case <-f.signal:
+			f.mu.Lock()
+			fired, changes, all := f.fired, f.changes, f.resyncAll
+			f.fired, f.changes, f.resyncAll = map[string]struct{}{}, map[string]struct{}{}, false
+			f.mu.Unlock()
+			if all {
+				err = f.refreshAll(ctx)
+				break
+			}
+			for id := range changes {
+				if err = f.refresh(ctx, id); err != nil {
+					f.changed(id) // try again below
+				}
+				fired[id] = struct{}{}
+			}
+			ids := make([]string, 0, len(fired))
+			for id := range fired {
+				ids = append(ids, id)
+			}
+			if perr := f.pass(ctx, ids); perr != nil {
+				err = perr
+				for _, id := range ids {
+					f.wakeFor(id)
+				}
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			level.Warn(f.s.logger).Log("msg", "schedule pass failed; retrying", "err", err)
+			if retry != nil {
+				retry.Stop()
+			}
+			// Drop the queued signal so the retry waits its interval.
+			select {
+			case <-f.signal:
+			default:
+			}
+			retry = time.AfterFunc(f.s.cfg.PollInterval, f.poke)
+		}
+	}
+}
+
+// refreshAll re-reads every schedule and passes over all of them.
+func (f *fireLoop) refreshAll(ctx context.Context) error {
+	if err := f.load(ctx); err != nil {
+		return err
+	}
+	return f.pass(ctx, nil)
+}
+
+// load reads every schedule and makes entries match the active ones.
+func (f *fireLoop) load(ctx context.Context) error {
+	seen := map[string]bool{}
+	params := &store.ScheduleListParams{Limit: store.ListLimitMax}
+	for {
+		page, err := f.s.st.ScheduleList(ctx, params)
+		if err != nil {
+			return fmt.Errorf("load schedules: %w", err)
+		}
+		for _, sch := range page.Schedules {
+			seen[sch.ID] = true
+			f.apply(sch)
+		}
+		if page.Next == "" {
+			break
+		}
+		params.Cursor = page.Next
+	}
+	for id := range f.entries {
+		if !seen[id] {
+			f.remove(id)
+		}
+	}
+	return nil
+}
+
+// refresh re-reads schedule id.
+func (f *fireLoop) refresh(ctx context.Context, id string) error {
+	sch, err := f.s.st.ScheduleGet(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		f.remove(id)
+		return nil
+	case err != nil:
+		return fmt.Errorf("read schedule %s: %w", id, err)
+	}
+	f.apply(sch)
+	return nil
+}
+
+func (f *fireLoop) remove(id string) {
+	if _, ok := f.entries[id]; !ok {
+		return
+	}
+	delete(f.entries, id)
+	f.setCount()
+	if err := f.timer.DeleteJob(quartz.NewJobKey(id)); err != nil && !errors.Is(err, quartz.ErrJobNotFound) {
+		level.Warn(f.s.logger).Log("msg", "remove schedule from timer", "schedule_id", id, "err", err)
+	}
+}
+
+func (f *fireLoop) setCount() {
+	f.mu.Lock()
+	f.count = len(f.entries)
+	f.mu.Unlock()
+}
+
+// apply makes the entry of sch match it.
+func (f *fireLoop) apply(sch *store.Schedule) {
+	old := f.entries[sch.ID]
+	if old != nil && old.sch.Version >= sch.Version {
+		return
+	}
+	if sch.Paused {
+		f.remove(sch.ID)
+		return
+	}
+	trig, err := f.s.triggers.compile(sch)
+	if err != nil {
+		// Stored by another version or written around the scheduler.
+		level.Error(f.s.logger).Log("msg", "schedule has an invalid trigger; not firing it", "schedule_id", sch.ID, "err", err)
+		f.remove(sch.ID)
+		return
+	}
+	e := &entry{sch: sch, trig: trig, storedNext: sch.NextRunAt}
+	if old != nil && old.sch.Trigger == sch.Trigger {
+		e.next = old.next
+	} else {
+		base := sch.LastFiredAt
+		if sch.UpdatedAt.After(base) {
+			base = sch.UpdatedAt
+		}
+		e.next, _ = trig.Next(base)
+	}
+	f.entries[sch.ID] = e
+	f.setCount()
+	f.arm(e)
+}
+
+// arm sets the timer for e.
+func (f *fireLoop) arm(e *entry) {
+	opts := quartz.NewDefaultJobDetailOptions()
+	opts.Replace = true
+	job := quartz.NewJobDetailWithOptions(&timerJob{f: f, id: e.sch.ID}, quartz.NewJobKey(e.sch.ID), opts)
+	err := f.timer.ScheduleJob(job, timerTrigger{e.trig})
+	switch {
+	case errors.Is(err, quartz.ErrTriggerExpired):
+		_ = f.timer.DeleteJob(quartz.NewJobKey(e.sch.ID))
+	case err != nil:
+		level.Warn(f.s.logger).Log("msg", "set schedule timer", "schedule_id", e.sch.ID, "err", err)
+	}
+}
+
+// pass enqueues the due ticks of the schedules ids (nil: all) in batches,
+// and moves each schedule's next tick past now. When the store fails,
+// nothing moves and the caller tries again.
+func (f *fireLoop) pass(ctx context.Context, ids []string) error {
+	now := f.s.cfg.Clock.Now()
+	type move struct {
+		e    *entry
+		next time.Time
+	}
+	var moves []move
+	var params []*store.RunEnqueueParams
+	var times []*store.ScheduleSetTimesParams
+	visit := func(e *entry) {
+		if e.next.IsZero() || e.next.After(now) {
+			if !e.next.Equal(e.storedNext) && !e.next.IsZero() {
+				times = append(times, &store.ScheduleSetTimesParams{ID: e.sch.ID, NextRunAt: ptr(e.next)})
+				moves = append(moves, move{e, e.next})
+			}
+			return
+		}
+		ticks, last, next := f.due(e, now)
+		moves = append(moves, move{e, next})
+		for i, t := range ticks {
+			p := f.tickParams(e, t)
+			if i == len(ticks)-1 {
+				p.NextRunAt = next
+			}
+			params = append(params, p)
+		}
+		if len(ticks) == 0 || next.IsZero() {
+			// Nothing enqueued (all missed and skipped), or no fire time
+			// left: the store's times are set here.
+			p := &store.ScheduleSetTimesParams{ID: e.sch.ID, NextRunAt: ptr(next)}
+			if len(ticks) == 0 {
+				p.LastFiredAt = ptr(last)
+			}
+			times = append(times, p)
+		}
+	}
+	if ids == nil {
+		for _, e := range f.entries {
+			visit(e)
+		}
+	} else {
+		for _, id := range ids {
+			if e := f.entries[id]; e != nil {
+				visit(e)
+			}
+		}
+	}
+	for len(params) > 0 {
+		n := min(len(params), enqueueChunk)
+		res, err := f.s.st.RunEnqueue(ctx, params[:n]...)
+		if err != nil {
+			return fmt.Errorf("enqueue ticks: %w", err)
+		}
+		for i, r := range res {
+			if !r.Duplicate {
+				level.Debug(f.s.logger).Log("msg", "tick enqueued", "schedule_id", params[i].ScheduleID,
+					"tick", params[i].ScheduledFor.Format(time.RFC3339), "run_id", r.Run.ID, "status", r.Run.Status)
+			}
+		}
+		params = params[n:]
+	}
+	for _, p := range times {
+		if _, err := f.s.st.ScheduleSetTimes(ctx, p); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("set schedule times: %w", err)
+		}
+	}
+	for _, m := range moves {
+		m.e.next, m.e.storedNext = m.next, m.next
+		if m.next.IsZero() {
+			f.remove(m.e.sch.ID)
+		}
+	}
+	return nil
+}
+
+// due returns the ticks of e to enqueue at now, by its misfire policy, the
+// latest due tick (enqueued or not), and the first fire time after now (zero
+// when none).
+func (f *fireLoop) due(e *entry, now time.Time) (ticks []time.Time, last, next time.Time) {
+	threshold := f.s.cfg.MisfireThreshold
+	keep := 0 // missed ticks to keep, the latest ones
+	switch e.sch.Misfire {
+	case store.MisfireRunAll:
+		keep = e.sch.MisfireCap
+		if keep == 0 {
+			keep = f.s.cfg.MisfireCap
+		}
+	case store.MisfireRunOnce, "":
+		keep = 1
+	}
+	var missed, onTime []time.Time
+	t, ok, scanned := e.next, true, 0
+	for ok && !t.After(now) {
+		last = t
+		if now.Sub(t) <= threshold {
+			onTime = append(onTime, t)
+		} else if keep > 0 {
+			if len(missed) == keep {
+				missed = append(missed[:0], missed[1:]...)
+			}
+			missed = append(missed, t)
+		}
+		if scanned++; scanned == maxMissedScan {
+			t, ok = e.trig.Next(now.Add(-threshold - time.Nanosecond))
+			continue
+		}
+		t, ok = e.trig.Next(t)
+	}
+	if !ok {
+		t = time.Time{}
+	}
+	if len(missed) > 0 && e.sch.Misfire != store.MisfireRunAll && len(onTime) > 0 {
+		missed = nil // run_once: the on-time run stands for the missed ones
+	}
+	if len(missed) > 0 {
+		level.Info(f.s.logger).Log("msg", "misfired ticks", "schedule_id", e.sch.ID, "policy", e.sch.Misfire, "running", len(missed))
+	}
+	return append(missed, onTime...), last, t
+}
+
+// tickParams is the run of e's tick t.
+func (f *fireLoop) tickParams(e *entry, t time.Time) *store.RunEnqueueParams {
+	sch := e.sch
+	p := &store.RunEnqueueParams{
+		Kind:         store.RunKindSchedule,
+		ScheduleID:   sch.ID,
+		ScheduledFor: t,
+		Owner:        sch.Owner,
+		Agent:        sch.Agent,
+		Payload:      sch.Payload,
+		Targets:      sch.Targets,
+		MaxAttempts:  f.s.maxAttempts(sch.MaxAttempts),
+		Timeout:      sch.Timeout,
+	}
+	if j := sch.Trigger.Jitter; j > 0 {
+		p.RunAt = t.Add(rand.N(j))
+	}
+	return p
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// timerJob is the timer's job of a schedule: it tells the loop to look.
+type timerJob struct {
+	f  *fireLoop
+	id string
+}
+
+func (j *timerJob) Execute(context.Context) error {
+	j.f.wakeFor(j.id)
+	return nil
+}
+
+func (j *timerJob) Description() string { return "herald schedule " + j.id }
+
+// timerTrigger gives the timer a schedule's fire times.
+type timerTrigger struct{ t *trigger.Trigger }
+
+func (t timerTrigger) NextFireTime(prev int64) (int64, error) {
+	next, ok := t.t.Next(time.Unix(0, prev))
+	if !ok {
+		return 0, quartz.ErrTriggerExpired
+	}
+	return next.UnixNano(), nil
+}
+
+func (t timerTrigger) Description() string { return "herald trigger" }

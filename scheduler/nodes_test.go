@@ -1,0 +1,447 @@
+package scheduler_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/internal/testpg"
+	"github.com/heraldhq/herald/scheduler"
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/bunstore"
+	"github.com/heraldhq/herald/store/memstore"
+)
+
+// backend opens handles on one database: every call of the function it
+// returns is another node's handle.
+type backend struct {
+	name string
+	open func(t *testing.T) func() store.Store
+}
+
+func backends() []backend {
+	return []backend{
+		{"memory", func(t *testing.T) func() store.Store {
+			st := memstore.New(memstore.Options{})
+			t.Cleanup(func() { st.Close() })
+			return func() store.Store { return st }
+		}},
+		{"sqlite", func(t *testing.T) func() store.Store {
+			return bunHandles(t, "sqlite://"+filepath.Join(t.TempDir(), "herald.db"))
+		}},
+		{"postgres", func(t *testing.T) func() store.Store {
+			return bunHandles(t, testpg.DSN(t))
+		}},
+	}
+}
+
+func bunHandles(t *testing.T, dsn string) func() store.Store {
+	return func() store.Store {
+		st := openBun(t, dsn)
+		return st
+	}
+}
+
+func openBun(t *testing.T, dsn string) *bunstore.Store {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := bunstore.Open(c, dsn, bunstore.Options{})
+	if err != nil {
+		t.Fatalf("open %s: %v", dsn, err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// forEachBackend runs f on every backend, in parallel.
+func forEachBackend(t *testing.T, f func(t *testing.T, open func() store.Store)) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			if b.name == "postgres" {
+				testpg.ServerDSN(t)
+			}
+			t.Parallel()
+			f(t, b.open(t))
+		})
+	}
+}
+
+// startNode starts a scheduler on st and stops it when the test ends.
+func startNode(t *testing.T, st store.Store, cfg scheduler.Config) *scheduler.Scheduler {
+	t.Helper()
+	s, err := scheduler.New(st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return s
+}
+
+func allRuns(t *testing.T, st store.Store, params store.RunListParams) []*store.Run {
+	t.Helper()
+	var out []*store.Run
+	params.Limit = store.ListLimitMax
+	for {
+		page, err := st.RunList(ctx, &params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, page.Runs...)
+		if page.Next == "" {
+			return out
+		}
+		params.Cursor = page.Next
+	}
+}
+
+// TestThreeNodesOneRunPerTick: three nodes on one store, 20 schedules that
+// fire every second, for 10 seconds: every tick yields one run, every run
+// executes once.
+func TestThreeNodesOneRunPerTick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 10 seconds")
+	}
+	forEachBackend(t, func(t *testing.T, open func() store.Store) {
+		c := newCounter()
+		agents := registry(map[string]agent.Agent{"count": c})
+		var nodes []*scheduler.Scheduler
+		var stores []store.Store
+		for range 3 {
+			st := open()
+			stores = append(stores, st)
+			nodes = append(nodes, startNode(t, st, scheduler.Config{Agents: agents, Workers: 10}))
+		}
+		var ids []string
+		for i := range 20 {
+			sch := cronSchedule("every-second-"+string(rune('a'+i)), "count", "* * * * * *")
+			sch.Overlap = store.OverlapAllowAll
+			sch, err := nodes[i%3].CreateSchedule(ctx, admin, sch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, sch.ID)
+		}
+		begin := time.Now()
+		time.Sleep(10 * time.Second)
+		end := time.Now()
+		for _, n := range nodes {
+			if err := n.Stop(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st := stores[0]
+		total := 0
+		for _, id := range ids {
+			runs := allRuns(t, st, store.RunListParams{ScheduleID: id})
+			seen := map[int64]bool{}
+			for _, r := range runs {
+				sec := r.ScheduledFor.Unix()
+				if seen[sec] {
+					t.Errorf("schedule %s: two runs for tick %v", id, r.ScheduledFor)
+				}
+				seen[sec] = true
+				if r.ScheduledFor.Nanosecond() != 0 {
+					t.Errorf("tick %v is not on a second", r.ScheduledFor)
+				}
+			}
+			// Every second well inside the window has its run.
+			for sec := begin.Unix() + 2; sec < end.Unix()-1; sec++ {
+				if !seen[sec] {
+					t.Errorf("schedule %s: no run for tick %v", id, time.Unix(sec, 0).UTC())
+				}
+			}
+			total += len(runs)
+		}
+		executed := c.snapshot()
+		finished := 0
+		for _, r := range allRuns(t, st, store.RunListParams{}) {
+			switch r.Status {
+			case store.RunSucceeded:
+				finished++
+				if executed[r.ID] != 1 {
+					t.Errorf("run %s executed %d times", r.ID, executed[r.ID])
+				}
+			case store.RunQueued:
+				if executed[r.ID] != 0 {
+					t.Errorf("queued run %s executed %d times", r.ID, executed[r.ID])
+				}
+			default:
+				t.Errorf("run %s is %s (%s)", r.ID, r.Status, r.Error)
+			}
+		}
+		for id, n := range executed {
+			if n != 1 {
+				t.Errorf("run %s executed %d times", id, n)
+			}
+		}
+		t.Logf("%d runs for 20 schedules over %v, %d executed", total, end.Sub(begin).Round(time.Millisecond), finished)
+		if finished < 20*8 {
+			t.Errorf("only %d runs executed", finished)
+		}
+	})
+}
+
+// TestLiveChangeAcrossNodes: a schedule created, paused, resumed and
+// deleted through one node takes effect on another within a second.
+func TestLiveChangeAcrossNodes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() store.Store) {
+		agents := registry(map[string]agent.Agent{"ok": okAgent()})
+		a, err := scheduler.New(open(), scheduler.Config{Agents: agents}) // API only
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := open()
+		startNode(t, st, scheduler.Config{Agents: agents})
+
+		// Created: a one-off 300 ms ahead runs on the other node.
+		at := time.Now().Add(300 * time.Millisecond)
+		once, err := a.CreateSchedule(ctx, admin, &store.Schedule{Name: "once", Agent: "ok",
+			Trigger: store.Trigger{Kind: store.TriggerOnce, At: at}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 1300*time.Millisecond, "the one-off's run", func() bool {
+			return len(allRuns(t, st, store.RunListParams{ScheduleID: once.ID})) == 1
+		})
+
+		// Changed: a schedule that fires every second is paused; a second
+		// later, no more ticks come.
+		sec, err := a.CreateSchedule(ctx, admin, cronSchedule("every-second", "ok", "* * * * * *"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 2*time.Second, "a tick of the new schedule", func() bool {
+			return len(allRuns(t, st, store.RunListParams{ScheduleID: sec.ID})) > 0
+		})
+		if _, err := a.PauseSchedule(ctx, admin, sec.ID); err != nil {
+			t.Fatal(err)
+		}
+		paused := time.Now()
+		time.Sleep(2500 * time.Millisecond)
+		for _, r := range allRuns(t, st, store.RunListParams{ScheduleID: sec.ID}) {
+			if r.ScheduledFor.After(paused.Add(time.Second)) {
+				t.Errorf("tick %v enqueued after the pause at %v", r.ScheduledFor, paused)
+			}
+		}
+		// Resumed: ticks come again within a second or two.
+		if _, err := a.ResumeSchedule(ctx, admin, sec.ID); err != nil {
+			t.Fatal(err)
+		}
+		resumed := time.Now()
+		eventually(t, 2*time.Second, "a tick after the resume", func() bool {
+			for _, r := range allRuns(t, st, store.RunListParams{ScheduleID: sec.ID}) {
+				if r.ScheduledFor.After(resumed) {
+					return true
+				}
+			}
+			return false
+		})
+		// Deleted: no tick after a second.
+		if err := a.DeleteSchedule(ctx, admin, sec.ID); err != nil {
+			t.Fatal(err)
+		}
+		deleted := time.Now()
+		time.Sleep(2 * time.Second)
+		for _, r := range allRuns(t, st, store.RunListParams{ScheduleID: sec.ID}) {
+			if r.ScheduledFor.After(deleted.Add(time.Second)) {
+				t.Errorf("tick %v enqueued after the deletion at %v", r.ScheduledFor, deleted)
+			}
+		}
+	})
+}
+
+// TestDeadNodeRunsAreRecovered: a node claims runs and dies (its leases are
+// never extended nor released); another node runs them once the leases
+// expire, as their second attempt.
+func TestDeadNodeRunsAreRecovered(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() store.Store) {
+		st := open()
+		c := newCounter()
+		agents := registry(map[string]agent.Agent{"count": c})
+		var ids []string
+		for range 5 {
+			res, err := st.RunEnqueue(ctx, &store.RunEnqueueParams{Owner: "ops", Agent: "count", MaxAttempts: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, res[0].Run.ID)
+		}
+		// The dead node: claims with a 1 s lease, then nothing.
+		claimed, err := st.RunClaim(ctx, &store.RunClaimParams{Node: "dead", Limit: 10, Lease: time.Second})
+		if err != nil || len(claimed) != 5 {
+			t.Fatalf("dead node claimed %d runs: %v", len(claimed), err)
+		}
+		died := time.Now()
+		startNode(t, open(), scheduler.Config{Agents: agents, Lease: time.Second})
+		for _, id := range ids {
+			var r *store.Run
+			eventually(t, 5*time.Second, "run recovered", func() bool {
+				r, _ = st.RunGet(ctx, id)
+				return r.Status == store.RunSucceeded
+			})
+			if r.Attempt != 2 {
+				t.Errorf("recovered run attempt %d, want 2", r.Attempt)
+			}
+		}
+		t.Logf("recovered 5 runs %v after their node died (lease 1s)", time.Since(died).Round(time.Millisecond))
+		for id, n := range c.snapshot() {
+			if n != 1 {
+				t.Errorf("run %s executed %d times", id, n)
+			}
+		}
+	})
+}
+
+// TestStopReleasesRunningRuns: Stop lets runs finish within the grace
+// period, then puts them back in the queue with their attempt unchanged;
+// another node finishes them.
+func TestStopReleasesRunningRuns(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() store.Store) {
+		st := open()
+		blk := newBlocker()
+		defer blk.free()
+		quick := make(chan struct{})
+		agents := registry(map[string]agent.Agent{
+			"block": blk,
+			"quick": agent.Func(func(ctx context.Context, _ *agent.Task) (*agent.Result, error) {
+				<-quick
+				return &agent.Result{Summary: "finished during the grace period"}, nil
+			}),
+		})
+		a, err := scheduler.New(st, scheduler.Config{Agents: agents, ShutdownGrace: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var blocked []string
+		for range 3 {
+			r, err := a.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "block"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			blocked = append(blocked, r.ID)
+		}
+		quickRun, err := a.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "quick"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			blk.waitStarted(t)
+		}
+		eventually(t, 5*time.Second, "quick run started", func() bool {
+			r, _ := st.RunGet(ctx, quickRun.ID)
+			return r.Status == store.RunRunning
+		})
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			close(quick)
+		}()
+		start := time.Now()
+		if err := a.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("Stop took %v with a 300ms grace", took)
+		}
+		if err := a.Stop(ctx); err != nil {
+			t.Errorf("second Stop: %v", err)
+		}
+		if r, _ := st.RunGet(ctx, quickRun.ID); r.Status != store.RunSucceeded {
+			t.Errorf("the run that ended during the grace period is %s", r.Status)
+		}
+		for _, id := range blocked {
+			r, _ := st.RunGet(ctx, id)
+			if r.Status != store.RunQueued || r.Attempt != 1 || r.LeaseOwner != "" {
+				t.Errorf("released run: status %s attempt %d lease %q, want queued 1 none", r.Status, r.Attempt, r.LeaseOwner)
+			}
+		}
+		if err := a.Start(ctx); err == nil {
+			t.Error("a stopped scheduler started again")
+		}
+		blk.free()
+		startNode(t, open(), scheduler.Config{Agents: agents})
+		for _, id := range blocked {
+			eventually(t, 5*time.Second, "released run finished elsewhere", func() bool {
+				r, _ := st.RunGet(ctx, id)
+				return r.Status == store.RunSucceeded && r.Attempt == 1
+			})
+		}
+	})
+}
+
+// TestEnqueueInCallerTransaction: a run prepared by the scheduler and
+// enqueued in the application's transaction exists only if it commits.
+func TestEnqueueInCallerTransaction(t *testing.T) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			var dsn string
+			if name == "postgres" {
+				dsn = testpg.DSN(t)
+			} else {
+				dsn = "sqlite://" + filepath.Join(t.TempDir(), "herald.db")
+			}
+			st := openBun(t, dsn)
+			c := newCounter()
+			s := startNode(t, st, scheduler.Config{Agents: registry(map[string]agent.Agent{"count": c})})
+			if _, err := st.DB().ExecContext(ctx, "CREATE TABLE orders (id INTEGER PRIMARY KEY)"); err != nil {
+				t.Fatal(err)
+			}
+			enqueueIn := func(orderID int, commit bool) string {
+				params, err := s.PrepareEnqueue(admin, scheduler.EnqueueRequest{Agent: "count", IdempotencyKey: "order"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				params.IdempotencyKey += string(rune('0' + orderID))
+				tx, err := st.DB().BeginTx(ctx, &sql.TxOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := tx.ExecContext(ctx, "INSERT INTO orders (id) VALUES (?)", orderID); err != nil {
+					t.Fatal(err)
+				}
+				res, err := st.RunEnqueueTx(ctx, tx, params)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if commit {
+					err = tx.Commit()
+				} else {
+					err = tx.Rollback()
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res[0].Run.ID
+			}
+			kept := enqueueIn(1, true)
+			dropped := enqueueIn(2, false)
+			eventually(t, 5*time.Second, "committed run executed", func() bool {
+				r, err := st.RunGet(ctx, kept)
+				return err == nil && r.Status == store.RunSucceeded
+			})
+			if _, err := st.RunGet(ctx, dropped); err == nil {
+				t.Error("the rolled-back run exists")
+			}
+			var n int
+			if err := st.DB().QueryRowContext(ctx, "SELECT count(*) FROM orders").Scan(&n); err != nil || n != 1 {
+				t.Errorf("%d orders (%v), want 1", n, err)
+			}
+			if got := c.snapshot(); len(got) != 1 {
+				t.Errorf("%d runs executed, want 1", len(got))
+			}
+		})
+	}
+}

@@ -1,0 +1,474 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/store"
+)
+
+// abandonAfter is how long a worker waits for an agent that ignores its
+// cancelled context before it records the run's end without it.
+const abandonAfter = 2 * time.Second
+
+// finishBatchMax is the most outcomes recorded by one store call.
+const finishBatchMax = 1000
+
+// workers claims due runs and executes them.
+type workers struct {
+	s *Scheduler
+
+	runCtx  context.Context // the parent of every run's context
+	runStop context.CancelCauseFunc
+
+	mu     sync.Mutex // guards held
+	held   map[string]*execution
+	execWG sync.WaitGroup
+
+	wakeCh  chan struct{}
+	freedCh chan struct{}
+	done    chan *outcome
+	tasks   sync.WaitGroup // the finisher and the lease keeper
+	leaseCh chan struct{}  // closed to stop the lease keeper
+}
+
+// execution is a run executing on this node.
+type execution struct {
+	run    *store.Run
+	cancel context.CancelCauseFunc
+}
+
+// outcome is how an attempt ended, to be recorded.
+type outcome struct {
+	finish  *store.RunFinishParams
+	requeue *store.RunRequeueParams
+	targets []store.Target // extra targets from the agent's result
+}
+
+func newWorkers(s *Scheduler) *workers {
+	runCtx, runStop := context.WithCancelCause(context.Background())
+	w := &workers{
+		s: s, runCtx: runCtx, runStop: runStop,
+		held:    map[string]*execution{},
+		wakeCh:  make(chan struct{}, 1),
+		freedCh: make(chan struct{}, 1),
+		done:    make(chan *outcome, 2*s.cfg.Workers),
+		leaseCh: make(chan struct{}),
+	}
+	w.tasks.Add(2)
+	go func() {
+		defer w.tasks.Done()
+		w.finishLoop()
+	}()
+	go func() {
+		defer w.tasks.Done()
+		w.leaseLoop()
+	}()
+	return w
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// wake tells the claim loop that runs may be due.
+func (w *workers) wake() { signal(w.wakeCh) }
+
+func (w *workers) active() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.held)
+}
+
+// cancel ends the context of run id with cause, if it executes here.
+func (w *workers) cancel(id string, cause error) {
+	w.mu.Lock()
+	e := w.held[id]
+	w.mu.Unlock()
+	if e != nil {
+		e.cancel(cause)
+	}
+}
+
+// claimLoop claims due runs while there are free workers.
+func (w *workers) claimLoop(ctx context.Context) {
+	cfg := w.s.cfg
+	poll := time.NewTicker(cfg.PollInterval)
+	defer poll.Stop()
+	// Claiming for one freed worker at a time would cost a statement per
+	// run; below claimMin free workers the claim waits a moment for more.
+	claimMin := max(1, cfg.Workers/4)
+	cooldown := time.NewTimer(time.Hour)
+	cooldown.Stop()
+	defer cooldown.Stop()
+	maybe, cooling := true, false
+	for {
+		if maybe && ctx.Err() == nil {
+			free := cfg.Workers - w.active()
+			switch {
+			case free >= claimMin || (free > 0 && !cooling):
+				cooling = false
+				n := min(free, ClaimBatchMax)
+				runs, err := w.s.st.RunClaim(ctx, &store.RunClaimParams{Node: cfg.Node, Limit: n, Lease: cfg.Lease})
+				if err != nil {
+					if ctx.Err() == nil {
+						level.Warn(w.s.logger).Log("msg", "claim runs", "err", err)
+					}
+					maybe = false
+					break
+				}
+				for _, r := range runs {
+					w.start(r)
+				}
+				maybe = len(runs) == n
+				if maybe && free == n && free < claimMin {
+					cooling = true
+					cooldown.Reset(5 * time.Millisecond)
+				}
+			case free > 0:
+				// cooling: wait for more free workers or the cooldown.
+			}
+		}
+		var freed chan struct{}
+		if maybe {
+			freed = w.freedCh
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wakeCh:
+			maybe = true
+		case <-freed:
+		case <-cooldown.C:
+			cooling = false
+		case <-poll.C:
+			maybe = true
+		}
+	}
+}
+
+// start executes r.
+func (w *workers) start(r *store.Run) {
+	ctx, cancel := context.WithCancelCause(w.runCtx)
+	w.mu.Lock()
+	w.held[r.ID] = &execution{run: r, cancel: cancel}
+	w.mu.Unlock()
+	w.execWG.Add(1)
+	go func() {
+		defer w.execWG.Done()
+		out := w.execute(ctx, r)
+		cancel(nil)
+		w.mu.Lock()
+		delete(w.held, r.ID)
+		w.mu.Unlock()
+		signal(w.freedCh)
+		if out != nil {
+			w.done <- out
+		}
+	}()
+}
+
+// attempt is what an agent returned.
+type attempt struct {
+	res      *agent.Result
+	err      error
+	panicked bool
+}
+
+// execute runs r's agent and says how the attempt ended (nil when the run
+// is no longer this node's to record).
+func (w *workers) execute(ctx context.Context, r *store.Run) *outcome {
+	s := w.s
+	ag, err := s.cfg.Agents.Lookup(r.Agent)
+	if err != nil {
+		return w.failed(r, fmt.Sprintf("unknown agent %q", r.Agent))
+	}
+	timeout := r.Timeout
+	if timeout <= 0 {
+		timeout = s.cfg.DefaultTimeout
+	}
+	if max := s.cfg.Policy.MaxTimeout; max > 0 && timeout > max {
+		timeout = max
+	}
+	tctx, stop := context.WithTimeoutCause(ctx, timeout, errTimedOut)
+	defer stop()
+	task, err := w.task(tctx, r)
+	if err != nil {
+		if cause := context.Cause(tctx); cause != nil {
+			return w.ended(r, cause, timeout)
+		}
+		return w.retryOrFail(r, err)
+	}
+	started := time.Now()
+	ch := make(chan attempt, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				level.Error(s.logger).Log("msg", "agent panicked", "run_id", r.ID, "agent", r.Agent, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				ch <- attempt{err: fmt.Errorf("agent panicked: %v", p), panicked: true}
+			}
+		}()
+		res, err := ag.Run(tctx, task)
+		ch <- attempt{res: res, err: err}
+	}()
+	var a attempt
+	select {
+	case a = <-ch:
+	case <-tctx.Done():
+		select {
+		case a = <-ch:
+		case <-time.After(abandonAfter):
+			level.Warn(s.logger).Log("msg", "agent ignores its cancelled context; recording the run without it",
+				"run_id", r.ID, "agent", r.Agent, "cause", context.Cause(tctx))
+		}
+	}
+	if cause := context.Cause(tctx); cause != nil {
+		return w.ended(r, cause, timeout)
+	}
+	level.Debug(s.logger).Log("msg", "attempt ended", "run_id", r.ID, "agent", r.Agent, "attempt", r.Attempt,
+		"took", time.Since(started), "err", a.err)
+	switch {
+	case a.panicked:
+		return w.failed(r, a.err.Error())
+	case a.err != nil:
+		return w.retryOrFail(r, a.err)
+	}
+	out := &outcome{finish: &store.RunFinishParams{ID: r.ID, Node: s.cfg.Node, Status: store.RunSucceeded}}
+	if a.res != nil {
+		out.finish.Output, out.finish.Summary = a.res.Output, a.res.Summary
+		for _, t := range a.res.Targets {
+			out.targets = append(out.targets, store.Target{Channel: t.Channel, To: t.To, On: store.DeliverAlways})
+		}
+	}
+	return out
+}
+
+// ended is the outcome of an attempt whose context ended with cause.
+func (w *workers) ended(r *store.Run, cause error, timeout time.Duration) *outcome {
+	node := w.s.cfg.Node
+	switch {
+	case errors.Is(cause, errShutdown):
+		return &outcome{requeue: &store.RunRequeueParams{ID: r.ID, Node: node, Error: "node stopped during the attempt; released"}}
+	case errors.Is(cause, errLeaseLost):
+		level.Warn(w.s.logger).Log("msg", "lease lost; the run is no longer this node's", "run_id", r.ID)
+		return nil
+	case errors.Is(cause, errCancelled):
+		return &outcome{finish: &store.RunFinishParams{ID: r.ID, Node: node, Status: store.RunCancelled, Error: "cancelled"}}
+	default:
+		return &outcome{finish: &store.RunFinishParams{ID: r.ID, Node: node, Status: store.RunTimedOut,
+			Error: fmt.Sprintf("timed out after %v", timeout)}}
+	}
+}
+
+func (w *workers) failed(r *store.Run, msg string) *outcome {
+	return &outcome{finish: &store.RunFinishParams{ID: r.ID, Node: w.s.cfg.Node, Status: store.RunFailed, Error: msg}}
+}
+
+// retryOrFail retries r after err, or fails it when the attempts are spent
+// or the agent said not to retry.
+func (w *workers) retryOrFail(r *store.Run, err error) *outcome {
+	if agent.IsNoRetry(err) || r.Attempt >= r.MaxAttempts {
+		return w.failed(r, err.Error())
+	}
+	delay, ok := agent.RetryDelay(err)
+	if !ok {
+		delay = backoff(w.s.cfg.Retry, r.Attempt)
+	}
+	return &outcome{requeue: &store.RunRequeueParams{ID: r.ID, Node: w.s.cfg.Node, NextAttempt: true,
+		RunAt: w.s.cfg.Clock.Now().Add(delay), Error: err.Error()}}
+}
+
+// backoff is the delay after attempt n (1-based) fails: Base·2^(n-1),
+// capped at Max, less a random part of up to half of it.
+func backoff(p RetryPolicy, n int) time.Duration {
+	d := p.Base
+	for i := 1; i < n && d < p.Max; i++ {
+		d *= 2
+	}
+	d = min(d, p.Max)
+	if half := d / 2; half > 0 {
+		d -= rand.N(half)
+	}
+	return d
+}
+
+// task builds the agent's view of r.
+func (w *workers) task(ctx context.Context, r *store.Run) (*agent.Task, error) {
+	s := w.s
+	t := &agent.Task{
+		RunID: r.ID, Owner: r.Owner, Agent: r.Agent, ScheduleID: r.ScheduleID, Payload: r.Payload,
+		Trigger: agent.TriggerKind(r.Kind), ScheduledFor: r.ScheduledFor, Attempt: r.Attempt, MaxAttempts: r.MaxAttempts,
+		Progress: agent.ReporterFunc(func(ctx context.Context, counters map[string]int64) error {
+			return s.st.RunProgress(ctx, &store.RunProgressParams{ID: r.ID, Node: s.cfg.Node, Progress: counters})
+		}),
+	}
+	if r.EventID != "" {
+		ev, err := s.st.EventGet(ctx, r.EventID)
+		if err != nil {
+			return nil, fmt.Errorf("read the run's webhook event: %w", err)
+		}
+		t.Event = &agent.Event{ID: ev.ID, Source: ev.Source, DeliveryID: ev.DeliveryID, Headers: ev.Headers, Body: ev.Body, ReceivedAt: ev.ReceivedAt}
+	}
+	return t, nil
+}
+
+// finishLoop records outcomes in batches until done is closed.
+func (w *workers) finishLoop() {
+	for o := range w.done {
+		batch := []*outcome{o}
+	fill:
+		for len(batch) < finishBatchMax {
+			select {
+			case o, ok := <-w.done:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		w.record(batch)
+	}
+}
+
+// record writes a batch of outcomes, retrying while the store is
+// unavailable, and hands finished runs to delivery.
+func (w *workers) record(batch []*outcome) {
+	var fins []*store.RunFinishParams
+	var reqs []*store.RunRequeueParams
+	var finOut []*outcome
+	for _, o := range batch {
+		if o.finish != nil {
+			fins = append(fins, o.finish)
+			finOut = append(finOut, o)
+		} else {
+			reqs = append(reqs, o.requeue)
+		}
+	}
+	if len(fins) > 0 {
+		var runs []*store.Run
+		err := w.retry("record finished runs", func(ctx context.Context) (err error) {
+			runs, err = w.s.st.RunFinish(ctx, fins...)
+			return err
+		})
+		for i, r := range runs {
+			if r == nil {
+				continue
+			}
+			level.Debug(w.s.logger).Log("msg", "run ended", "run_id", r.ID, "status", r.Status)
+			w.s.deliver.enqueue(r, finOut[i].targets)
+		}
+		if err != nil {
+			level.Warn(w.s.logger).Log("msg", "runs not recorded; their leases will expire and they will run again", "err", err)
+		}
+	}
+	if len(reqs) > 0 {
+		err := w.retry("requeue runs", func(ctx context.Context) error {
+			_, err := w.s.st.RunRequeue(ctx, reqs...)
+			return err
+		})
+		if err != nil {
+			level.Warn(w.s.logger).Log("msg", "runs not requeued; their leases will expire and they will be rescued", "err", err)
+		}
+	}
+}
+
+// retry calls f until it succeeds, fails for good, or five tries failed
+// with the store unavailable.
+func (w *workers) retry(what string, f func(ctx context.Context) error) error {
+	delay := 50 * time.Millisecond
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := f(ctx)
+		cancel()
+		if err == nil || errors.Is(err, store.ErrLeaseLost) || errors.Is(err, store.ErrInvalid) || try == 5 {
+			return err
+		}
+		level.Warn(w.s.logger).Log("msg", what+" failed; retrying", "try", try, "err", err)
+		time.Sleep(delay)
+		delay *= 4
+	}
+}
+
+// leaseLoop extends the leases of running runs every third of the lease,
+// and ends the runs this node no longer holds or whose cancellation was
+// asked for.
+func (w *workers) leaseLoop() {
+	t := time.NewTicker(w.s.cfg.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.leaseCh:
+			return
+		case <-t.C:
+			w.extend()
+		}
+	}
+}
+
+func (w *workers) extend() {
+	w.mu.Lock()
+	ids := make([]string, 0, len(w.held))
+	for id := range w.held {
+		ids = append(ids, id)
+	}
+	w.mu.Unlock()
+	for len(ids) > 0 {
+		n := min(len(ids), store.ListLimitMax)
+		ctx, cancel := context.WithTimeout(context.Background(), w.s.cfg.Lease/3)
+		leases, err := w.s.st.RunExtendLease(ctx, &store.RunExtendLeaseParams{Node: w.s.cfg.Node, IDs: ids[:n], Lease: w.s.cfg.Lease})
+		cancel()
+		if err != nil {
+			level.Warn(w.s.logger).Log("msg", "extend leases", "runs", n, "err", err)
+			ids = ids[n:]
+			continue
+		}
+		kept := make(map[string]bool, len(leases))
+		for _, l := range leases {
+			kept[l.ID] = true
+			if l.CancelRequested {
+				w.cancel(l.ID, errCancelled)
+			}
+		}
+		for _, id := range ids[:n] {
+			if !kept[id] {
+				w.cancel(id, errLeaseLost)
+			}
+		}
+		ids = ids[n:]
+	}
+}
+
+// drain waits up to grace (or until ctx ends) for the running runs, then
+// cancels the rest, which go back to the queue, and records every outcome.
+func (w *workers) drain(ctx context.Context, grace time.Duration) {
+	finished := make(chan struct{})
+	go func() {
+		w.execWG.Wait()
+		close(finished)
+	}()
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-finished:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	w.runStop(errShutdown)
+	<-finished
+	close(w.leaseCh)
+	close(w.done)
+	w.tasks.Wait()
+}
