@@ -11,7 +11,7 @@ import (
 )
 
 // maxStatements bounds the prepared statements a SQLite store keeps.
-const maxStatements = 64
+const maxStatements = 256
 
 // statements holds the hot transitions' prepared statements.
 type statements struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/go-kit/log/level"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -195,24 +196,29 @@ func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams)
 		return nil, err
 	}
 	ids := make([]string, len(ps))
-	var vals []string
-	var args []any
-	for i, p := range ps {
-		ids[i] = p.ID
-		if validID(p.ID) {
-			vals = append(vals, "("+s.cast("?", "uuid")+", ?, ?, ?, ?, ?, ?)")
-			args = append(args, p.ID, p.Node, string(p.Status), nullable(string(p.Output)), nullable(p.Summary),
-				nullable(marshalProgress(p.Progress)), nullable(p.Error))
+	var done []runRow
+	for lo, hi := range s.chunks(len(ps)) {
+		var vals []string
+		var args []any
+		for i := lo; i < hi; i++ {
+			p := ps[i]
+			ids[i] = p.ID
+			if validID(p.ID) {
+				vals = append(vals, "("+s.cast("?", "uuid")+", ?, ?, ?, ?, ?, ?)")
+				args = append(args, p.ID, p.Node, string(p.Status), nullable(string(p.Output)), nullable(p.Summary),
+					nullable(marshalProgress(p.Progress)), nullable(p.Error))
+			}
 		}
-	}
-	q := "WITH v(id, node, status, output, summary, progress, error) AS (VALUES " + strings.Join(vals, ", ") + ") " +
-		"UPDATE herald_runs AS r SET status = v.status, output = " + s.cast("v.output", "json") + ", summary = v.summary, " +
-		"progress = COALESCE(" + s.cast("v.progress", "json") + ", r.progress), error = v.error, finished_at = " + s.timeArg() + ", " +
-		"lease_owner = NULL, lease_expires_at = NULL " +
-		"FROM v WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING " + s.returning("r")
-	done, err := s.transition(ctx, vals, q, append(args, s.clock()))
-	if err != nil {
-		return nil, fmt.Errorf("finish runs: %w", err)
+		q := "WITH v(id, node, status, output, summary, progress, error) AS (VALUES " + strings.Join(vals, ", ") + ") " +
+			"UPDATE herald_runs AS r SET status = v.status, output = " + s.cast("v.output", "json") + ", summary = v.summary, " +
+			"progress = COALESCE(" + s.cast("v.progress", "json") + ", r.progress), error = v.error, finished_at = " + s.timeArg() + ", " +
+			"lease_owner = NULL, lease_expires_at = NULL " +
+			"FROM v WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING " + s.returning("r")
+		rows, err := s.transition(ctx, vals, q, append(args, s.clock()))
+		done = append(done, rows...)
+		if err != nil {
+			return nil, fmt.Errorf("finish runs: %w", err)
+		}
 	}
 	return inOrder(ids, done)
 }
@@ -225,31 +231,36 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 	}
 	now := s.clock()
 	ids := make([]string, len(ps))
-	var vals []string
-	var args []any
-	for i, c := range ps {
-		ids[i] = c.ID
-		if !validID(c.ID) {
-			continue
+	var done []runRow
+	for lo, hi := range s.chunks(len(ps)) {
+		var vals []string
+		var args []any
+		for i := lo; i < hi; i++ {
+			c := ps[i]
+			ids[i] = c.ID
+			if !validID(c.ID) {
+				continue
+			}
+			runAt := c.RunAt
+			if runAt.IsZero() {
+				runAt = now
+			}
+			inc := 0
+			if c.NextAttempt {
+				inc = 1
+			}
+			vals = append(vals, "("+s.cast("?", "uuid")+", ?, "+s.cast("?", "timestamptz")+", ?, "+s.cast("?", "integer")+")")
+			args = append(args, c.ID, c.Node, runAt, nullable(c.Error), inc)
 		}
-		runAt := c.RunAt
-		if runAt.IsZero() {
-			runAt = now
+		q := "WITH v(id, node, run_at, error, inc) AS (VALUES " + strings.Join(vals, ", ") + ") " +
+			"UPDATE herald_runs AS r SET status = 'queued', run_at = v.run_at, error = COALESCE(v.error, r.error), " +
+			"attempt = r.attempt + v.inc, lease_owner = NULL, lease_expires_at = NULL, cancel_requested = ? " +
+			"FROM v WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING " + s.returning("r")
+		rows, err := s.transition(ctx, vals, q, append(args, false))
+		done = append(done, rows...)
+		if err != nil {
+			return nil, fmt.Errorf("requeue runs: %w", err)
 		}
-		inc := 0
-		if c.NextAttempt {
-			inc = 1
-		}
-		vals = append(vals, "("+s.cast("?", "uuid")+", ?, "+s.cast("?", "timestamptz")+", ?, "+s.cast("?", "integer")+")")
-		args = append(args, c.ID, c.Node, runAt, nullable(c.Error), inc)
-	}
-	q := "WITH v(id, node, run_at, error, inc) AS (VALUES " + strings.Join(vals, ", ") + ") " +
-		"UPDATE herald_runs AS r SET status = 'queued', run_at = v.run_at, error = COALESCE(v.error, r.error), " +
-		"attempt = r.attempt + v.inc, lease_owner = NULL, lease_expires_at = NULL, cancel_requested = ? " +
-		"FROM v WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING " + s.returning("r")
-	done, err := s.transition(ctx, vals, q, append(args, false))
-	if err != nil {
-		return nil, fmt.Errorf("requeue runs: %w", err)
 	}
 	if len(done) > 0 {
 		if err := s.announce(ctx, store.Notification{Topic: store.TopicRunDue}); err != nil {
@@ -257,6 +268,24 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 		}
 	}
 	return inOrder(ids, done)
+}
+
+// chunks splits a batch of n entries into the ranges [lo, hi) that one
+// statement takes: PostgreSQL allows 65,535 parameters, and SQLite's
+// driver binds parameters in time quadratic in their number, so its
+// statements stay small.
+func (s *Store) chunks(n int) iter.Seq2[int, int] {
+	size := 1000
+	if !s.pg() {
+		size = 64
+	}
+	return func(yield func(int, int) bool) {
+		for lo := 0; lo < n; lo += size {
+			if !yield(lo, min(lo+size, n)) {
+				return
+			}
+		}
+	}
 }
 
 // transition runs one batch transition statement (nothing when vals is
