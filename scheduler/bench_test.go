@@ -140,6 +140,9 @@ func BenchmarkFireLateness(b *testing.B) {
 			if err := s.Start(ctx); err != nil {
 				b.Fatal(err)
 			}
+			// Ticks that fell due while the schedules were being created
+			// are not counted: only those due after the start.
+			begin := time.Now()
 			b.ResetTimer()
 			time.Sleep(time.Duration(b.N) * time.Second)
 			b.StopTimer()
@@ -154,6 +157,9 @@ func BenchmarkFireLateness(b *testing.B) {
 					b.Fatal(err)
 				}
 				for _, r := range page.Runs {
+					if r.ScheduledFor.Before(begin) {
+						continue
+					}
 					rowLag = append(rowLag, r.CreatedAt.Sub(r.ScheduledFor))
 					if at, ok := started[r.ID]; ok {
 						startLag = append(startLag, at.Sub(r.ScheduledFor))

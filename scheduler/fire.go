@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,60 @@ type entry struct {
 	next time.Time
 	// storedNext is the NextRunAt the store holds, as far as this node knows.
 	storedNext time.Time
+	// index is the entry's place in the due heap.
+	index int
+}
+
+// dueHeap orders entries by next; entries without a next are not in it.
+type dueHeap []*entry
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].next.Before(h[j].next) }
+func (h dueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *dueHeap) Push(x any) {
+	e := x.(*entry)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+func (h *dueHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.index = -1
+	return e
+}
+
+// dueAt returns the entries whose next tick is not after now, without
+// taking them out of the heap.
+func (h dueHeap) dueAt(now time.Time) []*entry {
+	var out []*entry
+	var walk func(i int)
+	walk = func(i int) {
+		if i >= len(h) || h[i].next.After(now) {
+			return
+		}
+		out = append(out, h[i])
+		walk(2*i + 1)
+		walk(2*i + 2)
+	}
+	walk(0)
+	return out
+}
+
+// set places e in the heap by its next tick (out of it when it has none).
+func (h *dueHeap) set(e *entry) {
+	switch {
+	case e.index >= 0 && e.next.IsZero():
+		heap.Remove(h, e.index)
+	case e.index >= 0:
+		heap.Fix(h, e.index)
+	case !e.next.IsZero():
+		heap.Push(h, e)
+	}
 }
 
 // fireLoop keeps the active schedules and enqueues their ticks. One
@@ -40,10 +95,13 @@ type fireLoop struct {
 	s     *Scheduler
 	timer *quartz.StdScheduler
 
-	entries map[string]*entry // owned by the run goroutine (and by newFireLoop before it)
+	// entries and due are owned by the run goroutine (and by newFireLoop
+	// before it).
+	entries map[string]*entry
+	queue   dueHeap
 
-	mu        sync.Mutex // guards the pending sets
-	fired     map[string]struct{}
+	mu        sync.Mutex // guards the pending changes and flags
+	fired     bool
 	changes   map[string]struct{}
 	resyncAll bool
 	signal    chan struct{}
@@ -67,7 +125,6 @@ func newFireLoop(ctx context.Context, s *Scheduler) (*fireLoop, error) {
 		s:       s,
 		timer:   timer.(*quartz.StdScheduler),
 		entries: map[string]*entry{},
-		fired:   map[string]struct{}{},
 		changes: map[string]struct{}{},
 		signal:  make(chan struct{}, 1),
 		ticks:   make(chan chan error),
@@ -75,7 +132,7 @@ func newFireLoop(ctx context.Context, s *Scheduler) (*fireLoop, error) {
 	if err := f.load(ctx); err != nil {
 		return nil, err
 	}
-	if err := f.pass(ctx, nil); err != nil {
+	if err := f.pass(ctx, true); err != nil {
 		return nil, err
 	}
 	f.timer.Start(ctx)
@@ -101,10 +158,12 @@ func (f *fireLoop) poke() {
 	}
 }
 
-// wakeFor is called by the timer when schedule id is due.
-func (f *fireLoop) wakeFor(id string) {
+// wakeFor is called by the timer when a schedule is due: the loop then
+// enqueues the ticks of every schedule due by then, in one batch, however
+// many timer jobs fire for the same moment.
+func (f *fireLoop) wakeFor() {
 	f.mu.Lock()
-	f.fired[id] = struct{}{}
+	f.fired = true
 	f.mu.Unlock()
 	f.poke()
 }
@@ -125,7 +184,7 @@ func (f *fireLoop) resync() {
 	f.poke()
 }
 
-// tick runs a pass over every schedule now and waits for it.
+// tick re-reads every schedule and enqueues what is due, and waits for it.
 func (f *fireLoop) tick(ctx context.Context) error {
 	done := make(chan error, 1)
 	select {
@@ -158,32 +217,30 @@ func (f *fireLoop) run(ctx context.Context) {
 		case <-resync.C:
 			err = f.refreshAll(ctx)
 		case done := <-f.ticks:
-			err = f.pass(ctx, nil)
+			err = f.refreshAll(ctx)
 			done <- err
 		case <-f.signal:
 			f.mu.Lock()
-			fired, changes, all := f.fired, f.changes, f.resyncAll
-			f.fired, f.changes, f.resyncAll = map[string]struct{}{}, map[string]struct{}{}, false
+			changes, all := f.changes, f.resyncAll
+			f.fired, f.changes, f.resyncAll = false, map[string]struct{}{}, false
 			f.mu.Unlock()
 			if all {
 				err = f.refreshAll(ctx)
 				break
 			}
+			var failed []string
 			for id := range changes {
-				if err = f.refresh(ctx, id); err != nil {
-					f.changed(id) // try again below
+				if rerr := f.refresh(ctx, id); rerr != nil {
+					err = rerr
+					failed = append(failed, id)
 				}
-				fired[id] = struct{}{}
 			}
-			ids := make([]string, 0, len(fired))
-			for id := range fired {
-				ids = append(ids, id)
-			}
-			if perr := f.pass(ctx, ids); perr != nil {
+			if perr := f.pass(ctx, len(changes) > 0); perr != nil {
 				err = perr
-				for _, id := range ids {
-					f.wakeFor(id)
-				}
+				f.wakeFor()
+			}
+			for _, id := range failed {
+				f.changed(id) // again after the retry interval
 			}
 		}
 		if err != nil && ctx.Err() == nil {
@@ -206,7 +263,7 @@ func (f *fireLoop) refreshAll(ctx context.Context) error {
 	if err := f.load(ctx); err != nil {
 		return err
 	}
-	return f.pass(ctx, nil)
+	return f.pass(ctx, true)
 }
 
 // load reads every schedule and makes entries match the active ones.
@@ -250,8 +307,12 @@ func (f *fireLoop) refresh(ctx context.Context, id string) error {
 }
 
 func (f *fireLoop) remove(id string) {
-	if _, ok := f.entries[id]; !ok {
+	e, ok := f.entries[id]
+	if !ok {
 		return
+	}
+	if e.index >= 0 {
+		heap.Remove(&f.queue, e.index)
 	}
 	delete(f.entries, id)
 	f.setCount()
@@ -283,7 +344,7 @@ func (f *fireLoop) apply(sch *store.Schedule) {
 		f.remove(sch.ID)
 		return
 	}
-	e := &entry{sch: sch, trig: trig, storedNext: sch.NextRunAt}
+	e := &entry{sch: sch, trig: trig, storedNext: sch.NextRunAt, index: -1}
 	if old != nil && old.sch.Trigger == sch.Trigger {
 		e.next = old.next
 	} else {
@@ -293,7 +354,11 @@ func (f *fireLoop) apply(sch *store.Schedule) {
 		}
 		e.next, _ = trig.Next(base)
 	}
+	if old != nil && old.index >= 0 {
+		heap.Remove(&f.queue, old.index)
+	}
 	f.entries[sch.ID] = e
+	f.queue.set(e)
 	f.setCount()
 	f.arm(e)
 }
@@ -312,10 +377,11 @@ func (f *fireLoop) arm(e *entry) {
 	}
 }
 
-// pass enqueues the due ticks of the schedules ids (nil: all) in batches,
-// and moves each schedule's next tick past now. When the store fails,
-// nothing moves and the caller tries again.
-func (f *fireLoop) pass(ctx context.Context, ids []string) error {
+// pass enqueues the ticks of every schedule due by now, in batches, and
+// moves each schedule's next tick past now; with all, it also sets the
+// store's NextRunAt of every schedule where it is stale. When the store
+// fails, nothing moves and the caller tries again.
+func (f *fireLoop) pass(ctx context.Context, all bool) error {
 	now := f.s.cfg.Clock.Now()
 	type move struct {
 		e    *entry
@@ -351,15 +417,13 @@ func (f *fireLoop) pass(ctx context.Context, ids []string) error {
 			times = append(times, p)
 		}
 	}
-	if ids == nil {
+	if all {
 		for _, e := range f.entries {
 			visit(e)
 		}
 	} else {
-		for _, id := range ids {
-			if e := f.entries[id]; e != nil {
-				visit(e)
-			}
+		for _, e := range f.queue.dueAt(now) {
+			visit(e)
 		}
 	}
 	for len(params) > 0 {
@@ -385,7 +449,9 @@ func (f *fireLoop) pass(ctx context.Context, ids []string) error {
 		m.e.next, m.e.storedNext = m.next, m.next
 		if m.next.IsZero() {
 			f.remove(m.e.sch.ID)
+			continue
 		}
+		f.queue.set(m.e)
 	}
 	return nil
 }
@@ -464,7 +530,7 @@ type timerJob struct {
 }
 
 func (j *timerJob) Execute(context.Context) error {
-	j.f.wakeFor(j.id)
+	j.f.wakeFor()
 	return nil
 }
 

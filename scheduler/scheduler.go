@@ -238,8 +238,9 @@ func (s *Scheduler) running() *workers {
 	return s.work
 }
 
-// Tick does at once what the node's timers do: it enqueues every tick due
-// at the clock's time (applying misfire policies), rescues runs whose lease
+// Tick does at once what the node's timers do: it extends the leases of the
+// runs executing here, re-reads every schedule, enqueues every tick due at
+// the clock's time (applying misfire policies), rescues runs whose lease
 // expired, and wakes the workers. It returns when the ticks are in the
 // store. Tests that drive a fake clock call it after moving the clock.
 func (s *Scheduler) Tick(ctx context.Context) error {
@@ -249,6 +250,9 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	if !started {
 		return ErrNotStarted
 	}
+	// The leases of the runs executing here are extended first, at the
+	// clock's time, so moving a fake clock does not expire them.
+	s.work.extend()
 	if err := s.fire.tick(ctx); err != nil {
 		return err
 	}

@@ -27,11 +27,17 @@ import (
 //
 // go-quartz in the zone itself gets these cases wrong (see quartz_test.go):
 // it fires a skipped 02:30 at 01:30, expires after the first time it meets a
-// gap or a repeated hour, and skips the second pass of a repeated hour. In
-// UTC it also misreads a day past the month's end (February 30 becomes
-// March 2): each of its answers is checked against the expression here, and
-// the search resumes at the start of the next month when it made that
-// mistake.
+// gap or a repeated hour, and skips the second pass of a repeated hour.
+//
+// Even on the wall clock, go-quartz has calendar slips: it reads a day past
+// the month's end as a day of the next month (February 30 becomes March 2),
+// with a restricted month field it enters a month at the day-of-month it had
+// reached in the month before when it searches days of the week (skipping
+// the weekdays before it), and its L, W and # day forms skip fire times. So
+// each of its answers is checked here: the search resumes at the start of
+// the next month after a misread date and at the first weekday passed, and
+// the L, W and # days, at most one a month, are computed here while
+// go-quartz searches the other fields.
 
 // cronSchedule is a compiled cron expression in a time zone.
 type cronSchedule struct {
@@ -223,21 +229,57 @@ func (b *branch) next(w int64) (int64, bool) {
 		if r <= w {
 			return 0, false
 		}
-		if b.match(r) {
-			return r, true
-		}
-		// go-quartz read a day past the end of a month as a day of the
-		// next month; nothing matches before the next month begins.
-		if m := startOfMonth(r); m > w {
-			if b.match(m) {
-				return m, true
-			}
-			w = m
-		} else {
-			w = r
+		var done bool
+		if w, done = b.check(w, r); done {
+			return w, true
 		}
 	}
 	return 0, false
+}
+
+// check takes go-quartz's answer r to a search after w. It returns the
+// branch's next time and true, or a new point to search after and false.
+func (b *branch) check(w, r int64) (int64, bool) {
+	y, m, d := time.Unix(r, 0).UTC().Date()
+	switch {
+	case b.day.kind == dayOfWeek:
+		// With a restricted month field, go-quartz enters a month at the
+		// day it had reached in the month before, passing the weekdays
+		// before it. Resume at the first one it passed.
+		from := 1
+		if wy, wm, wd := time.Unix(w, 0).UTC().Date(); wy == y && wm == m {
+			from = wd + 1
+		}
+		wd := weekday(y, m, from)
+		for dd := from; dd < d; dd++ {
+			if b.day.days&(1<<wd) != 0 {
+				return startOfDay(y, m, dd) - 1, false
+			}
+			wd = (wd + 1) % 7
+		}
+	case b.day.once():
+		// go-quartz searched any day: go on from the selected day, later
+		// in the month, or from the next month.
+		sd, ok := b.day.dayIn(y, m)
+		switch {
+		case ok && sd > d:
+			return startOfDay(y, m, sd) - 1, false
+		case !ok || sd < d:
+			return startOfDay(y, m+1, 1) - 1, false
+		}
+	}
+	if b.match(r) {
+		return r, true
+	}
+	// go-quartz read a day past the end of a month as a day of the next
+	// month; nothing matches before the next month begins.
+	if ms := startOfDay(y, m, 1); ms > w {
+		if b.match(ms) {
+			return ms, true
+		}
+		return ms, false
+	}
+	return r, false
 }
 
 // match reports whether wall-clock time w matches the branch.
@@ -294,23 +336,42 @@ func (b *branch) feasible() bool {
 // match reports whether the day d of month m of year y, a wd, is selected.
 func (s *daySpec) match(y int, m time.Month, d int, wd time.Weekday) bool {
 	switch s.kind {
+	case dayAll:
+		return true
 	case dayOfMonth:
 		return s.days&(1<<d) != 0
-	case dayLast:
-		return d == daysIn(y, m)-s.n
-	case dayNearWeekday:
-		return d == nearestWeekday(y, m, s.n)
-	case dayLastWeekday:
-		return d == nearestWeekday(y, m, daysIn(y, m))
 	case dayOfWeek:
 		return s.days&(1<<wd) != 0
-	case dayNthWeekday:
-		return wd == s.wd && (d-1)/7 == s.n-1
-	case dayLastOfWeek:
-		return wd == s.wd && d+7 > daysIn(y, m)
 	default:
-		return true
+		sd, ok := s.dayIn(y, m)
+		return ok && d == sd
 	}
+}
+
+// once reports whether s selects at most one day a month: the L, W and #
+// forms.
+func (s *daySpec) once() bool {
+	return s.kind != dayAll && s.kind != dayOfMonth && s.kind != dayOfWeek
+}
+
+// dayIn returns the day a once selection picks in month m of year y; ok is
+// false when the month has none.
+func (s *daySpec) dayIn(y int, m time.Month) (day int, ok bool) {
+	last := daysIn(y, m)
+	switch s.kind {
+	case dayLast:
+		day = last - s.n
+	case dayNearWeekday:
+		day = nearestWeekday(y, m, s.n)
+	case dayLastWeekday:
+		day = nearestWeekday(y, m, last)
+	case dayNthWeekday:
+		first := 1 + (int(s.wd)-int(weekday(y, m, 1))+7)%7
+		day = first + 7*(s.n-1)
+	case dayLastOfWeek:
+		day = last - (int(weekday(y, m, last))-int(s.wd)+7)%7
+	}
+	return day, day >= 1 && day <= last
 }
 
 // nearestWeekday returns the weekday (Monday to Friday) nearest to day n of
@@ -350,7 +411,8 @@ func weekday(y int, m time.Month, d int) time.Weekday {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Weekday()
 }
 
-func startOfMonth(w int64) int64 {
-	y, m, _ := time.Unix(w, 0).UTC().Date()
-	return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC).Unix()
+// startOfDay returns the wall-clock time (read as UTC) at which day d of
+// month m of year y begins; days and months out of range carry over.
+func startOfDay(y int, m time.Month, d int) int64 {
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix()
 }

@@ -38,7 +38,9 @@ import (
 // end means its last day) or LW (the month's last weekday). The day-of-week
 // field may be d#k (the k-th day d of the month, k from 1 to 5) or dL (the
 // month's last day d), with d in crontab numbering or a name. A month without
-// such a day does not fire.
+// such a day does not fire. Each of these selects at most one day a month,
+// which this package computes itself: go-quartz accepts them but skips fire
+// times with them (see quartz_test.go).
 
 // cronField names the fields of a 7-field expression, in order.
 type cronField int
@@ -125,7 +127,8 @@ type cronExpr struct {
 	// restricted a day matches either (Vixie cron).
 	dom, dow                     daySpec
 	domRestricted, dowRestricted bool
-	// quartz fields for the day fields, in Quartz numbering.
+	// quartzDOM and quartzDOW are the day fields for go-quartz, in its
+	// numbering; "*" for the forms go-quartz does not search.
 	quartzDOM, quartzDOW string
 }
 
@@ -325,7 +328,7 @@ func parseValue(text string, spec fieldSpec) (int, error) {
 }
 
 // parseDOM parses the day-of-month field, returning its day selection and
-// the field in Quartz syntax.
+// the field for go-quartz.
 func parseDOM(field string) (daySpec, string, error) {
 	spec := specOf(fieldDOM)
 	bad := func(format string, args ...any) (daySpec, string, error) {
@@ -347,28 +350,28 @@ func parseDOM(field string) (daySpec, string, error) {
 	}
 	switch {
 	case up == "L":
-		return daySpec{kind: dayLast}, "L", nil
+		return daySpec{kind: dayLast}, "*", nil
 	case up == "LW":
-		return daySpec{kind: dayLastWeekday}, "LW", nil
+		return daySpec{kind: dayLastWeekday}, "*", nil
 	case strings.HasPrefix(up, "L-"):
 		n, err := strconv.Atoi(up[2:])
 		if err != nil || n < 1 || n > 30 {
 			return bad("L-n needs n from 1 to 30")
 		}
-		return daySpec{kind: dayLast, n: n}, up, nil
+		return daySpec{kind: dayLast, n: n}, "*", nil
 	case strings.HasSuffix(up, "W"):
 		n, err := strconv.Atoi(up[:len(up)-1])
 		if err != nil || n < spec.min || n > spec.max {
 			return bad("nW needs a day n from 1 to 31")
 		}
-		return daySpec{kind: dayNearWeekday, n: n}, strconv.Itoa(n) + "W", nil
+		return daySpec{kind: dayNearWeekday, n: n}, "*", nil
 	}
 	return bad("expected L, L-n, nW or LW, or a crontab list")
 }
 
 // parseDOW parses the day-of-week field in crontab numbering (0 and 7 are
-// Sunday), returning its day selection and the field in Quartz numbering
-// (1 is Sunday, 7 is Saturday).
+// Sunday), returning its day selection and the field for go-quartz, in
+// Quartz numbering (1 is Sunday, 7 is Saturday).
 func parseDOW(field string) (daySpec, string, error) {
 	spec := specOf(fieldDOW)
 	bad := func(format string, args ...any) (daySpec, string, error) {
@@ -387,8 +390,7 @@ func parseDOW(field string) (daySpec, string, error) {
 		if err != nil || n < 1 || n > 5 {
 			return bad("d#k needs k from 1 to 5")
 		}
-		wd %= 7
-		return daySpec{kind: dayNthWeekday, wd: time.Weekday(wd), n: n}, fmt.Sprintf("%d#%d", wd+1, n), nil
+		return daySpec{kind: dayNthWeekday, wd: time.Weekday(wd % 7), n: n}, "*", nil
 	}
 	if day, ok := strings.CutSuffix(up, "L"); ok && !strings.ContainsAny(day, ",-/*?") {
 		if day == "" {
@@ -398,8 +400,7 @@ func parseDOW(field string) (daySpec, string, error) {
 		if err != nil {
 			return bad("%v", err)
 		}
-		wd %= 7
-		return daySpec{kind: dayLastOfWeek, wd: time.Weekday(wd)}, fmt.Sprintf("%dL", wd+1), nil
+		return daySpec{kind: dayLastOfWeek, wd: time.Weekday(wd % 7)}, "*", nil
 	}
 	days, err := parseField(field, spec)
 	if err != nil {
@@ -411,7 +412,7 @@ func parseDOW(field string) (daySpec, string, error) {
 	return daySpec{kind: dayOfWeek, days: days}, joinBits(days, 1), nil
 }
 
-// joinBits writes the values of a bit set as a Quartz list, each value plus
+// joinBits writes the values of a bit set as a go-quartz list, each value plus
 // delta.
 func joinBits(set uint64, delta int) string {
 	var b strings.Builder

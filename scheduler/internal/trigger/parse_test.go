@@ -30,11 +30,6 @@ func TestDOWTranslation(t *testing.T) {
 		{"6,0", "1,7"},       // the weekend
 		{"2/3", "3,6"},       // 2 and 5
 		{"SUN,WED-FRI", "1,4,5,6"},
-		{"FRI#3", "6#3"},
-		{"0#1", "1#1"},
-		{"7#2", "1#2"},
-		{"5L", "6L"},
-		{"satL", "7L"},
 	}
 	for _, tt := range tests {
 		_, got, err := parseDOW(tt.field)
@@ -46,11 +41,30 @@ func TestDOWTranslation(t *testing.T) {
 			t.Errorf("parseDOW(%q) = %q, want %q", tt.field, got, tt.quartz)
 		}
 	}
+
+	special := []struct {
+		field string
+		want  daySpec
+	}{
+		{"FRI#3", daySpec{kind: dayNthWeekday, wd: time.Friday, n: 3}},
+		{"0#1", daySpec{kind: dayNthWeekday, wd: time.Sunday, n: 1}},
+		{"7#2", daySpec{kind: dayNthWeekday, wd: time.Sunday, n: 2}},
+		{"5L", daySpec{kind: dayLastOfWeek, wd: time.Friday}},
+		{"satL", daySpec{kind: dayLastOfWeek, wd: time.Saturday}},
+		{"7L", daySpec{kind: dayLastOfWeek, wd: time.Sunday}},
+	}
+	for _, tt := range special {
+		got, q, err := parseDOW(tt.field)
+		if err != nil || got != tt.want || q != "*" {
+			t.Errorf("parseDOW(%q) = %+v, %q, %v; want %+v, \"*\"", tt.field, got, q, err, tt.want)
+		}
+	}
 }
 
 // TestQuartzExpressions checks what go-quartz is asked to search: seconds
 // first, Quartz's day-of-week numbering, ? in the unrestricted day field,
-// and one trigger per day field when both are restricted.
+// one trigger per day field when both are restricted, and any day for the
+// L, W and # forms, whose day is picked by this package.
 func TestQuartzExpressions(t *testing.T) {
 	tests := []struct {
 		cron string
@@ -64,12 +78,12 @@ func TestQuartzExpressions(t *testing.T) {
 		{"0 0 1 * ?", []string{"0 0 0 1 * ? *"}},
 		{"0 12 * jan,Jul *", []string{"0 0 12 * 1,7 ? *"}},
 		{"10 */20 * * * *", []string{"10 0,20,40 * * * ? *"}},
-		{"0 0 12 L * ?", []string{"0 0 12 L * ? *"}},
-		{"0 0 12 l-3 * ?", []string{"0 0 12 L-3 * ? *"}},
-		{"0 0 12 15w * ?", []string{"0 0 12 15W * ? *"}},
-		{"0 0 12 LW * *", []string{"0 0 12 LW * ? *"}},
-		{"0 0 12 ? * FRI#3", []string{"0 0 12 ? * 6#3 *"}},
-		{"0 0 12 L * 5L", []string{"0 0 12 L * ? *", "0 0 12 ? * 6L *"}},
+		{"0 0 12 L * ?", []string{"0 0 12 * * ? *"}},
+		{"0 0 12 l-3 * ?", []string{"0 0 12 * * ? *"}},
+		{"0 0 12 15w * ?", []string{"0 0 12 * * ? *"}},
+		{"0 0 12 LW * *", []string{"0 0 12 * * ? *"}},
+		{"0 0 12 ? * FRI#3", []string{"0 0 12 ? * * *"}},
+		{"0 0 12 L * 5L", []string{"0 0 12 * * ? *", "0 0 12 ? * * *"}},
 		{"0 0 0 1 1 ? 2027,2030-2031", []string{"0 0 0 1 1 ? 2027,2030,2031"}},
 		{"@yearly", []string{"0 0 0 1 1 ? *"}},
 		{"@annually", []string{"0 0 0 1 1 ? *"}},
