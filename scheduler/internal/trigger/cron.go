@@ -30,13 +30,13 @@ import (
 // gap or a repeated hour, and skips the second pass of a repeated hour.
 //
 // Even on the wall clock, go-quartz has calendar slips: it reads a day past
-// the month's end as a day of the next month (February 30 becomes March 2),
-// with a restricted month field it enters a month at the day-of-month it had
-// reached in the month before when it searches days of the week (skipping
-// the weekdays before it), and its L, W and # day forms skip fire times. So
-// each of its answers is checked here: the search resumes at the start of
-// the next month after a misread date and at the first weekday passed, and
-// the L, W and # days, at most one a month, are computed here while
+// the month's end as a day of the next month (February 30 becomes March 2);
+// searching days of the week under a restricted month field, it enters a
+// month at the day-of-month it had reached in the month before, skipping
+// the matching days before it; and its L, W and # day forms skip fire
+// times. So each of its answers is checked here: the search resumes at the
+// start of the next month after a misread date and at the first day passed,
+// and the L, W and # days, at most one a month, are computed here while
 // go-quartz searches the other fields.
 
 // cronSchedule is a compiled cron expression in a time zone.
@@ -104,8 +104,8 @@ func newCronSchedule(c *cronExpr, loc *time.Location) (*cronSchedule, error) {
 			return nil, cronError("go-quartz refused it as %q: %v", expr, err)
 		}
 		b.quartz, b.expr = q, expr
-		// go-quartz may search forever (or overflow its stack) for a date
-		// that never occurs, so such a branch is left out.
+		// A branch that no date matches (February 30) is left out:
+		// searching it would only run through the retries.
 		if b.feasible() {
 			s.branches = append(s.branches, b)
 		}
@@ -244,8 +244,8 @@ func (b *branch) check(w, r int64) (int64, bool) {
 	switch {
 	case b.day.kind == dayOfWeek:
 		// With a restricted month field, go-quartz enters a month at the
-		// day it had reached in the month before, passing the weekdays
-		// before it. Resume at the first one it passed.
+		// day it had reached in the month before, passing the matching
+		// days before it. Resume at the first one it passed.
 		from := 1
 		if wy, wm, wd := time.Unix(w, 0).UTC().Date(); wy == y && wm == m {
 			from = wd + 1

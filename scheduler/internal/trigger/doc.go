@@ -1,11 +1,66 @@
-// Package trigger is the scheduler's fire-time math: it compiles a schedule's
+// Package trigger is the scheduler's fire-time math. It compiles a schedule's
 // stored trigger spec (store.Trigger) into a Trigger, a pure function from a
-// time to the next fire time, and checks the spec on the way.
+// time to the next fire time, and checks the spec on the way: every error is
+// a *store.ValidationError naming the field at fault.
 //
-// It is internal to the scheduler. Cron expressions are searched with
-// go-quartz's CronTrigger; this package adds the crontab dialect (5 and 6
-// fields, descriptors, @every, the Vixie day rule), the time-zone and
-// daylight-saving semantics of Herald's design, start and end bounds, and
-// interval and one-off triggers. Nothing here reads the clock or applies
-// jitter, so every node computes the same fire times.
+// It is internal to the scheduler, which alone should import it. Cron
+// expressions are searched with go-quartz's CronTrigger; this package adds
+// the crontab dialect, the time-zone and daylight-saving semantics of
+// Herald's design, start and end bounds, and interval and one-off triggers.
+// Nothing here reads the clock or applies jitter, so every node computes the
+// same fire times.
+//
+// # Cron expressions
+//
+// An expression is one of
+//
+//	min hour dom month dow            (5 fields, crontab)
+//	sec min hour dom month dow        (6 fields)
+//	sec min hour dom month dow year   (7 fields)
+//	@yearly @annually @monthly @weekly @daily @midnight @hourly
+//	@every <duration>
+//
+// All forms share crontab semantics. A field is a comma-separated list of
+// items; an item is *, ?, a value, a range a-b, or any of these followed by a
+// step /n (a/n means from a up to the field's maximum). ? means the same as
+// *. Months may be written JAN-DEC and days of the week SUN-SAT, in any case.
+// The day of the week runs from 0 to 7, where both 0 and 7 are Sunday. Years
+// run from 1970 to 2099. A 5-field expression is the 6-field expression with
+// a 0 seconds field in front.
+//
+// @annually is an alias of @yearly, and @midnight of @daily. @weekly fires on
+// Sundays at midnight. @every takes a Go duration of at least one second, and
+// fires like an interval trigger: at the anchor given to Compile plus whole
+// multiples of the duration.
+//
+// When both day fields are restricted (neither is * nor ?), a day matches if
+// either matches: "0 0 1,15 * 1" fires on the 1st, the 15th and every Monday
+// (the Vixie cron rule).
+//
+// Beyond crontab, the day-of-month field may be, as a whole, one of Quartz's
+// forms: L (the month's last day), L-n (n days before it, n from 1 to 30), nW
+// (the weekday nearest to day n, within the month; a day past the month's end
+// means its last day) or LW (the month's last weekday). The day-of-week field
+// may be d#k (the k-th day d of the month, k from 1 to 5) or dL (the month's
+// last day d), with d in crontab numbering or a name: FRI#3, 5L. A month
+// without such a day does not fire.
+//
+// An expression that no date can match, such as "0 0 30 2 *", compiles but
+// never fires.
+//
+// # Time zones and daylight saving
+//
+// A cron expression is read in the trigger's zone (UTC when none is given).
+// Across a daylight-saving change:
+//
+//   - a wall-clock time that does not exist, skipped by a spring-forward
+//     gap, fires once, shifted forward by the gap (02:30 becomes 03:30);
+//   - a wall-clock time that occurs twice, in a fall-back, fires once, at
+//     its first occurrence;
+//   - an expression whose hour field covers every hour ("*/5 * * * *",
+//     "0 * * * *") follows elapsed time instead: it fires in both passes of a
+//     repeated hour and has no fire times inside a skipped one.
+//
+// Fire times are instants, returned in UTC; show them in Trigger.Location.
+// Cron fire times fall between 1970 and 2255.
 package trigger

@@ -9,38 +9,10 @@ import (
 	"github.com/heraldhq/herald/store"
 )
 
-// The cron dialect. An expression is one of
-//
-//	min hour dom month dow            (5 fields, crontab)
-//	sec min hour dom month dow        (6 fields)
-//	sec min hour dom month dow year   (7 fields)
-//	@yearly @annually @monthly @weekly @daily @midnight @hourly
-//	@every <duration>
-//
-// All forms share crontab semantics. A field is a comma-separated list of
-// items; an item is *, ?, a value, a range a-b, or any of these followed by
-// a step /n (a/n means a up to the field's maximum). ? means the same as *.
-// Months may be written JAN-DEC and days of the week SUN-SAT, in any case.
-// The day of the week runs from 0 to 7, where both 0 and 7 are Sunday.
-// Years run from 1970 to 2099.
-//
-// A 5-field expression is the 6-field expression with a 0 seconds field in
-// front. @annually is an alias of @yearly and @midnight of @daily. @every
-// fires at the trigger's anchor plus whole multiples of the duration, like an
-// interval trigger.
-//
-// When both day fields are restricted (neither is * nor ?), a day matches if
-// either matches (the Vixie cron rule).
-//
-// Beyond crontab, the day-of-month field may be, as a whole, one of Quartz's
-// forms: L (the month's last day), L-n (n days before it, n from 1 to 30),
-// nW (the weekday nearest to day n, within the month; a day past the month's
-// end means its last day) or LW (the month's last weekday). The day-of-week
-// field may be d#k (the k-th day d of the month, k from 1 to 5) or dL (the
-// month's last day d), with d in crontab numbering or a name. A month without
-// such a day does not fire. Each of these selects at most one day a month,
-// which this package computes itself: go-quartz accepts them but skips fire
-// times with them (see quartz_test.go).
+// This file parses the cron dialect described in the package documentation.
+// The L, W and # forms select at most one day a month, which this package
+// computes itself: go-quartz accepts them but skips fire times with them (see
+// quartz_test.go), so it searches those branches with any day.
 
 // cronField names the fields of a 7-field expression, in order.
 type cronField int
@@ -100,7 +72,7 @@ const (
 	dayLast                       // the month's last day minus n
 	dayNearWeekday                // the weekday nearest to day n
 	dayLastWeekday                // the month's last weekday
-	dayOfWeek                     // the weekdays in days (bit 0 is Sunday)
+	dayOfWeek                     // the days of the week in days (bit 0 is Sunday)
 	dayNthWeekday                 // the n-th weekday wd of the month
 	dayLastOfWeek                 // the month's last weekday wd
 )

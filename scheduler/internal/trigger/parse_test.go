@@ -192,7 +192,7 @@ func TestCompileErrors(t *testing.T) {
 		{"every -1s", cron("@every -1s"), "trigger.cron", "at least 1s"},
 		{"every 10ms", cron("@every 10ms"), "trigger.cron", "at least 1s: got 10ms"},
 		{"unknown zone", store.Trigger{Kind: store.TriggerCron, Cron: "@daily", Timezone: "Mars/Base"}, "trigger.timezone", `unknown IANA time zone "Mars/Base"`},
-		{"Local zone", store.Trigger{Kind: store.TriggerCron, Cron: "@daily", Timezone: "Local"}, "trigger.timezone", "unknown IANA time zone"},
+		{"Local zone", store.Trigger{Kind: store.TriggerCron, Cron: "@daily", Timezone: "Local"}, "trigger.timezone", "name an IANA time zone"},
 		{"interval 0", store.Trigger{Kind: store.TriggerInterval}, "trigger.interval", "at least 1s: got 0s"},
 		{"interval 500ms", store.Trigger{Kind: store.TriggerInterval, Interval: 500 * time.Millisecond}, "trigger.interval", "at least 1s"},
 		{"interval negative", store.Trigger{Kind: store.TriggerInterval, Interval: -time.Hour}, "trigger.interval", "at least 1s"},

@@ -13,7 +13,6 @@ const minInterval = time.Second
 // Trigger is a compiled schedule trigger: a pure function from a time to the
 // next fire time. It is immutable and safe for concurrent use.
 type Trigger struct {
-	kind       store.TriggerKind
 	loc        *time.Location
 	start, end time.Time // zero: unbounded
 
@@ -46,7 +45,7 @@ func Compile(spec store.Trigger, anchor time.Time) (*Trigger, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Trigger{kind: spec.Kind, loc: loc, start: spec.StartAt, end: spec.EndAt}
+	t := &Trigger{loc: loc, start: spec.StartAt, end: spec.EndAt}
 	if !t.start.IsZero() && !t.end.IsZero() && !t.end.After(t.start) {
 		return nil, store.Invalid("trigger.end_at", "must be after trigger.start_at")
 	}
@@ -93,8 +92,11 @@ func loadLocation(name string) (*time.Location, error) {
 	if name == "" {
 		return time.UTC, nil
 	}
+	if name == "Local" {
+		return nil, store.Invalid("trigger.timezone", `"Local" differs from node to node: name an IANA time zone`)
+	}
 	loc, err := time.LoadLocation(name)
-	if err != nil || name == "Local" {
+	if err != nil {
 		return nil, store.Invalid("trigger.timezone", fmt.Sprintf("unknown IANA time zone %q", name))
 	}
 	return loc, nil

@@ -1,6 +1,8 @@
 package trigger
 
 import (
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -371,6 +373,22 @@ func TestNextFromZeroTime(t *testing.T) {
 	if want := at(t, "1970-01-01T05:00:00Z"); !ok || !next.Equal(want) {
 		t.Errorf("Next(zero) = %v, %v; want %v (fire times start in 1970)", next, ok, want)
 	}
+}
+
+// TestConcurrentNext shares one Trigger between goroutines; run with -race.
+func TestConcurrentNext(t *testing.T) {
+	tr := mustCompile(t, cronIn("America/New_York", "0 0 1,15 * 1"))
+	from := at(t, "2026-01-01T00:00:00Z")
+	want := fires(tr, from, 50)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if got := fires(tr, from, 50); !slices.EqualFunc(got, want, time.Time.Equal) {
+				t.Error("concurrent fire times differ")
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func TestMinGap(t *testing.T) {
