@@ -16,8 +16,13 @@ import (
 	"github.com/heraldhq/herald/store"
 )
 
-// enqueueChunk is the most ticks inserted by one store call.
-const enqueueChunk = 500
+// Ticks are inserted in calls of at most enqueueChunk, in up to
+// enqueueParallel parts of at least enqueuePartMin ticks each.
+const (
+	enqueueChunk    = 500
+	enqueueParallel = 4
+	enqueuePartMin  = 100
+)
 
 // maxMissedScan bounds the missed ticks of one schedule examined in a pass;
 // past it, only the ticks that are still on time are considered.
@@ -426,19 +431,8 @@ func (f *fireLoop) pass(ctx context.Context, all bool) error {
 			visit(e)
 		}
 	}
-	for len(params) > 0 {
-		n := min(len(params), enqueueChunk)
-		res, err := f.s.st.RunEnqueue(ctx, params[:n]...)
-		if err != nil {
-			return fmt.Errorf("enqueue ticks: %w", err)
-		}
-		for i, r := range res {
-			if !r.Duplicate {
-				level.Debug(f.s.logger).Log("msg", "tick enqueued", "schedule_id", params[i].ScheduleID,
-					"tick", params[i].ScheduledFor.Format(time.RFC3339), "run_id", r.Run.ID, "status", r.Run.Status)
-			}
-		}
-		params = params[n:]
+	if err := f.enqueue(ctx, params); err != nil {
+		return err
 	}
 	for _, p := range times {
 		if _, err := f.s.st.ScheduleSetTimes(ctx, p); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -454,6 +448,56 @@ func (f *fireLoop) pass(ctx context.Context, all bool) error {
 		f.queue.set(m.e)
 	}
 	return nil
+}
+
+// enqueue inserts the ticks of a pass. A large batch is split by schedule
+// into parts inserted at once on separate connections: the parts lock
+// disjoint schedules, and a server with several cores takes them in
+// parallel.
+func (f *fireLoop) enqueue(ctx context.Context, params []*store.RunEnqueueParams) error {
+	if len(params) == 0 {
+		return nil
+	}
+	parts := min(enqueueParallel, (len(params)+enqueuePartMin-1)/enqueuePartMin)
+	groups := make([][]*store.RunEnqueueParams, parts)
+	for _, p := range params { // params of one schedule are adjacent
+		g := int(fnv32(p.ScheduleID) % uint32(parts))
+		groups[g] = append(groups[g], p)
+	}
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for len(g) > 0 {
+				n := min(len(g), enqueueChunk)
+				res, err := f.s.st.RunEnqueue(ctx, g[:n]...)
+				if err != nil {
+					errs[i] = fmt.Errorf("enqueue ticks: %w", err)
+					return
+				}
+				for j, r := range res {
+					if !r.Duplicate {
+						level.Debug(f.s.logger).Log("msg", "tick enqueued", "schedule_id", g[j].ScheduleID,
+							"tick", g[j].ScheduledFor.Format(time.RFC3339), "run_id", r.Run.ID, "status", r.Run.Status)
+					}
+				}
+				g = g[n:]
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
 }
 
 // due returns the ticks of e to enqueue at now, by its misfire policy, the

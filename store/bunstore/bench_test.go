@@ -76,3 +76,22 @@ func BenchmarkBaseline(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTicks: one tick of each of 1,000 schedules in one call.
+func BenchmarkTicks(b *testing.B) {
+	for _, be := range benchBackends {
+		for _, pol := range []store.OverlapPolicy{store.OverlapAllowAll, store.OverlapSkip} {
+			b.Run(fmt.Sprintf("%s/%s", be.name, pol), func(b *testing.B) {
+				if be.name == "postgres" {
+					testpg.ServerDSN(b)
+				}
+				st, err := bunstore.Open(context.Background(), be.dsn(b), bunstore.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer st.Close()
+				storetest.BenchmarkTicks(b, st, 1000, pol)
+			})
+		}
+	}
+}

@@ -325,17 +325,35 @@ func takenFor(m map[string]int, keys []string) (int, bool) {
 
 // findExisting returns the stored runs that hold a key one of ps would take.
 func (s *Store) findExisting(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueParams) (map[string]*runRow, error) {
-	var conds []string
-	var args []any
+	// Two IN lists per key kind rather than one condition per run: an OR
+	// of a thousand conditions is slow to plan on PostgreSQL and too deep
+	// for SQLite's parser. The lists may match more rows than asked for;
+	// the keys below pick the ones that matter.
+	var sids, owners, keys []string
+	var ticks []time.Time
+	seenTick := map[time.Time]bool{}
 	for _, p := range ps {
 		if p.Kind == store.RunKindSchedule {
-			conds = append(conds, "(schedule_id = ? AND scheduled_for = ?)")
-			args = append(args, p.ScheduleID, p.ScheduledFor)
+			sids = appendUnique(sids, p.ScheduleID)
+			if !seenTick[p.ScheduledFor] {
+				seenTick[p.ScheduledFor] = true
+				ticks = append(ticks, p.ScheduledFor)
+			}
 		}
 		if p.IdempotencyKey != "" {
-			conds = append(conds, "(owner = ? AND idempotency_key = ?)")
-			args = append(args, p.Owner, p.IdempotencyKey)
+			owners = appendUnique(owners, p.Owner)
+			keys = append(keys, p.IdempotencyKey)
 		}
+	}
+	var conds []string
+	var args []any
+	if len(sids) > 0 {
+		conds = append(conds, "(schedule_id IN (?) AND scheduled_for IN (?))")
+		args = append(args, bun.In(sids), bun.In(ticks))
+	}
+	if len(keys) > 0 {
+		conds = append(conds, "(owner IN (?) AND idempotency_key IN (?))")
+		args = append(args, bun.In(owners), bun.In(keys))
 	}
 	found := map[string]*runRow{}
 	if len(conds) == 0 {
@@ -345,9 +363,17 @@ func (s *Store) findExisting(ctx context.Context, tx bun.IDB, ps []*store.RunEnq
 	if err := tx.NewRaw("SELECT * FROM herald_runs WHERE "+strings.Join(conds, " OR "), args...).Scan(ctx, &rows); err != nil {
 		return nil, err
 	}
+	wanted := map[string]bool{}
+	for _, p := range ps {
+		for _, k := range runKeys(p) {
+			wanted[k] = true
+		}
+	}
 	for i := range rows {
 		for _, k := range rowKeys(&rows[i]) {
-			found[k] = &rows[i]
+			if wanted[k] {
+				found[k] = &rows[i]
+			}
 		}
 	}
 	return found, nil
@@ -411,25 +437,17 @@ func (s *Store) advanceLastFired(ctx context.Context, tx bun.IDB, ticks map[stri
 	if len(ticks) == 0 {
 		return nil
 	}
-	if s.pg() && len(ticks) > 1 {
-		var vals []string
-		var args []any
-		for id, t := range ticks {
-			vals = append(vals, "(?::uuid, ?::timestamptz, ?::timestamptz)")
-			args = append(args, id, t.tick, nullTime(t.next))
-		}
-		q := "UPDATE herald_schedules s SET last_fired_at = v.t, next_run_at = COALESCE(v.n, s.next_run_at) FROM (VALUES " +
-			strings.Join(vals, ", ") + ") AS v(id, t, n) WHERE s.id = v.id AND (s.last_fired_at IS NULL OR s.last_fired_at < v.t)"
-		_, err := tx.NewRaw(q, args...).Exec(ctx)
-		return err
-	}
+	var vals []string
+	var args []any
 	for id, t := range ticks {
-		if _, err := tx.NewRaw("UPDATE herald_schedules SET last_fired_at = ?, next_run_at = COALESCE(?, next_run_at) WHERE id = ? AND (last_fired_at IS NULL OR last_fired_at < ?)",
-			t.tick, nullTime(t.next), id, t.tick).Exec(ctx); err != nil {
-			return err
-		}
+		vals = append(vals, "("+s.cast("?", "uuid")+", "+s.cast("?", "timestamptz")+", "+s.cast("?", "timestamptz")+")")
+		args = append(args, id, t.tick, nullTime(t.next))
 	}
-	return nil
+	q := "WITH v(id, t, n) AS (VALUES " + strings.Join(vals, ", ") + ") " +
+		"UPDATE herald_schedules SET last_fired_at = v.t, next_run_at = COALESCE(v.n, herald_schedules.next_run_at) " +
+		"FROM v WHERE herald_schedules.id = v.id AND (herald_schedules.last_fired_at IS NULL OR herald_schedules.last_fired_at < v.t)"
+	_, err := tx.NewRaw(q, args...).Exec(ctx)
+	return err
 }
 
 // nullTime is t, or NULL when t is zero.

@@ -42,9 +42,10 @@ type Store struct {
 	schedules     map[string]*store.Schedule
 	scheduleNames map[ownerKey]string // (owner, name) → schedule id
 	runs          map[string]*store.Run
-	due           dueQueue            // claimable runs by (RunAt, ID); may hold stale entries
-	ticks         map[tickKey]string  // (schedule id, tick) → run id
-	idempotency   map[ownerKey]string // (owner, idempotency key) → run id
+	scheduleRuns  map[string]map[string]*store.Run // schedule id → its runs, by id
+	due           dueQueue                         // claimable runs by (RunAt, ID); may hold stale entries
+	ticks         map[tickKey]string               // (schedule id, tick) → run id
+	idempotency   map[ownerKey]string              // (owner, idempotency key) → run id
 	events        map[string]*store.Event
 	eventKeys     map[eventKey]string          // (source, delivery id) → event id
 	deliveries    map[string][]*store.Delivery // run id → attempts, in order
@@ -76,6 +77,7 @@ func New(opts Options) *Store {
 		schedules:     make(map[string]*store.Schedule),
 		scheduleNames: make(map[ownerKey]string),
 		runs:          make(map[string]*store.Run),
+		scheduleRuns:  make(map[string]map[string]*store.Run),
 		ticks:         make(map[tickKey]string),
 		idempotency:   make(map[ownerKey]string),
 		events:        make(map[string]*store.Event),

@@ -118,6 +118,12 @@ func (s *Store) enqueueLocked(p *store.RunEnqueueParams, id, eventID string, now
 		}
 	}
 	s.runs[id] = r
+	if r.ScheduleID != "" {
+		if s.scheduleRuns[r.ScheduleID] == nil {
+			s.scheduleRuns[r.ScheduleID] = map[string]*store.Run{}
+		}
+		s.scheduleRuns[r.ScheduleID][id] = r
+	}
 	if r.Kind == store.RunKindSchedule {
 		s.ticks[tickKey{r.ScheduleID, r.ScheduledFor.UnixMicro()}] = id
 	}
@@ -134,10 +140,7 @@ func (s *Store) enqueueLocked(p *store.RunEnqueueParams, id, eventID string, now
 // activeLocked counts the unfinished runs of a schedule.
 func (s *Store) activeLocked(scheduleID string) overlap.Active {
 	var a overlap.Active
-	for _, r := range s.runs {
-		if r.ScheduleID != scheduleID {
-			continue
-		}
+	for _, r := range s.scheduleRuns[scheduleID] {
 		switch {
 		case r.Status == store.RunRunning:
 			a.Running++
@@ -153,10 +156,7 @@ func (s *Store) activeLocked(scheduleID string) overlap.Active {
 // cancelOthersLocked applies overlap policy cancel_other: queued runs of the
 // schedule are cancelled at once, running ones by request.
 func (s *Store) cancelOthersLocked(scheduleID string, now time.Time, fx *effects) {
-	for _, r := range s.runs {
-		if r.ScheduleID != scheduleID {
-			continue
-		}
+	for _, r := range s.scheduleRuns[scheduleID] {
 		switch r.Status {
 		case store.RunQueued:
 			r.Status = store.RunCancelled
@@ -177,10 +177,7 @@ func (s *Store) releaseLocked(scheduleID string, fx *effects) {
 		return
 	}
 	var oldest *store.Run
-	for _, r := range s.runs {
-		if r.ScheduleID != scheduleID {
-			continue
-		}
+	for _, r := range s.scheduleRuns[scheduleID] {
 		switch {
 		case r.Status == store.RunRunning, r.Status == store.RunQueued && !r.Held:
 			return
@@ -573,6 +570,12 @@ func (s *Store) RunDeleteFinished(ctx context.Context, params *store.RunDeleteFi
 	}
 	for _, r := range old {
 		delete(s.runs, r.ID)
+		if runs := s.scheduleRuns[r.ScheduleID]; runs != nil {
+			delete(runs, r.ID)
+			if len(runs) == 0 {
+				delete(s.scheduleRuns, r.ScheduleID)
+			}
+		}
 		delete(s.deliveries, r.ID)
 		if k := (tickKey{r.ScheduleID, r.ScheduledFor.UnixMicro()}); r.Kind == store.RunKindSchedule && s.ticks[k] == r.ID {
 			delete(s.ticks, k)
