@@ -271,7 +271,7 @@ func bulkSchedules(b *testing.B, st *bunstore.Store, n int, exprs []string) {
 		q = fmt.Sprintf(`WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < %d)
 			INSERT INTO herald_schedules (id, owner, name, agent, trigger_kind, trigger_cron, trigger_timezone,
 			overlap, misfire, version, created_at, updated_at, next_run_at)
-			SELECT lower(hex(randomblob(16))), 'owner' || (i %% 1000), 'schedule-' || i, 'ok', 'cron', CASE i %% %d %s END, 'UTC',
+			SELECT lower(printf('%%s-%%s-%%s-%%s-%%s', hex(randomblob(4)), hex(randomblob(2)), hex(randomblob(2)), hex(randomblob(2)), hex(randomblob(6)))), 'owner' || (i %% 1000), 'schedule-' || i, 'ok', 'cron', CASE i %% %d %s END, 'UTC',
 			'skip', 'run_once', 1, '%s', '%s', CASE i %% %d %s END
 			FROM seq`, n, k, strings.Join(exprCase, " "), now.Format("2006-01-02 15:04:05.999999"), now.Format("2006-01-02 15:04:05.999999"),
 			k, strings.Join(cases, " "))

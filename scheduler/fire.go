@@ -122,6 +122,7 @@ func newFireLoop(ctx context.Context, s *Scheduler) (*fireLoop, error) {
 		// delivered, never dropped as outdated.
 		quartz.WithOutdatedThreshold(24*time.Hour),
 		quartz.WithLogger(quartzLogger{s.logger}),
+		quartz.WithQueue(newTimerQueue(), &sync.Mutex{}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("timer: %w", err)
