@@ -295,3 +295,48 @@ func rss() int64 {
 	}
 	return 0
 }
+
+// BenchmarkRecovery: a node claims 10 runs and dies at once (its leases
+// were just written, the worst case); another node is running them again
+// after the lease plus at most one reap interval. It reports the seconds
+// from the death to the last run restarting.
+func BenchmarkRecovery(b *testing.B) {
+	for _, kind := range benchStores() {
+		for _, lease := range []time.Duration{5 * time.Second, scheduler.LeaseDefault} {
+			b.Run(fmt.Sprintf("%s/lease=%v", kind, lease), func(b *testing.B) {
+				for range b.N {
+					st := openBench(b, kind)
+					blk := newBlocker()
+					for range 10 {
+						if _, err := st.RunEnqueue(ctx, &store.RunEnqueueParams{Owner: "ops", Agent: "block", MaxAttempts: 3}); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if _, err := st.RunClaim(ctx, &store.RunClaimParams{Node: "dead", Limit: 10, Lease: lease}); err != nil {
+						b.Fatal(err)
+					}
+					died := time.Now()
+					s, err := scheduler.New(st, scheduler.Config{Agents: registry(map[string]agent.Agent{"block": blk}), Lease: lease})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := s.Start(ctx); err != nil {
+						b.Fatal(err)
+					}
+					for range 10 {
+						select {
+						case <-blk.started:
+						case <-time.After(2 * lease):
+							b.Fatal("runs not recovered")
+						}
+					}
+					b.ReportMetric(time.Since(died).Seconds(), "recovered-s")
+					blk.free()
+					if err := s.Stop(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
