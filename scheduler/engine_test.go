@@ -395,3 +395,42 @@ func equalStatuses(a, b []store.DeliveryStatus) bool {
 	}
 	return len(a) == len(b)
 }
+
+func TestCancellingStartContextStopsTheNode(t *testing.T) {
+	b := newBlocker()
+	defer b.free()
+	st := memstore.New(memstore.Options{})
+	defer st.Close()
+	s, err := scheduler.New(st, scheduler.Config{Agents: registry(map[string]agent.Agent{"block": b})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	if err := s.Start(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	run, err := s.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "block"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.waitStarted(t)
+	cancel()
+	var r *store.Run
+	eventually(t, 2*time.Second, "the run released at once (no grace period)", func() bool {
+		r, _ = st.RunGet(ctx, run.ID)
+		return r.Status == store.RunQueued
+	})
+	if r.Attempt != 1 || r.LeaseOwner != "" {
+		t.Errorf("released run: attempt %d lease %q, want 1 and none", r.Attempt, r.LeaseOwner)
+	}
+	start := time.Now()
+	if err := s.Stop(ctx); err != nil { // waits for the stop the cancellation began
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("Stop after the cancellation took %v", took)
+	}
+	if err := s.Tick(ctx); !errors.Is(err, scheduler.ErrNotStarted) {
+		t.Errorf("Tick after stop: %v, want ErrNotStarted", err)
+	}
+}

@@ -445,3 +445,38 @@ func TestEnqueueInCallerTransaction(t *testing.T) {
 		})
 	}
 }
+
+// TestLongRunKeepsItsLease: a run that lasts several leases is extended,
+// so neither its own node's reaper nor another node's rescues it.
+func TestLongRunKeepsItsLease(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() store.Store) {
+		c := newCounter()
+		slow := agent.Func(func(ctx context.Context, task *agent.Task) (*agent.Result, error) {
+			select {
+			case <-time.After(2500 * time.Millisecond):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return c.Run(ctx, task)
+		})
+		agents := registry(map[string]agent.Agent{"slow": slow})
+		a := startNode(t, open(), scheduler.Config{Agents: agents, Lease: time.Second})
+		startNode(t, open(), scheduler.Config{Agents: agents, Lease: time.Second})
+		run, err := a.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "slow"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := open()
+		var r *store.Run
+		eventually(t, 10*time.Second, "the long run finished", func() bool {
+			r, _ = st.RunGet(ctx, run.ID)
+			return r.Status.Terminal()
+		})
+		if r.Status != store.RunSucceeded || r.Attempt != 1 {
+			t.Errorf("long run ended %s at attempt %d (%s), want succeeded at 1", r.Status, r.Attempt, r.Error)
+		}
+		if n := c.snapshot()[run.ID]; n != 1 {
+			t.Errorf("long run executed %d times", n)
+		}
+	})
+}
