@@ -100,7 +100,7 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 		" AND run_at <= ? ORDER BY run_at, id LIMIT ?")
 	var rows []runRow
 	err := s.write(func() error {
-		return s.scanNative(ctx, &rows, q, p.Node, now.Add(p.Lease), now, now, p.Limit)
+		return s.scanClaim(ctx, &rows, q, p.Node, now.Add(p.Lease), now, now, p.Limit)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim runs: %w", err)
