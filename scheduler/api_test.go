@@ -309,9 +309,29 @@ func TestStaticSchedules(t *testing.T) {
 	}
 	s.Stop(ctx)
 	changed := cronSchedule("weekly_kpi_report", "ok", "0 2 * * 1")
-	start(changed)
+	s = start(changed)
 	got, err := st.ScheduleGet(ctx, sch.ID)
 	if err != nil || got.Trigger.Cron != "0 2 * * 1" || !got.Static {
 		t.Errorf("changed static schedule: %+v %v", got, err)
 	}
+	_, err = s.PauseSchedule(ctx, scheduler.Principal{Subject: scheduler.StaticOwner}, sch.ID)
+	wantErr(t, "a non-admin owner pauses a static schedule", err, scheduler.ErrStatic)
+	s.Stop(ctx)
+
+	// A static schedule no longer declared is deleted at start.
+	start()
+	_, err = st.ScheduleGet(ctx, sch.ID)
+	wantErr(t, "an undeclared static schedule", err, store.ErrNotFound)
+
+	// A user's schedule of the same owner and name is not taken over.
+	api, _ := scheduler.New(st, scheduler.Config{Agents: agents})
+	if _, err := api.CreateSchedule(ctx, admin, &store.Schedule{Owner: scheduler.StaticOwner, Name: "clash", Agent: "ok",
+		Trigger: store.Trigger{Kind: store.TriggerCron, Cron: "@daily"}}); err != nil {
+		t.Fatal(err)
+	}
+	clash, err := scheduler.New(st, scheduler.Config{Agents: agents, Static: []*store.Schedule{cronSchedule("clash", "ok", "@hourly")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "a static schedule that clashes with a user's", clash.Start(ctx), store.ErrConflict)
 }

@@ -149,6 +149,10 @@ type Config struct {
 	// DeliveryAttempts bounds the attempts of one delivery; zero means
 	// DeliveryAttemptsDefault. Delays follow Retry's Base and Max.
 	DeliveryAttempts int
+	// Limits are the store's input limits (zero fields mean the store's
+	// defaults). An agent output the store would refuse fails its run
+	// instead of the batch it would be recorded with.
+	Limits store.Limits
 	// Static schedules are declared in code or configuration. Start creates
 	// each one that does not exist (by owner and name) and updates each one
 	// that changed, marked static; users cannot edit or delete them. A

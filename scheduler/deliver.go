@@ -20,6 +20,10 @@ type deliverer struct {
 
 	ctx    context.Context // cancelled when Stop's grace is over
 	cancel context.CancelFunc
+	// recordCtx bounds the recording of attempts; it ends with Stop's
+	// context.
+	recordCtx  context.Context
+	recordStop context.CancelFunc
 
 	mu     sync.Mutex // guards queue and closed
 	queue  []*deliveryJob
@@ -37,7 +41,9 @@ type deliveryJob struct {
 
 func newDeliverer(s *Scheduler) *deliverer {
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &deliverer{s: s, ctx: ctx, cancel: cancel, ready: make(chan struct{}, 1), done: make(chan struct{})}
+	recordCtx, recordStop := context.WithCancel(context.Background())
+	d := &deliverer{s: s, ctx: ctx, cancel: cancel, recordCtx: recordCtx, recordStop: recordStop,
+		ready: make(chan struct{}, 1), done: make(chan struct{})}
 	for range s.cfg.DeliveryWorkers {
 		d.wg.Add(1)
 		go func() {
@@ -199,7 +205,7 @@ func (d *deliverer) abandon(j *deliveryJob, why string) {
 }
 
 func (d *deliverer) record(rec *store.Delivery) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(d.recordCtx, 10*time.Second)
 	defer cancel()
 	if _, err := d.s.st.DeliveryRecord(ctx, rec); err != nil {
 		level.Error(d.s.logger).Log("msg", "record delivery attempt", "run_id", rec.RunID, "channel", rec.Channel, "err", err)
@@ -226,5 +232,11 @@ func (d *deliverer) drain(ctx context.Context, grace time.Duration) {
 	case <-ctx.Done():
 	}
 	d.cancel()
-	<-finished
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		d.recordStop() // the records still to write are dropped, and logged
+		<-finished
+	}
+	d.recordStop()
 }

@@ -45,5 +45,8 @@
 //
 // Every method that reads or changes schedules and runs takes the acting
 // Principal. A principal that is neither the owner nor an admin is refused
-// with an error matching store.ErrNotFound and nothing changes.
+// with an error matching store.ErrNotFound (as if the record did not
+// exist) and nothing changes; creating or enqueueing for another owner is
+// refused as invalid input. Static schedules (Config.Static) cannot be
+// edited or deleted through these methods; only an admin pauses them.
 package scheduler

@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -433,4 +434,106 @@ func TestCancellingStartContextStopsTheNode(t *testing.T) {
 	if err := s.Tick(ctx); !errors.Is(err, scheduler.ErrNotStarted) {
 		t.Errorf("Tick after stop: %v, want ErrNotStarted", err)
 	}
+}
+
+func TestRefusedOutputFailsOnlyItsRun(t *testing.T) {
+	agents := registry(map[string]agent.Agent{
+		"ok": okAgent(),
+		"bad": agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
+			return &agent.Result{Output: []byte("not json")}, nil
+		}),
+	})
+	h := schedulertest.New(t, scheduler.Config{Agents: agents})
+	var ids []string
+	for i := range 30 {
+		name := "ok"
+		if i == 15 {
+			name = "bad"
+		}
+		r, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: name, MaxAttempts: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	h.Tick()
+	for i, id := range ids {
+		want := store.RunSucceeded
+		if i == 15 {
+			want = store.RunFailed
+		}
+		r := h.WaitFinished(id, want)
+		if i == 15 && !strings.Contains(r.Error, "output") {
+			t.Errorf("refused output error %q does not name the output", r.Error)
+		}
+	}
+}
+
+func TestReapedRunIsDelivered(t *testing.T) {
+	rec := &recorder{}
+	router := delivery.NewRouter()
+	router.MustHandle("alert", rec)
+	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Delivery: router})
+	res, err := h.Store.RunEnqueue(ctx, &store.RunEnqueueParams{Owner: "ops", Agent: "ok", MaxAttempts: 1,
+		Targets: []store.Target{{Channel: "alert", To: "ops@example.com", On: store.DeliverFailure}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A node claims it and dies; after the lease the reaper fails it (its
+	// one attempt is spent) and the failure is delivered.
+	if _, err := h.Store.RunClaim(ctx, &store.RunClaimParams{Node: "dead", Limit: 1, Lease: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	h.Advance(2 * time.Minute)
+	h.WaitFinished(res[0].Run.ID, store.RunFailed)
+	eventually(t, schedulertest.WaitTimeout, "the failure delivered", func() bool { return len(rec.messages()) == 1 })
+	if m := rec.messages()[0]; m.Status != "failed" || m.Target.To != "ops@example.com" {
+		t.Errorf("message %+v", m)
+	}
+}
+
+func TestPausedTicksAreNotCaughtUpAndEditsKeepMissedTicks(t *testing.T) {
+	clock := schedulertest.NewClock(t0)
+	st := memstore.New(memstore.Options{Now: clock.Now})
+	defer st.Close()
+	cfg := scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Clock: clock}
+	api, err := scheduler.New(st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hourly := func(name string) *store.Schedule {
+		s := cronSchedule(name, "ok", "0 * * * *")
+		s.Misfire, s.Overlap = store.MisfireRunAll, store.OverlapAllowAll
+		s, err := api.CreateSchedule(ctx, admin, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	paused, edited := hourly("paused"), hourly("edited")
+	if _, err := api.PauseSchedule(ctx, admin, paused.ID); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(5*time.Hour + 30*time.Minute) // no node runs
+	if _, err := api.ResumeSchedule(ctx, admin, paused.ID); err != nil {
+		t.Fatal(err)
+	}
+	upd := *edited
+	upd.Payload = []byte(`{"v":2}`)
+	if _, err := api.UpdateSchedule(ctx, admin, &upd); err != nil {
+		t.Fatal(err)
+	}
+	s, err := scheduler.New(st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(ctx)
+	h := &schedulertest.Harness{T: t, Clock: clock, Store: st, Scheduler: s}
+	h.AssertTicks(paused.ID)
+	h.AssertTicks(edited.ID, t0.Add(time.Hour), t0.Add(2*time.Hour), t0.Add(3*time.Hour), t0.Add(4*time.Hour), t0.Add(5*time.Hour))
+	h.Advance(30 * time.Minute)
+	h.AssertTicks(paused.ID, t0.Add(6*time.Hour))
 }

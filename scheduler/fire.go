@@ -104,6 +104,7 @@ type fireLoop struct {
 	// before it).
 	entries map[string]*entry
 	queue   dueHeap
+	prune   bool // the first load deletes static schedules no longer declared
 
 	mu        sync.Mutex // guards the pending changes and flags
 	fired     bool
@@ -111,12 +112,14 @@ type fireLoop struct {
 	resyncAll bool
 	signal    chan struct{}
 	ticks     chan chan error
-	count     int // len(entries), readable under mu
+	done      chan struct{} // closed when run returns
+	count     int           // len(entries), readable under mu
 }
 
-// newFireLoop loads every active schedule, enqueues the ticks they missed
-// and starts the timer.
-func newFireLoop(ctx context.Context, s *Scheduler) (*fireLoop, error) {
+// newFireLoop loads every active schedule (deleting the static schedules
+// no longer declared), enqueues the ticks they missed and starts the
+// timer; the loading is bounded by ctx, the timer lives until loopCtx ends.
+func newFireLoop(ctx, loopCtx context.Context, s *Scheduler) (*fireLoop, error) {
 	timer, err := quartz.NewStdScheduler(
 		// The timer only says "look now": a late wake-up must still be
 		// delivered, never dropped as outdated.
@@ -134,14 +137,18 @@ func newFireLoop(ctx context.Context, s *Scheduler) (*fireLoop, error) {
 		changes: map[string]struct{}{},
 		signal:  make(chan struct{}, 1),
 		ticks:   make(chan chan error),
+		done:    make(chan struct{}),
 	}
-	if err := f.load(ctx); err != nil {
+	f.prune = true
+	err = f.load(ctx)
+	f.prune = false
+	if err != nil {
 		return nil, err
 	}
 	if err := f.pass(ctx, true); err != nil {
 		return nil, err
 	}
-	f.timer.Start(ctx)
+	f.timer.Start(loopCtx)
 	return f, nil
 }
 
@@ -195,18 +202,23 @@ func (f *fireLoop) tick(ctx context.Context) error {
 	done := make(chan error, 1)
 	select {
 	case f.ticks <- done:
+	case <-f.done:
+		return ErrNotStarted
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
 	case err := <-done:
 		return err
+	case <-f.done:
+		return ErrNotStarted
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
 func (f *fireLoop) run(ctx context.Context) {
+	defer close(f.done)
 	resync := time.NewTicker(f.s.cfg.ResyncInterval)
 	defer resync.Stop()
 	var retry *time.Timer
@@ -221,7 +233,9 @@ func (f *fireLoop) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-resync.C:
-			err = f.refreshAll(ctx)
+			if err = f.refreshAll(ctx); err != nil {
+				f.resync() // again after the retry interval
+			}
 		case done := <-f.ticks:
 			err = f.refreshAll(ctx)
 			done <- err
@@ -231,7 +245,9 @@ func (f *fireLoop) run(ctx context.Context) {
 			f.fired, f.changes, f.resyncAll = false, map[string]struct{}{}, false
 			f.mu.Unlock()
 			if all {
-				err = f.refreshAll(ctx)
+				if err = f.refreshAll(ctx); err != nil {
+					f.resync() // again after the retry interval
+				}
 				break
 			}
 			var failed []string
@@ -282,6 +298,13 @@ func (f *fireLoop) load(ctx context.Context) error {
 			return fmt.Errorf("load schedules: %w", err)
 		}
 		for _, sch := range page.Schedules {
+			if f.prune && sch.Static && !f.s.declared(sch) {
+				if err := f.s.st.ScheduleDelete(ctx, sch.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("delete static schedule %q, no longer declared: %w", sch.Name, err)
+				}
+				level.Info(f.s.logger).Log("msg", "static schedule no longer declared; deleted", "schedule_id", sch.ID, "name", sch.Name)
+				continue
+			}
 			seen[sch.ID] = true
 			f.apply(sch)
 		}
@@ -351,12 +374,19 @@ func (f *fireLoop) apply(sch *store.Schedule) {
 		return
 	}
 	e := &entry{sch: sch, trig: trig, storedNext: sch.NextRunAt, index: -1}
-	if old != nil && old.sch.Trigger == sch.Trigger {
+	switch {
+	case old != nil && old.sch.Trigger == sch.Trigger:
 		e.next = old.next
-	} else {
+	default:
+		// Ticks are due from the last one fired (the API moves it to the
+		// moment of a resume or of a change of trigger, so a paused
+		// stretch is not caught up), else from the schedule's creation.
 		base := sch.LastFiredAt
-		if sch.UpdatedAt.After(base) {
-			base = sch.UpdatedAt
+		if base.IsZero() {
+			base = sch.CreatedAt
+		}
+		if old != nil && sch.UpdatedAt.After(base) {
+			base = sch.UpdatedAt // the trigger changed under a running node
 		}
 		e.next, _ = trig.Next(base)
 	}
@@ -475,6 +505,13 @@ func (f *fireLoop) enqueue(ctx context.Context, params []*store.RunEnqueueParams
 				n := min(len(g), enqueueChunk)
 				res, err := f.s.st.RunEnqueue(ctx, g[:n]...)
 				if err != nil {
+					if errors.Is(err, store.ErrNotFound) {
+						// A schedule went away: re-read the part's
+						// schedules before the retry, so the others fire.
+						for _, p := range g[:n] {
+							f.changed(p.ScheduleID)
+						}
+					}
 					errs[i] = fmt.Errorf("enqueue ticks: %w", err)
 					return
 				}

@@ -4,8 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	kitlog "github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/internal/testpg"
@@ -70,6 +74,18 @@ func forEachBackend(t *testing.T, f func(t *testing.T, open func() store.Store))
 	}
 }
 
+// testLogger logs warnings and errors to t.
+func testLogger(t *testing.T) kitlog.Logger {
+	return level.NewFilter(kitlog.NewLogfmtLogger(testWriter{t}), level.AllowWarn())
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
 // startNode starts a scheduler on st and stops it when the test ends.
 func startNode(t *testing.T, st store.Store, cfg scheduler.Config) *scheduler.Scheduler {
 	t.Helper()
@@ -120,7 +136,7 @@ func TestThreeNodesOneRunPerTick(t *testing.T) {
 		for range 3 {
 			st := open()
 			stores = append(stores, st)
-			nodes = append(nodes, startNode(t, st, scheduler.Config{Agents: agents, Workers: 10}))
+			nodes = append(nodes, startNode(t, st, scheduler.Config{Agents: agents, Workers: 10, Logger: testLogger(t)}))
 		}
 		var ids []string
 		for i := range 20 {

@@ -25,6 +25,10 @@ var (
 	ErrStatic = errors.New("scheduler: static schedule")
 )
 
+// hardStopRecord bounds the writing of releases and outcomes when Start's
+// context ends.
+const hardStopRecord = 5 * time.Second
+
 // errShutdown, errCancelled, errTimedOut and errLeaseLost are the causes
 // with which a run's context ends.
 var (
@@ -117,7 +121,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		return fmt.Errorf("scheduler: start: subscribe: %w", err)
 	}
 	loopCtx, loopStop := context.WithCancel(context.WithoutCancel(ctx))
-	fire, err := newFireLoop(loopCtx, s)
+	fire, err := newFireLoop(ctx, loopCtx, s)
 	if err != nil {
 		loopStop()
 		subStop()
@@ -158,10 +162,15 @@ func (s *Scheduler) goLoop(f func()) {
 
 // Stop leaves: it stops firing and claiming, lets running runs finish for
 // up to Config.ShutdownGrace (or until ctx ends), then cancels the rest and
-// puts them back in the queue for another node or the next start, finishes
-// the deliveries under way, and returns when every goroutine has ended.
-// Stop is idempotent: a second call waits for the first and returns its
-// result. Stopping a scheduler that was never started is not an error.
+// puts them back in the queue for another node or the next start; then it
+// lets the deliveries queued and under way go on for up to another
+// ShutdownGrace, records those that could not be made as failed, and
+// returns when the engine's goroutines have ended (an agent that ignores
+// its cancelled context is left behind, and logged). When ctx ends, outcomes
+// not yet recorded are dropped: their leases expire and other nodes rescue
+// the runs. Stop is idempotent: a second call waits for the first and
+// returns its result. Stopping a scheduler that was never started is not an
+// error.
 func (s *Scheduler) Stop(ctx context.Context) error {
 	return s.stop(ctx, false)
 }
@@ -193,12 +202,17 @@ func (s *Scheduler) stop(ctx context.Context, hard bool) error {
 	s.loops.Wait()
 	s.fire.stopTimer()
 
-	deadline := time.Now().Add(s.cfg.ShutdownGrace)
+	grace := s.cfg.ShutdownGrace
 	if hard {
-		deadline = time.Now()
+		// Start's context ended: no grace, but the releases are still
+		// written, within hardStopRecord.
+		grace = 0
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), hardStopRecord)
+		defer cancel()
 	}
-	s.work.drain(ctx, time.Until(deadline))
-	s.deliver.drain(ctx, time.Until(deadline))
+	s.work.drain(ctx, grace)
+	s.deliver.drain(ctx, grace)
 	s.subStop()
 	s.notes.Wait()
 	s.unwatch()
@@ -289,6 +303,9 @@ func (s *Scheduler) reap(ctx context.Context) (int, error) {
 		}
 		for _, r := range runs {
 			level.Info(s.logger).Log("msg", "run rescued from an expired lease", "run_id", r.ID, "status", r.Status, "attempt", r.Attempt)
+			if r.Status.Terminal() && s.deliver != nil {
+				s.deliver.enqueue(r, nil) // its node died: no one else will deliver it
+			}
 		}
 		total += len(runs)
 		if len(runs) < store.ListLimitMax {

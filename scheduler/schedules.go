@@ -55,6 +55,9 @@ func (s *Scheduler) checkSchedule(ctx context.Context, sch *store.Schedule, pref
 			return store.Invalid(fmt.Sprintf("%stargets[%d].channel", prefix, i), fmt.Sprintf("names no delivery channel: %q", t.Channel))
 		}
 	}
+	if sch.Trigger.Kind == store.TriggerOnce && !sch.Trigger.At.After(s.cfg.Clock.Now()) && sch.LastFiredAt.IsZero() {
+		return store.Invalid(prefix+"trigger.at", "must be in the future")
+	}
 	pol := s.cfg.Policy
 	if pol.MaxTimeout > 0 && sch.Timeout > pol.MaxTimeout {
 		return store.Invalid(prefix+"timeout", fmt.Sprintf("must be at most %v (policy)", pol.MaxTimeout))
@@ -133,12 +136,53 @@ func (s *Scheduler) CreateSchedule(ctx context.Context, p Principal, sch *store.
 			return nil, fmt.Errorf("create schedule: %w", err)
 		}
 	}
-	c.NextRunAt = s.nextRun(&c)
 	out, err := s.st.ScheduleCreate(ctx, &c)
 	if err != nil {
 		return nil, fmt.Errorf("create schedule: %w", err)
 	}
+	if err := s.setNextRun(ctx, out); err != nil {
+		return nil, fmt.Errorf("create schedule: %w", err)
+	}
 	return out, nil
+}
+
+// setNextRun stores the next fire time of sch, computed from the stored
+// schedule (an interval counts from its creation), and sets it on sch.
+func (s *Scheduler) setNextRun(ctx context.Context, sch *store.Schedule) error {
+	next := s.nextRun(sch)
+	if next.Equal(sch.NextRunAt) {
+		return nil
+	}
+	out, err := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: sch.ID, NextRunAt: &next})
+	if err != nil {
+		return err
+	}
+	*sch = *out
+	return nil
+}
+
+// updateDefinition writes the new definition c of schedule cur. When the
+// trigger changes, the schedule's last fired tick is first moved to now, so
+// no node catches up ticks of the new trigger from before the change.
+func (s *Scheduler) updateDefinition(ctx context.Context, cur, c *store.Schedule) (*store.Schedule, error) {
+	if !sameTrigger(cur.Trigger, c.Trigger) {
+		if _, err := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: cur.ID, LastFiredAt: ptr(s.cfg.Clock.Now())}); err != nil {
+			return nil, err
+		}
+	}
+	c.NextRunAt = s.nextRun(c)
+	return s.st.ScheduleUpdate(ctx, c)
+}
+
+func sameTrigger(a, b store.Trigger) bool {
+	na, errA := store.PrepareSchedule(&store.Schedule{Owner: "x", Name: "x", Agent: "x", Trigger: a}, store.Limits{})
+	nb, errB := store.PrepareSchedule(&store.Schedule{Owner: "x", Name: "x", Agent: "x", Trigger: b}, store.Limits{})
+	if errA != nil || errB != nil {
+		return false
+	}
+	ta, tb := na.Trigger, nb.Trigger
+	return ta.Kind == tb.Kind && ta.Cron == tb.Cron && ta.Interval == tb.Interval && ta.At.Equal(tb.At) &&
+		ta.Timezone == tb.Timezone && ta.StartAt.Equal(tb.StartAt) && ta.EndAt.Equal(tb.EndAt) && ta.Jitter == tb.Jitter
 }
 
 // GetSchedule returns a schedule p may see.
@@ -205,8 +249,7 @@ func (s *Scheduler) UpdateSchedule(ctx context.Context, p Principal, sch *store.
 			return nil, fmt.Errorf("update schedule: %w", err)
 		}
 	}
-	c.NextRunAt = s.nextRun(&c)
-	out, err := s.st.ScheduleUpdate(ctx, &c)
+	out, err := s.updateDefinition(ctx, cur, &c)
 	if err != nil {
 		return nil, fmt.Errorf("update schedule: %w", err)
 	}
@@ -225,10 +268,23 @@ func (s *Scheduler) DeleteSchedule(ctx context.Context, p Principal, id string) 
 	return nil
 }
 
+// pausable returns schedule id if p may pause or resume it: its owner or an
+// admin, and only an admin for a static schedule.
+func (s *Scheduler) pausable(ctx context.Context, p Principal, id string) (*store.Schedule, error) {
+	cur, err := s.GetSchedule(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Static && !p.Admin {
+		return nil, fmt.Errorf("schedule %s: only an admin pauses or resumes a static schedule: %w", id, ErrStatic)
+	}
+	return cur, nil
+}
+
 // PauseSchedule stops a schedule from firing until it is resumed. Ticks
 // due while it is paused are not run.
 func (s *Scheduler) PauseSchedule(ctx context.Context, p Principal, id string) (*store.Schedule, error) {
-	if _, err := s.GetSchedule(ctx, p, id); err != nil {
+	if _, err := s.pausable(ctx, p, id); err != nil {
 		return nil, fmt.Errorf("pause schedule: %w", err)
 	}
 	if _, err := s.st.SchedulePause(ctx, id); err != nil {
@@ -245,12 +301,17 @@ func (s *Scheduler) PauseSchedule(ctx context.Context, p Principal, id string) (
 // on (ticks due while it was paused are not run). It is subject to the
 // active-schedule limit.
 func (s *Scheduler) ResumeSchedule(ctx context.Context, p Principal, id string) (*store.Schedule, error) {
-	cur, err := s.GetSchedule(ctx, p, id)
+	cur, err := s.pausable(ctx, p, id)
 	if err != nil {
 		return nil, fmt.Errorf("resume schedule: %w", err)
 	}
 	if cur.Paused {
 		if err := s.checkActiveLimit(ctx, cur.Owner); err != nil {
+			return nil, fmt.Errorf("resume schedule: %w", err)
+		}
+		// Ticks due while paused are not run: the last fired tick moves
+		// to now before any node learns of the resume.
+		if _, err := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: id, LastFiredAt: ptr(s.cfg.Clock.Now())}); err != nil {
 			return nil, fmt.Errorf("resume schedule: %w", err)
 		}
 	}
@@ -282,7 +343,19 @@ func (s *Scheduler) RunNow(ctx context.Context, p Principal, id string) (*store.
 	return res[0].Run, nil
 }
 
-// upsertStatic creates or updates the static schedules of the config.
+// declared reports whether static schedule sch is declared in the config.
+func (s *Scheduler) declared(sch *store.Schedule) bool {
+	for _, d := range s.cfg.Static {
+		if ownerOr(d.Owner) == sch.Owner && d.Name == sch.Name {
+			return true
+		}
+	}
+	return false
+}
+
+// upsertStatic creates or updates the static schedules of the config. A
+// user's schedule of the same owner and name is not taken over: Start fails
+// and says so.
 func (s *Scheduler) upsertStatic(ctx context.Context) error {
 	for _, want := range s.cfg.Static {
 		c := *want
@@ -292,19 +365,26 @@ func (s *Scheduler) upsertStatic(ctx context.Context) error {
 			return fmt.Errorf("static schedule %q: %w", c.Name, err)
 		}
 		if len(page.Schedules) == 0 {
-			c.NextRunAt = s.nextRun(&c)
-			if _, err := s.st.ScheduleCreate(ctx, &c); err != nil && !errors.Is(err, store.ErrConflict) {
+			out, err := s.st.ScheduleCreate(ctx, &c)
+			if err != nil && !errors.Is(err, store.ErrConflict) {
 				return fmt.Errorf("static schedule %q: %w", c.Name, err)
+			}
+			if err == nil {
+				if err := s.setNextRun(ctx, out); err != nil {
+					return fmt.Errorf("static schedule %q: %w", c.Name, err)
+				}
 			}
 			continue
 		}
 		cur := page.Schedules[0]
+		if !cur.Static {
+			return fmt.Errorf("static schedule %q: owner %q already has a schedule of that name that is not static: %w", c.Name, c.Owner, store.ErrConflict)
+		}
 		c.ID, c.Version, c.CreatedAt = cur.ID, cur.Version, cur.CreatedAt
 		if sameDefinition(cur, &c) {
 			continue
 		}
-		c.NextRunAt = s.nextRun(&c)
-		if _, err := s.st.ScheduleUpdate(ctx, &c); err != nil && !errors.Is(err, store.ErrConflict) {
+		if _, err := s.updateDefinition(ctx, cur, &c); err != nil && !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("static schedule %q: %w", c.Name, err)
 		}
 	}
@@ -319,10 +399,7 @@ func sameDefinition(a, b *store.Schedule) bool {
 	if errA != nil || errB != nil {
 		return false
 	}
-	ta, tb := na.Trigger, nb.Trigger
-	return na.Agent == nb.Agent && sameJSON(na.Payload, nb.Payload) &&
-		ta.Kind == tb.Kind && ta.Cron == tb.Cron && ta.Interval == tb.Interval && ta.At.Equal(tb.At) &&
-		ta.Timezone == tb.Timezone && ta.StartAt.Equal(tb.StartAt) && ta.EndAt.Equal(tb.EndAt) && ta.Jitter == tb.Jitter &&
+	return na.Agent == nb.Agent && sameJSON(na.Payload, nb.Payload) && sameTrigger(na.Trigger, nb.Trigger) &&
 		na.Overlap == nb.Overlap && na.Misfire == nb.Misfire && na.MisfireCap == nb.MisfireCap &&
 		na.Timeout == nb.Timeout && na.MaxAttempts == nb.MaxAttempts && na.Paused == nb.Paused &&
 		slices.Equal(na.Targets, nb.Targets)

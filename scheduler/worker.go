@@ -33,6 +33,14 @@ type workers struct {
 	held   map[string]*execution
 	execWG sync.WaitGroup
 
+	// recordCtx bounds the recording of outcomes: it ends when Stop's
+	// context does, after which outcomes are dropped (their leases expire
+	// and the runs are rescued).
+	recordCtx  context.Context
+	recordStop context.CancelFunc
+
+	recent map[string]time.Time // cancellations of runs not (yet) executing here, by run id
+
 	wakeCh  chan struct{}
 	freedCh chan struct{}
 	done    chan *outcome
@@ -55,9 +63,11 @@ type outcome struct {
 
 func newWorkers(s *Scheduler) *workers {
 	runCtx, runStop := context.WithCancelCause(context.Background())
+	recordCtx, recordStop := context.WithCancel(context.Background())
 	w := &workers{
-		s: s, runCtx: runCtx, runStop: runStop,
+		s: s, runCtx: runCtx, runStop: runStop, recordCtx: recordCtx, recordStop: recordStop,
 		held:    map[string]*execution{},
+		recent:  map[string]time.Time{},
 		wakeCh:  make(chan struct{}, 1),
 		freedCh: make(chan struct{}, 1),
 		done:    make(chan *outcome, 2*s.cfg.Workers),
@@ -91,10 +101,25 @@ func (w *workers) active() int {
 	return len(w.held)
 }
 
-// cancel ends the context of run id with cause, if it executes here.
+// recentCancelTTL is how long a cancellation of a run that does not
+// execute here is remembered, for a claim that raced with it.
+const recentCancelTTL = time.Minute
+
+// cancel ends the context of run id with cause, if it executes here; a
+// cancellation of a run not (yet) executing here is remembered a while, in
+// case the run was claimed just before the cancellation was asked for.
 func (w *workers) cancel(id string, cause error) {
 	w.mu.Lock()
 	e := w.held[id]
+	if e == nil && errors.Is(cause, errCancelled) {
+		now := time.Now()
+		for k, t := range w.recent {
+			if now.Sub(t) > recentCancelTTL {
+				delete(w.recent, k)
+			}
+		}
+		w.recent[id] = now
+	}
 	w.mu.Unlock()
 	if e != nil {
 		e.cancel(cause)
@@ -163,6 +188,10 @@ func (w *workers) start(r *store.Run) {
 	ctx, cancel := context.WithCancelCause(w.runCtx)
 	w.mu.Lock()
 	w.held[r.ID] = &execution{run: r, cancel: cancel}
+	if _, ok := w.recent[r.ID]; ok {
+		delete(w.recent, r.ID)
+		cancel(errCancelled)
+	}
 	w.mu.Unlock()
 	w.execWG.Add(1)
 	go func() {
@@ -247,6 +276,9 @@ func (w *workers) execute(ctx context.Context, r *store.Run) *outcome {
 	out := &outcome{finish: &store.RunFinishParams{ID: r.ID, Node: s.cfg.Node, Status: store.RunSucceeded}}
 	if a.res != nil {
 		out.finish.Output, out.finish.Summary = a.res.Output, a.res.Summary
+		if _, err := store.PrepareFinish(out.finish, s.cfg.Limits, ""); err != nil {
+			return w.failed(r, fmt.Sprintf("the agent's result was refused: %v", err))
+		}
 		for _, t := range a.res.Targets {
 			out.targets = append(out.targets, store.Target{Channel: t.Channel, To: t.To, On: store.DeliverAlways})
 		}
@@ -363,6 +395,17 @@ func (w *workers) record(batch []*outcome) {
 			runs, err = w.s.st.RunFinish(ctx, fins...)
 			return err
 		})
+		if errors.Is(err, store.ErrInvalid) && len(fins) > 1 {
+			// One entry the store refuses must not sink the others.
+			runs, err = make([]*store.Run, len(fins)), nil
+			for i, f := range fins {
+				rs, ferr := w.recordOne(f)
+				if len(rs) == 1 {
+					runs[i] = rs[0]
+				}
+				err = errors.Join(err, ferr)
+			}
+		}
 		for i, r := range runs {
 			if r == nil {
 				continue
@@ -385,19 +428,41 @@ func (w *workers) record(batch []*outcome) {
 	}
 }
 
+// recordOne records one finish; one the store refuses as invalid is
+// recorded as failed, saying why.
+func (w *workers) recordOne(f *store.RunFinishParams) ([]*store.Run, error) {
+	var runs []*store.Run
+	err := w.retry("record a finished run", func(ctx context.Context) (err error) {
+		runs, err = w.s.st.RunFinish(ctx, f)
+		return err
+	})
+	if errors.Is(err, store.ErrInvalid) {
+		failed := &store.RunFinishParams{ID: f.ID, Node: f.Node, Status: store.RunFailed,
+			Error: fmt.Sprintf("the run's outcome was refused by the store: %v", err)}
+		err = w.retry("record a finished run", func(ctx context.Context) (err error) {
+			runs, err = w.s.st.RunFinish(ctx, failed)
+			return err
+		})
+	}
+	return runs, err
+}
+
 // retry calls f until it succeeds, fails for good, or five tries failed
 // with the store unavailable.
 func (w *workers) retry(what string, f func(ctx context.Context) error) error {
 	delay := 50 * time.Millisecond
 	for try := 1; ; try++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(w.recordCtx, 30*time.Second)
 		err := f(ctx)
 		cancel()
-		if err == nil || errors.Is(err, store.ErrLeaseLost) || errors.Is(err, store.ErrInvalid) || try == 5 {
+		if err == nil || errors.Is(err, store.ErrLeaseLost) || errors.Is(err, store.ErrInvalid) || try == 5 || w.recordCtx.Err() != nil {
 			return err
 		}
 		level.Warn(w.s.logger).Log("msg", what+" failed; retrying", "try", try, "err", err)
-		time.Sleep(delay)
+		select {
+		case <-time.After(delay):
+		case <-w.recordCtx.Done():
+		}
 		delay *= 4
 	}
 }
@@ -421,8 +486,10 @@ func (w *workers) leaseLoop() {
 func (w *workers) extend() {
 	w.mu.Lock()
 	ids := make([]string, 0, len(w.held))
-	for id := range w.held {
+	execs := make(map[string]*execution, len(w.held))
+	for id, e := range w.held {
 		ids = append(ids, id)
+		execs[id] = e
 	}
 	w.mu.Unlock()
 	for len(ids) > 0 {
@@ -439,15 +506,26 @@ func (w *workers) extend() {
 		for _, l := range leases {
 			kept[l.ID] = true
 			if l.CancelRequested {
-				w.cancel(l.ID, errCancelled)
+				w.cancelExec(l.ID, execs[l.ID], errCancelled)
 			}
 		}
 		for _, id := range ids[:n] {
 			if !kept[id] {
-				w.cancel(id, errLeaseLost)
+				w.cancelExec(id, execs[id], errLeaseLost)
 			}
 		}
 		ids = ids[n:]
+	}
+}
+
+// cancelExec ends execution e of run id with cause, if e still is the run's
+// execution here (not a later attempt of the same run).
+func (w *workers) cancelExec(id string, e *execution, cause error) {
+	w.mu.Lock()
+	same := e != nil && w.held[id] == e
+	w.mu.Unlock()
+	if same {
+		e.cancel(cause)
 	}
 }
 
@@ -470,5 +548,16 @@ func (w *workers) drain(ctx context.Context, grace time.Duration) {
 	<-finished
 	close(w.leaseCh)
 	close(w.done)
-	w.tasks.Wait()
+	recorded := make(chan struct{})
+	go func() {
+		w.tasks.Wait()
+		close(recorded)
+	}()
+	select {
+	case <-recorded:
+	case <-ctx.Done():
+		w.recordStop()
+		<-recorded
+	}
+	w.recordStop()
 }
