@@ -145,7 +145,12 @@ func (w *workers) claimLoop(ctx context.Context) {
 			case free >= claimMin || (free > 0 && !cooling):
 				cooling = false
 				n := min(free, ClaimBatchMax)
-				runs, err := w.s.st.RunClaim(ctx, &store.RunClaimParams{Node: cfg.Node, Limit: n, Lease: cfg.Lease})
+				// A claim is not cancelled half-way by the node stopping:
+				// a claim that committed after its caller gave up would
+				// leave runs held by no one until their lease expires.
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Lease)
+				runs, err := w.s.st.RunClaim(cctx, &store.RunClaimParams{Node: cfg.Node, Limit: n, Lease: cfg.Lease})
+				cancel()
 				if err != nil {
 					if ctx.Err() == nil {
 						level.Warn(w.s.logger).Log("msg", "claim runs", "err", err)
