@@ -266,7 +266,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	}
 	// The leases of the runs executing here are extended first, at the
 	// clock's time, so moving a fake clock does not expire them.
-	s.work.extend()
+	s.work.extendClaimed()
 	if err := s.fire.tick(ctx); err != nil {
 		return err
 	}

@@ -29,8 +29,15 @@ type workers struct {
 	runCtx  context.Context // the parent of every run's context
 	runStop context.CancelCauseFunc
 
-	mu     sync.Mutex // guards held
+	mu     sync.Mutex // guards held and pending
 	held   map[string]*execution
+	// pending are runs whose attempt ended and whose outcome is not yet
+	// recorded: their leases are still extended, so a slow store (or a
+	// fake clock moving) cannot get them rescued and run twice.
+	pending map[string]bool
+	// claimMu is held from a claim to its runs' registration in held, so
+	// that extendClaimed sees every run this node has claimed.
+	claimMu sync.Mutex
 	execWG sync.WaitGroup
 
 	// recordCtx bounds the recording of outcomes: it ends when Stop's
@@ -67,6 +74,7 @@ func newWorkers(s *Scheduler) *workers {
 	w := &workers{
 		s: s, runCtx: runCtx, runStop: runStop, recordCtx: recordCtx, recordStop: recordStop,
 		held:    map[string]*execution{},
+		pending: map[string]bool{},
 		recent:  map[string]time.Time{},
 		wakeCh:  make(chan struct{}, 1),
 		freedCh: make(chan struct{}, 1),
@@ -149,7 +157,12 @@ func (w *workers) claimLoop(ctx context.Context) {
 				// a claim that committed after its caller gave up would
 				// leave runs held by no one until their lease expires.
 				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Lease)
+				w.claimMu.Lock()
 				runs, err := w.s.st.RunClaim(cctx, &store.RunClaimParams{Node: cfg.Node, Limit: n, Lease: cfg.Lease})
+				for _, r := range runs {
+					w.start(r)
+				}
+				w.claimMu.Unlock()
 				cancel()
 				if err != nil {
 					if ctx.Err() == nil {
@@ -157,9 +170,6 @@ func (w *workers) claimLoop(ctx context.Context) {
 					}
 					maybe = false
 					break
-				}
-				for _, r := range runs {
-					w.start(r)
 				}
 				maybe = len(runs) == n
 				if maybe && free == n && free < claimMin {
@@ -205,6 +215,9 @@ func (w *workers) start(r *store.Run) {
 		cancel(nil)
 		w.mu.Lock()
 		delete(w.held, r.ID)
+		if out != nil {
+			w.pending[r.ID] = true
+		}
 		w.mu.Unlock()
 		signal(w.freedCh)
 		if out != nil {
@@ -383,6 +396,17 @@ func (w *workers) finishLoop() {
 // record writes a batch of outcomes, retrying while the store is
 // unavailable, and hands finished runs to delivery.
 func (w *workers) record(batch []*outcome) {
+	defer func() {
+		w.mu.Lock()
+		for _, o := range batch {
+			if o.finish != nil {
+				delete(w.pending, o.finish.ID)
+			} else {
+				delete(w.pending, o.requeue.ID)
+			}
+		}
+		w.mu.Unlock()
+	}()
 	var fins []*store.RunFinishParams
 	var reqs []*store.RunRequeueParams
 	var finOut []*outcome
@@ -490,11 +514,14 @@ func (w *workers) leaseLoop() {
 
 func (w *workers) extend() {
 	w.mu.Lock()
-	ids := make([]string, 0, len(w.held))
+	ids := make([]string, 0, len(w.held)+len(w.pending))
 	execs := make(map[string]*execution, len(w.held))
 	for id, e := range w.held {
 		ids = append(ids, id)
 		execs[id] = e
+	}
+	for id := range w.pending {
+		ids = append(ids, id)
 	}
 	w.mu.Unlock()
 	for len(ids) > 0 {
@@ -521,6 +548,14 @@ func (w *workers) extend() {
 		}
 		ids = ids[n:]
 	}
+}
+
+// extendClaimed extends the leases of every run this node has claimed,
+// including one whose claim is in flight.
+func (w *workers) extendClaimed() {
+	w.claimMu.Lock()
+	defer w.claimMu.Unlock()
+	w.extend()
 }
 
 // cancelExec ends execution e of run id with cause, if e still is the run's
