@@ -29,8 +29,8 @@ type workers struct {
 	runCtx  context.Context // the parent of every run's context
 	runStop context.CancelCauseFunc
 
-	mu     sync.Mutex // guards held and pending
-	held   map[string]*execution
+	mu   sync.Mutex // guards held and pending
+	held map[string]*execution
 	// pending are runs whose attempt ended and whose outcome is not yet
 	// recorded: their leases are still extended, so a slow store (or a
 	// fake clock moving) cannot get them rescued and run twice.
@@ -38,7 +38,7 @@ type workers struct {
 	// claimMu is held from a claim to its runs' registration in held, so
 	// that extendClaimed sees every run this node has claimed.
 	claimMu sync.Mutex
-	execWG sync.WaitGroup
+	execWG  sync.WaitGroup
 
 	// recordCtx bounds the recording of outcomes: it ends when Stop's
 	// context does, after which outcomes are dropped (their leases expire
