@@ -316,10 +316,31 @@ func TestStaticSchedules(t *testing.T) {
 	}
 	_, err = s.PauseSchedule(ctx, scheduler.Principal{Subject: scheduler.StaticOwner}, sch.ID)
 	wantErr(t, "a non-admin owner pauses a static schedule", err, scheduler.ErrStatic)
+	if _, err := s.PauseSchedule(ctx, admin, sch.ID); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop(ctx)
+	s = start(changed) // an admin's pause outlives a restart
+	if got, _ := st.ScheduleGet(ctx, sch.ID); !got.Paused {
+		t.Error("a restart resumed a static schedule an admin paused")
+	}
 	s.Stop(ctx)
 
-	// A static schedule no longer declared is deleted at start.
-	start()
+	// A static schedule no longer declared is deleted at start, when the
+	// config asks for it.
+	s = start()
+	if _, err := st.ScheduleGet(ctx, sch.ID); err != nil {
+		t.Errorf("an undeclared static schedule was deleted without PruneStatic: %v", err)
+	}
+	s.Stop(ctx)
+	pruner, err := scheduler.New(st, scheduler.Config{Agents: agents, PruneStatic: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pruner.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pruner.Stop(ctx)
 	_, err = st.ScheduleGet(ctx, sch.ID)
 	wantErr(t, "an undeclared static schedule", err, store.ErrNotFound)
 

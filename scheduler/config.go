@@ -158,6 +158,11 @@ type Config struct {
 	// that changed, marked static; users cannot edit or delete them. A
 	// static schedule without an owner belongs to StaticOwner.
 	Static []*store.Schedule
+	// PruneStatic makes Start delete the static schedules that Static no
+	// longer declares. Leave it off while nodes may run different
+	// declarations (a rolling deploy, a binary that only runs workers):
+	// each would delete the others' schedules.
+	PruneStatic bool
 }
 
 // StaticOwner owns static schedules that name no owner.

@@ -537,3 +537,44 @@ func TestPausedTicksAreNotCaughtUpAndEditsKeepMissedTicks(t *testing.T) {
 	h.Advance(30 * time.Minute)
 	h.AssertTicks(paused.ID, t0.Add(6*time.Hour))
 }
+
+func TestLoneRefusedOutcomeIsRecordedFailed(t *testing.T) {
+	big := agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
+		return &agent.Result{Output: []byte(`{"text":"far more than the store's 16 bytes"}`)}, nil
+	})
+	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"big": big})}, schedulertest.Options{
+		Store: func(now func() time.Time) store.Store {
+			return memstore.New(memstore.Options{Now: now, Limits: store.Limits{MaxPayload: 16}})
+		},
+	})
+	run, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "big"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Tick()
+	r := h.WaitFinished(run.ID, store.RunFailed)
+	if r.Attempt != 1 || !strings.Contains(r.Error, "refused") {
+		t.Errorf("attempt %d error %q, want 1 and a refusal", r.Attempt, r.Error)
+	}
+}
+
+func TestUnpauseByUpdateDoesNotCatchUp(t *testing.T) {
+	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()})})
+	sch := cronSchedule("hourly", "ok", "0 * * * *")
+	sch.Misfire, sch.Overlap = store.MisfireRunAll, store.OverlapAllowAll
+	sch = h.CreateSchedule(sch)
+	paused, err := h.Scheduler.PauseSchedule(ctx, admin, sch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Advance(5*time.Hour + 30*time.Minute)
+	upd := *paused
+	upd.Paused = false
+	if _, err := h.Scheduler.UpdateSchedule(ctx, admin, &upd); err != nil {
+		t.Fatal(err)
+	}
+	h.Tick()
+	h.AssertTicks(sch.ID)
+	h.Advance(30 * time.Minute)
+	h.AssertTicks(sch.ID, t0.Add(6*time.Hour))
+}

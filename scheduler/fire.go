@@ -139,13 +139,14 @@ func newFireLoop(ctx, loopCtx context.Context, s *Scheduler) (*fireLoop, error) 
 		ticks:   make(chan chan error),
 		done:    make(chan struct{}),
 	}
-	f.prune = true
+	now := s.cfg.Clock.Now()
+	f.prune = s.cfg.PruneStatic
 	err = f.load(ctx)
 	f.prune = false
 	if err != nil {
 		return nil, err
 	}
-	if err := f.pass(ctx, true); err != nil {
+	if err := f.pass(ctx, true, now); err != nil {
 		return nil, err
 	}
 	f.timer.Start(loopCtx)
@@ -250,6 +251,9 @@ func (f *fireLoop) run(ctx context.Context) {
 				}
 				break
 			}
+			// The time is read before the schedules: a pass never applies
+			// a later time to what was read earlier.
+			now := f.s.cfg.Clock.Now()
 			var failed []string
 			for id := range changes {
 				if rerr := f.refresh(ctx, id); rerr != nil {
@@ -257,7 +261,7 @@ func (f *fireLoop) run(ctx context.Context) {
 					failed = append(failed, id)
 				}
 			}
-			if perr := f.pass(ctx, len(changes) > 0); perr != nil {
+			if perr := f.pass(ctx, len(changes) > 0, now); perr != nil {
 				err = perr
 				f.wakeFor()
 			}
@@ -282,10 +286,11 @@ func (f *fireLoop) run(ctx context.Context) {
 
 // refreshAll re-reads every schedule and passes over all of them.
 func (f *fireLoop) refreshAll(ctx context.Context) error {
+	now := f.s.cfg.Clock.Now()
 	if err := f.load(ctx); err != nil {
 		return err
 	}
-	return f.pass(ctx, true)
+	return f.pass(ctx, true, now)
 }
 
 // load reads every schedule and makes entries match the active ones.
@@ -377,6 +382,11 @@ func (f *fireLoop) apply(sch *store.Schedule) {
 	switch {
 	case old != nil && old.sch.Trigger == sch.Trigger:
 		e.next = old.next
+		// A resume this node did not see as such (a pause and a resume
+		// read at once) moved the last fired tick past the paused stretch.
+		if n, ok := trig.Next(sch.LastFiredAt); ok && !sch.LastFiredAt.IsZero() && !e.next.IsZero() && n.After(e.next) {
+			e.next = n
+		}
 	default:
 		// Ticks are due from the last one fired (the API moves it to the
 		// moment of a resume or of a change of trigger, so a paused
@@ -413,12 +423,12 @@ func (f *fireLoop) arm(e *entry) {
 	}
 }
 
-// pass enqueues the ticks of every schedule due by now, in batches, and
+// pass enqueues the ticks of every schedule due by now (read before the
+// schedules were), in batches, and
 // moves each schedule's next tick past now; with all, it also sets the
 // store's NextRunAt of every schedule where it is stale. When the store
 // fails, nothing moves and the caller tries again.
-func (f *fireLoop) pass(ctx context.Context, all bool) error {
-	now := f.s.cfg.Clock.Now()
+func (f *fireLoop) pass(ctx context.Context, all bool, now time.Time) error {
 	type move struct {
 		e    *entry
 		next time.Time

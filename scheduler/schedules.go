@@ -162,16 +162,25 @@ func (s *Scheduler) setNextRun(ctx context.Context, sch *store.Schedule) error {
 }
 
 // updateDefinition writes the new definition c of schedule cur. When the
-// trigger changes, the schedule's last fired tick is first moved to now, so
-// no node catches up ticks of the new trigger from before the change.
+// trigger changes, or the update resumes a paused schedule, the schedule's
+// last fired tick first moves to now (and back if the update fails), so no
+// node catches up ticks of the new trigger, or of the paused stretch, from
+// before the change.
 func (s *Scheduler) updateDefinition(ctx context.Context, cur, c *store.Schedule) (*store.Schedule, error) {
-	if !sameTrigger(cur.Trigger, c.Trigger) {
+	move := !sameTrigger(cur.Trigger, c.Trigger) || (cur.Paused && !c.Paused)
+	if move {
 		if _, err := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: cur.ID, LastFiredAt: ptr(s.cfg.Clock.Now())}); err != nil {
 			return nil, err
 		}
 	}
 	c.NextRunAt = s.nextRun(c)
-	return s.st.ScheduleUpdate(ctx, c)
+	out, err := s.st.ScheduleUpdate(ctx, c)
+	if err != nil && move {
+		if _, rerr := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: cur.ID, LastFiredAt: ptr(cur.LastFiredAt)}); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("restore the last fired tick: %w", rerr))
+		}
+	}
+	return out, err
 }
 
 func sameTrigger(a, b store.Trigger) bool {
@@ -381,6 +390,7 @@ func (s *Scheduler) upsertStatic(ctx context.Context) error {
 			return fmt.Errorf("static schedule %q: owner %q already has a schedule of that name that is not static: %w", c.Name, c.Owner, store.ErrConflict)
 		}
 		c.ID, c.Version, c.CreatedAt = cur.ID, cur.Version, cur.CreatedAt
+		c.Paused = cur.Paused || want.Paused // an admin's pause outlives restarts
 		if sameDefinition(cur, &c) {
 			continue
 		}

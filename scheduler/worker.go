@@ -19,6 +19,9 @@ import (
 // cancelled context before it records the run's end without it.
 const abandonAfter = 2 * time.Second
 
+// claimTimeout bounds one claim, which Stop does not interrupt.
+const claimTimeout = 5 * time.Second
+
 // finishBatchMax is the most outcomes recorded by one store call.
 const finishBatchMax = 1000
 
@@ -34,7 +37,7 @@ type workers struct {
 	// pending are runs whose attempt ended and whose outcome is not yet
 	// recorded: their leases are still extended, so a slow store (or a
 	// fake clock moving) cannot get them rescued and run twice.
-	pending map[string]bool
+	pending map[string]*outcome
 	// claimMu is held from a claim to its runs' registration in held, so
 	// that extendClaimed sees every run this node has claimed.
 	claimMu sync.Mutex
@@ -51,8 +54,9 @@ type workers struct {
 	wakeCh  chan struct{}
 	freedCh chan struct{}
 	done    chan *outcome
-	tasks   sync.WaitGroup // the finisher and the lease keeper
-	leaseCh chan struct{}  // closed to stop the lease keeper
+	finishWG sync.WaitGroup // the finisher
+	leaseWG  sync.WaitGroup // the lease keeper
+	leaseCh  chan struct{}  // closed to stop the lease keeper
 }
 
 // execution is a run executing on this node.
@@ -74,20 +78,21 @@ func newWorkers(s *Scheduler) *workers {
 	w := &workers{
 		s: s, runCtx: runCtx, runStop: runStop, recordCtx: recordCtx, recordStop: recordStop,
 		held:    map[string]*execution{},
-		pending: map[string]bool{},
+		pending: map[string]*outcome{},
 		recent:  map[string]time.Time{},
 		wakeCh:  make(chan struct{}, 1),
 		freedCh: make(chan struct{}, 1),
 		done:    make(chan *outcome, 2*s.cfg.Workers),
 		leaseCh: make(chan struct{}),
 	}
-	w.tasks.Add(2)
+	w.finishWG.Add(1)
 	go func() {
-		defer w.tasks.Done()
+		defer w.finishWG.Done()
 		w.finishLoop()
 	}()
+	w.leaseWG.Add(1)
 	go func() {
-		defer w.tasks.Done()
+		defer w.leaseWG.Done()
 		w.leaseLoop()
 	}()
 	return w
@@ -156,7 +161,7 @@ func (w *workers) claimLoop(ctx context.Context) {
 				// A claim is not cancelled half-way by the node stopping:
 				// a claim that committed after its caller gave up would
 				// leave runs held by no one until their lease expires.
-				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Lease)
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
 				w.claimMu.Lock()
 				runs, err := w.s.st.RunClaim(cctx, &store.RunClaimParams{Node: cfg.Node, Limit: n, Lease: cfg.Lease})
 				for _, r := range runs {
@@ -216,7 +221,7 @@ func (w *workers) start(r *store.Run) {
 		w.mu.Lock()
 		delete(w.held, r.ID)
 		if out != nil {
-			w.pending[r.ID] = true
+			w.pending[r.ID] = out
 		}
 		w.mu.Unlock()
 		signal(w.freedCh)
@@ -224,6 +229,13 @@ func (w *workers) start(r *store.Run) {
 			w.done <- out
 		}
 	}()
+}
+
+func (o *outcome) runID() string {
+	if o.finish != nil {
+		return o.finish.ID
+	}
+	return o.requeue.ID
 }
 
 // attempt is what an agent returned.
@@ -399,10 +411,9 @@ func (w *workers) record(batch []*outcome) {
 	defer func() {
 		w.mu.Lock()
 		for _, o := range batch {
-			if o.finish != nil {
-				delete(w.pending, o.finish.ID)
-			} else {
-				delete(w.pending, o.requeue.ID)
+			id := o.runID()
+			if w.pending[id] == o { // not a later attempt's
+				delete(w.pending, id)
 			}
 		}
 		w.mu.Unlock()
@@ -424,7 +435,7 @@ func (w *workers) record(batch []*outcome) {
 			runs, err = w.s.st.RunFinish(ctx, fins...)
 			return err
 		})
-		if errors.Is(err, store.ErrInvalid) && len(fins) > 1 {
+		if errors.Is(err, store.ErrInvalid) {
 			// One entry the store refuses must not sink the others.
 			runs, err = make([]*store.Run, len(fins)), nil
 			for i, f := range fins {
@@ -572,6 +583,17 @@ func (w *workers) cancelExec(id string, e *execution, cause error) {
 // drain waits up to grace (or until ctx ends) for the running runs, then
 // cancels the rest, which go back to the queue, and records every outcome.
 func (w *workers) drain(ctx context.Context, grace time.Duration) {
+	// When Stop's context ends, outcomes still to record are given up
+	// (their leases expire and other nodes rescue the runs).
+	watched := make(chan struct{})
+	defer close(watched)
+	go func() {
+		select {
+		case <-ctx.Done():
+			w.recordStop()
+		case <-watched:
+		}
+	}()
 	finished := make(chan struct{})
 	go func() {
 		w.execWG.Wait()
@@ -586,18 +608,10 @@ func (w *workers) drain(ctx context.Context, grace time.Duration) {
 	}
 	w.runStop(errShutdown)
 	<-finished
-	close(w.leaseCh)
+	// The last outcomes are written while their leases are still kept.
 	close(w.done)
-	recorded := make(chan struct{})
-	go func() {
-		w.tasks.Wait()
-		close(recorded)
-	}()
-	select {
-	case <-recorded:
-	case <-ctx.Done():
-		w.recordStop()
-		<-recorded
-	}
+	w.finishWG.Wait()
+	close(w.leaseCh)
+	w.leaseWG.Wait()
 	w.recordStop()
 }
