@@ -51,9 +51,9 @@ type workers struct {
 
 	recent map[string]time.Time // cancellations of runs not (yet) executing here, by run id
 
-	wakeCh  chan struct{}
-	freedCh chan struct{}
-	done    chan *outcome
+	wakeCh   chan struct{}
+	freedCh  chan struct{}
+	done     chan *outcome
 	finishWG sync.WaitGroup // the finisher
 	leaseWG  sync.WaitGroup // the lease keeper
 	leaseCh  chan struct{}  // closed to stop the lease keeper
