@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -107,7 +108,6 @@ type fireLoop struct {
 	prune   bool // the first load deletes static schedules no longer declared
 
 	mu        sync.Mutex // guards the pending changes and flags
-	fired     bool
 	changes   map[string]struct{}
 	resyncAll bool
 	signal    chan struct{}
@@ -146,7 +146,7 @@ func newFireLoop(ctx, loopCtx context.Context, s *Scheduler) (*fireLoop, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := f.pass(ctx, true, now); err != nil {
+	if err := f.pass(ctx, now, true, nil); err != nil {
 		return nil, err
 	}
 	f.timer.Start(loopCtx)
@@ -170,16 +170,6 @@ func (f *fireLoop) poke() {
 	case f.signal <- struct{}{}:
 	default:
 	}
-}
-
-// wakeFor is called by the timer when a schedule is due: the loop then
-// enqueues the ticks of every schedule due by then, in one batch, however
-// many timer jobs fire for the same moment.
-func (f *fireLoop) wakeFor() {
-	f.mu.Lock()
-	f.fired = true
-	f.mu.Unlock()
-	f.poke()
 }
 
 // changed is called when schedule id was created, changed or deleted.
@@ -243,7 +233,7 @@ func (f *fireLoop) run(ctx context.Context) {
 		case <-f.signal:
 			f.mu.Lock()
 			changes, all := f.changes, f.resyncAll
-			f.fired, f.changes, f.resyncAll = false, map[string]struct{}{}, false
+			f.changes, f.resyncAll = map[string]struct{}{}, false
 			f.mu.Unlock()
 			if all {
 				if err = f.refreshAll(ctx); err != nil {
@@ -261,9 +251,8 @@ func (f *fireLoop) run(ctx context.Context) {
 					failed = append(failed, id)
 				}
 			}
-			if perr := f.pass(ctx, len(changes) > 0, now); perr != nil {
+			if perr := f.pass(ctx, now, false, changes); perr != nil {
 				err = perr
-				f.wakeFor()
 			}
 			for _, id := range failed {
 				f.changed(id) // again after the retry interval
@@ -290,7 +279,7 @@ func (f *fireLoop) refreshAll(ctx context.Context) error {
 	if err := f.load(ctx); err != nil {
 		return err
 	}
-	return f.pass(ctx, true, now)
+	return f.pass(ctx, now, true, nil)
 }
 
 // load reads every schedule and makes entries match the active ones.
@@ -424,11 +413,11 @@ func (f *fireLoop) arm(e *entry) {
 }
 
 // pass enqueues the ticks of every schedule due by now (read before the
-// schedules were), in batches, and
-// moves each schedule's next tick past now; with all, it also sets the
-// store's NextRunAt of every schedule where it is stale. When the store
-// fails, nothing moves and the caller tries again.
-func (f *fireLoop) pass(ctx context.Context, all bool, now time.Time) error {
+// schedules were), in batches, and moves each schedule's next tick past
+// now. It also sets the store's NextRunAt where it is stale: of every
+// schedule with all, else of the schedules changed. When the store fails,
+// nothing moves and the caller tries again.
+func (f *fireLoop) pass(ctx context.Context, now time.Time, all bool, changed map[string]struct{}) error {
 	type move struct {
 		e    *entry
 		next time.Time
@@ -468,8 +457,14 @@ func (f *fireLoop) pass(ctx context.Context, all bool, now time.Time) error {
 			visit(e)
 		}
 	} else {
-		for _, e := range f.queue.dueAt(now) {
+		due := f.queue.dueAt(now)
+		for _, e := range due {
 			visit(e)
+		}
+		for id := range changed {
+			if e := f.entries[id]; e != nil && !slices.Contains(due, e) {
+				visit(e)
+			}
 		}
 	}
 	if err := f.enqueue(ctx, params); err != nil {
@@ -621,8 +616,11 @@ type timerJob struct {
 	id string
 }
 
+// Execute is called by the timer when the schedule is due: the loop then
+// enqueues the ticks of every schedule due by then, in one batch, however
+// many timer jobs fire for the same moment.
 func (j *timerJob) Execute(context.Context) error {
-	j.f.wakeFor()
+	j.f.poke()
 	return nil
 }
 
