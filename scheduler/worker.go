@@ -32,7 +32,7 @@ type workers struct {
 	runCtx  context.Context // the parent of every run's context
 	runStop context.CancelCauseFunc
 
-	mu   sync.Mutex // guards held and pending
+	mu   sync.Mutex // guards held, pending and recent
 	held map[string]*execution
 	// pending are runs whose attempt ended and whose outcome is not yet
 	// recorded: their leases are still extended, so a slow store (or a
