@@ -1,0 +1,44 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/heraldhq/herald/store"
+)
+
+// EventRequest is a verified webhook delivery and the run it asks for.
+type EventRequest struct {
+	// Source and DeliveryID identify the delivery; a second request with
+	// the same pair is a duplicate.
+	Source     string
+	DeliveryID string
+	// Headers are the request headers kept with the event.
+	Headers map[string][]string
+	// Body is the raw request body.
+	Body []byte
+	// Agent and Owner are the run's; the agent must be registered.
+	Agent string
+	Owner string
+	// Targets receive the run's result.
+	Targets []store.Target
+}
+
+// AcceptEvent records a verified webhook event and enqueues its run in one
+// transaction, deduplicated on (Source, DeliveryID): a duplicate returns the
+// original event and run with Duplicate set and writes nothing. When it
+// fails, nothing was written, so the sender's retry succeeds. A webhook
+// handler's sink calls it.
+func (s *Scheduler) AcceptEvent(ctx context.Context, req EventRequest) (*store.EventAcceptResult, error) {
+	if _, err := s.cfg.Agents.Lookup(req.Agent); err != nil {
+		return nil, fmt.Errorf("accept event: %w", store.Invalid("agent", fmt.Sprintf("names no registered agent: %q", req.Agent)))
+	}
+	res, err := s.st.EventAccept(ctx, &store.EventAcceptParams{
+		Source: req.Source, DeliveryID: req.DeliveryID, Headers: req.Headers, Body: req.Body,
+		Run: store.RunEnqueueParams{Owner: req.Owner, Agent: req.Agent, Targets: req.Targets, MaxAttempts: s.cfg.Retry.MaxAttempts},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("accept event: %w", err)
+	}
+	return res, nil
+}
