@@ -34,6 +34,17 @@ func TestParseConfig(t *testing.T) {
 			want: config{Addr: "127.0.0.1:0", Database: "other.db"},
 		},
 		{
+			name: "config file",
+			args: []string{"-config", "flag.yaml"},
+			env:  map[string]string{"HERALD_CONFIG": "env.yaml"},
+			want: config{Addr: "127.0.0.1:8080", Database: "sqlite://herald.db", File: "flag.yaml"},
+		},
+		{
+			name: "config file from the environment",
+			env:  map[string]string{"HERALD_CONFIG": "env.yaml"},
+			want: config{Addr: "127.0.0.1:8080", Database: "sqlite://herald.db", File: "env.yaml"},
+		},
+		{
 			name: "empty variables are unset",
 			env:  map[string]string{"HERALD_ADDR": "", "HERALD_DATABASE_URL": ""},
 			want: config{Addr: "127.0.0.1:8080", Database: "sqlite://herald.db"},

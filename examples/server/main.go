@@ -1,16 +1,21 @@
 // Command server is Herald's bundled example server: it opens a store
 // (an embedded SQLite file by default, PostgreSQL when given a postgres://
-// DSN), applies the migrations and serves health and readiness endpoints.
+// DSN), applies the migrations, runs the scheduler with the built-in echo
+// agent, serves the webhook sources of its config file at
+// POST /v1/webhooks/{source}, and health and readiness endpoints.
 //
 // It is the reference for how the library is wired, and grows with it: the
-// REST API, webhooks, authentication and the config file come later.
+// REST API, authentication and static schedules come later.
 //
 // Usage:
 //
-//	server [-addr 127.0.0.1:8080] [-db sqlite://herald.db]
+//	server [-addr 127.0.0.1:8080] [-db sqlite://herald.db] [-config herald.yaml]
 //
-// HERALD_ADDR and HERALD_DATABASE_URL set the same values; a flag wins over
-// its variable.
+// HERALD_ADDR, HERALD_DATABASE_URL and HERALD_CONFIG set the same values; a
+// flag wins over its variable. A config file:
+//
+//	webhooks:
+//	  - {source: github, scheme: github, secrets: ["${GITHUB_SECRET}"], agent: echo, owner: ops}
 package main
 
 import (
@@ -37,6 +42,7 @@ const (
 const (
 	envAddr     = "HERALD_ADDR"
 	envDatabase = "HERALD_DATABASE_URL"
+	envConfig   = "HERALD_CONFIG"
 )
 
 // config is what run needs to know.
@@ -46,6 +52,11 @@ type config struct {
 	// Database is the store's DSN: postgres://…, sqlite://…, or a path
 	// ending in .db.
 	Database string
+	// File is the config file's path; empty means none.
+	File string
+	// Getenv expands ${VAR} references in the config file; nil means
+	// os.Getenv.
+	Getenv func(string) string
 	// Ready, when set, receives the address the server listens on, once it
 	// listens.
 	Ready chan<- string
@@ -67,6 +78,8 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 		"address to listen on (env "+envAddr+")")
 	fs.StringVar(&cfg.Database, "db", orDefault(envDatabase, databaseDefault),
 		"store DSN: sqlite://FILE, FILE.db or postgres://USER@HOST:PORT/DB (env "+envDatabase+")")
+	fs.StringVar(&cfg.File, "config", getenv(envConfig),
+		"config file (YAML; ${VAR} expanded from the environment) with the webhook sources (env "+envConfig+")")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}

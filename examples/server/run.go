@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store/bunstore"
+	"github.com/heraldhq/herald/webhook"
 )
 
 // shutdownGrace is how long requests in flight get to finish once the
@@ -36,6 +39,40 @@ func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
 		}
 	}()
 
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	var sources []webhook.Source
+	if cfg.File != "" {
+		fc, err := loadConfigFile(cfg.File, getenv)
+		if err != nil {
+			return err
+		}
+		if sources, err = fc.sources(); err != nil {
+			return fmt.Errorf("config file %s: %w", cfg.File, err)
+		}
+	}
+
+	sched, err := scheduler.New(st, scheduler.Config{Agents: builtinAgents(), Logger: log.With(logger, "component", "scheduler")})
+	if err != nil {
+		return err
+	}
+	if err := sched.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if serr := sched.Stop(sctx); serr != nil {
+			err = errors.Join(err, fmt.Errorf("stop scheduler: %w", serr))
+		}
+	}()
+	handler, err := newServer(st, logger, sched, sources)
+	if err != nil {
+		return err
+	}
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -45,7 +82,7 @@ func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
 		"store", st.Dialect(), "database", dsnSummary(cfg.Database))
 
 	srv := &http.Server{
-		Handler:           newServer(st, logger),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          stdlibLogger(logger),
 	}

@@ -10,7 +10,9 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/webhook"
 )
 
 // readyTimeout bounds the store ping of a readiness probe.
@@ -27,9 +29,10 @@ type server struct {
 //	GET /healthz  200 {"status":"ok"} while the process is up
 //	GET /readyz   200 {"status":"ready"} when the store answers a ping,
 //	              503 {"status":"unavailable","error":"…"} when it does not
+//	POST /v1/webhooks/{source}  the webhook sources (see webhook.Handler)
 //
 // Other methods on these paths get 405.
-func newServer(st store.Store, logger log.Logger) http.Handler {
+func newServer(st store.Store, logger log.Logger, sched *scheduler.Scheduler, sources []webhook.Source) (http.Handler, error) {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
@@ -37,7 +40,15 @@ func newServer(st store.Store, logger log.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	return mux
+	if len(sources) > 0 {
+		h, err := webhook.NewHandler(webhook.HandlerConfig{Sources: sources, Sink: schedulerSink(sched),
+			Logger: log.With(logger, "component", "webhook")})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/v1/webhooks/{source}", h)
+	}
+	return mux, nil
 }
 
 // statusResponse is the body of the health and readiness endpoints.

@@ -16,6 +16,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/go-kit/log"
 	"go.uber.org/goleak"
 
 	"github.com/heraldhq/herald/internal/testpg"
@@ -52,7 +53,7 @@ func newMemstore(t *testing.T) store.Store {
 }
 
 func TestHealthz(t *testing.T) {
-	h := newServer(newMemstore(t), nil)
+	h := mustServer(t, newMemstore(t), nil)
 	code, body := get(t, h, http.MethodGet, "/healthz")
 	if code != http.StatusOK || body != (statusResponse{Status: "ok"}) {
 		t.Errorf("GET /healthz = %d %+v, want 200 {ok}", code, body)
@@ -62,7 +63,7 @@ func TestHealthz(t *testing.T) {
 func TestHealthzWhenStoreClosed(t *testing.T) {
 	// Liveness says the process is up; it does not depend on the store.
 	st := newMemstore(t)
-	h := newServer(st, nil)
+	h := mustServer(t, st, nil)
 	st.Close()
 	if code, body := get(t, h, http.MethodGet, "/healthz"); code != http.StatusOK {
 		t.Errorf("GET /healthz with a closed store = %d %+v, want 200", code, body)
@@ -71,7 +72,7 @@ func TestHealthzWhenStoreClosed(t *testing.T) {
 
 func TestReadyz(t *testing.T) {
 	st := newMemstore(t)
-	h := newServer(st, nil)
+	h := mustServer(t, st, nil)
 	code, body := get(t, h, http.MethodGet, "/readyz")
 	if code != http.StatusOK || body != (statusResponse{Status: "ready"}) {
 		t.Errorf("GET /readyz = %d %+v, want 200 {ready}", code, body)
@@ -103,7 +104,7 @@ func TestReadyzHidesTheStoreError(t *testing.T) {
 	st := pingStore{newMemstore(t), func(context.Context) error {
 		return fmt.Errorf("%w: dial %s: connection refused", store.ErrUnavailable, secret)
 	}}
-	h := newServer(st, newLogger(&logs, dsnSecrets(secret)...))
+	h := mustServer(t, st, newLogger(&logs, dsnSecrets(secret)...))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	if rec.Code != http.StatusServiceUnavailable {
@@ -126,7 +127,7 @@ func TestReadyzTimesOut(t *testing.T) {
 			<-ctx.Done() // a store that never answers
 			return ctx.Err()
 		}}
-		h := newServer(st, nil)
+		h := mustServer(t, st, nil)
 		start := time.Now()
 		code, body := get(t, h, http.MethodGet, "/readyz")
 		if code != http.StatusServiceUnavailable || body.Status != "unavailable" || !strings.Contains(body.Error, "did not answer") {
@@ -139,7 +140,7 @@ func TestReadyzTimesOut(t *testing.T) {
 }
 
 func TestMethodNotAllowed(t *testing.T) {
-	h := newServer(newMemstore(t), nil)
+	h := mustServer(t, newMemstore(t), nil)
 	for _, path := range []string{"/healthz", "/readyz"} {
 		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
 			rec := httptest.NewRecorder()
@@ -155,7 +156,7 @@ func TestMethodNotAllowed(t *testing.T) {
 }
 
 func TestUnknownPath(t *testing.T) {
-	h := newServer(newMemstore(t), nil)
+	h := mustServer(t, newMemstore(t), nil)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/nope", nil))
 	if rec.Code != http.StatusNotFound {
@@ -280,4 +281,14 @@ func TestRunRefusesABadDatabase(t *testing.T) {
 	if strings.Contains(logs.String(), "hunter2") {
 		t.Errorf("the log shows the password:\n%s", logs.String())
 	}
+}
+
+// mustServer is newServer with no scheduler nor webhook sources.
+func mustServer(t *testing.T, st store.Store, logger log.Logger) http.Handler {
+	t.Helper()
+	h, err := newServer(st, logger, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
