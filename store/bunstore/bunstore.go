@@ -144,7 +144,7 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 
-	if err := s.Ping(ctx); err != nil {
+	if err := s.connect(ctx); err != nil {
 		return nil, fmt.Errorf("bunstore: connect %s: %w", redactDSN(dsn), err)
 	}
 	if err := s.migrate(ctx); err != nil {
@@ -171,6 +171,26 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 		s.listener = p
 	}
 	return s, nil
+}
+
+// connect pings the database. A new SQLite file being switched to WAL by
+// another process at the same moment answers SQLITE_BUSY at once (the busy
+// handler does not cover that lock), so SQLite retries a busy ping for up
+// to its busy timeout.
+func (s *Store) connect(ctx context.Context) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.Ping(ctx)
+		code, ok := sqliteCode(err)
+		if err == nil || s.pg() || !ok || code&0xff != 5 || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+	}
 }
 
 // DB returns the store's database, for the application's own queries and
