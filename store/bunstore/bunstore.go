@@ -61,6 +61,7 @@ type Store struct {
 	bg        sync.WaitGroup // background work, waited for by Close
 	closeOnce sync.Once
 	closed    chan struct{}
+	dueCh     chan struct{} // PostgreSQL: kicks the run-due notifier
 }
 
 var _ store.Store = (*Store)(nil)
@@ -163,6 +164,9 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 			}
 			s.listener = l
 		}
+		s.dueCh = make(chan struct{}, 1)
+		s.bg.Add(1)
+		go s.dueLoop()
 	} else {
 		p, err := startPoller(ctx, s)
 		if err != nil {
@@ -278,10 +282,11 @@ func (s *Store) tx(ctx context.Context, fn func(tx bun.Tx, out *outbox) error) e
 			if err := fn(tx, out); err != nil {
 				return err
 			}
-			return s.sendNotifications(ctx, tx, out, s.origin)
+			return s.sendNotifications(ctx, tx, s.inTx(out), s.origin)
 		})
 		if err == nil {
 			s.publish(out)
+			s.kickDue(out)
 			return nil
 		}
 		if attempt < 5 && retryable(err) {

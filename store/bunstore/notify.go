@@ -74,6 +74,61 @@ func (s *Store) sendNotifications(ctx context.Context, tx bun.IDB, out *outbox, 
 	return err
 }
 
+// inTx is what a transaction of the store's own notifies in the
+// transaction: on PostgreSQL, all but TopicRunDue, which kickDue sends after
+// the commit. NOTIFY holds a database-wide lock from the notifying
+// statement to the commit, so notifying in every enqueue serialized the
+// commits of concurrent enqueues (no group commit); run-due hints are
+// coalesced instead, one NOTIFY at a time.
+func (s *Store) inTx(out *outbox) *outbox {
+	if !s.pg() {
+		return out
+	}
+	kept := &outbox{}
+	for _, n := range out.notes {
+		if n.Topic != store.TopicRunDue {
+			kept.notes = append(kept.notes, n)
+		}
+	}
+	return kept
+}
+
+// kickDue asks the run-due notifier to tell other processes, when out has
+// a TopicRunDue notification that inTx held back.
+func (s *Store) kickDue(out *outbox) {
+	if !s.pg() {
+		return
+	}
+	for _, n := range out.notes {
+		if n.Topic == store.TopicRunDue {
+			select {
+			case s.dueCh <- struct{}{}:
+			default: // one is pending: it covers this one
+			}
+			return
+		}
+	}
+}
+
+// dueLoop sends one TopicRunDue notification per kick, kicks that arrive
+// while it sends coalescing into the next.
+func (s *Store) dueLoop() {
+	defer s.bg.Done()
+	for {
+		select {
+		case <-s.closed:
+			return
+		case <-s.dueCh:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := s.sendNotifications(ctx, s.db, &outbox{notes: []store.Notification{{Topic: store.TopicRunDue}}}, s.origin)
+		cancel()
+		if err != nil && !s.isClosed() {
+			level.Warn(s.logger).Log("msg", "notify other processes of due runs", "err", err)
+		}
+	}
+}
+
 // receive publishes a notification another handle sent.
 func (s *Store) receive(payload string) {
 	var w wireNote
