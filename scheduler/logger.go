@@ -14,6 +14,9 @@ func (q quartzLogger) kv(msg string, args []any) []any {
 
 func (q quartzLogger) Trace(msg string, args ...any) {}
 func (q quartzLogger) Debug(msg string, args ...any) { level.Debug(q.l).Log(q.kv(msg, args)...) }
-func (q quartzLogger) Info(msg string, args ...any)  { level.Info(q.l).Log(q.kv(msg, args)...) }
+
+// Info is logged at debug level: go-quartz reports its own start and stop
+// at info, which says nothing the scheduler's logs do not.
+func (q quartzLogger) Info(msg string, args ...any)  { level.Debug(q.l).Log(q.kv(msg, args)...) }
 func (q quartzLogger) Warn(msg string, args ...any)  { level.Warn(q.l).Log(q.kv(msg, args)...) }
 func (q quartzLogger) Error(msg string, args ...any) { level.Error(q.l).Log(q.kv(msg, args)...) }
