@@ -219,24 +219,11 @@ func (d *deliverer) drain(ctx context.Context, grace time.Duration) {
 	d.closed = true
 	close(d.done)
 	d.mu.Unlock()
-	finished := make(chan struct{})
-	go func() {
-		d.wg.Wait()
-		close(finished)
-	}()
-	timer := time.NewTimer(grace)
-	defer timer.Stop()
-	select {
-	case <-finished:
-	case <-timer.C:
-	case <-ctx.Done():
-	}
+	// When Stop's context ends, the records still to write are dropped
+	// (and logged).
+	defer onDone(ctx, d.recordStop)()
+	finished := waitGrace(ctx, &d.wg, grace)
 	d.cancel()
-	select {
-	case <-finished:
-	case <-ctx.Done():
-		d.recordStop() // the records still to write are dropped, and logged
-		<-finished
-	}
+	<-finished
 	d.recordStop()
 }

@@ -200,9 +200,11 @@ func TestCancelRunningRun(t *testing.T) {
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("cancelled after %v, want within 1s", took)
 	}
+	if r.Error == "" || r.FinishedAt.IsZero() {
+		t.Errorf("cancelled run: error %q finished %v, want both set", r.Error, r.FinishedAt)
+	}
 	_, err = h.Scheduler.CancelRun(ctx, admin, run.ID, "")
 	wantErr(t, "cancel an ended run", err, store.ErrConflict)
-	_ = r
 }
 
 func TestCancelReachesAnotherNode(t *testing.T) {

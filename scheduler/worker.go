@@ -585,18 +585,24 @@ func (w *workers) cancelExec(id string, e *execution, cause error) {
 func (w *workers) drain(ctx context.Context, grace time.Duration) {
 	// When Stop's context ends, outcomes still to record are given up
 	// (their leases expire and other nodes rescue the runs).
-	watched := make(chan struct{})
-	defer close(watched)
-	go func() {
-		select {
-		case <-ctx.Done():
-			w.recordStop()
-		case <-watched:
-		}
-	}()
+	defer onDone(ctx, w.recordStop)()
+	finished := waitGrace(ctx, &w.execWG, grace)
+	w.runStop(errShutdown)
+	<-finished
+	// The last outcomes are written while their leases are still kept.
+	close(w.done)
+	w.finishWG.Wait()
+	close(w.leaseCh)
+	w.leaseWG.Wait()
+	w.recordStop()
+}
+
+// waitGrace waits until wg is done, grace has passed or ctx has ended,
+// whichever comes first, and returns a channel closed when wg is done.
+func waitGrace(ctx context.Context, wg *sync.WaitGroup, grace time.Duration) <-chan struct{} {
 	finished := make(chan struct{})
 	go func() {
-		w.execWG.Wait()
+		wg.Wait()
 		close(finished)
 	}()
 	timer := time.NewTimer(grace)
@@ -606,12 +612,18 @@ func (w *workers) drain(ctx context.Context, grace time.Duration) {
 	case <-timer.C:
 	case <-ctx.Done():
 	}
-	w.runStop(errShutdown)
-	<-finished
-	// The last outcomes are written while their leases are still kept.
-	close(w.done)
-	w.finishWG.Wait()
-	close(w.leaseCh)
-	w.leaseWG.Wait()
-	w.recordStop()
+	return finished
+}
+
+// onDone calls f if ctx ends before the returned release is called.
+func onDone(ctx context.Context, f func()) (release func()) {
+	released := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			f()
+		case <-released:
+		}
+	}()
+	return func() { close(released) }
 }
