@@ -1,0 +1,4 @@
+package email
+
+// MessageID exposes messageID to the tests.
+var MessageID = messageID
