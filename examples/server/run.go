@@ -54,7 +54,7 @@ func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
 		}
 	}
 
-	sched, err := scheduler.New(st, scheduler.Config{Agents: builtinAgents(), Logger: logger})
+	sched, err := scheduler.New(st, scheduler.Config{Agents: builtinAgents(st), Logger: logger})
 	if err != nil {
 		return err
 	}
