@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,7 +135,9 @@ func (d *deliverer) work() {
 	}
 }
 
-// message is what job j sends.
+// message is what job j sends. A run that did not succeed is described
+// in plain text, without links, so that an on-failure target (an admin's
+// mailbox) learns what failed and why from the message alone.
 func message(j *deliveryJob) *delivery.Message {
 	r := j.run
 	m := &delivery.Message{
@@ -143,17 +146,40 @@ func message(j *deliveryJob) *delivery.Message {
 		Subject: fmt.Sprintf("%s: run %s", r.Agent, r.Status),
 		Output:  r.Output, Error: r.Error,
 	}
-	switch {
-	case r.Status == store.RunSucceeded:
+	if r.Status == store.RunSucceeded {
 		m.Text = r.Summary
-	case r.Error != "":
-		m.Text = fmt.Sprintf("Run %s of %s ended %s after %d attempt(s): %s", r.ID, r.Agent, r.Status, r.Attempt, r.Error)
-	default:
-		m.Text = fmt.Sprintf("Run %s of %s ended %s after %d attempt(s).", r.ID, r.Agent, r.Status, r.Attempt)
+	} else {
+		m.Text = failureText(r)
 	}
 	sum := sha256.Sum256([]byte(j.target.Channel + "\x00" + j.target.To))
 	m.IdempotencyKey = r.ID + "-" + hex.EncodeToString(sum[:8])
 	return m
+}
+
+// failureText describes a run that ended without success: what ran, how it
+// ended, the error, and when.
+func failureText(r *store.Run) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Run %s of agent %s ended %s after %d of %d attempt(s).\n", r.ID, r.Agent, r.Status, r.Attempt, r.MaxAttempts)
+	if r.Error != "" {
+		fmt.Fprintf(&b, "Error: %s\n", r.Error)
+	}
+	fmt.Fprintf(&b, "Owner: %s\n", r.Owner)
+	switch {
+	case r.ScheduleID != "" && !r.ScheduledFor.IsZero():
+		fmt.Fprintf(&b, "Schedule: %s, tick %s\n", r.ScheduleID, r.ScheduledFor.UTC().Format(time.RFC3339))
+	case r.ScheduleID != "":
+		fmt.Fprintf(&b, "Schedule: %s (%s)\n", r.ScheduleID, r.Kind)
+	default:
+		fmt.Fprintf(&b, "Trigger: %s\n", r.Kind)
+	}
+	if !r.StartedAt.IsZero() && !r.FinishedAt.IsZero() {
+		fmt.Fprintf(&b, "Started %s, finished %s (%s).\n", r.StartedAt.UTC().Format(time.RFC3339),
+			r.FinishedAt.UTC().Format(time.RFC3339), r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond))
+	} else if !r.FinishedAt.IsZero() {
+		fmt.Fprintf(&b, "Ended %s without starting.\n", r.FinishedAt.UTC().Format(time.RFC3339))
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // deliver makes the attempts of job j, recording each.
