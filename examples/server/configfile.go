@@ -19,6 +19,10 @@ import (
 type fileConfig struct {
 	// Webhooks are the webhook sources, served at POST /v1/webhooks/{source}.
 	Webhooks []webhookConfig `yaml:"webhooks"`
+	// Delivery configures the delivery channels.
+	Delivery deliveryConfig `yaml:"delivery"`
+	// Schedules are the static schedules, merged with the users' own.
+	Schedules []scheduleConfig `yaml:"schedules"`
 }
 
 // webhookConfig is one webhook source.

@@ -1,21 +1,32 @@
 // Command server is Herald's bundled example server: it opens a store
 // (an embedded SQLite file by default, PostgreSQL when given a postgres://
-// DSN), applies the migrations, runs the scheduler with the built-in echo
-// agent, serves the webhook sources of its config file at
+// DSN), applies the migrations, runs the scheduler with the built-in
+// agents (echo, health_check, kpi_report), the static schedules and the
+// delivery channels of its config file (log always; slack, teams, email and
+// callback when configured), serves the config file's webhook sources at
 // POST /v1/webhooks/{source}, and health and readiness endpoints.
 //
 // It is the reference for how the library is wired, and grows with it: the
-// REST API, authentication and static schedules come later.
+// REST API and authentication come later.
 //
 // Usage:
 //
 //	server [-addr 127.0.0.1:8080] [-db sqlite://herald.db] [-config herald.yaml]
 //
 // HERALD_ADDR, HERALD_DATABASE_URL and HERALD_CONFIG set the same values; a
-// flag wins over its variable. A config file:
+// flag wins over its variable. A config file (${VAR} is expanded from the
+// environment):
 //
 //	webhooks:
 //	  - {source: github, scheme: github, secrets: ["${GITHUB_SECRET}"], agent: echo, owner: ops}
+//	delivery:
+//	  email: {host: smtp.example.com, username: herald, password: "${SMTP_PASSWORD}", from: herald@example.com}
+//	  slack: {token: "${SLACK_BOT_TOKEN}"}
+//	schedules:
+//	  - name: weekly_kpi_report
+//	    cron: "0 1 * * 1"
+//	    agent: kpi_report
+//	    deliver: [{channel: slack, to: "#ops"}, {channel: email, to: admin@example.com, on: failure}]
 package main
 
 import (
@@ -79,7 +90,7 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	fs.StringVar(&cfg.Database, "db", orDefault(envDatabase, databaseDefault),
 		"store DSN: sqlite://FILE, FILE.db or postgres://USER@HOST:PORT/DB (env "+envDatabase+")")
 	fs.StringVar(&cfg.File, "config", getenv(envConfig),
-		"config file (YAML; ${VAR} expanded from the environment) with the webhook sources (env "+envConfig+")")
+		"config file (YAML; ${VAR} expanded from the environment) with webhook sources, delivery channels and static schedules (env "+envConfig+")")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}

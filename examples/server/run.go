@@ -14,7 +14,6 @@ import (
 
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store/bunstore"
-	"github.com/heraldhq/herald/webhook"
 )
 
 // shutdownGrace is how long requests in flight get to finish once the
@@ -43,18 +42,26 @@ func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	var sources []webhook.Source
+	fc := &fileConfig{}
 	if cfg.File != "" {
-		fc, err := loadConfigFile(cfg.File, getenv)
-		if err != nil {
+		if fc, err = loadConfigFile(cfg.File, getenv); err != nil {
 			return err
 		}
-		if sources, err = fc.sources(); err != nil {
-			return fmt.Errorf("config file %s: %w", cfg.File, err)
-		}
+	}
+	sources, err := fc.sources()
+	if err != nil {
+		return fmt.Errorf("config file %s: %w", cfg.File, err)
+	}
+	router, err := fc.Delivery.router(logger)
+	if err != nil {
+		return fmt.Errorf("config file %s: %w", cfg.File, err)
+	}
+	statics, err := fc.statics()
+	if err != nil {
+		return fmt.Errorf("config file %s: %w", cfg.File, err)
 	}
 
-	sched, err := scheduler.New(st, scheduler.Config{Agents: builtinAgents(st), Logger: logger})
+	sched, err := scheduler.New(st, scheduler.Config{Agents: builtinAgents(st), Delivery: router, Static: statics, Logger: logger})
 	if err != nil {
 		return err
 	}

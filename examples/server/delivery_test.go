@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/heraldhq/herald/internal/testpg"
+)
+
+// mailbox is an SMTP server on loopback that keeps every message it
+// receives, by recipient.
+type mailbox struct {
+	port int
+	mu   sync.Mutex
+	got  map[string][]*mail.Message
+	recv chan string // a recipient, per message
+}
+
+func newMailbox(t *testing.T) *mailbox {
+	t.Helper()
+	mb := &mailbox{got: map[string][]*mail.Message{}, recv: make(chan string, 100)}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &mailSession{mb: mb}, nil }))
+	srv.Domain = "localhost"
+	srv.ReadTimeout, srv.WriteTimeout = time.Minute, time.Minute
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb.port = ln.Addr().(*net.TCPAddr).Port
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-served; err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+			t.Errorf("mailbox: %v", err)
+		}
+	})
+	return mb
+}
+
+func (mb *mailbox) messages(to string) []*mail.Message {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	return append([]*mail.Message(nil), mb.got[to]...)
+}
+
+// mailSession is one SMTP session of a mailbox.
+type mailSession struct {
+	mb *mailbox
+	to []string
+}
+
+func (s *mailSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.to = append(s.to, to)
+	return nil
+}
+func (s *mailSession) Data(r io.Reader) error {
+	m, err := mail.ReadMessage(r)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(m.Body)
+	if err != nil {
+		return err
+	}
+	m.Body = strings.NewReader(string(body))
+	s.mb.mu.Lock()
+	for _, to := range s.to {
+		s.mb.got[to] = append(s.mb.got[to], m)
+	}
+	s.mb.mu.Unlock()
+	for _, to := range s.to {
+		select {
+		case s.mb.recv <- to:
+		default:
+		}
+	}
+	return nil
+}
+func (s *mailSession) Reset()        { s.to = nil }
+func (s *mailSession) Logout() error { return nil }
+
+// deliveryConfigFile is a static schedule whose every run fails, with an
+// admin emailed on failure, a success-only address that must get nothing,
+// and the log channel for every outcome.
+const deliveryConfigFile = `delivery:
+  email: {host: 127.0.0.1, port: ${SMTP_PORT}, tls: none, from: herald@example.test}
+schedules:
+  - name: nightly_backup
+    cron: "* * * * * *"
+    agent: echo
+    payload: {fail: "disk full on /var/backups"}
+    max_attempts: 1
+    deliver:
+      - {channel: email, to: admin@example.test, on: failure}
+      - {channel: email, to: happy@example.test, on: success}
+      - {channel: log}
+`
+
+func TestFailureEmailedToAdmin(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		testFailureEmailed(t, "sqlite://"+filepath.Join(t.TempDir(), "h.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		testFailureEmailed(t, testpg.DSN(t))
+	})
+}
+
+// testFailureEmailed runs the server with deliveryConfigFile and checks
+// that a failed run of the static schedule reaches the admin by email,
+// with the error and a link-free account of the run.
+func testFailureEmailed(t *testing.T, dsn string) {
+	mb := newMailbox(t)
+	file := filepath.Join(t.TempDir(), "herald.yaml")
+	if err := os.WriteFile(file, []byte(deliveryConfigFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"SMTP_PORT": strconv.Itoa(mb.port)}
+	ready := make(chan string, 1)
+	cfg := config{Addr: "127.0.0.1:0", Database: dsn, File: file, Getenv: func(k string) string { return env[k] }, Ready: ready}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, newLogger(&logs, dsnSecrets(dsn)...)) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("run: %v\n%s", err, logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("not listening")
+	}
+
+	select {
+	case to := <-mb.recv:
+		if to != "admin@example.test" {
+			t.Errorf("first message to %s", to)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no email within 15s\n%s", logs.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+
+	m := mb.messages("admin@example.test")[0]
+	if s := m.Header.Get("Subject"); s != "echo: run failed" {
+		t.Errorf("Subject %q", s)
+	}
+	body, _ := io.ReadAll(m.Body)
+	for _, want := range []string{"ended failed after 1 of 1 attempt(s)", "Error: disk full on /var/backups", "Owner: system", "Schedule: "} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("the email lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(string(body), "http://") || strings.Contains(string(body), "https://") {
+		t.Errorf("the email holds a link:\n%s", body)
+	}
+	if n := len(mb.messages("happy@example.test")); n != 0 {
+		t.Errorf("the on-success address got %d messages for failed runs", n)
+	}
+	if l := logs.String(); !strings.Contains(l, `msg="run result"`) || !strings.Contains(l, "status=failed") {
+		t.Errorf("no log delivery of the failed run:\n%s", l)
+	}
+}
+
+func TestDeliveryAndScheduleConfigRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, want string
+	}{
+		{"email without host", "delivery:\n  email: {from: a@example.test}\n", "delivery.email: "},
+		{"callback with a short secret", "delivery:\n  callback: {secrets: [whsec_c2hvcnQ=]}\n", "delivery.callback: callback: Config.Secrets[0]"},
+		{"slack channel without token", "delivery:\n  slack: {channel: \"#ops\"}\n", "delivery.slack: slack: Config.Channel needs Config.Token"},
+		{"two triggers", "schedules:\n  - {name: a, agent: echo, cron: \"@daily\", interval: 1h}\n", "schedules[0] (a): cron, interval, at: exactly one is required"},
+		{"no trigger", "schedules:\n  - {name: a, agent: echo}\n", "schedules[0] (a): cron, interval, at: exactly one is required"},
+		{"unknown channel", "schedules:\n  - {name: a, agent: echo, cron: \"@daily\", deliver: [{channel: pager}]}\n", "pager"},
+		{"unknown agent", "schedules:\n  - {name: a, agent: nope, cron: \"@daily\"}\n", "nope"},
+		{"bad cron", "schedules:\n  - {name: a, agent: echo, cron: \"61 * * * *\"}\n", "cron"},
+		{"unknown key", "schedules:\n  - {name: a, agent: echo, cron: \"@daily\", colour: red}\n", "colour"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "herald.yaml")
+			if err := os.WriteFile(file, []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg := config{Addr: "127.0.0.1:0", Database: "sqlite://" + filepath.Join(t.TempDir(), "h.db"), File: file,
+				Getenv: func(string) string { return "" }}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := run(ctx, cfg, nil)
+			t.Log(err)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("run = %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+}
