@@ -62,6 +62,10 @@ type Store struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 	dueCh     chan struct{} // PostgreSQL: kicks the run-due notifier
+
+	// SQLite: the batch writer of event accepts (accept.go).
+	acceptCh      chan *acceptReq
+	acceptStopped chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -173,6 +177,9 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 			return nil, err
 		}
 		s.listener = p
+		s.acceptCh, s.acceptStopped = make(chan *acceptReq), make(chan struct{})
+		s.bg.Add(1)
+		go s.acceptLoop()
 	}
 	return s, nil
 }

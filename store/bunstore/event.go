@@ -16,46 +16,117 @@ func (s *Store) EventAccept(ctx context.Context, params *store.EventAcceptParams
 	if err != nil {
 		return nil, err
 	}
+	ev := &eventRow{ID: newID(), Source: p.Source, DeliveryID: p.DeliveryID, Body: p.Body,
+		RunID: newID(), ReceivedAt: s.clock()}
+	if p.Headers != nil {
+		b, _ := json.Marshal(p.Headers)
+		ev.Headers = string(b)
+	}
 	var res *store.EventAcceptResult
-	err = s.tx(ctx, func(tx bun.Tx, out *outbox) error {
-		ev := &eventRow{ID: newID(), Source: p.Source, DeliveryID: p.DeliveryID, Body: p.Body,
-			RunID: newID(), ReceivedAt: s.clock()}
-		if p.Headers != nil {
-			b, _ := json.Marshal(p.Headers)
-			ev.Headers = string(b)
-		}
-		var ids []string
-		if err := tx.NewInsert().Model(ev).On("CONFLICT DO NOTHING").Returning("id").Scan(ctx, &ids); err != nil {
-			return err
-		}
-		if len(ids) == 0 { // delivered before
-			orig := new(eventRow)
-			if err := tx.NewSelect().Model(orig).Where("source = ? AND delivery_id = ?", p.Source, p.DeliveryID).Scan(ctx); err != nil {
+	if p.Run.ScheduleID == "" {
+		res, err = s.acceptPlain(ctx, ev, &p.Run)
+	} else {
+		err = s.tx(ctx, func(tx bun.Tx, out *outbox) error {
+			var ids []string
+			if err := tx.NewInsert().Model(ev).On("CONFLICT DO NOTHING").Returning("id").Scan(ctx, &ids); err != nil {
 				return err
 			}
-			res = &store.EventAcceptResult{Event: orig.event(), Duplicate: true}
-			var runs []runRow // none when the run's history was pruned
-			if err := tx.NewSelect().Model(&runs).Where("id = ?", orig.RunID).Scan(ctx); err != nil {
+			if len(ids) == 0 { // delivered before
+				res, err = s.acceptedBefore(ctx, tx, p.Source, p.DeliveryID)
 				return err
 			}
-			if len(runs) == 1 {
-				res.Run = runs[0].run()
+			rs, err := s.enqueue(ctx, tx, []*store.RunEnqueueParams{&p.Run}, out, func(_ int, r *runRow) {
+				r.ID, r.EventID = ev.RunID, ev.ID
+			})
+			if err != nil {
+				return err
 			}
+			res = &store.EventAcceptResult{Event: ev.event(), Run: rs[0].Run}
 			return nil
-		}
-		rs, err := s.enqueue(ctx, tx, []*store.RunEnqueueParams{&p.Run}, out, func(_ int, r *runRow) {
-			r.ID, r.EventID = ev.RunID, ev.ID
 		})
-		if err != nil {
-			return err
-		}
-		res = &store.EventAcceptResult{Event: ev.event(), Run: rs[0].Run}
-		return nil
-	})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("accept event %s/%s: %w", params.Source, params.DeliveryID, err)
 	}
 	return res, nil
+}
+
+// The statements of acceptPlain, with driver-bound arguments: a webhook
+// body is never parsed as SQL text, and each statement is parsed and
+// planned once. On PostgreSQL the event and its run are one statement, so
+// one round trip and one commit; the run is inserted only when the event
+// was (a data-modifying WITH sees the event's RETURNING).
+const (
+	acceptEventSQL = "INSERT INTO herald_events (id, source, delivery_id, headers, body, run_id, received_at) " +
+		"VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
+	acceptRunColumns = "id, kind, event_id, owner, agent, payload, targets, status, held, attempt, max_attempts, " +
+		"timeout, run_at, cancel_requested, created_at"
+	acceptRunValues = "?, 'webhook', ?, ?, ?, ?, ?, 'queued', false, 1, ?, ?, ?, false, ?"
+	acceptRunSQL    = "INSERT INTO herald_runs (" + acceptRunColumns + ") VALUES (" + acceptRunValues + ")"
+	acceptPGSQL     = "WITH ev AS (" + acceptEventSQL + ") INSERT INTO herald_runs (" + acceptRunColumns + ") " +
+		"SELECT " + acceptRunValues + " FROM ev RETURNING id"
+)
+
+// acceptPlain records event ev and the run p of an event whose run names no
+// schedule (so no overlap policy applies): every webhook of the scheduler.
+func (s *Store) acceptPlain(ctx context.Context, ev *eventRow, p *store.RunEnqueueParams) (*store.EventAcceptResult, error) {
+	r := newRunRow(p, ev.ReceivedAt)
+	r.ID, r.EventID, r.Kind = ev.RunID, ev.ID, string(store.RunKindWebhook)
+	runArgs := []any{r.ID, r.EventID, r.Owner, r.Agent, nullString(r.Payload), nullString(r.Targets),
+		r.MaxAttempts, r.Timeout, r.RunAt, r.CreatedAt}
+	evArgs := []any{ev.ID, ev.Source, ev.DeliveryID, nullString(ev.Headers), ev.Body, ev.RunID, ev.ReceivedAt}
+	due := !r.RunAt.After(ev.ReceivedAt)
+
+	if s.pg() {
+		var ids []string
+		err := s.write(func() error { return s.scanNative(ctx, &ids, acceptPGSQL, append(evArgs, runArgs...)...) })
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 {
+			res, err := s.acceptedBefore(ctx, s.db, ev.Source, ev.DeliveryID)
+			return res, translate(err)
+		}
+		if due {
+			out := &outbox{notes: []store.Notification{{Topic: store.TopicRunDue}}}
+			s.publish(out)
+			s.kickDue(out)
+		}
+	} else {
+		dup, err := s.acceptBatched(&acceptReq{ctx: ctx, ev: ev, evArgs: evArgs, runArgs: runArgs, due: due,
+			done: make(chan acceptDone, 1)})
+		if err != nil || dup != nil {
+			return dup, err
+		}
+	}
+	return &store.EventAcceptResult{Event: ev.event(), Run: r.run()}, nil
+}
+
+// acceptedBefore is the result of an event delivered before: the original
+// event and its run (none when the run's history was pruned).
+func (s *Store) acceptedBefore(ctx context.Context, db bun.IDB, source, deliveryID string) (*store.EventAcceptResult, error) {
+	orig := new(eventRow)
+	if err := db.NewSelect().Model(orig).Where("source = ? AND delivery_id = ?", source, deliveryID).Scan(ctx); err != nil {
+		return nil, err
+	}
+	res := &store.EventAcceptResult{Event: orig.event(), Duplicate: true}
+	var runs []runRow
+	if err := db.NewSelect().Model(&runs).Where("id = ?", orig.RunID).Scan(ctx); err != nil {
+		return nil, err
+	}
+	if len(runs) == 1 {
+		res.Run = runs[0].run()
+	}
+	return res, nil
+}
+
+// nullString is s, or SQL NULL when s is empty (as bun's nullzero writes
+// it).
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // EventGet implements store.EventStore.

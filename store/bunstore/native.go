@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/uptrace/bun"
 )
 
 // maxStatements bounds the prepared statements a SQLite store keeps.
@@ -46,6 +47,46 @@ func (s *Store) scanNative(ctx context.Context, dest any, q string, args ...any)
 	}
 	defer rows.Close()
 	return s.db.ScanRows(ctx, rows, dest)
+}
+
+// scanTx is scanNative inside tx.
+func (s *Store) scanTx(ctx context.Context, tx bun.Tx, dest any, q string, args ...any) error {
+	rows, err := s.queryTx(ctx, tx, q, args)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return s.db.ScanRows(ctx, rows, dest)
+}
+
+// execTx runs q, which returns no rows, as scanTx does.
+func (s *Store) execTx(ctx context.Context, tx bun.Tx, q string, args ...any) error {
+	rows, err := s.queryTx(ctx, tx, q, args)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return err
+	}
+	return rows.Close()
+}
+
+// queryTx runs q in tx with driver-bound arguments, prepared once.
+func (s *Store) queryTx(ctx context.Context, tx bun.Tx, q string, args []any) (*sql.Rows, error) {
+	if s.pg() {
+		return tx.Tx.QueryContext(ctx, s.stmts.pgText(q), append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
+	}
+	stmt, err := s.stmts.prepared(ctx, s.db.DB, q)
+	if err != nil {
+		return nil, err
+	}
+	if stmt == nil {
+		return tx.Tx.QueryContext(ctx, q, args...)
+	}
+	return tx.Tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
 }
 
 // scanClaim runs the claim statement q as scanNative does, except that on

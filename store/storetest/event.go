@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/store"
 )
@@ -14,6 +15,7 @@ import (
 func eventTests() []test {
 	return []test{
 		{"AcceptRecordsEventAndRun", testEventAccept},
+		{"AcceptedRunKeepsEveryField", testEventRunFields},
 		{"AcceptOfRedeliveryWritesNothing", testEventDuplicate},
 		{"AcceptRejectsBadInputAndWritesNothing", testEventBadInput},
 		{"MissingEventIsNotFound", testEventNotFound},
@@ -70,6 +72,39 @@ func testEventAccept(t *testing.T, fx *fixture) {
 		wantTime(t, how+" RunAt", r.RunAt, fx.now())
 	}
 	fx.claimOne(nodeA, res.Run.ID)
+}
+
+// testEventRunFields checks that the run of an event keeps each field
+// given, and that a run due later is not claimed before its time.
+func testEventRunFields(t *testing.T, fx *fixture) {
+	p := delivery("stripe", "evt_1")
+	p.Headers, p.Run.Payload = nil, nil
+	p.Run.Targets = []store.Target{{Channel: "email", To: "ops@example.test", On: store.DeliverFailure}, {Channel: "log"}}
+	p.Run.MaxAttempts, p.Run.Timeout, p.Run.RunAt = 4, 90*time.Second, fx.now().Add(time.Hour)
+	res, err := fx.st.EventAccept(fx.ctx, p)
+	if err != nil {
+		t.Fatalf("EventAccept: %v", err)
+	}
+	wantTargets := []store.Target{{Channel: "email", To: "ops@example.test", On: store.DeliverFailure}, {Channel: "log", On: store.DeliverAlways}}
+	for how, r := range map[string]*store.Run{"accepted": res.Run, "read back": fx.run(res.Run.ID)} {
+		if !reflect.DeepEqual(r.Targets, wantTargets) {
+			t.Errorf("%s Targets = %+v, want %+v", how, r.Targets, wantTargets)
+		}
+		want(t, how+" MaxAttempts", r.MaxAttempts, 4)
+		want(t, how+" Timeout", r.Timeout, 90*time.Second)
+		want(t, how+" Attempt", r.Attempt, 1)
+		wantTime(t, how+" RunAt", r.RunAt, fx.now().Add(time.Hour))
+		wantTime(t, how+" CreatedAt", r.CreatedAt, fx.now())
+		if len(r.Payload) != 0 || r.ScheduleID != "" || r.Held || r.CancelRequested {
+			t.Errorf("%s = %+v, want no payload, schedule, hold or cancellation", how, r)
+		}
+	}
+	if ev, err := fx.st.EventGet(fx.ctx, res.Event.ID); err != nil || ev.Headers != nil {
+		t.Errorf("EventGet = %+v, %v; want no headers", ev, err)
+	}
+	if runs := fx.claim(nodeA, 10); len(runs) != 0 {
+		t.Errorf("RunClaim before the run's time = %v, want none", runIDs(runs))
+	}
 }
 
 func testEventDuplicate(t *testing.T, fx *fixture) {
