@@ -9,12 +9,13 @@ import (
 	"github.com/heraldhq/herald/store"
 )
 
-// SQLite commits one write transaction at a time, each with an fsync, so a
-// webhook per transaction caps ingestion at the disk's commit rate. The
-// plain event accepts of concurrent callers are therefore written in
-// shared transactions (group commit) by one goroutine per store: each
-// batch holds the callers that were waiting when the previous one
-// committed, up to maxAcceptBatch, and nobody waits for a batch to fill.
+// A webhook per transaction caps ingestion at the disk's commit rate (and,
+// on PostgreSQL, costs a statement and a round trip each). The plain event
+// accepts of concurrent callers are therefore written together (group
+// commit) by one goroutine per store: each batch holds the callers that
+// were waiting when the previous one committed, up to maxAcceptBatch, and
+// nobody waits for a batch to fill. On SQLite a batch is one transaction
+// of prepared statements; on PostgreSQL it is one statement.
 const (
 	// maxAcceptBatch bounds the events of one transaction.
 	maxAcceptBatch = 256
@@ -24,11 +25,10 @@ const (
 
 // acceptReq is a plain event accept handed to the batch writer.
 type acceptReq struct {
-	ctx             context.Context
-	ev              *eventRow
-	evArgs, runArgs []any
-	due             bool
-	done            chan acceptDone // buffered: the writer never blocks
+	ctx  context.Context
+	ev   *eventRow
+	run  *runRow
+	done chan acceptDone // buffered: the writer never blocks
 }
 
 // acceptDone is the outcome of an acceptReq: dup is set when the event
@@ -95,20 +95,13 @@ func (s *Store) acceptBatch(batch []*acceptReq) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), acceptTimeout)
 	defer cancel()
-	dups := make([]*store.EventAcceptResult, len(live))
-	err := s.tx(ctx, func(tx bun.Tx, out *outbox) error {
-		for i, r := range live {
-			dup, err := s.acceptOne(ctx, tx, r)
-			if err != nil {
-				return err
-			}
-			dups[i] = dup
-			if dup == nil && r.due {
-				out.add(store.Notification{Topic: store.TopicRunDue})
-			}
-		}
-		return nil
-	})
+	var dups []*store.EventAcceptResult
+	var err error
+	if s.pg() {
+		dups, err = s.acceptStatement(ctx, live)
+	} else {
+		dups, err = s.acceptTx(ctx, live)
+	}
 	if err != nil && len(live) > 1 {
 		for _, r := range live {
 			s.acceptBatch([]*acceptReq{r})
@@ -120,16 +113,129 @@ func (s *Store) acceptBatch(batch []*acceptReq) {
 	}
 }
 
+// due reports whether r's run is due at once.
+func (r *acceptReq) due() bool { return !r.run.RunAt.After(r.ev.ReceivedAt) }
+
+// acceptTx writes the requests in one SQLite transaction, one at a time,
+// and returns the original event and run of each one delivered before
+// (nil for the others).
+func (s *Store) acceptTx(ctx context.Context, reqs []*acceptReq) ([]*store.EventAcceptResult, error) {
+	dups := make([]*store.EventAcceptResult, len(reqs))
+	err := s.tx(ctx, func(tx bun.Tx, out *outbox) error {
+		for i, r := range reqs {
+			dup, err := s.acceptOne(ctx, tx, r)
+			if err != nil {
+				return err
+			}
+			dups[i] = dup
+			if dup == nil && r.due() {
+				out.add(store.Notification{Topic: store.TopicRunDue})
+			}
+		}
+		return nil
+	})
+	return dups, err
+}
+
 // acceptOne writes r's event and run in tx, or returns the original event
 // and run when the event was delivered before (earlier in the same batch
 // included).
 func (s *Store) acceptOne(ctx context.Context, tx bun.Tx, r *acceptReq) (*store.EventAcceptResult, error) {
+	ev, run := r.ev, r.run
 	var ids []string
-	if err := s.scanTx(ctx, tx, &ids, acceptEventSQL, r.evArgs...); err != nil {
+	err := s.scanTx(ctx, tx, &ids, acceptEventSQL,
+		ev.ID, ev.Source, ev.DeliveryID, nullString(ev.Headers), ev.Body, ev.RunID, ev.ReceivedAt)
+	if err != nil {
 		return nil, err
 	}
 	if len(ids) == 0 {
-		return s.acceptedBefore(ctx, tx, r.ev.Source, r.ev.DeliveryID)
+		return s.acceptedBefore(ctx, tx, ev.Source, ev.DeliveryID)
 	}
-	return nil, s.execTx(ctx, tx, acceptRunSQL, r.runArgs...)
+	return nil, s.execTx(ctx, tx, acceptRunSQL, run.ID, run.EventID, run.Owner, run.Agent,
+		nullString(run.Payload), nullString(run.Targets), run.MaxAttempts, run.Timeout, run.RunAt, run.CreatedAt)
+}
+
+// acceptStatement writes the requests in one PostgreSQL statement, and
+// returns the original event and run of each one delivered before (nil for
+// the others). A delivery twice in reqs is written once; the later ones
+// are answered as delivered before.
+func (s *Store) acceptStatement(ctx context.Context, reqs []*acceptReq) ([]*store.EventAcceptResult, error) {
+	n := len(reqs)
+	var (
+		ids, sources, deliveryIDs, runIDs, owners, agents = make([]string, 0, n), make([]string, 0, n),
+			make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		headers, payloads, targets = make([]*string, 0, n), make([]*string, 0, n), make([]*string, 0, n)
+		bodies                     = make([][]byte, 0, n)
+		received, runAts           = make([]time.Time, 0, n), make([]time.Time, 0, n)
+		maxAttempts, timeouts      = make([]int64, 0, n), make([]int64, 0, n)
+	)
+	first := make(map[[2]string]bool, n)
+	for _, r := range reqs {
+		ev, run := r.ev, r.run
+		key := [2]string{ev.Source, ev.DeliveryID}
+		if first[key] {
+			continue
+		}
+		first[key] = true
+		ids, sources, deliveryIDs, runIDs = append(ids, ev.ID), append(sources, ev.Source), append(deliveryIDs, ev.DeliveryID), append(runIDs, run.ID)
+		owners, agents = append(owners, run.Owner), append(agents, run.Agent)
+		headers, payloads, targets = append(headers, nullPtr(ev.Headers)), append(payloads, nullPtr(run.Payload)), append(targets, nullPtr(run.Targets))
+		bodies, received, runAts = append(bodies, ev.Body), append(received, ev.ReceivedAt), append(runAts, run.RunAt)
+		maxAttempts, timeouts = append(maxAttempts, int64(run.MaxAttempts)), append(timeouts, int64(run.Timeout))
+	}
+	var inserted []string
+	err := s.write(func() error {
+		return s.scanNative(ctx, &inserted, acceptBatchSQL, ids, sources, deliveryIDs, headers, bodies, runIDs, received,
+			owners, agents, payloads, targets, maxAttempts, timeouts, runAts)
+	})
+	if err != nil {
+		return nil, err
+	}
+	written := make(map[string]bool, len(inserted))
+	for _, id := range inserted {
+		written[id] = true
+	}
+	dups := make([]*store.EventAcceptResult, n)
+	due := false
+	for i, r := range reqs {
+		if written[r.ev.ID] {
+			due = due || r.due()
+			continue
+		}
+		if dups[i], err = s.acceptedBefore(ctx, s.db, r.ev.Source, r.ev.DeliveryID); err != nil {
+			return nil, translate(err)
+		}
+	}
+	if due {
+		out := &outbox{notes: []store.Notification{{Topic: store.TopicRunDue}}}
+		s.publish(out)
+		s.kickDue(out)
+	}
+	return dups, nil
+}
+
+// acceptBatchSQL writes a batch of events and their runs on PostgreSQL:
+// the arrays hold one element per event; a run is inserted only for an
+// event that was.
+const acceptBatchSQL = `WITH data AS (
+	SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::bytea[], ?::uuid[], ?::timestamptz[],
+		?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::timestamptz[])
+		AS d (id, source, delivery_id, headers, body, run_id, received_at, owner, agent, payload, targets, max_attempts, timeout, run_at)
+), ev AS (
+	INSERT INTO herald_events (id, source, delivery_id, headers, body, run_id, received_at)
+	SELECT id, source, delivery_id, headers::json, body, run_id, received_at FROM data
+	ON CONFLICT DO NOTHING RETURNING id
+)
+INSERT INTO herald_runs (` + acceptRunColumns + `)
+SELECT d.run_id, 'webhook', d.id, d.owner, d.agent, d.payload::json, d.targets::json, 'queued', false, 1, d.max_attempts, d.timeout,
+	d.run_at, false, d.received_at
+FROM data d JOIN ev ON ev.id = d.id
+RETURNING event_id`
+
+// nullPtr is s, or nil (SQL NULL) when s is empty.
+func nullPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

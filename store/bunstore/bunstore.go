@@ -63,7 +63,7 @@ type Store struct {
 	closed    chan struct{}
 	dueCh     chan struct{} // PostgreSQL: kicks the run-due notifier
 
-	// SQLite: the batch writer of event accepts (accept.go).
+	// The batch writer of event accepts (accept.go).
 	acceptCh      chan *acceptReq
 	acceptStopped chan struct{}
 }
@@ -177,10 +177,10 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 			return nil, err
 		}
 		s.listener = p
-		s.acceptCh, s.acceptStopped = make(chan *acceptReq), make(chan struct{})
-		s.bg.Add(1)
-		go s.acceptLoop()
 	}
+	s.acceptCh, s.acceptStopped = make(chan *acceptReq), make(chan struct{})
+	s.bg.Add(1)
+	go s.acceptLoop()
 	return s, nil
 }
 

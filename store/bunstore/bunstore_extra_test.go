@@ -3,6 +3,7 @@ package bunstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -165,6 +166,61 @@ func TestPayloadWithPlaceholderCharacters(t *testing.T) {
 			if string(got.Payload) != payload {
 				t.Fatalf("payload read back as %s, want %s", got.Payload, payload)
 			}
+		}
+	})
+}
+
+// TestCloseWhileAccepting closes a store while webhooks are being
+// accepted: every accept returns (recorded, or refused with ErrClosed),
+// and each one reported recorded is there when the database is opened
+// again.
+func TestCloseWhileAccepting(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		st, err := bunstore.Open(context.Background(), dsn, bunstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var recorded []string
+		var wg sync.WaitGroup
+		for g := range 16 {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					res, err := st.EventAccept(context.Background(), &store.EventAcceptParams{Source: "github",
+						DeliveryID: fmt.Sprintf("g%d-%d", g, i), Body: []byte(`{}`),
+						Run: store.RunEnqueueParams{Owner: "ops", Agent: "echo"}})
+					if errors.Is(err, store.ErrClosed) {
+						return
+					}
+					if err != nil {
+						t.Errorf("EventAccept: %v", err)
+						return
+					}
+					mu.Lock()
+					recorded = append(recorded, res.Event.ID)
+					mu.Unlock()
+				}
+			})
+		}
+		time.Sleep(200 * time.Millisecond)
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("accepts still running 10s after Close")
+		}
+		again := open(t, dsn)
+		for _, id := range recorded {
+			if _, err := again.EventGet(context.Background(), id); err != nil {
+				t.Fatalf("event %s reported recorded: %v", id, err)
+			}
+		}
+		if len(recorded) == 0 {
+			t.Error("no accept succeeded before Close")
 		}
 	})
 }

@@ -51,53 +51,28 @@ func (s *Store) EventAccept(ctx context.Context, params *store.EventAcceptParams
 	return res, nil
 }
 
-// The statements of acceptPlain, with driver-bound arguments: a webhook
-// body is never parsed as SQL text, and each statement is parsed and
-// planned once. On PostgreSQL the event and its run are one statement, so
-// one round trip and one commit; the run is inserted only when the event
-// was (a data-modifying WITH sees the event's RETURNING).
+// The statements of a plain accept on SQLite, with driver-bound arguments:
+// a webhook body is never parsed as SQL text, and each statement is parsed
+// once (accept.go).
 const (
 	acceptEventSQL = "INSERT INTO herald_events (id, source, delivery_id, headers, body, run_id, received_at) " +
 		"VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
 	acceptRunColumns = "id, kind, event_id, owner, agent, payload, targets, status, held, attempt, max_attempts, " +
 		"timeout, run_at, cancel_requested, created_at"
-	acceptRunValues = "?, 'webhook', ?, ?, ?, ?, ?, 'queued', false, 1, ?, ?, ?, false, ?"
-	acceptRunSQL    = "INSERT INTO herald_runs (" + acceptRunColumns + ") VALUES (" + acceptRunValues + ")"
-	acceptPGSQL     = "WITH ev AS (" + acceptEventSQL + ") INSERT INTO herald_runs (" + acceptRunColumns + ") " +
-		"SELECT " + acceptRunValues + " FROM ev RETURNING id"
+	acceptRunSQL = "INSERT INTO herald_runs (" + acceptRunColumns + ") " +
+		"VALUES (?, 'webhook', ?, ?, ?, ?, ?, 'queued', false, 1, ?, ?, ?, false, ?)"
 )
 
 // acceptPlain records event ev and the run p of an event whose run names no
 // schedule (so no overlap policy applies): every webhook of the scheduler.
+// The batch writer (accept.go) writes it with the accepts of concurrent
+// callers.
 func (s *Store) acceptPlain(ctx context.Context, ev *eventRow, p *store.RunEnqueueParams) (*store.EventAcceptResult, error) {
 	r := newRunRow(p, ev.ReceivedAt)
 	r.ID, r.EventID, r.Kind = ev.RunID, ev.ID, string(store.RunKindWebhook)
-	runArgs := []any{r.ID, r.EventID, r.Owner, r.Agent, nullString(r.Payload), nullString(r.Targets),
-		r.MaxAttempts, r.Timeout, r.RunAt, r.CreatedAt}
-	evArgs := []any{ev.ID, ev.Source, ev.DeliveryID, nullString(ev.Headers), ev.Body, ev.RunID, ev.ReceivedAt}
-	due := !r.RunAt.After(ev.ReceivedAt)
-
-	if s.pg() {
-		var ids []string
-		err := s.write(func() error { return s.scanNative(ctx, &ids, acceptPGSQL, append(evArgs, runArgs...)...) })
-		if err != nil {
-			return nil, err
-		}
-		if len(ids) == 0 {
-			res, err := s.acceptedBefore(ctx, s.db, ev.Source, ev.DeliveryID)
-			return res, translate(err)
-		}
-		if due {
-			out := &outbox{notes: []store.Notification{{Topic: store.TopicRunDue}}}
-			s.publish(out)
-			s.kickDue(out)
-		}
-	} else {
-		dup, err := s.acceptBatched(&acceptReq{ctx: ctx, ev: ev, evArgs: evArgs, runArgs: runArgs, due: due,
-			done: make(chan acceptDone, 1)})
-		if err != nil || dup != nil {
-			return dup, err
-		}
+	dup, err := s.acceptBatched(&acceptReq{ctx: ctx, ev: ev, run: &r, done: make(chan acceptDone, 1)})
+	if err != nil || dup != nil {
+		return dup, err
 	}
 	return &store.EventAcceptResult{Event: ev.event(), Run: r.run()}, nil
 }

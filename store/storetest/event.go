@@ -21,6 +21,7 @@ func eventTests() []test {
 		{"MissingEventIsNotFound", testEventNotFound},
 		{"ListPagesNewestFirst", testEventList},
 		{"ConcurrentAcceptsYieldOneEvent", testEventConcurrent},
+		{"ConcurrentMixedAcceptsYieldOneEventEach", testEventConcurrentMixed},
 	}
 }
 
@@ -256,4 +257,57 @@ func testEventConcurrent(t *testing.T, fx *fixture) {
 	}
 	want(t, "events", len(page.Events), 1)
 	want(t, "runs", len(fx.runs(store.RunListParams{})), 1)
+}
+
+// testEventConcurrentMixed accepts 16 deliveries 4 times each, all at
+// once: each delivery gets one event and one run, reported by all four
+// accepts, three of them as duplicates.
+func testEventConcurrentMixed(t *testing.T, fx *fixture) {
+	const deliveries, copies = 16, 4
+	handles := []store.Store{fx.st, fx.open()}
+	start := make(chan struct{})
+	results := make([][copies]*store.EventAcceptResult, deliveries)
+	var wg sync.WaitGroup
+	for d := range deliveries {
+		for c := range copies {
+			st := handles[(d+c)%len(handles)]
+			wg.Go(func() {
+				<-start
+				res, err := st.EventAccept(fx.ctx, delivery("github", fmt.Sprintf("delivery-%d", d)))
+				if err != nil {
+					t.Errorf("delivery %d copy %d: EventAccept: %v", d, c, err)
+					return
+				}
+				results[d][c] = res
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	runIDs := map[string]bool{}
+	for d, rs := range results {
+		dups := 0
+		for c, r := range rs {
+			if r.Duplicate {
+				dups++
+			}
+			if r.Event.ID != rs[0].Event.ID || r.Run == nil || r.Run.ID != rs[0].Run.ID || r.Event.RunID != r.Run.ID {
+				t.Errorf("delivery %d copy %d: event %s run %+v; copy 0: event %s run %s", d, c, r.Event.ID, r.Run, rs[0].Event.ID, rs[0].Run.ID)
+			}
+			want(t, fmt.Sprintf("delivery %d copy %d DeliveryID", d, c), r.Event.DeliveryID, fmt.Sprintf("delivery-%d", d))
+		}
+		want(t, fmt.Sprintf("delivery %d: results with Duplicate set", d), dups, copies-1)
+		runIDs[rs[0].Run.ID] = true
+	}
+	want(t, "distinct runs", len(runIDs), deliveries)
+	runs := fx.runs(store.RunListParams{})
+	want(t, "runs", len(runs), deliveries)
+	for _, r := range runs {
+		if !runIDs[r.ID] {
+			t.Errorf("run %s is no delivery's", r.ID)
+		}
+	}
 }
