@@ -109,7 +109,11 @@ func (s *Store) acceptBatch(batch []*acceptReq) {
 		return
 	}
 	for i, r := range live {
-		r.done <- acceptDone{dup: dups[i], err: err}
+		if err != nil {
+			r.done <- acceptDone{err: err}
+		} else {
+			r.done <- acceptDone{dup: dups[i]}
+		}
 	}
 }
 
