@@ -173,7 +173,8 @@ func (s *Store) enqueue(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueP
 			Held       bool   `bun:"held"`
 			N          int    `bun:"n"`
 		}
-		q := "SELECT schedule_id, status, held, count(*) AS n FROM herald_runs WHERE schedule_id IN (?) AND status IN ('queued', 'running') GROUP BY schedule_id, status, held"
+		q := "SELECT schedule_id, status, held, count(*) AS n FROM " + s.activeTable("") + " WHERE schedule_id IN (?) AND " +
+			activeRuns + " GROUP BY schedule_id, status, held"
 		if err := tx.NewRaw(q, bun.In(sids)).Scan(ctx, &counts); err != nil {
 			return nil, err
 		}
@@ -412,12 +413,14 @@ func (s *Store) resolveRaces(ctx context.Context, tx bun.IDB, ps []*store.RunEnq
 // cancelOthers applies cancel_other: the schedules' queued runs are
 // cancelled, their running runs asked to stop.
 func (s *Store) cancelOthers(ctx context.Context, tx bun.IDB, sids []string, now time.Time, out *outbox) error {
-	if _, err := tx.NewRaw("UPDATE herald_runs SET status = 'cancelled', held = ?, finished_at = ?, error = ? WHERE schedule_id IN (?) AND status = 'queued'",
+	if _, err := tx.NewRaw("UPDATE "+s.activeTable("")+" SET status = 'cancelled', held = ?, finished_at = ?, error = ? "+
+		"WHERE schedule_id IN (?) AND "+activeRuns+" AND status = 'queued'",
 		false, now, overlap.CancelReason, bun.In(sids)).Exec(ctx); err != nil {
 		return err
 	}
 	var ids []string
-	if err := tx.NewRaw("UPDATE herald_runs SET cancel_requested = ? WHERE schedule_id IN (?) AND status = 'running' AND NOT cancel_requested RETURNING id",
+	if err := tx.NewRaw("UPDATE "+s.activeTable("")+" SET cancel_requested = ? "+
+		"WHERE schedule_id IN (?) AND "+activeRuns+" AND status = 'running' AND NOT cancel_requested RETURNING id",
 		true, bun.In(sids)).Scan(ctx, &ids); err != nil {
 		return err
 	}

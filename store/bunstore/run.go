@@ -372,9 +372,9 @@ func (s *Store) RunRescue(ctx context.Context, p *store.RunRescueParams) ([]*sto
 		}
 		// The safety net: held runs whose schedule has nothing busy.
 		var orphans []string
-		if err := tx.NewRaw("SELECT DISTINCT h.schedule_id FROM herald_runs h WHERE h.status = 'queued' AND h."+s.isHeld()+
-			" AND NOT EXISTS (SELECT 1 FROM herald_runs b WHERE b.schedule_id = h.schedule_id AND "+
-			"(b.status = 'running' OR (b.status = 'queued' AND NOT b.held)))").Scan(ctx, &orphans); err != nil {
+		if err := tx.NewRaw("SELECT DISTINCT h.schedule_id FROM "+s.activeTable("h")+" WHERE h."+activeRuns+
+			" AND h.status = 'queued' AND h."+s.isHeld()+" AND NOT EXISTS (SELECT 1 FROM "+s.activeTable("b")+
+			" WHERE b.schedule_id = h.schedule_id AND b."+activeRuns+" AND (b.status = 'running' OR NOT b.held))").Scan(ctx, &orphans); err != nil {
 			return err
 		}
 		return s.releaseHeld(ctx, tx, orphans, out)
@@ -499,7 +499,8 @@ func (s *Store) releaseAfter(ctx context.Context, tx bun.IDB, ended []runRow, ou
 		}
 	}
 	var withHeld []string
-	if err := tx.NewRaw("SELECT DISTINCT schedule_id FROM herald_runs WHERE schedule_id IN (?) AND status = 'queued' AND "+s.isHeld(),
+	if err := tx.NewRaw("SELECT DISTINCT schedule_id FROM "+s.activeTable("")+" WHERE schedule_id IN (?) AND "+activeRuns+
+		" AND status = 'queued' AND "+s.isHeld(),
 		bun.In(sids)).Scan(ctx, &withHeld); err != nil {
 		return err
 	}
@@ -510,9 +511,10 @@ func (s *Store) releaseAfter(ctx context.Context, tx bun.IDB, ended []runRow, ou
 // the schedule is busy.
 func (s *Store) releaseHeld(ctx context.Context, tx bun.IDB, sids []string, out *outbox) error {
 	for _, sid := range sids {
-		res, err := tx.NewRaw("UPDATE herald_runs SET held = ? WHERE id = (SELECT id FROM herald_runs WHERE schedule_id = ? "+
-			"AND status = 'queued' AND "+s.isHeld()+" ORDER BY id LIMIT 1) AND NOT EXISTS (SELECT 1 FROM herald_runs b "+
-			"WHERE b.schedule_id = ? AND (b.status = 'running' OR (b.status = 'queued' AND NOT b.held)))", false, sid, sid).Exec(ctx)
+		res, err := tx.NewRaw("UPDATE herald_runs SET held = ? WHERE id = (SELECT id FROM "+s.activeTable("")+
+			" WHERE schedule_id = ? AND "+activeRuns+" AND status = 'queued' AND "+s.isHeld()+" ORDER BY id LIMIT 1)"+
+			" AND NOT EXISTS (SELECT 1 FROM "+s.activeTable("b")+" WHERE b.schedule_id = ? AND b."+activeRuns+
+			" AND (b.status = 'running' OR NOT b.held))", false, sid, sid).Exec(ctx)
 		if err != nil {
 			return err
 		}
@@ -529,6 +531,27 @@ func (s *Store) timeArg() string {
 		return "?::timestamptz"
 	}
 	return "?"
+}
+
+// activeRuns is the condition of herald_runs_active_idx, the runs that are
+// queued or running. Every query that looks for a schedule's queued or
+// running runs states it, alongside its own condition on the status, so
+// that the partial index can serve it: the alternative, the schedule's
+// index of all its runs, grows with the schedule's history.
+const activeRuns = "status IN ('queued', 'running')"
+
+// activeTable names herald_runs (as alias, when given) for a query that
+// states activeRuns. SQLite is told to use herald_runs_active_idx: without
+// statistics its planner takes the schedule's index of all runs.
+func (s *Store) activeTable(alias string) string {
+	t := "herald_runs"
+	if alias != "" {
+		t += " AS " + alias
+	}
+	if !s.pg() {
+		t += " INDEXED BY herald_runs_active_idx"
+	}
+	return t
 }
 
 func (s *Store) isHeld() string {
