@@ -110,6 +110,12 @@ type Run struct {
 	StartedAt time.Time
 	// FinishedAt is when the run reached a terminal status.
 	FinishedAt time.Time
+	// DeliverAfter, when set, says that the run's result is still to be
+	// delivered: the node that ended the run delivers it and clears
+	// DeliverAfter (DeliveryOutbox.RunDelivered); from DeliverAfter on, any
+	// node may take the delivery over (DeliveryOutbox.RunDeliveryClaim), so
+	// that a node's crash loses no delivery.
+	DeliverAfter time.Time
 }
 
 // RunEnqueueParams asks for one run.
@@ -238,6 +244,12 @@ type RunFinishParams struct {
 	Summary  string
 	Progress map[string]int64
 	Error    string
+	// Targets, when set, replace the run's delivery targets (the scheduler
+	// adds those the agent's result names to the run's own).
+	Targets []Target
+	// DeliverAfter, when set, becomes the run's DeliverAfter: its result is
+	// to be delivered. Stores without a DeliveryOutbox ignore it.
+	DeliverAfter time.Time
 }
 
 // RunRequeueParams puts a running run back in the queue: a retry after a
@@ -259,6 +271,10 @@ type RunRequeueParams struct {
 type RunRescueParams struct {
 	// Limit is the most runs to rescue; zero means ListLimitMax.
 	Limit int
+	// DeliverAfter, when set, becomes the DeliverAfter of each rescued run
+	// that ends (failed or cancelled) and has targets. Stores without a
+	// DeliveryOutbox ignore it.
+	DeliverAfter time.Time
 }
 
 // RunCancelParams asks for a run's cancellation.
@@ -275,6 +291,34 @@ type RunDeleteFinishedParams struct {
 	OlderThan time.Duration
 	// Limit is the most runs to delete; zero means no limit.
 	Limit int
+}
+
+// RunDeliveryClaimParams asks for runs whose deliveries another node may
+// take over.
+type RunDeliveryClaimParams struct {
+	// Until becomes the DeliverAfter of each run taken: no other claimer
+	// takes it before then. It must be in the future.
+	Until time.Time
+	// Limit is the most runs to take; at least 1, at most ListLimitMax.
+	Limit int
+}
+
+// DeliveryOutbox is an optional capability of a Store, found with a type
+// assertion: it keeps the runs whose results are still to be delivered
+// (Run.DeliverAfter), so that a node's crash between a run's end and its
+// deliveries loses none. RunFinish and RunRescue record DeliverAfter when
+// asked to; the scheduler clears it once every delivery of the run is done
+// or has failed for good, and takes over, after DeliverAfter, the runs of
+// nodes that never did. Herald's stores implement it.
+type DeliveryOutbox interface {
+	// RunDelivered clears the run's DeliverAfter. A run that does not
+	// exist is ErrNotFound.
+	RunDelivered(ctx context.Context, id string) error
+	// RunDeliveryClaim takes up to Limit runs whose DeliverAfter is not
+	// after the store's clock (those due longest first), sets their
+	// DeliverAfter to Until and returns them. Concurrent claimers never
+	// take the same run.
+	RunDeliveryClaim(ctx context.Context, params *RunDeliveryClaimParams) ([]*Run, error)
 }
 
 // RunStore keeps runs and moves them through their life. Every transition

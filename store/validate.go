@@ -309,8 +309,13 @@ func PrepareFinish(p *RunFinishParams, lim Limits, field string) (*RunFinishPara
 	if err := checkJSON(field+"output", c.Output, lim.MaxPayload); err != nil {
 		return nil, err
 	}
+	var err error
+	if c.Targets, err = prepareTargets(field+"targets", c.Targets); err != nil {
+		return nil, err
+	}
 	c.Output = cloneJSON(c.Output)
 	c.Progress = cloneProgress(c.Progress)
+	c.DeliverAfter = Timestamp(c.DeliverAfter)
 	return &c, nil
 }
 
@@ -372,6 +377,19 @@ func CheckClaim(p *RunClaimParams) error {
 		return Invalid("limit", "must be at least 1")
 	case p.Lease <= 0:
 		return Invalid("lease", "must be positive")
+	}
+	return nil
+}
+
+// CheckDeliveryClaim validates a RunDeliveryClaim call at now.
+func CheckDeliveryClaim(p *RunDeliveryClaimParams, now time.Time) error {
+	switch {
+	case p == nil:
+		return Invalid("claim", "must not be nil")
+	case p.Limit < 1 || p.Limit > ListLimitMax:
+		return Invalid("limit", fmt.Sprintf("must be between 1 and %d", ListLimitMax))
+	case !p.Until.After(now):
+		return Invalid("until", "must be in the future")
 	}
 	return nil
 }

@@ -68,7 +68,10 @@ type Store struct {
 	acceptStopped chan struct{}
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store          = (*Store)(nil)
+	_ store.DeliveryOutbox = (*Store)(nil)
+)
 
 // Open opens a store from a DSN and applies the migrations. A DSN is
 // "postgres://…" or "postgresql://…" (PostgreSQL through pgx; search_path

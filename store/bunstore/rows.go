@@ -103,6 +103,7 @@ type runRow struct {
 	CreatedAt       time.Time     `bun:"created_at"`
 	StartedAt       time.Time     `bun:"started_at,nullzero"`
 	FinishedAt      time.Time     `bun:"finished_at,nullzero"`
+	DeliverAfter    time.Time     `bun:"deliver_after,nullzero"`
 }
 
 func (r *runRow) run() *store.Run {
@@ -115,6 +116,7 @@ func (r *runRow) run() *store.Run {
 		CancelRequested: r.CancelRequested, Output: rawJSON(r.Output), Summary: r.Summary,
 		Progress: unmarshalProgress(r.Progress), Error: r.Error,
 		CreatedAt: utc(r.CreatedAt), StartedAt: utc(r.StartedAt), FinishedAt: utc(r.FinishedAt),
+		DeliverAfter: utc(r.DeliverAfter),
 	}
 }
 

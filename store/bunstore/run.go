@@ -204,14 +204,15 @@ func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams)
 			p := ps[i]
 			ids[i] = p.ID
 			if validID(p.ID) {
-				vals = append(vals, "("+s.cast("?", "uuid")+", ?, ?, ?, ?, ?, ?)")
+				vals = append(vals, "("+s.cast("?", "uuid")+", ?, ?, ?, ?, ?, ?, ?, "+s.cast("?", "timestamptz")+")")
 				args = append(args, p.ID, p.Node, string(p.Status), nullable(string(p.Output)), nullable(p.Summary),
-					nullable(marshalProgress(p.Progress)), nullable(p.Error))
+					nullable(marshalProgress(p.Progress)), nullable(p.Error), nullable(marshalTargets(p.Targets)), nullTime(p.DeliverAfter))
 			}
 		}
-		q := "WITH v(id, node, status, output, summary, progress, error) AS (VALUES " + strings.Join(vals, ", ") + ") " +
+		q := "WITH v(id, node, status, output, summary, progress, error, targets, deliver_after) AS (VALUES " + strings.Join(vals, ", ") + ") " +
 			"UPDATE herald_runs AS r SET status = v.status, output = " + s.cast("v.output", "json") + ", summary = v.summary, " +
 			"progress = COALESCE(" + s.cast("v.progress", "json") + ", r.progress), error = v.error, finished_at = " + s.timeArg() + ", " +
+			"targets = COALESCE(" + s.cast("v.targets", "json") + ", r.targets), deliver_after = v.deliver_after, " +
 			"lease_owner = NULL, lease_expires_at = NULL " +
 			"FROM v WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING " + s.returning("r")
 		rows, err := s.transition(ctx, vals, q, append(args, s.clock()))
@@ -354,11 +355,17 @@ func (s *Store) RunRescue(ctx context.Context, p *store.RunRescueParams) ([]*sto
 		"finished_at = CASE WHEN " + spent + " THEN " + s.timeArg() + " ELSE NULL END, " +
 		"run_at = CASE WHEN " + spent + " THEN run_at ELSE " + s.timeArg() + " END, " +
 		"lease_owner = NULL, lease_expires_at = NULL"
+	args := []any{now, now}
+	if p != nil && !p.DeliverAfter.IsZero() {
+		set += ", deliver_after = CASE WHEN " + spent + " AND targets IS NOT NULL THEN " + s.timeArg() + " ELSE deliver_after END"
+		args = append(args, store.Timestamp(p.DeliverAfter))
+	}
+	args = append(args, now, limit)
 	q := s.updatePicked(set, "SELECT id FROM herald_runs WHERE status = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at, id LIMIT ?")
 	var done []runRow
 	err := s.tx(ctx, func(tx bun.Tx, out *outbox) error {
 		done = done[:0]
-		if err := tx.NewRaw(q, now, now, now, limit).Scan(ctx, &done); err != nil {
+		if err := tx.NewRaw(q, args...).Scan(ctx, &done); err != nil {
 			return err
 		}
 		for _, r := range done {
@@ -600,4 +607,38 @@ func nullable(s string) any {
 		return nil
 	}
 	return s
+}
+
+// RunDelivered implements store.DeliveryOutbox.
+func (s *Store) RunDelivered(ctx context.Context, id string) error {
+	if !validID(id) {
+		return fmt.Errorf("run %s delivered: %w", id, store.ErrNotFound)
+	}
+	var ids []string
+	err := s.write(func() error {
+		return s.scanNative(ctx, &ids, "UPDATE herald_runs SET deliver_after = NULL WHERE id = "+s.cast("?", "uuid")+" RETURNING id", id)
+	})
+	if err == nil && len(ids) == 0 {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("run %s delivered: %w", id, err)
+	}
+	return nil
+}
+
+// RunDeliveryClaim implements store.DeliveryOutbox.
+func (s *Store) RunDeliveryClaim(ctx context.Context, p *store.RunDeliveryClaimParams) ([]*store.Run, error) {
+	now := s.clock()
+	if err := store.CheckDeliveryClaim(p, now); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	q := s.updatePicked("deliver_after = "+s.timeArg(),
+		"SELECT id FROM herald_runs WHERE deliver_after IS NOT NULL AND deliver_after <= "+s.timeArg()+" ORDER BY deliver_after, id LIMIT ?")
+	var rows []runRow
+	err := s.write(func() error { return s.scanNative(ctx, &rows, q, store.Timestamp(p.Until), now, p.Limit) })
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	return runs(rows), nil
 }

@@ -49,11 +49,15 @@ type Store struct {
 	events        map[string]*store.Event
 	eventKeys     map[eventKey]string          // (source, delivery id) → event id
 	deliveries    map[string][]*store.Delivery // run id → attempts, in order
+	outbox        map[string]*store.Run        // runs with a DeliverAfter, by id
 	cursors       map[store.CursorKey]*store.Cursor
 	messages      map[store.CursorKey]map[string]*store.Message // channel → ts → message
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store          = (*Store)(nil)
+	_ store.DeliveryOutbox = (*Store)(nil)
+)
 
 type ownerKey struct{ owner, name string }
 
@@ -83,6 +87,7 @@ func New(opts Options) *Store {
 		events:        make(map[string]*store.Event),
 		eventKeys:     make(map[eventKey]string),
 		deliveries:    make(map[string][]*store.Delivery),
+		outbox:        make(map[string]*store.Run),
 		cursors:       make(map[store.CursorKey]*store.Cursor),
 		messages:      make(map[store.CursorKey]map[string]*store.Message),
 	}

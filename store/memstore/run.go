@@ -347,6 +347,10 @@ func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams)
 			if p.Progress != nil {
 				r.Progress = p.Progress
 			}
+			if p.Targets != nil {
+				r.Targets = p.Targets
+			}
+			s.setDeliverAfter(r, p.DeliverAfter)
 			r.FinishedAt = now
 			r.LeaseOwner, r.LeaseExpiresAt = "", time.Time{}
 			s.releaseLocked(r.ScheduleID, fx)
@@ -458,10 +462,16 @@ func (s *Store) RunRescue(ctx context.Context, params *store.RunRescueParams) ([
 			r.Status = store.RunCancelled
 			r.Error = "cancelled; " + reason
 			r.FinishedAt = now
+			if len(r.Targets) > 0 {
+				s.setDeliverAfter(r, store.Timestamp(p.DeliverAfter))
+			}
 		case r.Attempt >= r.MaxAttempts:
 			r.Status = store.RunFailed
 			r.Error = reason
 			r.FinishedAt = now
+			if len(r.Targets) > 0 {
+				s.setDeliverAfter(r, store.Timestamp(p.DeliverAfter))
+			}
 		default:
 			r.Status = store.RunQueued
 			r.Error = reason
@@ -577,6 +587,7 @@ func (s *Store) RunDeleteFinished(ctx context.Context, params *store.RunDeleteFi
 			}
 		}
 		delete(s.deliveries, r.ID)
+		delete(s.outbox, r.ID)
 		if k := (tickKey{r.ScheduleID, r.ScheduledFor.UnixMicro()}); r.Kind == store.RunKindSchedule && s.ticks[k] == r.ID {
 			delete(s.ticks, k)
 		}
@@ -585,4 +596,57 @@ func (s *Store) RunDeleteFinished(ctx context.Context, params *store.RunDeleteFi
 		}
 	}
 	return len(old), nil
+}
+
+// setDeliverAfter sets r's DeliverAfter, zero included, and keeps the
+// outbox index in step.
+func (s *Store) setDeliverAfter(r *store.Run, t time.Time) {
+	r.DeliverAfter = t
+	if t.IsZero() {
+		delete(s.outbox, r.ID)
+	} else {
+		s.outbox[r.ID] = r
+	}
+}
+
+// RunDelivered implements store.DeliveryOutbox.
+func (s *Store) RunDelivered(ctx context.Context, id string) error {
+	if _, err := s.begin(ctx); err != nil {
+		return fmt.Errorf("run %s delivered: %w", id, err)
+	}
+	defer s.mu.Unlock()
+	r, ok := s.runs[id]
+	if !ok {
+		return fmt.Errorf("run %s delivered: %w", id, store.ErrNotFound)
+	}
+	s.setDeliverAfter(r, time.Time{})
+	return nil
+}
+
+// RunDeliveryClaim implements store.DeliveryOutbox.
+func (s *Store) RunDeliveryClaim(ctx context.Context, params *store.RunDeliveryClaimParams) ([]*store.Run, error) {
+	now, err := s.begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	defer s.mu.Unlock()
+	if err := store.CheckDeliveryClaim(params, now); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	var due []*store.Run
+	for _, r := range s.outbox {
+		if !r.DeliverAfter.After(now) {
+			due = append(due, r)
+		}
+	}
+	slices.SortFunc(due, func(a, b *store.Run) int {
+		return cmp.Or(a.DeliverAfter.Compare(b.DeliverAfter), cmp.Compare(a.ID, b.ID))
+	})
+	due = due[:min(params.Limit, len(due))]
+	out := make([]*store.Run, len(due))
+	for i, r := range due {
+		s.setDeliverAfter(r, store.Timestamp(params.Until))
+		out[i] = cloneRun(r)
+	}
+	return out, nil
 }

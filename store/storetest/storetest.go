@@ -42,7 +42,8 @@ type Factory func(t *testing.T, now func() time.Time) (open func() store.Store)
 
 // Run runs the conformance suite against the stores f makes, as subtests
 // grouped by entity (Schedule/..., Run/..., Lease/..., Overlap/..., Event/...,
-// Delivery/..., Backfill/..., Notify/..., Time/..., Store/...).
+// Delivery/..., Outbox/..., Backfill/..., Notify/..., Time/..., Store/...).
+// The Outbox cases skip for a store that is no store.DeliveryOutbox.
 func Run(t *testing.T, f Factory) {
 	groups := []struct {
 		name  string
@@ -54,6 +55,7 @@ func Run(t *testing.T, f Factory) {
 		{"Overlap", overlapTests()},
 		{"Event", eventTests()},
 		{"Delivery", deliveryTests()},
+		{"Outbox", outboxTests()},
 		{"Backfill", backfillTests()},
 		{"Notify", notifyTests()},
 		{"Time", timeTests()},

@@ -1,0 +1,207 @@
+package storetest
+
+import (
+	"errors"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/store"
+)
+
+func outboxTests() []test {
+	return []test{
+		{"FinishRecordsDeliverAfterAndTargets", testOutboxFinish},
+		{"FinishWithoutDeliverAfterLeavesNothing", testOutboxNothing},
+		{"RescueRecordsDeliverAfterOfEndedRunsWithTargets", testOutboxRescue},
+		{"ConcurrentClaimsTakeEachRunOnce", testOutboxConcurrent},
+		{"BadInputIsRefused", testOutboxBadInput},
+	}
+}
+
+// outbox returns the fixture's store as a DeliveryOutbox, or skips.
+func (fx *fixture) outbox() store.DeliveryOutbox {
+	fx.t.Helper()
+	ob, ok := fx.st.(store.DeliveryOutbox)
+	if !ok {
+		fx.t.Skip("the store is no store.DeliveryOutbox")
+	}
+	return ob
+}
+
+// deliveryClaim takes up to limit runs due for delivery, until until.
+func (fx *fixture) deliveryClaim(until time.Time, limit int) []*store.Run {
+	fx.t.Helper()
+	runs, err := fx.outbox().RunDeliveryClaim(fx.ctx, &store.RunDeliveryClaimParams{Until: until, Limit: limit})
+	if err != nil {
+		fx.t.Fatalf("RunDeliveryClaim: %v", err)
+	}
+	return runs
+}
+
+// withTargets is an ad hoc run with a delivery target.
+func withTargets() *store.RunEnqueueParams {
+	p := adhoc()
+	p.Targets = []store.Target{{Channel: "email", To: "ops@example.test", On: store.DeliverFailure}}
+	return p
+}
+
+func testOutboxFinish(t *testing.T, fx *fixture) {
+	ob := fx.outbox()
+	r := fx.enqueueRun(withTargets())
+	fx.claimOne(nodeA, r.ID)
+	after := fx.now().Add(10 * time.Minute)
+	targets := []store.Target{{Channel: "email", To: "ops@example.test", On: store.DeliverFailure}, {Channel: "slack", To: "#ops"}}
+	done, err := fx.st.RunFinish(fx.ctx, &store.RunFinishParams{ID: r.ID, Node: nodeA, Status: store.RunFailed, Error: "boom",
+		Targets: targets, DeliverAfter: after})
+	if err != nil {
+		t.Fatalf("RunFinish: %v", err)
+	}
+	wantTargets := []store.Target{targets[0], {Channel: "slack", To: "#ops", On: store.DeliverAlways}}
+	for how, got := range map[string]*store.Run{"finished": done[0], "read back": fx.run(r.ID)} {
+		wantTime(t, how+" DeliverAfter", got.DeliverAfter, after)
+		if !reflect.DeepEqual(got.Targets, wantTargets) {
+			t.Errorf("%s Targets = %+v, want %+v", how, got.Targets, wantTargets)
+		}
+	}
+	if runs := fx.deliveryClaim(fx.now().Add(time.Minute), 10); len(runs) != 0 {
+		t.Errorf("RunDeliveryClaim before DeliverAfter = %v, want none", runIDs(runs))
+	}
+
+	fx.clock.Advance(10 * time.Minute)
+	until := fx.now().Add(5 * time.Minute)
+	runs := fx.deliveryClaim(until, 10)
+	if len(runs) != 1 || runs[0].ID != r.ID {
+		t.Fatalf("RunDeliveryClaim at DeliverAfter = %v, want [%s]", runIDs(runs), r.ID)
+	}
+	wantTime(t, "claimed DeliverAfter", runs[0].DeliverAfter, until)
+	want(t, "claimed Status", runs[0].Status, store.RunFailed)
+	if again := fx.deliveryClaim(fx.now().Add(time.Minute), 10); len(again) != 0 {
+		t.Errorf("a second RunDeliveryClaim = %v, want none before Until", runIDs(again))
+	}
+
+	if err := ob.RunDelivered(fx.ctx, r.ID); err != nil {
+		t.Fatalf("RunDelivered: %v", err)
+	}
+	if got := fx.run(r.ID).DeliverAfter; !got.IsZero() {
+		t.Errorf("DeliverAfter after RunDelivered = %v, want zero", got)
+	}
+	fx.clock.Advance(time.Hour)
+	if again := fx.deliveryClaim(fx.now().Add(time.Minute), 10); len(again) != 0 {
+		t.Errorf("RunDeliveryClaim after RunDelivered = %v, want none", runIDs(again))
+	}
+	if err := ob.RunDelivered(fx.ctx, "0190a000-0000-7000-8000-000000000000"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RunDelivered of a missing run = %v, want ErrNotFound", err)
+	}
+}
+
+func testOutboxNothing(t *testing.T, fx *fixture) {
+	fx.outbox()
+	r := fx.enqueueRun(withTargets())
+	fx.claimOne(nodeA, r.ID)
+	done := fx.finish(r.ID, nodeA, store.RunSucceeded)
+	if !done.DeliverAfter.IsZero() || len(done.Targets) != 1 {
+		t.Errorf("finished run = DeliverAfter %v, targets %+v; want no DeliverAfter and its own target", done.DeliverAfter, done.Targets)
+	}
+	fx.clock.Advance(time.Hour)
+	if runs := fx.deliveryClaim(fx.now().Add(time.Minute), 10); len(runs) != 0 {
+		t.Errorf("RunDeliveryClaim = %v, want none", runIDs(runs))
+	}
+}
+
+func testOutboxRescue(t *testing.T, fx *fixture) {
+	fx.outbox()
+	spent := withTargets()
+	spent.MaxAttempts = 1
+	bare := adhoc()
+	bare.MaxAttempts = 1
+	again := withTargets()
+	again.MaxAttempts = 3
+	rs := []*store.Run{fx.enqueueRun(spent), fx.enqueueRun(bare), fx.enqueueRun(again)}
+	if got := fx.claim(nodeA, 3); len(got) != 3 {
+		t.Fatalf("claimed %d runs, want 3", len(got))
+	}
+	fx.clock.Advance(lease + time.Second)
+	after := fx.now().Add(10 * time.Minute)
+	if _, err := fx.st.RunRescue(fx.ctx, &store.RunRescueParams{DeliverAfter: after}); err != nil {
+		t.Fatalf("RunRescue: %v", err)
+	}
+	wantTime(t, "failed run with targets: DeliverAfter", fx.run(rs[0].ID).DeliverAfter, after)
+	wantTime(t, "failed run without targets: DeliverAfter", fx.run(rs[1].ID).DeliverAfter, time.Time{})
+	wantTime(t, "requeued run: DeliverAfter", fx.run(rs[2].ID).DeliverAfter, time.Time{})
+	want(t, "failed run status", fx.run(rs[0].ID).Status, store.RunFailed)
+	fx.clock.Advance(10 * time.Minute)
+	runs := fx.deliveryClaim(fx.now().Add(time.Minute), 10)
+	wantIDs(t, "RunDeliveryClaim", runIDs(runs), []string{rs[0].ID})
+}
+
+func testOutboxConcurrent(t *testing.T, fx *fixture) {
+	fx.outbox()
+	const n = 40
+	want := map[string]bool{}
+	for range n {
+		r := fx.enqueueRun(withTargets())
+		fx.claimOne(nodeA, r.ID)
+		if _, err := fx.st.RunFinish(fx.ctx, &store.RunFinishParams{ID: r.ID, Node: nodeA, Status: store.RunFailed,
+			DeliverAfter: fx.now()}); err != nil {
+			t.Fatalf("RunFinish: %v", err)
+		}
+		want[r.ID] = true
+	}
+	handles := []store.Store{fx.st, fx.open()}
+	var mu sync.Mutex
+	got := map[string]int{}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		ob := handles[g%len(handles)].(store.DeliveryOutbox)
+		wg.Go(func() {
+			for {
+				runs, err := ob.RunDeliveryClaim(fx.ctx, &store.RunDeliveryClaimParams{Until: fx.now().Add(time.Hour), Limit: 3})
+				if err != nil {
+					t.Errorf("RunDeliveryClaim: %v", err)
+					return
+				}
+				if len(runs) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, r := range runs {
+					got[r.ID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for id := range want {
+		if got[id] != 1 {
+			t.Errorf("run %s taken %d times, want once", id, got[id])
+		}
+	}
+	if len(got) != n {
+		t.Errorf("%d runs taken, want %d", len(got), n)
+	}
+}
+
+func testOutboxBadInput(t *testing.T, fx *fixture) {
+	ob := fx.outbox()
+	for _, p := range []*store.RunDeliveryClaimParams{
+		nil,
+		{Until: fx.now().Add(time.Minute)},
+		{Until: fx.now().Add(time.Minute), Limit: store.ListLimitMax + 1},
+		{Until: fx.now(), Limit: 1},
+	} {
+		if _, err := ob.RunDeliveryClaim(fx.ctx, p); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("RunDeliveryClaim(%+v) = %v, want ErrInvalid", p, err)
+		}
+	}
+	r := fx.enqueueRun(adhoc())
+	fx.claimOne(nodeA, r.ID)
+	_, err := fx.st.RunFinish(fx.ctx, &store.RunFinishParams{ID: r.ID, Node: nodeA, Status: store.RunSucceeded,
+		Targets: []store.Target{{Channel: ""}}})
+	if !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("RunFinish with a target without channel = %v, want ErrInvalid", err)
+	}
+	want(t, "status after the refused finish", fx.run(r.ID).Status, store.RunRunning)
+}
