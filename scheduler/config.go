@@ -51,6 +51,9 @@ const (
 	DeliveryWorkersDefault = 8
 	// DeliveryAttemptsDefault bounds the attempts of one delivery.
 	DeliveryAttemptsDefault = 5
+	// DeliveryTakeoverDefault is how long after a run ends another node may
+	// take over deliveries the run's node has not reported done.
+	DeliveryTakeoverDefault = 15 * time.Minute
 	// ClaimBatchMax is the most runs one claim takes.
 	ClaimBatchMax = 1000
 )
@@ -149,6 +152,15 @@ type Config struct {
 	// DeliveryAttempts bounds the attempts of one delivery; zero means
 	// DeliveryAttemptsDefault. Delays follow Retry's Base and Max.
 	DeliveryAttempts int
+	// DeliveryTakeover is how long after a run ends another node may take
+	// over the deliveries its own node has not reported done (the node
+	// crashed, or stopped before it could make them); zero means
+	// DeliveryTakeoverDefault. It needs a store that is a
+	// store.DeliveryOutbox (Herald's are); with another store, deliveries
+	// a node does not make are lost with it. A node still retrying a
+	// delivery that long may see another node make it too: keep it above
+	// the longest retry sequence (DeliveryAttempts with Retry's delays).
+	DeliveryTakeover time.Duration
 	// Limits are the store's input limits (zero fields mean the store's
 	// defaults). An agent output the store would refuse fails its run
 	// instead of the batch it would be recorded with.
@@ -181,6 +193,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"DefaultTimeout", c.DefaultTimeout}, {"Retry.Base", c.Retry.Base}, {"Retry.Max", c.Retry.Max},
 		{"Policy.MinInterval", c.Policy.MinInterval}, {"Policy.MaxTimeout", c.Policy.MaxTimeout},
 		{"MisfireThreshold", c.MisfireThreshold}, {"ResyncInterval", c.ResyncInterval}, {"ShutdownGrace", c.ShutdownGrace},
+		{"DeliveryTakeover", c.DeliveryTakeover},
 	}
 	for _, f := range nonNeg {
 		if f.v < 0 {
@@ -250,6 +263,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.ShutdownGrace, ShutdownGraceDefault)
 	defInt(&c.DeliveryWorkers, DeliveryWorkersDefault)
 	defInt(&c.DeliveryAttempts, DeliveryAttemptsDefault)
+	def(&c.DeliveryTakeover, DeliveryTakeoverDefault)
 	for i, s := range c.Static {
 		if s == nil {
 			return bad(fmt.Sprintf("Static[%d]", i), "must not be nil")

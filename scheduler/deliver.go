@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,8 +17,16 @@ import (
 )
 
 // deliverer sends the results of finished runs to their targets.
+//
+// With a store that keeps a delivery outbox, a run that has deliveries to
+// make ends with a DeliverAfter (see prepare); once each of them has
+// succeeded or failed for good, the deliverer clears it. Deliveries cut
+// short by Stop leave it set, and so do a crash's, and another node (or
+// this one, restarted) takes them over once DeliverAfter has passed
+// (takeOver), skipping the targets whose delivery already ended.
 type deliverer struct {
-	s *Scheduler
+	s      *Scheduler
+	outbox store.DeliveryOutbox // nil when the store keeps none
 
 	ctx    context.Context // cancelled when Stop's grace is over
 	cancel context.CancelFunc
@@ -26,7 +35,7 @@ type deliverer struct {
 	recordCtx  context.Context
 	recordStop context.CancelFunc
 
-	mu     sync.Mutex // guards queue and closed
+	mu     sync.Mutex // guards queue, closed and every runDeliveries
 	queue  []*deliveryJob
 	closed bool
 	ready  chan struct{}
@@ -38,13 +47,25 @@ type deliverer struct {
 type deliveryJob struct {
 	run    *store.Run
 	target store.Target
+	first  int            // the number of its first attempt
+	batch  *runDeliveries // nil when the store keeps no outbox
 }
+
+// runDeliveries follows the deliveries of one run in the outbox.
+type runDeliveries struct {
+	left       int  // deliveries not yet ended
+	incomplete bool // one was cut short: the run stays in the outbox
+}
+
+// takeOverBatch is how many runs one outbox claim takes over.
+const takeOverBatch = 100
 
 func newDeliverer(s *Scheduler) *deliverer {
 	ctx, cancel := context.WithCancel(context.Background())
 	recordCtx, recordStop := context.WithCancel(context.Background())
 	d := &deliverer{s: s, ctx: ctx, cancel: cancel, recordCtx: recordCtx, recordStop: recordStop,
 		ready: make(chan struct{}, 1), done: make(chan struct{})}
+	d.outbox, _ = s.st.(store.DeliveryOutbox)
 	for range s.cfg.DeliveryWorkers {
 		d.wg.Add(1)
 		go func() {
@@ -66,6 +87,28 @@ func wants(t store.Target, status store.RunStatus) bool {
 	return true
 }
 
+// prepare completes the outcome out of run r, before it is recorded: with
+// an outbox, the result's extra targets join the run's own, and a run with
+// a target that wants its outcome is recorded with a DeliverAfter.
+func (d *deliverer) prepare(r *store.Run, out *outcome) {
+	if d.outbox == nil || out.finish == nil {
+		return
+	}
+	due := false
+	for _, ts := range [][]store.Target{r.Targets, out.targets} {
+		for _, t := range ts {
+			due = due || wants(t, out.finish.Status)
+		}
+	}
+	if len(out.targets) > 0 {
+		out.finish.Targets = append(slices.Clone(r.Targets), out.targets...)
+		out.targets = nil
+	}
+	if due {
+		out.finish.DeliverAfter = d.s.cfg.Clock.Now().Add(d.s.cfg.DeliveryTakeover)
+	}
+}
+
 // enqueue queues the deliveries of finished run r: its own targets and
 // extra, those that want its outcome.
 func (d *deliverer) enqueue(r *store.Run, extra []store.Target) {
@@ -73,8 +116,24 @@ func (d *deliverer) enqueue(r *store.Run, extra []store.Target) {
 	for _, ts := range [][]store.Target{r.Targets, extra} {
 		for _, t := range ts {
 			if wants(t, r.Status) {
-				jobs = append(jobs, &deliveryJob{run: r, target: t})
+				jobs = append(jobs, &deliveryJob{run: r, target: t, first: 1})
 			}
+		}
+	}
+	d.add(r, jobs)
+}
+
+// add queues jobs, the deliveries of run r, following them in the outbox
+// when r is there.
+func (d *deliverer) add(r *store.Run, jobs []*deliveryJob) {
+	if d.outbox != nil && !r.DeliverAfter.IsZero() {
+		if len(jobs) == 0 {
+			d.delivered(r.ID)
+			return
+		}
+		rd := &runDeliveries{left: len(jobs)}
+		for _, j := range jobs {
+			j.batch = rd
 		}
 	}
 	if len(jobs) == 0 {
@@ -93,6 +152,80 @@ func (d *deliverer) enqueue(r *store.Run, extra []store.Target) {
 		return
 	}
 	signal(d.ready)
+}
+
+// takeOver makes the deliveries of runs whose DeliverAfter has passed:
+// their node never reported them done.
+func (d *deliverer) takeOver(ctx context.Context) error {
+	if d.outbox == nil {
+		return nil
+	}
+	for {
+		runs, err := d.outbox.RunDeliveryClaim(ctx, &store.RunDeliveryClaimParams{
+			Until: d.s.cfg.Clock.Now().Add(d.s.cfg.DeliveryTakeover), Limit: takeOverBatch})
+		if err != nil {
+			return fmt.Errorf("take over deliveries: %w", err)
+		}
+		for _, r := range runs {
+			if err := d.resume(ctx, r); err != nil {
+				return err
+			}
+		}
+		if len(runs) < takeOverBatch {
+			return nil
+		}
+	}
+}
+
+// resume queues the deliveries of run r whose delivery has not ended, each
+// from the attempt after its last recorded one.
+func (d *deliverer) resume(ctx context.Context, r *store.Run) error {
+	recs, err := d.s.st.DeliveryList(ctx, &store.DeliveryListParams{RunID: r.ID})
+	if err != nil {
+		return fmt.Errorf("take over deliveries of run %s: %w", r.ID, err)
+	}
+	type key struct{ channel, to string }
+	lastAttempt, ended := map[key]int{}, map[key]bool{}
+	for _, rec := range recs {
+		k := key{rec.Channel, rec.To}
+		lastAttempt[k] = max(lastAttempt[k], rec.Attempt)
+		ended[k] = ended[k] || rec.Status != store.DeliveryRetrying
+	}
+	var jobs []*deliveryJob
+	for _, t := range r.Targets {
+		if k := (key{t.Channel, t.To}); wants(t, r.Status) && !ended[k] {
+			jobs = append(jobs, &deliveryJob{run: r, target: t, first: lastAttempt[k] + 1})
+		}
+	}
+	level.Info(d.s.logger).Log("msg", "taking over deliveries", "run_id", r.ID, "status", r.Status, "deliveries", len(jobs))
+	d.add(r, jobs)
+	return nil
+}
+
+// settle notes that job j ended: complete when its delivery succeeded or
+// failed for good, not when Stop cut it short. The run leaves the outbox
+// when its last delivery settles complete.
+func (d *deliverer) settle(j *deliveryJob, complete bool) {
+	if j.batch == nil {
+		return
+	}
+	d.mu.Lock()
+	j.batch.left--
+	j.batch.incomplete = j.batch.incomplete || !complete
+	done := j.batch.left == 0 && !j.batch.incomplete
+	d.mu.Unlock()
+	if done {
+		d.delivered(j.run.ID)
+	}
+}
+
+// delivered takes run id out of the outbox.
+func (d *deliverer) delivered(id string) {
+	ctx, cancel := context.WithTimeout(d.recordCtx, 10*time.Second)
+	defer cancel()
+	if err := d.outbox.RunDelivered(ctx, id); err != nil {
+		level.Warn(d.s.logger).Log("msg", "deliveries ended but not recorded so; another node will check them", "run_id", id, "err", err)
+	}
 }
 
 func (d *deliverer) next() (*deliveryJob, bool) {
@@ -186,27 +319,30 @@ func failureText(r *store.Run) string {
 func (d *deliverer) deliver(j *deliveryJob) {
 	s := d.s
 	m := message(j)
-	for n := 1; ; n++ {
+	for n := j.first; ; n++ {
 		started := s.cfg.Clock.Now()
 		err := s.cfg.Delivery.Deliver(d.ctx, m)
 		rec := &store.Delivery{RunID: j.run.ID, Channel: j.target.Channel, To: j.target.To, Attempt: n,
 			Status: store.DeliverySucceeded, StartedAt: started, FinishedAt: s.cfg.Clock.Now()}
-		last := n >= s.cfg.DeliveryAttempts || delivery.IsPermanent(err) || d.ctx.Err() != nil
+		// Cut short by Stop: with an outbox, another node takes over.
+		handedOver := d.ctx.Err() != nil && j.batch != nil
+		last := n >= max(s.cfg.DeliveryAttempts, j.first) || delivery.IsPermanent(err) || d.ctx.Err() != nil
 		if err != nil {
 			rec.Error = err.Error()
 			rec.Status = store.DeliveryRetrying
-			if last {
+			if last && !handedOver {
 				rec.Status = store.DeliveryFailed
 			}
 			lvl := level.Warn
-			if last {
+			if rec.Status == store.DeliveryFailed {
 				lvl = level.Error
 			}
 			lvl(s.logger).Log("msg", "delivery failed", "run_id", j.run.ID, "channel", j.target.Channel,
-				"attempt", n, "final", last, "err", err)
+				"attempt", n, "final", rec.Status == store.DeliveryFailed, "err", err)
 		}
 		d.record(rec)
 		if err == nil || last {
+			d.settle(j, err == nil || !handedOver)
 			return
 		}
 		wait, ok := delivery.RetryDelay(err)
@@ -222,11 +358,17 @@ func (d *deliverer) deliver(j *deliveryJob) {
 	}
 }
 
-// abandon records that job j was never attempted.
+// abandon gives up job j before its first attempt: with an outbox, another
+// node takes it over; without, it is recorded as failed.
 func (d *deliverer) abandon(j *deliveryJob, why string) {
+	if j.batch != nil {
+		level.Info(d.s.logger).Log("msg", "delivery left to another node", "run_id", j.run.ID, "channel", j.target.Channel, "reason", why)
+		d.settle(j, false)
+		return
+	}
 	now := d.s.cfg.Clock.Now()
 	level.Error(d.s.logger).Log("msg", "delivery abandoned", "run_id", j.run.ID, "channel", j.target.Channel, "reason", why)
-	d.record(&store.Delivery{RunID: j.run.ID, Channel: j.target.Channel, To: j.target.To, Attempt: 1,
+	d.record(&store.Delivery{RunID: j.run.ID, Channel: j.target.Channel, To: j.target.To, Attempt: j.first,
 		Status: store.DeliveryFailed, Error: why, StartedAt: now, FinishedAt: now})
 }
 

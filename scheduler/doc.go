@@ -39,7 +39,13 @@
 //
 // After a run ends, its result goes to each of its delivery targets through
 // the delivery.Router; each attempt is recorded, transient failures are
-// retried, and a delivery failure never changes the run's status.
+// retried, and a delivery failure never changes the run's status. With a
+// store that is a store.DeliveryOutbox (Herald's are), a run whose result
+// is to be delivered is recorded so, in the same write that ends it, until
+// each delivery has succeeded or failed for good: if its node crashes or
+// stops first, another node takes the deliveries that had not ended over
+// after Config.DeliveryTakeover, with the same idempotency keys. Delivery
+// is at least once, like execution.
 //
 // # Access
 //

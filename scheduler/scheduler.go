@@ -277,7 +277,8 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	return nil
 }
 
-// reapLoop rescues runs whose lease expired, every ReapInterval.
+// reapLoop rescues runs whose lease expired and takes over deliveries left
+// undone, every ReapInterval.
 func (s *Scheduler) reapLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.ReapInterval)
 	defer t.Stop()
@@ -293,11 +294,16 @@ func (s *Scheduler) reapLoop(ctx context.Context) {
 	}
 }
 
-// reap rescues runs whose lease expired.
+// reap rescues runs whose lease expired, and takes over deliveries left
+// undone past their DeliverAfter.
 func (s *Scheduler) reap(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		runs, err := s.st.RunRescue(ctx, &store.RunRescueParams{Limit: store.ListLimitMax})
+		p := &store.RunRescueParams{Limit: store.ListLimitMax}
+		if s.deliver != nil && s.deliver.outbox != nil {
+			p.DeliverAfter = s.cfg.Clock.Now().Add(s.cfg.DeliveryTakeover)
+		}
+		runs, err := s.st.RunRescue(ctx, p)
 		if err != nil {
 			return total, fmt.Errorf("rescue runs: %w", err)
 		}
@@ -309,7 +315,15 @@ func (s *Scheduler) reap(ctx context.Context) (int, error) {
 		}
 		total += len(runs)
 		if len(runs) < store.ListLimitMax {
-			return total, nil
+			break
 		}
 	}
+	if s.deliver != nil {
+		// Deliveries whose node never reported them done (it died, or
+		// stopped before making them).
+		if err := s.deliver.takeOver(ctx); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }

@@ -217,6 +217,9 @@ func (w *workers) start(r *store.Run) {
 	go func() {
 		defer w.execWG.Done()
 		out := w.execute(ctx, r)
+		if out != nil {
+			w.s.deliver.prepare(r, out)
+		}
 		cancel(nil)
 		w.mu.Lock()
 		delete(w.held, r.ID)
