@@ -148,7 +148,7 @@ func (s *Store) acceptOne(ctx context.Context, tx bun.Tx, r *acceptReq) (*store.
 	ev, run := r.ev, r.run
 	var ids []string
 	err := s.scanTx(ctx, tx, &ids, acceptEventSQL,
-		ev.ID, ev.Source, ev.DeliveryID, nullString(ev.Headers), ev.Body, ev.RunID, ev.ReceivedAt)
+		ev.ID, ev.Source, ev.DeliveryID, nullable(ev.Headers), ev.Body, ev.RunID, ev.ReceivedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func (s *Store) acceptOne(ctx context.Context, tx bun.Tx, r *acceptReq) (*store.
 		return s.acceptedBefore(ctx, tx, ev.Source, ev.DeliveryID)
 	}
 	return nil, s.execTx(ctx, tx, acceptRunSQL, run.ID, run.EventID, run.Owner, run.Agent,
-		nullString(run.Payload), nullString(run.Targets), run.MaxAttempts, run.Timeout, run.RunAt, run.CreatedAt)
+		nullable(run.Payload), nullable(run.Targets), run.MaxAttempts, run.Timeout, run.RunAt, run.CreatedAt)
 }
 
 // acceptStatement writes the requests in one PostgreSQL statement, and

@@ -95,15 +95,6 @@ func (s *Store) acceptedBefore(ctx context.Context, db bun.IDB, source, delivery
 	return res, nil
 }
 
-// nullString is s, or SQL NULL when s is empty (as bun's nullzero writes
-// it).
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 // EventGet implements store.EventStore.
 func (s *Store) EventGet(ctx context.Context, id string) (*store.Event, error) {
 	if s.isClosed() {
