@@ -31,30 +31,53 @@ func topLevelStrings(body []byte, keys []string, out []string) {
 		raw = make([][]byte, 0, len(keys))
 	}
 	raw = raw[:len(keys)]
+	if !topLevelValues(body, keys, raw) {
+		return
+	}
+	for i, r := range raw {
+		out[i] = jsonString(r)
+	}
+}
+
+// topLevelRaw returns the raw JSON of the body's top-level member key (the
+// last one when there are several), or nil when the body is no valid JSON
+// object or has no such member.
+func topLevelRaw(body []byte, key string) []byte {
+	var raw [1][]byte
+	if !topLevelValues(body, []string{key}, raw[:]) {
+		return nil
+	}
+	return raw[0]
+}
+
+// topLevelValues sets raw[i] to the raw JSON of the body's top-level
+// member keys[i], and reports whether body is one well-formed JSON object.
+func topLevelValues(body []byte, keys []string, raw [][]byte) bool {
+	clear(raw)
 	s := jsonScanner{b: body}
 	s.space()
 	if !s.take('{') {
-		return
+		return false
 	}
 	s.space()
 	if !s.take('}') {
 		for {
 			s.space()
 			if s.peek() != '"' {
-				return
+				return false
 			}
 			key, ok := s.str()
 			if !ok {
-				return
+				return false
 			}
 			s.space()
 			if !s.take(':') {
-				return
+				return false
 			}
 			s.space()
 			start := s.i
 			if !s.value() {
-				return
+				return false
 			}
 			for i, k := range keys {
 				if jsonKeyIs(key, k) {
@@ -68,16 +91,11 @@ func topLevelStrings(body []byte, keys []string, out []string) {
 			if s.take('}') {
 				break
 			}
-			return
+			return false
 		}
 	}
 	s.space()
-	if s.i != len(body) {
-		return
-	}
-	for i, r := range raw {
-		out[i] = jsonString(r)
-	}
+	return s.i == len(body)
 }
 
 // jsonKeyIs reports whether the quoted JSON string key decodes to k.

@@ -87,3 +87,20 @@ func FuzzTopLevelStrings(f *testing.F) {
 		}
 	})
 }
+
+func TestTopLevelRaw(t *testing.T) {
+	for _, tc := range []struct{ body, key, want string }{
+		{`{"conversation":{"id":"c1","isGroup":true},"id":"7"}`, "conversation", `{"id":"c1","isGroup":true}`},
+		{`{"conversation":"plain"}`, "conversation", `"plain"`},
+		{`{"a":1,"conversation":[1,2] }`, "conversation", `[1,2]`},
+		{`{"conversation":{"id":"x"},"conversation":{"id":"y"}}`, "conversation", `{"id":"y"}`},
+		{`{"id":"7"}`, "conversation", ``},
+		{`{"conversation":{"id":"x"}`, "conversation", ``},
+		{`[{"conversation":1}]`, "conversation", ``},
+		{`{"conversation":{"id":"x"}} trailing`, "conversation", ``},
+	} {
+		if got := string(topLevelRaw([]byte(tc.body), tc.key)); got != tc.want {
+			t.Errorf("topLevelRaw(%s, %q) = %q, want %q", tc.body, tc.key, got, tc.want)
+		}
+	}
+}

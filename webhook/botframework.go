@@ -216,7 +216,11 @@ func (b *BotFramework) Verify(ctx context.Context, header http.Header, body []by
 		return nil, botFrameworkBad("channel is not endorsed by the signing key")
 	}
 	id, _ := botFrameworkString(activity, "id")
-	return &Verified{DeliveryID: id}, nil
+	var conversation string
+	if raw, ok := activity["conversation"]; ok {
+		conversation = topLevelString(raw, "id")
+	}
+	return &Verified{DeliveryID: activityID(conversation, id)}, nil
 }
 
 // checkClaims checks iss, aud, exp and nbf.

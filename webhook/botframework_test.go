@@ -268,6 +268,8 @@ func TestBotFrameworkAccepts(t *testing.T) {
 			`{"id":"a1","channelId":"webchat","serviceUrl":"https://smba.trafficmanager.net/emea/"}`, "a1"},
 		{"no channelId", bfToken(now, nil), `{"id":"a2","serviceUrl":"https://smba.trafficmanager.net/emea/"}`, "a2"},
 		{"no activity id", bfToken(now, nil), `{"channelId":"msteams","serviceUrl":"https://smba.trafficmanager.net/emea/"}`, ""},
+		{"activity id in its conversation", bfToken(now, nil),
+			`{"id":"a4","conversation":{"id":"a:1x2y"},"channelId":"msteams","serviceUrl":"https://smba.trafficmanager.net/emea/"}`, "a:1x2y/a4"},
 		{"key without endorsements", bfSign(bfKey(), map[string]any{"alg": "RS256", "kid": "no-endorsements"}, bfClaims(now)),
 			`{"id":"a3","channelId":"slack","serviceUrl":"https://smba.trafficmanager.net/emea/"}`, "a3"},
 	}

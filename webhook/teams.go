@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 )
@@ -56,6 +58,29 @@ func (t *Teams) Verify(ctx context.Context, header http.Header, body []byte) (*V
 	if err != nil {
 		return nil, err
 	}
-	v.DeliveryID = topLevelString(body, "id")
+	v.DeliveryID = activityID(topLevelString(topLevelRaw(body, "conversation"), "id"), topLevelString(body, "id"))
 	return v, nil
+}
+
+// maxDeliveryID is the longest delivery id a store keeps.
+const maxDeliveryID = 200
+
+// activityID is the delivery id of a Bot Framework activity (what Teams
+// outgoing webhooks send too): its conversation's id and its own, since the
+// activity id alone looks like a millisecond timestamp that another
+// conversation may use as well. An id longer than a store keeps is
+// replaced by its SHA-256; an activity without an id has none.
+func activityID(conversation, id string) string {
+	switch {
+	case id == "":
+		return ""
+	case conversation == "":
+		return id
+	}
+	v := conversation + "/" + id
+	if len(v) > maxDeliveryID {
+		sum := sha256.Sum256([]byte(v))
+		return "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return v
 }

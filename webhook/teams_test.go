@@ -1,7 +1,10 @@
 package webhook
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -44,11 +47,18 @@ func TestTeams(t *testing.T) {
 	one := []string{teamsSecret}
 	urlSafe := strings.NewReplacer("+", "-", "/", "_").Replace(strings.TrimRight(teamsSecret, "="))
 	withID := `{"type":"message","id":"1485983408511","text":"hi","from":{"id":"29:x"}}`
+	inConversation := `{"type":"message","id":"1485983408511","conversation":{"isGroup":true,"id":"19:abc@thread.skype"},"text":"hi"}`
+	longConversation := `{"id":"7","conversation":{"id":"` + strings.Repeat("c", 300) + `"}}`
+	longSum := sha256.Sum256([]byte(strings.Repeat("c", 300) + "/7"))
 	flippedKey, _ := base64.StdEncoding.DecodeString(teamsSecret)
 	flippedKey[0] ^= 1
 	cases := []verifyCase{
 		teamsRequest("computed vector", one, teamsAuth, teamsBody, "", ""),
 		teamsRequest("activity id", one, teamsSign(teamsSecret, withID), withID, "", "1485983408511"),
+		teamsRequest("activity id in its conversation", one, teamsSign(teamsSecret, inConversation), inConversation, "",
+			"19:abc@thread.skype/1485983408511"),
+		teamsRequest("long conversation id hashed", one, teamsSign(teamsSecret, longConversation), longConversation, "",
+			"sha256:"+hex.EncodeToString(longSum[:])),
 		teamsRequest("lowercase scheme", one, "hmac "+teamsAuth[5:], teamsBody, "", ""),
 		teamsRequest("URL-safe unpadded secret", []string{urlSafe}, teamsAuth, teamsBody, "", ""),
 		teamsRequest("rotation: old secret", []string{teamsSecret, teamsOtherSecret}, teamsAuth, teamsBody, "", ""),
@@ -92,8 +102,17 @@ func FuzzTeams(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if want, ok := oracleString(body, "id"); ok && got.DeliveryID != want {
-			t.Fatalf("DeliveryID = %q, want %q", got.DeliveryID, want)
+		if id, ok := oracleString(body, "id"); ok {
+			var obj struct {
+				Conversation struct {
+					ID any `json:"id"`
+				} `json:"conversation"`
+			}
+			_ = json.Unmarshal(body, &obj)
+			conversation, _ := obj.Conversation.ID.(string)
+			if want := activityID(conversation, id); got.DeliveryID != want {
+				t.Fatalf("DeliveryID = %q, want %q", got.DeliveryID, want)
+			}
 		}
 		auth = strings.TrimSpace(auth)
 		if len(auth) > 5 && strings.EqualFold(auth[:5], "HMAC ") {
