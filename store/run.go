@@ -303,6 +303,15 @@ type RunDeliveryClaimParams struct {
 	Limit int
 }
 
+// RunDeliveryExtendParams keeps deliveries under way from being taken over.
+type RunDeliveryExtendParams struct {
+	// IDs are the runs; those without a DeliverAfter are left alone. At
+	// most ListLimitMax.
+	IDs []string
+	// Until becomes their DeliverAfter. It must be in the future.
+	Until time.Time
+}
+
 // DeliveryOutbox is an optional capability of a Store, found with a type
 // assertion: it keeps the runs whose results are still to be delivered
 // (Run.DeliverAfter), so that a node's crash between a run's end and its
@@ -319,6 +328,10 @@ type DeliveryOutbox interface {
 	// DeliverAfter to Until and returns them. Concurrent claimers never
 	// take the same run.
 	RunDeliveryClaim(ctx context.Context, params *RunDeliveryClaimParams) ([]*Run, error)
+	// RunDeliveryExtend moves the DeliverAfter of the runs named that
+	// have one to Until: the node making their deliveries calls it while
+	// they are under way, so that no other node takes them over.
+	RunDeliveryExtend(ctx context.Context, params *RunDeliveryExtendParams) error
 }
 
 // RunStore keeps runs and moves them through their life. Every transition
@@ -371,7 +384,8 @@ type RunStore interface {
 	// ErrNotFound when there are none.
 	RunNextDue(ctx context.Context) (time.Time, error)
 	// RunDeleteFinished deletes runs that ended long enough ago, with their
-	// deliveries, and returns how many. Their ticks and idempotency keys are
+	// deliveries, and returns how many; a run whose deliveries are still to
+	// be made (a DeliverAfter) stays. Their ticks and idempotency keys are
 	// free again; webhook events stay (a redelivery is still a duplicate,
 	// with no run).
 	RunDeleteFinished(ctx context.Context, params *RunDeleteFinishedParams) (int, error)

@@ -394,6 +394,19 @@ func CheckDeliveryClaim(p *RunDeliveryClaimParams, now time.Time) error {
 	return nil
 }
 
+// CheckDeliveryExtend validates a RunDeliveryExtend call at now.
+func CheckDeliveryExtend(p *RunDeliveryExtendParams, now time.Time) error {
+	switch {
+	case p == nil:
+		return Invalid("extend", "must not be nil")
+	case len(p.IDs) > ListLimitMax:
+		return Invalid("ids", fmt.Sprintf("must be at most %d", ListLimitMax))
+	case !p.Until.After(now):
+		return Invalid("until", "must be in the future")
+	}
+	return nil
+}
+
 // CheckExtendLease validates a RunExtendLease call.
 func CheckExtendLease(p *RunExtendLeaseParams) error {
 	switch {

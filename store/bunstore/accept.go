@@ -2,6 +2,8 @@ package bunstore
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -38,9 +40,10 @@ type acceptDone struct {
 	err error
 }
 
-// acceptBatched hands r to the batch writer and waits for the outcome.
-// Until the writer has taken r, ctx can still call it off, and nothing is
-// written.
+// acceptBatched hands r to the batch writer and waits for the outcome, or
+// for ctx to end. Until the writer has taken r, nothing is written when ctx
+// ends first; after, the write may still happen (as when a commit's answer
+// is lost): the sender's retry is then a duplicate.
 func (s *Store) acceptBatched(r *acceptReq) (*store.EventAcceptResult, error) {
 	select {
 	case s.acceptCh <- r:
@@ -49,8 +52,12 @@ func (s *Store) acceptBatched(r *acceptReq) (*store.EventAcceptResult, error) {
 	case <-r.ctx.Done():
 		return nil, r.ctx.Err()
 	}
-	d := <-r.done
-	return d.dup, d.err
+	select {
+	case d := <-r.done:
+		return d.dup, d.err
+	case <-r.ctx.Done():
+		return nil, r.ctx.Err()
+	}
 }
 
 // acceptLoop is the batch writer.
@@ -78,9 +85,10 @@ func (s *Store) acceptLoop() {
 	}
 }
 
-// acceptBatch writes batch in one transaction and answers each request.
-// When the transaction fails, each request is tried alone, so that one
-// request's failure is its own.
+// acceptBatch writes batch and answers each request. When the write fails
+// for a reason that may be one request's, each is tried alone, so that its
+// failure is its own; a store that is closed, unavailable or too slow fails
+// them all at once.
 func (s *Store) acceptBatch(batch []*acceptReq) {
 	live := make([]*acceptReq, 0, len(batch))
 	for _, r := range batch {
@@ -95,14 +103,18 @@ func (s *Store) acceptBatch(batch []*acceptReq) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), acceptTimeout)
 	defer cancel()
-	var dups []*store.EventAcceptResult
+	var dones []acceptDone
 	var err error
 	if s.pg() {
-		dups, err = s.acceptStatement(ctx, live)
+		dones, err = s.acceptStatement(ctx, live)
 	} else {
-		dups, err = s.acceptTx(ctx, live)
+		dones, err = s.acceptTx(ctx, live)
 	}
-	if err != nil && len(live) > 1 {
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		err = fmt.Errorf("%w: the write took over %v", store.ErrUnavailable, acceptTimeout)
+	}
+	storeWide := errors.Is(err, store.ErrClosed) || errors.Is(err, store.ErrUnavailable)
+	if err != nil && len(live) > 1 && !storeWide {
 		for _, r := range live {
 			s.acceptBatch([]*acceptReq{r})
 		}
@@ -112,7 +124,7 @@ func (s *Store) acceptBatch(batch []*acceptReq) {
 		if err != nil {
 			r.done <- acceptDone{err: err}
 		} else {
-			r.done <- acceptDone{dup: dups[i]}
+			r.done <- dones[i]
 		}
 	}
 }
@@ -121,24 +133,24 @@ func (s *Store) acceptBatch(batch []*acceptReq) {
 func (r *acceptReq) due() bool { return !r.run.RunAt.After(r.ev.ReceivedAt) }
 
 // acceptTx writes the requests in one SQLite transaction, one at a time,
-// and returns the original event and run of each one delivered before
-// (nil for the others).
-func (s *Store) acceptTx(ctx context.Context, reqs []*acceptReq) ([]*store.EventAcceptResult, error) {
-	dups := make([]*store.EventAcceptResult, len(reqs))
+// and returns each one's outcome (the original event and run of one
+// delivered before).
+func (s *Store) acceptTx(ctx context.Context, reqs []*acceptReq) ([]acceptDone, error) {
+	dones := make([]acceptDone, len(reqs))
 	err := s.tx(ctx, func(tx bun.Tx, out *outbox) error {
 		for i, r := range reqs {
 			dup, err := s.acceptOne(ctx, tx, r)
 			if err != nil {
 				return err
 			}
-			dups[i] = dup
+			dones[i].dup = dup
 			if dup == nil && r.due() {
 				out.add(store.Notification{Topic: store.TopicRunDue})
 			}
 		}
 		return nil
 	})
-	return dups, err
+	return dones, err
 }
 
 // acceptOne writes r's event and run in tx, or returns the original event
@@ -160,10 +172,10 @@ func (s *Store) acceptOne(ctx context.Context, tx bun.Tx, r *acceptReq) (*store.
 }
 
 // acceptStatement writes the requests in one PostgreSQL statement, and
-// returns the original event and run of each one delivered before (nil for
-// the others). A delivery twice in reqs is written once; the later ones
-// are answered as delivered before.
-func (s *Store) acceptStatement(ctx context.Context, reqs []*acceptReq) ([]*store.EventAcceptResult, error) {
+// returns each one's outcome. A delivery twice in reqs is written once; the
+// later ones are answered as delivered before. Once the statement has
+// committed, only a request whose original could not be read back fails.
+func (s *Store) acceptStatement(ctx context.Context, reqs []*acceptReq) ([]acceptDone, error) {
 	n := len(reqs)
 	var (
 		ids, sources, deliveryIDs, runIDs, owners, agents = make([]string, 0, n), make([]string, 0, n),
@@ -199,23 +211,23 @@ func (s *Store) acceptStatement(ctx context.Context, reqs []*acceptReq) ([]*stor
 	for _, id := range inserted {
 		written[id] = true
 	}
-	dups := make([]*store.EventAcceptResult, n)
 	due := false
-	for i, r := range reqs {
-		if written[r.ev.ID] {
-			due = due || r.due()
-			continue
-		}
-		if dups[i], err = s.acceptedBefore(ctx, s.db, r.ev.Source, r.ev.DeliveryID); err != nil {
-			return nil, translate(err)
-		}
+	for _, r := range reqs {
+		due = due || written[r.ev.ID] && r.due()
 	}
 	if due {
 		out := &outbox{notes: []store.Notification{{Topic: store.TopicRunDue}}}
 		s.publish(out)
 		s.kickDue(out)
 	}
-	return dups, nil
+	dones := make([]acceptDone, len(reqs))
+	for i, r := range reqs {
+		if !written[r.ev.ID] {
+			dup, err := s.acceptedBefore(ctx, s.db, r.ev.Source, r.ev.DeliveryID)
+			dones[i] = acceptDone{dup: dup, err: translate(err)}
+		}
+	}
+	return dones, nil
 }
 
 // acceptBatchSQL writes a batch of events and their runs on PostgreSQL:

@@ -149,7 +149,9 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 	if n <= 0 {
 		n = MaxOpenConnsDefault
 	}
-	db.SetMaxOpenConns(n)
+	// Migrating on PostgreSQL holds one connection for its lock while it
+	// works on another: the pool gets its size once that is done.
+	db.SetMaxOpenConns(max(n, 2))
 	db.SetMaxIdleConns(n)
 
 	if err := s.connect(ctx); err != nil {
@@ -158,6 +160,10 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.prepareTx(ctx); err != nil {
+		return nil, fmt.Errorf("bunstore: prepare statements: %w", translate(err))
+	}
+	db.SetMaxOpenConns(n)
 	if s.dialect == DialectPostgres {
 		var schema string
 		if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {

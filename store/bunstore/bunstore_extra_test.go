@@ -224,3 +224,38 @@ func TestCloseWhileAccepting(t *testing.T) {
 		}
 	})
 }
+
+// TestOneConnection accepts webhooks, and makes the other writes, on a
+// store whose pool holds one connection: nothing may wait for a second.
+func TestOneConnection(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		st, err := bunstore.Open(context.Background(), dsn, bunstore.Options{MaxOpenConns: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for i := range 3 {
+			res, err := st.EventAccept(ctx, &store.EventAcceptParams{Source: "github", DeliveryID: fmt.Sprintf("d%d", i%2),
+				Body: []byte(`{}`), Run: store.RunEnqueueParams{Owner: "ops", Agent: "echo"}})
+			if err != nil {
+				t.Fatalf("EventAccept %d: %v", i, err)
+			}
+			if res.Duplicate != (i == 2) {
+				t.Errorf("EventAccept %d: Duplicate = %t", i, res.Duplicate)
+			}
+		}
+		runs, err := st.RunClaim(ctx, &store.RunClaimParams{Node: "n", Limit: 10, Lease: time.Minute})
+		if err != nil || len(runs) != 2 {
+			t.Fatalf("RunClaim = %d runs, %v; want 2", len(runs), err)
+		}
+		if _, err := st.RunFinish(ctx, &store.RunFinishParams{ID: runs[0].ID, Node: "n", Status: store.RunSucceeded,
+			DeliverAfter: time.Now().Add(time.Minute)}); err != nil {
+			t.Fatalf("RunFinish: %v", err)
+		}
+		if err := st.RunDelivered(ctx, runs[0].ID); err != nil {
+			t.Fatalf("RunDelivered: %v", err)
+		}
+	})
+}

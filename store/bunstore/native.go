@@ -79,14 +79,26 @@ func (s *Store) queryTx(ctx context.Context, tx bun.Tx, q string, args []any) (*
 	if s.pg() {
 		return tx.Tx.QueryContext(ctx, s.stmts.pgText(q), append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
 	}
-	stmt, err := s.stmts.prepared(ctx, s.db.DB, q)
-	if err != nil {
-		return nil, err
+	// Never prepared here: preparing takes a connection of the pool, which
+	// may have none left but tx's (a pool of one). The statements used in
+	// transactions are prepared when the store opens (prepareTx).
+	if stmt := s.stmts.cached(q); stmt != nil {
+		return tx.Tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
 	}
-	if stmt == nil {
-		return tx.Tx.QueryContext(ctx, q, args...)
+	return tx.Tx.QueryContext(ctx, q, args...)
+}
+
+// prepareTx prepares the SQLite statements that queryTx runs.
+func (s *Store) prepareTx(ctx context.Context) error {
+	if s.pg() {
+		return nil
 	}
-	return tx.Tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	for _, q := range []string{acceptEventSQL, acceptRunSQL} {
+		if _, err := s.stmts.prepared(ctx, s.db.DB, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // scanClaim runs the claim statement q as scanNative does, except that on
@@ -168,6 +180,13 @@ func (st *statements) prepared(ctx context.Context, db *sql.DB, q string) (*sql.
 	}
 	st.bySQL[q] = stmt
 	return stmt, nil
+}
+
+// cached returns the prepared statement of q, or nil when q has none.
+func (st *statements) cached(q string) *sql.Stmt {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.bySQL[q]
 }
 
 func (st *statements) close() {

@@ -379,8 +379,10 @@ func (s *Store) RunRescue(ctx context.Context, p *store.RunRescueParams) ([]*sto
 		}
 		// The safety net: held runs whose schedule has nothing busy.
 		var orphans []string
-		if err := tx.NewRaw("SELECT DISTINCT h.schedule_id FROM "+s.activeTable("h")+" WHERE h."+activeRuns+
-			" AND h.status = 'queued' AND h."+s.isHeld()+" AND NOT EXISTS (SELECT 1 FROM "+s.activeTable("b")+
+		// The held runs are found through their own index; the runs that
+		// keep them held, through the active runs' index.
+		if err := tx.NewRaw("SELECT DISTINCT h.schedule_id FROM herald_runs h WHERE h.status = 'queued' AND h."+s.isHeld()+
+			" AND NOT EXISTS (SELECT 1 FROM "+s.activeTable("b")+
 			" WHERE b.schedule_id = h.schedule_id AND b."+activeRuns+" AND (b.status = 'running' OR NOT b.held))").Scan(ctx, &orphans); err != nil {
 			return err
 		}
@@ -465,7 +467,7 @@ func (s *Store) RunDeleteFinished(ctx context.Context, p *store.RunDeleteFinishe
 		return 0, store.Invalid("older_than", "must be positive")
 	}
 	cutoff := s.clock().Add(-p.OlderThan)
-	pick := "SELECT id FROM herald_runs WHERE finished_at IS NOT NULL AND finished_at < ? ORDER BY finished_at"
+	pick := "SELECT id FROM herald_runs WHERE finished_at IS NOT NULL AND finished_at < ? AND deliver_after IS NULL ORDER BY finished_at"
 	args := []any{cutoff}
 	if p.Limit > 0 {
 		pick += " LIMIT ?"
@@ -641,4 +643,29 @@ func (s *Store) RunDeliveryClaim(ctx context.Context, p *store.RunDeliveryClaimP
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	return runs(rows), nil
+}
+
+// RunDeliveryExtend implements store.DeliveryOutbox.
+func (s *Store) RunDeliveryExtend(ctx context.Context, p *store.RunDeliveryExtendParams) error {
+	if err := store.CheckDeliveryExtend(p, s.clock()); err != nil {
+		return fmt.Errorf("extend deliveries: %w", err)
+	}
+	var ids []string
+	for _, id := range p.IDs {
+		if validID(id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.write(func() error {
+		_, err := s.db.NewRaw("UPDATE herald_runs SET deliver_after = "+s.timeArg()+" WHERE id IN (?) AND deliver_after IS NOT NULL",
+			store.Timestamp(p.Until), bun.In(ids)).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("extend deliveries: %w", err)
+	}
+	return nil
 }

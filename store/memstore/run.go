@@ -568,7 +568,7 @@ func (s *Store) RunDeleteFinished(ctx context.Context, params *store.RunDeleteFi
 	cutoff := now.Add(-p.OlderThan)
 	var old []*store.Run
 	for _, r := range s.runs {
-		if r.Status.Terminal() && r.FinishedAt.Before(cutoff) {
+		if r.Status.Terminal() && r.FinishedAt.Before(cutoff) && r.DeliverAfter.IsZero() {
 			old = append(old, r)
 		}
 	}
@@ -649,4 +649,22 @@ func (s *Store) RunDeliveryClaim(ctx context.Context, params *store.RunDeliveryC
 		out[i] = cloneRun(r)
 	}
 	return out, nil
+}
+
+// RunDeliveryExtend implements store.DeliveryOutbox.
+func (s *Store) RunDeliveryExtend(ctx context.Context, params *store.RunDeliveryExtendParams) error {
+	now, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("extend deliveries: %w", err)
+	}
+	defer s.mu.Unlock()
+	if err := store.CheckDeliveryExtend(params, now); err != nil {
+		return fmt.Errorf("extend deliveries: %w", err)
+	}
+	for _, id := range params.IDs {
+		if r, ok := s.outbox[id]; ok {
+			s.setDeliverAfter(r, store.Timestamp(params.Until))
+		}
+	}
+	return nil
 }

@@ -16,6 +16,8 @@ func outboxTests() []test {
 		{"FinishWithoutDeliverAfterLeavesNothing", testOutboxNothing},
 		{"RescueRecordsDeliverAfterOfEndedRunsWithTargets", testOutboxRescue},
 		{"ConcurrentClaimsTakeEachRunOnce", testOutboxConcurrent},
+		{"ExtendKeepsDeliveriesFromBeingTakenOver", testOutboxExtend},
+		{"PruningKeepsRunsWithDeliveriesToMake", testOutboxPrune},
 		{"BadInputIsRefused", testOutboxBadInput},
 	}
 }
@@ -181,6 +183,58 @@ func testOutboxConcurrent(t *testing.T, fx *fixture) {
 	}
 	if len(got) != n {
 		t.Errorf("%d runs taken, want %d", len(got), n)
+	}
+}
+
+func testOutboxExtend(t *testing.T, fx *fixture) {
+	ob := fx.outbox()
+	pending := fx.enqueueRun(withTargets())
+	fx.claimOne(nodeA, pending.ID)
+	if _, err := fx.st.RunFinish(fx.ctx, &store.RunFinishParams{ID: pending.ID, Node: nodeA, Status: store.RunFailed,
+		DeliverAfter: fx.now().Add(time.Minute)}); err != nil {
+		t.Fatalf("RunFinish: %v", err)
+	}
+	done := fx.enqueueRun(withTargets())
+	fx.claimOne(nodeA, done.ID)
+	fx.finish(done.ID, nodeA, store.RunFailed)
+
+	until := fx.now().Add(time.Hour)
+	if err := ob.RunDeliveryExtend(fx.ctx, &store.RunDeliveryExtendParams{IDs: []string{pending.ID, done.ID, missingID}, Until: until}); err != nil {
+		t.Fatalf("RunDeliveryExtend: %v", err)
+	}
+	wantTime(t, "extended DeliverAfter", fx.run(pending.ID).DeliverAfter, until)
+	wantTime(t, "DeliverAfter of a run with none", fx.run(done.ID).DeliverAfter, time.Time{})
+	fx.clock.Advance(30 * time.Minute)
+	if runs := fx.deliveryClaim(fx.now().Add(time.Minute), 10); len(runs) != 0 {
+		t.Errorf("RunDeliveryClaim before the extended DeliverAfter = %v, want none", runIDs(runs))
+	}
+	for _, p := range []*store.RunDeliveryExtendParams{nil, {IDs: []string{pending.ID}, Until: fx.now()}} {
+		if err := ob.RunDeliveryExtend(fx.ctx, p); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("RunDeliveryExtend(%+v) = %v, want ErrInvalid", p, err)
+		}
+	}
+}
+
+func testOutboxPrune(t *testing.T, fx *fixture) {
+	fx.outbox()
+	pending := fx.enqueueRun(withTargets())
+	fx.claimOne(nodeA, pending.ID)
+	if _, err := fx.st.RunFinish(fx.ctx, &store.RunFinishParams{ID: pending.ID, Node: nodeA, Status: store.RunFailed,
+		DeliverAfter: fx.now().Add(time.Minute)}); err != nil {
+		t.Fatalf("RunFinish: %v", err)
+	}
+	done := fx.enqueueRun(withTargets())
+	fx.claimOne(nodeA, done.ID)
+	fx.finish(done.ID, nodeA, store.RunFailed)
+	fx.clock.Advance(48 * time.Hour)
+	n, err := fx.st.RunDeleteFinished(fx.ctx, &store.RunDeleteFinishedParams{OlderThan: time.Hour})
+	if err != nil {
+		t.Fatalf("RunDeleteFinished: %v", err)
+	}
+	want(t, "runs deleted", n, 1)
+	fx.run(pending.ID) // still there
+	if _, err := fx.st.RunGet(fx.ctx, done.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RunGet of the pruned run = %v, want ErrNotFound", err)
 	}
 }
 
