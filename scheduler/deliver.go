@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -23,7 +24,9 @@ import (
 // succeeded or failed for good, the deliverer clears it. Deliveries cut
 // short by Stop leave it set, and so do a crash's, and another node (or
 // this one, restarted) takes them over once DeliverAfter has passed
-// (takeOver), skipping the targets whose delivery already ended.
+// (takeOver), skipping the targets whose delivery already ended. While a
+// run's deliveries are queued or under way here, the reaper keeps moving
+// its DeliverAfter ahead (extend), so that no node takes them over.
 type deliverer struct {
 	s      *Scheduler
 	outbox store.DeliveryOutbox // nil when the store keeps none
@@ -35,12 +38,13 @@ type deliverer struct {
 	recordCtx  context.Context
 	recordStop context.CancelFunc
 
-	mu     sync.Mutex // guards queue, closed and every runDeliveries
-	queue  []*deliveryJob
-	closed bool
-	ready  chan struct{}
-	done   chan struct{} // closed with closed
-	wg     sync.WaitGroup
+	mu       sync.Mutex // guards queue, closed, inFlight and every runDeliveries
+	queue    []*deliveryJob
+	closed   bool
+	inFlight map[string]*runDeliveries // by run id: the outbox runs delivered here
+	ready    chan struct{}
+	done     chan struct{} // closed with closed
+	wg       sync.WaitGroup
 }
 
 // deliveryJob is one run's result for one target.
@@ -53,8 +57,9 @@ type deliveryJob struct {
 
 // runDeliveries follows the deliveries of one run in the outbox.
 type runDeliveries struct {
-	left       int  // deliveries not yet ended
-	incomplete bool // one was cut short: the run stays in the outbox
+	left       int       // deliveries not yet ended
+	incomplete bool      // one was cut short: the run stays in the outbox
+	until      time.Time // the run's DeliverAfter, as last written
 }
 
 // takeOverBatch is how many runs one outbox claim takes over.
@@ -64,7 +69,7 @@ func newDeliverer(s *Scheduler) *deliverer {
 	ctx, cancel := context.WithCancel(context.Background())
 	recordCtx, recordStop := context.WithCancel(context.Background())
 	d := &deliverer{s: s, ctx: ctx, cancel: cancel, recordCtx: recordCtx, recordStop: recordStop,
-		ready: make(chan struct{}, 1), done: make(chan struct{})}
+		ready: make(chan struct{}, 1), done: make(chan struct{}), inFlight: map[string]*runDeliveries{}}
 	d.outbox, _ = s.st.(store.DeliveryOutbox)
 	for range s.cfg.DeliveryWorkers {
 		d.wg.Add(1)
@@ -131,10 +136,13 @@ func (d *deliverer) add(r *store.Run, jobs []*deliveryJob) {
 			d.delivered(r.ID)
 			return
 		}
-		rd := &runDeliveries{left: len(jobs)}
+		rd := &runDeliveries{left: len(jobs), until: r.DeliverAfter}
 		for _, j := range jobs {
 			j.batch = rd
 		}
+		d.mu.Lock()
+		d.inFlight[r.ID] = rd
+		d.mu.Unlock()
 	}
 	if len(jobs) == 0 {
 		return
@@ -155,26 +163,75 @@ func (d *deliverer) add(r *store.Run, jobs []*deliveryJob) {
 }
 
 // takeOver makes the deliveries of runs whose DeliverAfter has passed:
-// their node never reported them done.
+// their node never reported them done. It takes no more while the queue
+// holds a job per delivery worker, and skips the runs whose deliveries are
+// still going here. An error on one run does not stop the others.
 func (d *deliverer) takeOver(ctx context.Context) error {
 	if d.outbox == nil {
 		return nil
 	}
+	var errs []error
 	for {
+		d.mu.Lock()
+		busy := len(d.queue) >= d.s.cfg.DeliveryWorkers
+		d.mu.Unlock()
+		if busy {
+			break
+		}
 		runs, err := d.outbox.RunDeliveryClaim(ctx, &store.RunDeliveryClaimParams{
 			Until: d.s.cfg.Clock.Now().Add(d.s.cfg.DeliveryTakeover), Limit: takeOverBatch})
 		if err != nil {
-			return fmt.Errorf("take over deliveries: %w", err)
+			errs = append(errs, fmt.Errorf("take over deliveries: %w", err))
+			break
 		}
 		for _, r := range runs {
+			d.mu.Lock()
+			_, here := d.inFlight[r.ID]
+			d.mu.Unlock()
+			if here {
+				continue
+			}
 			if err := d.resume(ctx, r); err != nil {
-				return err
+				errs = append(errs, err)
 			}
 		}
 		if len(runs) < takeOverBatch {
-			return nil
+			break
 		}
 	}
+	return errors.Join(errs...)
+}
+
+// extend moves ahead the DeliverAfter of the runs whose deliveries are
+// queued or under way here, once less than half of DeliveryTakeover is
+// left of it, so that no node takes them over.
+func (d *deliverer) extend(ctx context.Context) error {
+	if d.outbox == nil {
+		return nil
+	}
+	now := d.s.cfg.Clock.Now()
+	until := now.Add(d.s.cfg.DeliveryTakeover)
+	var ids []string
+	var rds []*runDeliveries
+	d.mu.Lock()
+	for id, rd := range d.inFlight {
+		if rd.until.Sub(now) < d.s.cfg.DeliveryTakeover/2 {
+			ids, rds = append(ids, id), append(rds, rd)
+		}
+	}
+	d.mu.Unlock()
+	for lo := 0; lo < len(ids); lo += store.ListLimitMax {
+		hi := min(lo+store.ListLimitMax, len(ids))
+		if err := d.outbox.RunDeliveryExtend(ctx, &store.RunDeliveryExtendParams{IDs: ids[lo:hi], Until: until}); err != nil {
+			return fmt.Errorf("extend deliveries: %w", err)
+		}
+		d.mu.Lock()
+		for _, rd := range rds[lo:hi] {
+			rd.until = until
+		}
+		d.mu.Unlock()
+	}
+	return nil
 }
 
 // resume queues the deliveries of run r whose delivery has not ended, each
@@ -213,6 +270,9 @@ func (d *deliverer) settle(j *deliveryJob, complete bool) {
 	j.batch.left--
 	j.batch.incomplete = j.batch.incomplete || !complete
 	done := j.batch.left == 0 && !j.batch.incomplete
+	if j.batch.left == 0 && d.inFlight[j.run.ID] == j.batch {
+		delete(d.inFlight, j.run.ID)
+	}
 	d.mu.Unlock()
 	if done {
 		d.delivered(j.run.ID)
@@ -354,6 +414,10 @@ func (d *deliverer) deliver(j *deliveryJob) {
 		case <-t.C:
 		case <-d.ctx.Done():
 			t.Stop()
+			if j.batch != nil { // another node makes the next attempt
+				d.settle(j, false)
+				return
+			}
 		}
 	}
 }
@@ -381,7 +445,8 @@ func (d *deliverer) record(rec *store.Delivery) {
 }
 
 // drain lets queued and running deliveries finish for up to grace (or until
-// ctx ends), then cancels the rest, recording them as failed.
+// ctx ends), then cancels the rest: with an outbox they are left to another
+// node (or the next start), without one they are recorded as failed.
 func (d *deliverer) drain(ctx context.Context, grace time.Duration) {
 	d.mu.Lock()
 	d.closed = true

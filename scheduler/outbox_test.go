@@ -3,12 +3,14 @@ package scheduler_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/scheduler"
+	"github.com/heraldhq/herald/scheduler/schedulertest"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/memstore"
 )
@@ -113,16 +115,47 @@ func TestDeliveriesTakenOver(t *testing.T) {
 	}
 }
 
-// TestOutboxEmptiesWhenDeliveriesEnd: a run whose targets want none of
-// its outcome, and one whose deliveries all succeeded, are both out of
-// the outbox.
-func TestOutboxEmptiesWhenDeliveriesEnd(t *testing.T) {
-	st := memstore.New(memstore.Options{})
-	defer st.Close()
-	mail := &recorder{}
+// finishSpy is a memstore that keeps the RunFinish calls it gets.
+type finishSpy struct {
+	*memstore.Store
+	mu     sync.Mutex
+	params map[string]*store.RunFinishParams
+}
+
+func (f *finishSpy) RunFinish(ctx context.Context, ps ...*store.RunFinishParams) ([]*store.Run, error) {
+	f.mu.Lock()
+	for _, p := range ps {
+		f.params[p.ID] = p
+	}
+	f.mu.Unlock()
+	return f.Store.RunFinish(ctx, ps...)
+}
+
+func (f *finishSpy) finish(id string) *store.RunFinishParams {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.params[id]
+}
+
+// TestOutboxEntries: a run whose targets want none of its outcome is
+// finished without a DeliverAfter; one with a target that wants it, with
+// one, and it leaves the outbox once delivered. An agent's extra target
+// is stored with the run and delivered once; one without a channel is
+// dropped, and the run still succeeds.
+func TestOutboxEntries(t *testing.T) {
+	spy := &finishSpy{Store: memstore.New(memstore.Options{}), params: map[string]*store.RunFinishParams{}}
+	defer spy.Close()
+	mail, extra := &recorder{}, &recorder{}
 	router := delivery.NewRouter()
 	router.MustHandle("mail", mail)
-	s, err := scheduler.New(st, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Delivery: router})
+	router.MustHandle("extra", extra)
+	agents := registry(map[string]agent.Agent{
+		"ok": okAgent(),
+		"more": agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
+			return &agent.Result{Summary: "ok", Targets: []agent.Target{{Channel: "extra", To: "#x"}, {To: "#nowhere"}}}, nil
+		}),
+	})
+	s, err := scheduler.New(spy, scheduler.Config{Agents: agents, Delivery: router})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,24 +163,99 @@ func TestOutboxEmptiesWhenDeliveriesEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop(ctx)
-	quiet, err := s.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "ok",
-		Targets: []store.Target{{Channel: "mail", To: "a@example.test", On: store.DeliverFailure}}})
-	if err != nil {
-		t.Fatal(err)
+	enqueue := func(agentName string, on store.DeliverOn) *store.Run {
+		t.Helper()
+		r, err := s.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: agentName,
+			Targets: []store.Target{{Channel: "mail", To: "a@example.test", On: on}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
 	}
-	loud, err := s.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "ok",
-		Targets: []store.Target{{Channel: "mail", To: "a@example.test"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 5*time.Second, "the delivery", func() bool { return len(mail.messages()) == 1 })
-	eventually(t, 5*time.Second, "both runs out of the outbox", func() bool {
-		for _, id := range []string{quiet.ID, loud.ID} {
-			r, err := st.RunGet(ctx, id)
+	quiet, loud, more := enqueue("ok", store.DeliverFailure), enqueue("ok", store.DeliverAlways), enqueue("more", store.DeliverFailure)
+	eventually(t, 5*time.Second, "the deliveries", func() bool { return len(mail.messages()) == 1 && len(extra.messages()) == 1 })
+	eventually(t, 5*time.Second, "every run out of the outbox", func() bool {
+		for _, id := range []string{quiet.ID, loud.ID, more.ID} {
+			r, err := spy.RunGet(ctx, id)
 			if err != nil || r.Status != store.RunSucceeded || !r.DeliverAfter.IsZero() {
 				return false
 			}
 		}
 		return true
 	})
+	if p := spy.finish(quiet.ID); p == nil || !p.DeliverAfter.IsZero() {
+		t.Errorf("run with nothing to deliver finished with %+v, want no DeliverAfter", p)
+	}
+	for _, id := range []string{loud.ID, more.ID} {
+		if p := spy.finish(id); p == nil || p.DeliverAfter.IsZero() {
+			t.Errorf("run %s with a delivery to make finished with %+v, want a DeliverAfter", id, p)
+		}
+	}
+	r, _ := spy.RunGet(ctx, more.ID)
+	want := []store.Target{{Channel: "mail", To: "a@example.test", On: store.DeliverFailure}, {Channel: "extra", To: "#x", On: store.DeliverAlways}}
+	if fmt.Sprint(r.Targets) != fmt.Sprint(want) {
+		t.Errorf("stored targets %+v, want %+v", r.Targets, want)
+	}
+	time.Sleep(50 * time.Millisecond) // a second delivery would show by now
+	if n, m := len(extra.messages()), len(mail.messages()); n != 1 || m != 1 {
+		t.Errorf("extra got %d messages and mail %d, want 1 each", n, m)
+	}
+}
+
+// gate is a deliverer whose deliveries wait until it opens.
+type gate struct {
+	open    chan struct{}
+	started chan struct{}
+	rec     recorder
+}
+
+func (g *gate) Deliver(ctx context.Context, m *delivery.Message) error {
+	select {
+	case g.started <- struct{}{}:
+	default:
+	}
+	select {
+	case <-g.open:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.rec.Deliver(ctx, m)
+}
+
+// TestDeliveryUnderWayIsNotTakenOver: with a fake clock moved far past the
+// DeliverAfter of a run whose delivery is still going, the node keeps the
+// run: it is delivered once, not taken over.
+func TestDeliveryUnderWayIsNotTakenOver(t *testing.T) {
+	g := &gate{open: make(chan struct{}), started: make(chan struct{}, 1)}
+	router := delivery.NewRouter()
+	router.MustHandle("hook", g)
+	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Delivery: router})
+	run, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "ok",
+		Targets: []store.Target{{Channel: "hook", To: "https://hooks.example.test/1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Tick()
+	h.WaitFinished(run.ID, store.RunSucceeded)
+	select {
+	case <-g.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the delivery did not start")
+	}
+	h.Advance(scheduler.DeliveryTakeoverDefault + 5*time.Minute)
+	h.Advance(scheduler.DeliveryTakeoverDefault + 5*time.Minute)
+	close(g.open)
+	eventually(t, 5*time.Second, "the run leaving the outbox", func() bool {
+		r, err := h.Store.RunGet(ctx, run.ID)
+		return err == nil && r.DeliverAfter.IsZero()
+	})
+	h.Tick()
+	time.Sleep(50 * time.Millisecond)
+	if n := len(g.rec.messages()); n != 1 {
+		t.Errorf("the hook got %d messages, want 1", n)
+	}
+	recs, err := h.Store.DeliveryList(ctx, &store.DeliveryListParams{RunID: run.ID})
+	if err != nil || len(recs) != 1 || recs[0].Status != store.DeliverySucceeded || recs[0].Attempt != 1 {
+		t.Errorf("delivery records %+v (%v), want one success at attempt 1", recs, err)
+	}
 }

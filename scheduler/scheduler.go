@@ -164,7 +164,8 @@ func (s *Scheduler) goLoop(f func()) {
 // up to Config.ShutdownGrace (or until ctx ends), then cancels the rest and
 // puts them back in the queue for another node or the next start; then it
 // lets the deliveries queued and under way go on for up to another
-// ShutdownGrace, records those that could not be made as failed, and
+// ShutdownGrace, leaves those that could not be made to another node (with
+// a store that is a store.DeliveryOutbox; else it records them as failed), and
 // returns when the engine's goroutines have ended (an agent that ignores
 // its cancelled context is left behind, and logged). When ctx ends, outcomes
 // not yet recorded are dropped: their leases expire and other nodes rescue
@@ -255,7 +256,8 @@ func (s *Scheduler) running() *workers {
 // Tick does at once what the node's timers do: it extends the leases of the
 // runs executing here, re-reads every schedule, enqueues every tick due at
 // the clock's time (applying misfire policies), rescues runs whose lease
-// expired, and wakes the workers. It returns when the ticks are in the
+// expired, takes over deliveries left undone past their DeliverAfter, and
+// wakes the workers. It returns when the ticks are in the
 // store. Tests that drive a fake clock call it after moving the clock.
 func (s *Scheduler) Tick(ctx context.Context) error {
 	s.mu.Lock()
@@ -288,7 +290,7 @@ func (s *Scheduler) reapLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			if _, err := s.reap(ctx); err != nil && ctx.Err() == nil {
-				level.Warn(s.logger).Log("msg", "rescue expired runs", "err", err)
+				level.Warn(s.logger).Log("msg", "reap: rescue expired runs, take over deliveries", "err", err)
 			}
 		}
 	}
@@ -319,9 +321,10 @@ func (s *Scheduler) reap(ctx context.Context) (int, error) {
 		}
 	}
 	if s.deliver != nil {
-		// Deliveries whose node never reported them done (it died, or
-		// stopped before making them).
-		if err := s.deliver.takeOver(ctx); err != nil {
+		// Deliveries under way here stay here; those whose node never
+		// reported them done (it died, or stopped before making them) are
+		// taken over.
+		if err := errors.Join(s.deliver.extend(ctx), s.deliver.takeOver(ctx)); err != nil {
 			return total, err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -313,6 +314,10 @@ func (w *workers) execute(ctx context.Context, r *store.Run) *outcome {
 			return w.failed(r, fmt.Sprintf("the agent's result was refused: %v", err))
 		}
 		for _, t := range a.res.Targets {
+			if strings.TrimSpace(t.Channel) == "" {
+				level.Warn(s.logger).Log("msg", "extra delivery target without a channel dropped", "run_id", r.ID, "agent", r.Agent)
+				continue
+			}
 			out.targets = append(out.targets, store.Target{Channel: t.Channel, To: t.To, On: store.DeliverAlways})
 		}
 	}
@@ -482,6 +487,11 @@ func (w *workers) recordOne(f *store.RunFinishParams) ([]*store.Run, error) {
 	if errors.Is(err, store.ErrInvalid) {
 		failed := &store.RunFinishParams{ID: f.ID, Node: f.Node, Status: store.RunFailed,
 			Error: fmt.Sprintf("the run's outcome was refused by the store: %v", err)}
+		if w.s.deliver.outbox != nil {
+			// Its own targets may want the failure: the deliverer takes
+			// it out of the outbox once it has looked.
+			failed.DeliverAfter = w.s.cfg.Clock.Now().Add(w.s.cfg.DeliveryTakeover)
+		}
 		err = w.retry("record a finished run", func(ctx context.Context) (err error) {
 			runs, err = w.s.st.RunFinish(ctx, failed)
 			return err

@@ -95,7 +95,8 @@ func New(t testing.TB, cfg scheduler.Config, opts ...Options) *Harness {
 
 // Advance moves the clock forward by d and lets the scheduler act on it:
 // the ticks due by then are enqueued (misfire policies apply to ticks more
-// than the misfire threshold old), expired leases rescued, workers woken.
+// than the misfire threshold old), expired leases rescued, deliveries left
+// undone past their DeliverAfter taken over, workers woken.
 func (h *Harness) Advance(d time.Duration) {
 	h.T.Helper()
 	h.Clock.Advance(d)
