@@ -186,17 +186,25 @@ func testOutboxConcurrent(t *testing.T, fx *fixture) {
 	}
 }
 
-func testOutboxExtend(t *testing.T, fx *fixture) {
-	ob := fx.outbox()
-	pending := fx.enqueueRun(withTargets())
+// failedPair returns two failed runs with targets: pending with deliveries
+// to make in a minute, done with none.
+func (fx *fixture) failedPair() (pending, done *store.Run) {
+	fx.t.Helper()
+	pending = fx.enqueueRun(withTargets())
 	fx.claimOne(nodeA, pending.ID)
 	if _, err := fx.st.RunFinish(fx.ctx, &store.RunFinishParams{ID: pending.ID, Node: nodeA, Status: store.RunFailed,
 		DeliverAfter: fx.now().Add(time.Minute)}); err != nil {
-		t.Fatalf("RunFinish: %v", err)
+		fx.t.Fatalf("RunFinish: %v", err)
 	}
-	done := fx.enqueueRun(withTargets())
+	done = fx.enqueueRun(withTargets())
 	fx.claimOne(nodeA, done.ID)
 	fx.finish(done.ID, nodeA, store.RunFailed)
+	return pending, done
+}
+
+func testOutboxExtend(t *testing.T, fx *fixture) {
+	ob := fx.outbox()
+	pending, done := fx.failedPair()
 
 	until := fx.now().Add(time.Hour)
 	if err := ob.RunDeliveryExtend(fx.ctx, &store.RunDeliveryExtendParams{IDs: []string{pending.ID, done.ID, missingID}, Until: until}); err != nil {
@@ -217,15 +225,7 @@ func testOutboxExtend(t *testing.T, fx *fixture) {
 
 func testOutboxPrune(t *testing.T, fx *fixture) {
 	fx.outbox()
-	pending := fx.enqueueRun(withTargets())
-	fx.claimOne(nodeA, pending.ID)
-	if _, err := fx.st.RunFinish(fx.ctx, &store.RunFinishParams{ID: pending.ID, Node: nodeA, Status: store.RunFailed,
-		DeliverAfter: fx.now().Add(time.Minute)}); err != nil {
-		t.Fatalf("RunFinish: %v", err)
-	}
-	done := fx.enqueueRun(withTargets())
-	fx.claimOne(nodeA, done.ID)
-	fx.finish(done.ID, nodeA, store.RunFailed)
+	pending, done := fx.failedPair()
 	fx.clock.Advance(48 * time.Hour)
 	n, err := fx.st.RunDeleteFinished(fx.ctx, &store.RunDeleteFinishedParams{OlderThan: time.Hour})
 	if err != nil {
