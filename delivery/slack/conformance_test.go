@@ -97,7 +97,7 @@ func TestConformance(t *testing.T) {
 // idempotency key.
 func checkDelivered(t *testing.T, rc *receiver, m *delivery.Message) {
 	t.Helper()
-	for _, r := range rc.requests() {
+	for _, r := range rc.Requests() {
 		var p gotPayload
 		if json.Unmarshal(r.Body, &p) != nil || len(p.Blocks) == 0 || p.Blocks[0].Text.Text != m.Subject {
 			continue

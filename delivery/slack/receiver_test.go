@@ -1,17 +1,15 @@
 package slack_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/delivery"
+	"github.com/heraldhq/herald/delivery/internal/fakehook"
 	"github.com/heraldhq/herald/delivery/slack"
 )
 
@@ -23,52 +21,21 @@ const testToken = "xoxb-1234-5678-secrettoken"
 // not appear in an error.
 const hookPath = "/services/T000/B000/hooksecret"
 
-// receiver is a fake Slack on loopback, Web API under /api and incoming
-// webhooks elsewhere: it records every request and answers with respond,
-// called with the request's number (1 for the first).
-type receiver struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []request
-}
+// receiver is the fake Slack on loopback.
+type receiver = fakehook.Receiver
 
 // request is a request the receiver got.
-type request struct {
-	Path   string
-	Header http.Header
-	Body   []byte
-}
+type request = fakehook.Request
 
-// newReceiver starts a receiver that answers with respond, and closes it
-// (and its client's idle connections) when t ends.
+// newReceiver starts a receiver whose webhook is at hookPath and that
+// answers with respond.
 func newReceiver(t *testing.T, respond func(w http.ResponseWriter, r *http.Request, n int)) *receiver {
 	t.Helper()
-	rc := &receiver{}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return
-		}
-		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, request{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-		n := len(rc.reqs)
-		rc.mu.Unlock()
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		respond(w, r, n)
-	}))
-	t.Cleanup(rc.Close)
-	return rc
+	return fakehook.New(t, hookPath, respond)
 }
 
-// requests returns what the receiver got so far.
-func (rc *receiver) requests() []request {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]request(nil), rc.reqs...)
-}
-
-// hookURL is the URL of the receiver's incoming webhook.
-func (rc *receiver) hookURL() string { return rc.URL + hookPath }
+// hang answers nothing until the client gives up.
+var hang = fakehook.Hang
 
 // newDeliverer returns a Deliverer on rc: cfg with the API at rc, rc's
 // client, and short waits unless cfg sets its own.
@@ -103,15 +70,6 @@ func answerOK(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok")
 }
 
-// hang answers nothing until the request's context ends (the client gave
-// up) or a minute passes.
-func hang(_ http.ResponseWriter, r *http.Request) {
-	select {
-	case <-r.Context().Done():
-	case <-time.After(time.Minute):
-	}
-}
-
 // gotPayload is a post's body as the receiver decodes it; pointers tell
 // absent fields from zero ones.
 type gotPayload struct {
@@ -144,30 +102,10 @@ func decode(t *testing.T, r request) gotPayload {
 }
 
 // newMessage is a succeeded run's result, to the address to.
-func newMessage(to string) *delivery.Message {
-	return &delivery.Message{
-		RunID:          "01900000-0000-7000-8000-000000000001",
-		Owner:          "ops",
-		Agent:          "kpi_report",
-		Status:         delivery.StatusSucceeded,
-		Target:         delivery.Target{Channel: "slack", To: to},
-		Subject:        "kpi_report succeeded",
-		Text:           "Revenue up 3% week on week.",
-		Output:         json.RawMessage(`{"revenue":103}`),
-		IdempotencyKey: "01900000-0000-7000-8000-000000000001/slack/" + to,
-	}
-}
+func newMessage(to string) *delivery.Message { return fakehook.Message("slack", to) }
 
-// checkNoSecrets fails the test when err's text holds the token, the
-// receiver's address or the webhook's secret path.
+// checkNoSecrets fails the test when err's text holds a secret.
 func checkNoSecrets(t *testing.T, err error, rc *receiver) {
 	t.Helper()
-	if err == nil {
-		return
-	}
-	for _, secret := range []string{testToken, "secrettoken", rc.Listener.Addr().String(), "hooksecret"} {
-		if strings.Contains(err.Error(), secret) {
-			t.Errorf("error %q holds the secret %q", err, secret)
-		}
-	}
+	fakehook.CheckNoSecrets(t, err, rc, testToken, "secrettoken")
 }

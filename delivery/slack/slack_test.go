@@ -21,13 +21,13 @@ func units(s string) int { return len(utf16.Encode([]rune(s))) }
 func TestWebhookPayload(t *testing.T) {
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) { answerOK(w, r) })
 	d := newDeliverer(t, rc, slack.Config{Token: testToken})
-	m := newMessage(rc.hookURL())
+	m := newMessage(rc.HookURL())
 	m.Subject = "kpi_report <weekly> & more\n  second line"
 	m.Text = "Revenue *up* 3% <https://evil.example|click> & <!channel>\nNext line."
 	if err := d.Deliver(t.Context(), m); err != nil {
 		t.Fatalf("Deliver = %v, want success", err)
 	}
-	reqs := rc.requests()
+	reqs := rc.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("receiver got %d requests, want 1", len(reqs))
 	}
@@ -73,7 +73,7 @@ func TestPostMessagePayload(t *testing.T) {
 	if err := d.Deliver(t.Context(), m); err != nil {
 		t.Fatalf("Deliver = %v, want success", err)
 	}
-	reqs := rc.requests()
+	reqs := rc.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("receiver got %d requests, want 1", len(reqs))
 	}
@@ -113,13 +113,13 @@ func TestPostMessagePayload(t *testing.T) {
 func TestPayloadLimits(t *testing.T) {
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) { answerOK(w, r) })
 	d := newDeliverer(t, rc, slack.Config{})
-	m := newMessage(rc.hookURL())
+	m := newMessage(rc.HookURL())
 	m.Subject = strings.Repeat("s", 149) + "😀 and more"
 	m.Text = strings.Repeat("&", 5000)
 	if err := d.Deliver(t.Context(), m); err != nil {
 		t.Fatalf("Deliver = %v, want success", err)
 	}
-	p := decode(t, rc.requests()[0])
+	p := decode(t, rc.Requests()[0])
 	if len(p.Blocks) != 2 {
 		t.Fatalf("got %d blocks, want 2", len(p.Blocks))
 	}
@@ -149,7 +149,7 @@ func TestRouting(t *testing.T) {
 	}{{
 		name:     "URL target is a webhook",
 		cfg:      func(*receiver) slack.Config { return slack.Config{Token: testToken, Channel: "#default"} },
-		to:       func(rc *receiver) string { return "HTTP://" + strings.TrimPrefix(rc.hookURL(), "http://") },
+		to:       func(rc *receiver) string { return "HTTP://" + strings.TrimPrefix(rc.HookURL(), "http://") },
 		wantPath: hookPath,
 	}, {
 		name:        "channel name",
@@ -166,7 +166,7 @@ func TestRouting(t *testing.T) {
 	}, {
 		name: "no address: the default webhook first",
 		cfg: func(rc *receiver) slack.Config {
-			return slack.Config{Token: testToken, WebhookURL: rc.hookURL(), Channel: "#default"}
+			return slack.Config{Token: testToken, WebhookURL: rc.HookURL(), Channel: "#default"}
 		},
 		to:       func(*receiver) string { return "" },
 		wantPath: hookPath,
@@ -190,7 +190,7 @@ func TestRouting(t *testing.T) {
 			rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) { answerOK(w, r) })
 			d := newDeliverer(t, rc, tt.cfg(rc))
 			err := d.Deliver(t.Context(), newMessage(tt.to(rc)))
-			reqs := rc.requests()
+			reqs := rc.Requests()
 			if tt.wantPath == "" {
 				if err == nil || !delivery.IsPermanent(err) {
 					t.Errorf("Deliver = %v, want a permanent error", err)
@@ -230,7 +230,7 @@ var targets = []struct {
 	name string
 	to   func(rc *receiver) string
 }{
-	{"webhook", (*receiver).hookURL},
+	{"webhook", (*receiver).HookURL},
 	{"chat.postMessage", func(*receiver) string { return "#ops" }},
 }
 
@@ -253,7 +253,7 @@ func TestRateLimitedLong(t *testing.T) {
 			if !strings.Contains(err.Error(), "429") {
 				t.Errorf("error %q does not name the status", err)
 			}
-			if n := len(rc.requests()); n != 1 {
+			if n := len(rc.Requests()); n != 1 {
 				t.Errorf("receiver got %d requests, want 1: a Retry-After above MaxWait ends the call", n)
 			}
 			checkNoSecrets(t, err, rc)
@@ -278,7 +278,7 @@ func TestRateLimitedShort(t *testing.T) {
 			if err := d.Deliver(t.Context(), newMessage(tg.to(rc))); err != nil {
 				t.Fatalf("Deliver = %v, want success after waiting out the Retry-After", err)
 			}
-			if n := len(rc.requests()); n != 2 {
+			if n := len(rc.Requests()); n != 2 {
 				t.Errorf("receiver got %d requests, want 2", n)
 			}
 			if took := time.Since(start); took < 900*time.Millisecond {
@@ -302,7 +302,7 @@ func TestServerErrorThenSuccess(t *testing.T) {
 			if err := d.Deliver(t.Context(), newMessage(tg.to(rc))); err != nil {
 				t.Fatalf("Deliver = %v, want success on the retry within the call", err)
 			}
-			if n := len(rc.requests()); n != 2 {
+			if n := len(rc.Requests()); n != 2 {
 				t.Errorf("receiver got %d requests, want 2", n)
 			}
 		})
@@ -314,11 +314,11 @@ func TestServerErrorTransient(t *testing.T) {
 		http.Error(w, "oops", http.StatusBadGateway)
 	})
 	d := newDeliverer(t, rc, slack.Config{Token: testToken, HTTP: httppost.Options{Retries: 1}})
-	err := d.Deliver(t.Context(), newMessage(rc.hookURL()))
+	err := d.Deliver(t.Context(), newMessage(rc.HookURL()))
 	if err == nil || delivery.IsPermanent(err) || !strings.Contains(err.Error(), "502") {
 		t.Errorf("Deliver = %v, want a transient error naming status 502", err)
 	}
-	if n := len(rc.requests()); n != 2 {
+	if n := len(rc.Requests()); n != 2 {
 		t.Errorf("receiver got %d requests, want 2 (one retry)", n)
 	}
 	checkNoSecrets(t, err, rc)
@@ -341,7 +341,7 @@ func TestBadRequestPermanent(t *testing.T) {
 			if _, ok := delivery.RetryDelay(err); ok {
 				t.Errorf("RetryDelay(%v) reports a delay, want none", err)
 			}
-			if n := len(rc.requests()); n != 1 {
+			if n := len(rc.Requests()); n != 1 {
 				t.Errorf("receiver got %d requests, want 1: a 400 is not retried", n)
 			}
 			checkNoSecrets(t, err, rc)
@@ -436,7 +436,7 @@ func TestAPIErrors(t *testing.T) {
 			case err.Error() != "slack chat.postMessage: "+tt.wantCode:
 				t.Errorf("error text = %q, want %q", err, "slack chat.postMessage: "+tt.wantCode)
 			}
-			if n := len(rc.requests()); n != 1 {
+			if n := len(rc.Requests()); n != 1 {
 				t.Errorf("receiver got %d requests, want 1: an ok:false answer is not retried within the call", n)
 			}
 			checkNoSecrets(t, err, rc)

@@ -59,7 +59,7 @@ func TestConformance(t *testing.T) {
 // subject and naming m's run.
 func checkDelivered(t *testing.T, rc *receiver, m *delivery.Message) {
 	t.Helper()
-	for _, r := range rc.requests() {
+	for _, r := range rc.Requests() {
 		var got gotMessage
 		if json.Unmarshal(r.Body, &got) != nil || len(got.Attachments) != 1 {
 			continue

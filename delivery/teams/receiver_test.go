@@ -4,13 +4,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/delivery"
+	"github.com/heraldhq/herald/delivery/internal/fakehook"
 	"github.com/heraldhq/herald/delivery/teams"
 )
 
@@ -18,51 +16,21 @@ import (
 // appear in an error.
 const hookPath = "/webhookb2/0000/IncomingWebhook/hooksecret"
 
-// receiver is a fake Teams webhook on loopback: it records every request
-// and answers with respond, called with the request's number (1 for the
-// first).
-type receiver struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []request
-}
+// receiver is the fake Teams on loopback.
+type receiver = fakehook.Receiver
 
 // request is a request the receiver got.
-type request struct {
-	Path   string
-	Header http.Header
-	Body   []byte
-}
+type request = fakehook.Request
 
-// newReceiver starts a receiver that answers with respond, and closes it
-// (and its client's idle connections) when t ends.
+// newReceiver starts a receiver whose webhook is at hookPath and that
+// answers with respond.
 func newReceiver(t *testing.T, respond func(w http.ResponseWriter, r *http.Request, n int)) *receiver {
 	t.Helper()
-	rc := &receiver{}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return
-		}
-		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, request{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-		n := len(rc.reqs)
-		rc.mu.Unlock()
-		respond(w, r, n)
-	}))
-	t.Cleanup(rc.Close)
-	return rc
+	return fakehook.New(t, hookPath, respond)
 }
 
-// requests returns what the receiver got so far.
-func (rc *receiver) requests() []request {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]request(nil), rc.reqs...)
-}
-
-// hookURL is the URL of the receiver's webhook.
-func (rc *receiver) hookURL() string { return rc.URL + hookPath }
+// hang answers nothing until the client gives up.
+var hang = fakehook.Hang
 
 // newDeliverer returns a Deliverer on rc: cfg with rc's client, and short
 // waits unless cfg sets its own.
@@ -87,15 +55,6 @@ func answerWorkflow(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http
 
 // answerLegacy answers as a legacy connector does: 200 and "1".
 func answerLegacy(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "1") }
-
-// hang answers nothing until the request's context ends (the client gave
-// up) or a minute passes.
-func hang(_ http.ResponseWriter, r *http.Request) {
-	select {
-	case <-r.Context().Done():
-	case <-time.After(time.Minute):
-	}
-}
 
 // gotMessage is a post's body as the receiver decodes it.
 type gotMessage struct {
@@ -140,30 +99,10 @@ func decode(t *testing.T, r request) gotMessage {
 }
 
 // newMessage is a succeeded run's result, to the address to.
-func newMessage(to string) *delivery.Message {
-	return &delivery.Message{
-		RunID:          "01900000-0000-7000-8000-000000000001",
-		Owner:          "ops",
-		Agent:          "kpi_report",
-		Status:         delivery.StatusSucceeded,
-		Target:         delivery.Target{Channel: "teams", To: to},
-		Subject:        "kpi_report succeeded",
-		Text:           "Revenue up 3% week on week.",
-		Output:         json.RawMessage(`{"revenue":103}`),
-		IdempotencyKey: "01900000-0000-7000-8000-000000000001/teams/" + to,
-	}
-}
+func newMessage(to string) *delivery.Message { return fakehook.Message("teams", to) }
 
-// checkNoSecrets fails the test when err's text holds the receiver's
-// address or the webhook's secret path.
+// checkNoSecrets fails the test when err's text holds a secret.
 func checkNoSecrets(t *testing.T, err error, rc *receiver) {
 	t.Helper()
-	if err == nil {
-		return
-	}
-	for _, secret := range []string{rc.Listener.Addr().String(), "hooksecret"} {
-		if strings.Contains(err.Error(), secret) {
-			t.Errorf("error %q holds the secret %q", err, secret)
-		}
-	}
+	fakehook.CheckNoSecrets(t, err, rc)
 }

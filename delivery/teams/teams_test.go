@@ -18,7 +18,7 @@ import (
 func TestCard(t *testing.T) {
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) { answerWorkflow(w, r) })
 	d := newDeliverer(t, rc, teams.Config{})
-	m := newMessage(rc.hookURL())
+	m := newMessage(rc.HookURL())
 	m.Status = delivery.StatusFailed
 	m.Subject = "kpi_report <failed> &\n  retried"
 	m.Text = "The report could not be built.\nSee the logs."
@@ -26,7 +26,7 @@ func TestCard(t *testing.T) {
 	if err := d.Deliver(t.Context(), m); err != nil {
 		t.Fatalf("Deliver = %v, want success", err)
 	}
-	reqs := rc.requests()
+	reqs := rc.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("receiver got %d requests, want 1", len(reqs))
 	}
@@ -101,13 +101,13 @@ func TestCardLeavesOut(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) { answerLegacy(w, r) })
 			d := newDeliverer(t, rc, teams.Config{})
-			m := newMessage(rc.hookURL())
+			m := newMessage(rc.HookURL())
 			tt.edit(m)
 			if err := d.Deliver(t.Context(), m); err != nil {
 				t.Fatalf("Deliver = %v, want success", err)
 			}
 			var types []string
-			for _, e := range decode(t, rc.requests()[0]).Attachments[0].Content.Body {
+			for _, e := range decode(t, rc.Requests()[0]).Attachments[0].Content.Body {
 				types = append(types, e.Type)
 			}
 			if strings.Join(types, ",") != strings.Join(tt.wantTypes, ",") {
@@ -120,7 +120,7 @@ func TestCardLeavesOut(t *testing.T) {
 func TestCardLimits(t *testing.T) {
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) { answerWorkflow(w, r) })
 	d := newDeliverer(t, rc, teams.Config{})
-	m := newMessage(rc.hookURL())
+	m := newMessage(rc.HookURL())
 	m.Status = delivery.StatusFailed
 	m.Subject = strings.Repeat("é", 1000)
 	m.Text = strings.Repeat("x", 50_000)
@@ -128,7 +128,7 @@ func TestCardLimits(t *testing.T) {
 	if err := d.Deliver(t.Context(), m); err != nil {
 		t.Fatalf("Deliver = %v, want success", err)
 	}
-	r := rc.requests()[0]
+	r := rc.Requests()[0]
 	if len(r.Body) > 28_000 {
 		t.Errorf("body is %d bytes, above Teams' limit of about 28 KB", len(r.Body))
 	}
@@ -150,13 +150,13 @@ func TestTargets(t *testing.T) {
 		to       func(rc *receiver) string
 		wantPost bool
 	}{
-		{"target URL", func(*receiver) teams.Config { return teams.Config{} }, (*receiver).hookURL, true},
-		{"target URL over the default", func(*receiver) teams.Config { return teams.Config{WebhookURL: "http://127.0.0.1:1/elsewhere"} }, (*receiver).hookURL, true},
-		{"default URL", func(rc *receiver) teams.Config { return teams.Config{WebhookURL: rc.hookURL()} }, func(*receiver) string { return "" }, true},
+		{"target URL", func(*receiver) teams.Config { return teams.Config{} }, (*receiver).HookURL, true},
+		{"target URL over the default", func(*receiver) teams.Config { return teams.Config{WebhookURL: "http://127.0.0.1:1/elsewhere"} }, (*receiver).HookURL, true},
+		{"default URL", func(rc *receiver) teams.Config { return teams.Config{WebhookURL: rc.HookURL()} }, func(*receiver) string { return "" }, true},
 		{"no URL", func(*receiver) teams.Config { return teams.Config{} }, func(*receiver) string { return "" }, false},
-		{"not a URL", func(rc *receiver) teams.Config { return teams.Config{WebhookURL: rc.hookURL()} }, func(*receiver) string { return "ops-channel" }, false},
-		{"not http", func(rc *receiver) teams.Config { return teams.Config{WebhookURL: rc.hookURL()} }, func(rc *receiver) string {
-			return "ftp" + strings.TrimPrefix(rc.hookURL(), "http")
+		{"not a URL", func(rc *receiver) teams.Config { return teams.Config{WebhookURL: rc.HookURL()} }, func(*receiver) string { return "ops-channel" }, false},
+		{"not http", func(rc *receiver) teams.Config { return teams.Config{WebhookURL: rc.HookURL()} }, func(rc *receiver) string {
+			return "ftp" + strings.TrimPrefix(rc.HookURL(), "http")
 		}, false},
 	}
 	for _, tt := range tests {
@@ -164,7 +164,7 @@ func TestTargets(t *testing.T) {
 			rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) { answerWorkflow(w, r) })
 			d := newDeliverer(t, rc, tt.cfg(rc))
 			err := d.Deliver(t.Context(), newMessage(tt.to(rc)))
-			reqs := rc.requests()
+			reqs := rc.Requests()
 			if !tt.wantPost {
 				if err == nil || !delivery.IsPermanent(err) {
 					t.Errorf("Deliver = %v, want a permanent error", err)
@@ -191,7 +191,7 @@ func TestRateLimitedLong(t *testing.T) {
 		http.Error(w, "Too many requests", http.StatusTooManyRequests)
 	})
 	d := newDeliverer(t, rc, teams.Config{})
-	err := d.Deliver(t.Context(), newMessage(rc.hookURL()))
+	err := d.Deliver(t.Context(), newMessage(rc.HookURL()))
 	if err == nil || delivery.IsPermanent(err) {
 		t.Fatalf("Deliver = %v, want a transient error", err)
 	}
@@ -201,7 +201,7 @@ func TestRateLimitedLong(t *testing.T) {
 	if !strings.Contains(err.Error(), "429") {
 		t.Errorf("error %q does not name the status", err)
 	}
-	if n := len(rc.requests()); n != 1 {
+	if n := len(rc.Requests()); n != 1 {
 		t.Errorf("receiver got %d requests, want 1: a Retry-After above MaxWait ends the call", n)
 	}
 	checkNoSecrets(t, err, rc)
@@ -219,10 +219,10 @@ func TestRateLimitedShort(t *testing.T) {
 	})
 	d := newDeliverer(t, rc, teams.Config{HTTP: httppost.Options{MaxWait: 2 * time.Second}})
 	start := time.Now()
-	if err := d.Deliver(t.Context(), newMessage(rc.hookURL())); err != nil {
+	if err := d.Deliver(t.Context(), newMessage(rc.HookURL())); err != nil {
 		t.Fatalf("Deliver = %v, want success after waiting out the Retry-After", err)
 	}
-	if n := len(rc.requests()); n != 2 {
+	if n := len(rc.Requests()); n != 2 {
 		t.Errorf("receiver got %d requests, want 2", n)
 	}
 	if took := time.Since(start); took < 900*time.Millisecond {
@@ -239,10 +239,10 @@ func TestServerErrorThenSuccess(t *testing.T) {
 		answerLegacy(w, r)
 	})
 	d := newDeliverer(t, rc, teams.Config{})
-	if err := d.Deliver(t.Context(), newMessage(rc.hookURL())); err != nil {
+	if err := d.Deliver(t.Context(), newMessage(rc.HookURL())); err != nil {
 		t.Fatalf("Deliver = %v, want success on the retry within the call", err)
 	}
-	if n := len(rc.requests()); n != 2 {
+	if n := len(rc.Requests()); n != 2 {
 		t.Errorf("receiver got %d requests, want 2", n)
 	}
 }
@@ -254,14 +254,14 @@ func TestBadRequestPermanent(t *testing.T) {
 		io.WriteString(w, `{"error":{"code":"InvalidRequestContent","message":"The input body for trigger 'manual' of type 'Request' did not match its schema definition."}}`)
 	})
 	d := newDeliverer(t, rc, teams.Config{})
-	err := d.Deliver(t.Context(), newMessage(rc.hookURL()))
+	err := d.Deliver(t.Context(), newMessage(rc.HookURL()))
 	if err == nil || !delivery.IsPermanent(err) {
 		t.Fatalf("Deliver = %v, want a permanent error", err)
 	}
 	if !strings.Contains(err.Error(), "400") || !strings.Contains(err.Error(), "InvalidRequestContent") {
 		t.Errorf("error %q does not name the status and the receiver's code", err)
 	}
-	if n := len(rc.requests()); n != 1 {
+	if n := len(rc.Requests()); n != 1 {
 		t.Errorf("receiver got %d requests, want 1: a 400 is not retried", n)
 	}
 	checkNoSecrets(t, err, rc)
@@ -272,7 +272,7 @@ func TestTimeout(t *testing.T) {
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) { hang(w, r) })
 	d := newDeliverer(t, rc, teams.Config{HTTP: httppost.Options{Timeout: 200 * time.Millisecond, Retries: -1}})
 	start := time.Now()
-	err := d.Deliver(t.Context(), newMessage(rc.hookURL()))
+	err := d.Deliver(t.Context(), newMessage(rc.HookURL()))
 	took := time.Since(start)
 	if err == nil || delivery.IsPermanent(err) {
 		t.Fatalf("Deliver = %v, want a transient error", err)
@@ -320,8 +320,8 @@ func TestSuccessBodies(t *testing.T) {
 				io.WriteString(w, tt.body)
 			})
 			d := newDeliverer(t, rc, teams.Config{})
-			err := d.Deliver(t.Context(), newMessage(rc.hookURL()))
-			if n := len(rc.requests()); n != 1 {
+			err := d.Deliver(t.Context(), newMessage(rc.HookURL()))
+			if n := len(rc.Requests()); n != 1 {
 				t.Errorf("receiver got %d requests, want 1", n)
 			}
 			if !tt.wantErr {
