@@ -49,9 +49,19 @@ func (s *Store) scanNative(ctx context.Context, dest any, q string, args ...any)
 	return s.db.ScanRows(ctx, rows, dest)
 }
 
-// scanTx is scanNative inside tx.
+// scanTx runs q inside the SQLite transaction tx with driver-bound
+// arguments, through the statement prepared when the store opened
+// (prepareTx), and scans the rows into dest.
 func (s *Store) scanTx(ctx context.Context, tx bun.Tx, dest any, q string, args ...any) error {
-	rows, err := s.queryTx(ctx, tx, q, args)
+	var rows *sql.Rows
+	var err error
+	// Never prepared here: preparing takes a connection of the pool, which
+	// may have none left but tx's (a pool of one).
+	if stmt := s.stmts.cached(q); stmt != nil {
+		rows, err = tx.Tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	} else {
+		rows, err = tx.Tx.QueryContext(ctx, q, args...)
+	}
 	if err != nil {
 		return err
 	}
@@ -61,34 +71,16 @@ func (s *Store) scanTx(ctx context.Context, tx bun.Tx, dest any, q string, args 
 
 // execTx runs q, which returns no rows, as scanTx does.
 func (s *Store) execTx(ctx context.Context, tx bun.Tx, q string, args ...any) error {
-	rows, err := s.queryTx(ctx, tx, q, args)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-	}
-	if err := rows.Err(); err != nil {
-		rows.Close()
-		return err
-	}
-	return rows.Close()
-}
-
-// queryTx runs q in tx with driver-bound arguments, prepared once.
-func (s *Store) queryTx(ctx context.Context, tx bun.Tx, q string, args []any) (*sql.Rows, error) {
-	if s.pg() {
-		return tx.Tx.QueryContext(ctx, s.stmts.pgText(q), append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
-	}
-	// Never prepared here: preparing takes a connection of the pool, which
-	// may have none left but tx's (a pool of one). The statements used in
-	// transactions are prepared when the store opens (prepareTx).
+	var err error
 	if stmt := s.stmts.cached(q); stmt != nil {
-		return tx.Tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+		_, err = tx.Tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	} else {
+		_, err = tx.Tx.ExecContext(ctx, q, args...)
 	}
-	return tx.Tx.QueryContext(ctx, q, args...)
+	return err
 }
 
-// prepareTx prepares the SQLite statements that queryTx runs.
+// prepareTx prepares the SQLite statements that scanTx and execTx run.
 func (s *Store) prepareTx(ctx context.Context) error {
 	if s.pg() {
 		return nil
