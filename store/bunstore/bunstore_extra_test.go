@@ -259,3 +259,34 @@ func TestOneConnection(t *testing.T) {
 		}
 	})
 }
+
+// TestClaimKeepsCommitsDurable: a claim commits without waiting for the
+// disk, by a setting local to its own transaction; the connection's later
+// transactions (finishes, enqueues) must still wait for it.
+func TestClaimKeepsCommitsDurable(t *testing.T) {
+	ctx := context.Background()
+	st, err := bunstore.Open(ctx, postgresDSN(t), bunstore.Options{MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.RunEnqueue(ctx, &store.RunEnqueueParams{Owner: "ops", Agent: "echo"}, &store.RunEnqueueParams{Owner: "ops", Agent: "echo"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		runs, err := st.RunClaim(ctx, &store.RunClaimParams{Node: "n", Limit: 1, Lease: time.Minute})
+		if err != nil {
+			t.Fatalf("RunClaim %d: %v", i, err)
+		}
+		if want := i < 2; (len(runs) == 1) != want {
+			t.Fatalf("RunClaim %d = %d runs", i, len(runs))
+		}
+		var sc string
+		if err := st.DB().QueryRowContext(ctx, "SHOW synchronous_commit").Scan(&sc); err != nil {
+			t.Fatal(err)
+		}
+		if sc != "on" {
+			t.Fatalf("after claim %d, synchronous_commit = %q on the store's only connection; want on", i, sc)
+		}
+	}
+}

@@ -93,37 +93,6 @@ func (s *Store) prepareTx(ctx context.Context) error {
 	return nil
 }
 
-// scanClaim runs the claim statement q as scanNative does, except that on
-// PostgreSQL it commits without waiting for the write-ahead log to reach
-// the disk (synchronous_commit off, for this transaction only). A claim
-// lost to a server crash leaves its runs queued, to be claimed again, and
-// the finish of a run whose claim was lost is refused: execution is at
-// least once either way, so a claim need not cost an fsync. Every other
-// transition still commits durably.
-func (s *Store) scanClaim(ctx context.Context, dest any, q string, args ...any) error {
-	if !s.pg() {
-		return s.scanNative(ctx, dest, q, args...)
-	}
-	tx, err := s.db.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit TO off"); err != nil {
-		return err
-	}
-	rows, err := tx.QueryContext(ctx, s.stmts.pgText(q), append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
-	if err != nil {
-		return err
-	}
-	if err := s.db.ScanRows(ctx, rows, dest); err != nil {
-		rows.Close()
-		return err
-	}
-	rows.Close()
-	return tx.Commit()
-}
-
 // pgText rewrites ? placeholders to PostgreSQL's $1, $2, …; the statements
 // contain no other question marks.
 func (st *statements) pgText(q string) string {
