@@ -3,12 +3,12 @@ package bunstore
 import (
 	"context"
 	"fmt"
-	"github.com/go-kit/log/level"
 	"iter"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/go-kit/log/level"
 	"github.com/uptrace/bun"
 
 	"github.com/heraldhq/herald/store"
@@ -95,23 +95,9 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 		return nil, err
 	}
 	now := s.clock()
-	set := "status = 'running', lease_owner = ?, lease_expires_at = ?, started_at = ?"
-	pick := "SELECT id FROM herald_runs WHERE status = 'queued' AND " + s.notHeld() + " AND run_at <= ? ORDER BY run_at, id LIMIT ?"
-	q := s.updatePicked(set, pick)
-	if s.pg() {
-		// The claim commits without waiting for the write-ahead log to
-		// reach the disk (synchronous_commit off, for its own transaction
-		// only, set in the same round trip). A claim lost to a server crash
-		// leaves its runs queued, to be claimed again, and the finish of a
-		// run whose claim was lost is refused: execution is at least once
-		// either way, so a claim need not cost an fsync. Every other
-		// transition commits durably.
-		q = "WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)) " +
-			s.updatePickedFrom(set, "async", pick)
-	}
 	var rows []runRow
 	err := s.write(func() error {
-		return s.scanNative(ctx, &rows, q, p.Node, now.Add(p.Lease), now, now, p.Limit)
+		return s.scanNative(ctx, &rows, s.claimSQL(), p.Node, now.Add(p.Lease), now, now, p.Limit)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim runs: %w", err)
@@ -141,6 +127,23 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 		return strings.Compare(a.ID, b.ID)
 	})
 	return runs(rows), nil
+}
+
+// claimSQL is the claim statement. On PostgreSQL a claim commits without
+// waiting for the write-ahead log to reach the disk: the statement turns
+// synchronous_commit off for its own transaction, in the same round trip.
+// A claim lost to a server crash leaves its runs queued, to be claimed
+// again, and the finish of a run whose claim was lost is refused, so
+// execution is at least once either way and a claim need not cost an
+// fsync. Every other transition commits durably.
+func (s *Store) claimSQL() string {
+	set := "status = 'running', lease_owner = ?, lease_expires_at = ?, started_at = ?"
+	pick := "SELECT id FROM herald_runs WHERE status = 'queued' AND " + s.notHeld() + " AND run_at <= ? ORDER BY run_at, id LIMIT ?"
+	if s.pg() {
+		return "WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)) " +
+			s.updatePickedFrom(set, "async", pick)
+	}
+	return s.updatePicked(set, pick)
 }
 
 // RunExtendLease implements store.RunStore.
