@@ -164,9 +164,15 @@ func (s *Store) enqueue(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueP
 		return nil, err
 	}
 
-	// What is active per schedule.
+	// What is active per schedule, where the policy looks at it.
 	active := map[string]overlap.Active{}
-	if len(sids) > 0 {
+	var counted []string
+	for _, sid := range sids {
+		if policies[sid] != store.OverlapAllowAll {
+			counted = append(counted, sid)
+		}
+	}
+	if len(counted) > 0 {
 		var counts []struct {
 			ScheduleID string `bun:"schedule_id"`
 			Status     string `bun:"status"`
@@ -175,7 +181,7 @@ func (s *Store) enqueue(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueP
 		}
 		q := "SELECT schedule_id, status, held, count(*) AS n FROM " + s.activeTable("") + " WHERE schedule_id IN (?) AND " +
 			activeRuns + " GROUP BY schedule_id, status, held"
-		if err := tx.NewRaw(q, bun.In(sids)).Scan(ctx, &counts); err != nil {
+		if err := tx.NewRaw(q, bun.In(counted)).Scan(ctx, &counts); err != nil {
 			return nil, err
 		}
 		for _, c := range counts {
@@ -247,8 +253,8 @@ func (s *Store) enqueue(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueP
 	}
 
 	if len(rows) > 0 {
-		var ids []string
-		if err := tx.NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Returning("id").Scan(ctx, &ids); err != nil {
+		ids, err := s.insertRuns(ctx, tx, rows)
+		if err != nil {
 			return nil, err
 		}
 		if len(ids) < len(rows) {
@@ -287,6 +293,33 @@ func (s *Store) enqueue(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueP
 		out.add(store.Notification{Topic: store.TopicRunDue})
 	}
 	return results, nil
+}
+
+// insertRuns inserts rows, skipping those that would take a unique key
+// already taken, and returns the ids of those inserted. On SQLite each row
+// is one run of a statement prepared at open: parsing one statement of a
+// thousand rows costs SQLite more than executing a thousand prepared ones.
+func (s *Store) insertRuns(ctx context.Context, tx bun.IDB, rows []runRow) ([]string, error) {
+	if btx, ok := s.ownTx(tx); ok {
+		args := make([][]any, len(rows))
+		for i := range rows {
+			args[i] = rows[i].insertArgs()
+		}
+		changed, err := s.execEach(ctx, btx, insertRunSQL, args)
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]string, 0, len(rows))
+		for i, n := range changed {
+			if n > 0 {
+				ids = append(ids, rows[i].ID)
+			}
+		}
+		return ids, nil
+	}
+	var ids []string
+	err := tx.NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Returning("id").Scan(ctx, &ids)
+	return ids, err
 }
 
 // runKeys are the unique keys a new run would take.
@@ -430,6 +463,10 @@ func (s *Store) cancelOthers(ctx context.Context, tx bun.IDB, sids []string, now
 	return nil
 }
 
+// advanceFiredSQL is advanceLastFired for one schedule, on SQLite.
+const advanceFiredSQL = "UPDATE herald_schedules SET last_fired_at = ?, next_run_at = COALESCE(?, next_run_at) " +
+	"WHERE id = ? AND (last_fired_at IS NULL OR last_fired_at < ?)"
+
 // firedTick is a schedule's newest tick in a batch and the next fire time
 // that follows it (zero when not given).
 type firedTick struct{ tick, next time.Time }
@@ -439,6 +476,14 @@ type firedTick struct{ tick, next time.Time }
 func (s *Store) advanceLastFired(ctx context.Context, tx bun.IDB, ticks map[string]firedTick) error {
 	if len(ticks) == 0 {
 		return nil
+	}
+	if btx, ok := s.ownTx(tx); ok {
+		args := make([][]any, 0, len(ticks))
+		for id, t := range ticks {
+			args = append(args, []any{t.tick, nullTime(t.next), id, t.tick})
+		}
+		_, err := s.execEach(ctx, btx, advanceFiredSQL, args)
+		return err
 	}
 	var vals []string
 	var args []any

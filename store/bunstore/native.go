@@ -3,6 +3,7 @@ package bunstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,12 +81,47 @@ func (s *Store) execTx(ctx context.Context, tx bun.Tx, q string, args ...any) er
 	return err
 }
 
-// prepareTx prepares the SQLite statements that scanTx and execTx run.
+// execEach runs q, which returns no rows, once per argument list in the
+// SQLite transaction tx, through the statement prepared when the store
+// opened, and returns how many rows each run changed.
+func (s *Store) execEach(ctx context.Context, tx bun.Tx, q string, argLists [][]any) ([]int64, error) {
+	stmt := s.stmts.cached(q)
+	if stmt == nil {
+		return nil, fmt.Errorf("bunstore: statement not prepared: %s", q)
+	}
+	txStmt := tx.Tx.StmtContext(ctx, stmt)
+	defer txStmt.Close()
+	n := make([]int64, len(argLists))
+	for i, args := range argLists {
+		res, err := txStmt.ExecContext(ctx, args...)
+		if err != nil {
+			return nil, err
+		}
+		if n[i], err = res.RowsAffected(); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// ownTx returns tx as a transaction on the store's own SQLite database,
+// in which the statements prepared at open can run; ok is false otherwise
+// (PostgreSQL, or a caller's transaction on another handle).
+func (s *Store) ownTx(tx bun.IDB) (btx bun.Tx, ok bool) {
+	if s.pg() {
+		return bun.Tx{}, false
+	}
+	btx, ok = tx.(bun.Tx)
+	return btx, ok && btx.NewSelect().DB() == s.db
+}
+
+// prepareTx prepares the SQLite statements that scanTx, execTx and
+// execEach run.
 func (s *Store) prepareTx(ctx context.Context) error {
 	if s.pg() {
 		return nil
 	}
-	for _, q := range []string{acceptEventSQL, acceptRunSQL} {
+	for _, q := range []string{acceptEventSQL, acceptRunSQL, insertRunSQL, advanceFiredSQL} {
 		if _, err := s.stmts.prepared(ctx, s.db.DB, q); err != nil {
 			return err
 		}

@@ -106,6 +106,26 @@ type runRow struct {
 	DeliverAfter    time.Time     `bun:"deliver_after,nullzero"`
 }
 
+// runColumns are the columns of herald_runs, in runRow's order.
+const runColumns = "id, kind, schedule_id, scheduled_for, event_id, owner, agent, payload, targets, idempotency_key, " +
+	"status, held, attempt, max_attempts, timeout, run_at, lease_owner, lease_expires_at, cancel_requested, " +
+	"output, summary, progress, error, created_at, started_at, finished_at, deliver_after"
+
+// insertRunSQL inserts one run, unless it would take a unique key already
+// taken; its arguments are runRow.insertArgs.
+const insertRunSQL = "INSERT INTO herald_runs (" + runColumns + ") VALUES " +
+	"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+
+// insertArgs are r's values for runColumns, as bun would write them: empty
+// strings and zero times of nullable columns are NULL.
+func (r *runRow) insertArgs() []any {
+	return []any{r.ID, r.Kind, nullable(r.ScheduleID), nullTime(r.ScheduledFor), nullable(r.EventID), r.Owner, r.Agent,
+		nullable(r.Payload), nullable(r.Targets), nullable(r.IdempotencyKey), r.Status, r.Held, r.Attempt, r.MaxAttempts,
+		int64(r.Timeout), r.RunAt, nullable(r.LeaseOwner), nullTime(r.LeaseExpiresAt), r.CancelRequested,
+		nullable(r.Output), nullable(r.Summary), nullable(r.Progress), nullable(r.Error), r.CreatedAt,
+		nullTime(r.StartedAt), nullTime(r.FinishedAt), nullTime(r.DeliverAfter)}
+}
+
 func (r *runRow) run() *store.Run {
 	return &store.Run{
 		ID: r.ID, Kind: store.RunKind(r.Kind), ScheduleID: r.ScheduleID, ScheduledFor: utc(r.ScheduledFor),

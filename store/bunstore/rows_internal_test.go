@@ -1,0 +1,31 @@
+package bunstore
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+)
+
+// TestRunColumnsMatchRunRow: the prepared insert of a run names every
+// column of runRow, in its order, and gives a value for each.
+func TestRunColumnsMatchRunRow(t *testing.T) {
+	db := bun.NewDB(nil, sqlitedialect.New())
+	table := db.Table(reflect.TypeFor[runRow]())
+	var want []string
+	for _, f := range table.Fields {
+		want = append(want, f.Name)
+	}
+	got := strings.Split(runColumns, ", ")
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("runColumns = %v\nrunRow has  %v", got, want)
+	}
+	if n := len((&runRow{}).insertArgs()); n != len(want) {
+		t.Errorf("insertArgs gives %d values for %d columns", n, len(want))
+	}
+	if n := strings.Count(insertRunSQL, "?"); n != len(want) {
+		t.Errorf("insertRunSQL has %d placeholders for %d columns", n, len(want))
+	}
+}
