@@ -318,8 +318,63 @@ func (s *Store) insertRuns(ctx context.Context, tx bun.IDB, rows []runRow) ([]st
 		return ids, nil
 	}
 	var ids []string
+	if btx, ok := tx.(bun.Tx); ok && s.pg() {
+		err := s.scanTx(ctx, btx, &ids, insertRunsPG, runArrays(rows)...)
+		return ids, err
+	}
 	err := tx.NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Returning("id").Scan(ctx, &ids)
 	return ids, err
+}
+
+// insertRunsPG inserts runs from one array per column (runArrays), in one
+// statement whose text does not grow with the batch: PostgreSQL parses and
+// plans it once per connection, where bun's multi-row INSERT of a thousand
+// runs cost more to parse than to execute.
+const insertRunsPG = "INSERT INTO herald_runs (" + runColumns + ") SELECT * FROM unnest(" +
+	"?::text[]::uuid[], ?::text[], ?::text[]::uuid[], ?::timestamptz[], ?::text[]::uuid[], ?::text[], ?::text[], " +
+	"?::text[]::json[], ?::text[]::json[], ?::text[], ?::text[], ?::boolean[], ?::integer[], ?::integer[], " +
+	"?::bigint[], ?::timestamptz[], ?::text[], ?::timestamptz[], ?::boolean[], ?::text[]::json[], ?::text[], " +
+	"?::text[]::json[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[]) " +
+	"ON CONFLICT DO NOTHING RETURNING id"
+
+// runArrays are rows as one array per column of runColumns, for
+// insertRunsPG; NULLs are nil pointers.
+func runArrays(rows []runRow) []any {
+	n := len(rows)
+	strs := func() []string { return make([]string, n) }
+	ptrs := func() []*string { return make([]*string, n) }
+	times := func() []*time.Time { return make([]*time.Time, n) }
+	ids, kinds, owners, agents, statuses := strs(), strs(), strs(), strs(), strs()
+	scheduleIDs, eventIDs, payloads, targets, keys := ptrs(), ptrs(), ptrs(), ptrs(), ptrs()
+	leaseOwners, outputs, summaries, progresses, errs := ptrs(), ptrs(), ptrs(), ptrs(), ptrs()
+	scheduledFor, leaseExpires, started, finished, deliverAfter := times(), times(), times(), times(), times()
+	runAt, created := make([]time.Time, n), make([]time.Time, n)
+	held, cancel := make([]bool, n), make([]bool, n)
+	attempts, maxAttempts, timeouts := make([]int64, n), make([]int64, n), make([]int64, n)
+	for i := range rows {
+		r := &rows[i]
+		ids[i], kinds[i], owners[i], agents[i], statuses[i] = r.ID, r.Kind, r.Owner, r.Agent, r.Status
+		scheduleIDs[i], eventIDs[i], payloads[i], targets[i], keys[i] = nullPtr(r.ScheduleID), nullPtr(r.EventID),
+			nullPtr(r.Payload), nullPtr(r.Targets), nullPtr(r.IdempotencyKey)
+		leaseOwners[i], outputs[i], summaries[i], progresses[i], errs[i] = nullPtr(r.LeaseOwner), nullPtr(r.Output),
+			nullPtr(r.Summary), nullPtr(r.Progress), nullPtr(r.Error)
+		scheduledFor[i], leaseExpires[i], started[i], finished[i], deliverAfter[i] = timePtr(r.ScheduledFor),
+			timePtr(r.LeaseExpiresAt), timePtr(r.StartedAt), timePtr(r.FinishedAt), timePtr(r.DeliverAfter)
+		runAt[i], created[i] = r.RunAt, r.CreatedAt
+		held[i], cancel[i] = r.Held, r.CancelRequested
+		attempts[i], maxAttempts[i], timeouts[i] = int64(r.Attempt), int64(r.MaxAttempts), int64(r.Timeout)
+	}
+	return []any{ids, kinds, scheduleIDs, scheduledFor, eventIDs, owners, agents, payloads, targets, keys, statuses,
+		held, attempts, maxAttempts, timeouts, runAt, leaseOwners, leaseExpires, cancel, outputs, summaries, progresses,
+		errs, created, started, finished, deliverAfter}
+}
+
+// timePtr is &t, or nil when t is zero.
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // runKeys are the unique keys a new run would take.
@@ -467,6 +522,12 @@ func (s *Store) cancelOthers(ctx context.Context, tx bun.IDB, sids []string, now
 const advanceFiredSQL = "UPDATE herald_schedules SET last_fired_at = ?, next_run_at = COALESCE(?, next_run_at) " +
 	"WHERE id = ? AND (last_fired_at IS NULL OR last_fired_at < ?)"
 
+// advanceFiredPG is advanceLastFired on PostgreSQL, from one array per
+// column: its text does not grow with the batch.
+const advanceFiredPG = "UPDATE herald_schedules AS s SET last_fired_at = v.t, next_run_at = COALESCE(v.n, s.next_run_at) " +
+	"FROM unnest(?::text[]::uuid[], ?::timestamptz[], ?::timestamptz[]) AS v(id, t, n) " +
+	"WHERE s.id = v.id AND (s.last_fired_at IS NULL OR s.last_fired_at < v.t) RETURNING s.id"
+
 // firedTick is a schedule's newest tick in a batch and the next fire time
 // that follows it (zero when not given).
 type firedTick struct{ tick, next time.Time }
@@ -484,6 +545,14 @@ func (s *Store) advanceLastFired(ctx context.Context, tx bun.IDB, ticks map[stri
 		}
 		_, err := s.execEach(ctx, btx, advanceFiredSQL, args)
 		return err
+	}
+	if btx, ok := tx.(bun.Tx); ok && s.pg() {
+		ids, fired, next := make([]string, 0, len(ticks)), make([]time.Time, 0, len(ticks)), make([]*time.Time, 0, len(ticks))
+		for id, t := range ticks {
+			ids, fired, next = append(ids, id), append(fired, t.tick), append(next, timePtr(t.next))
+		}
+		var none []string
+		return s.scanTx(ctx, btx, &none, advanceFiredPG, ids, fired, next)
 	}
 	var vals []string
 	var args []any

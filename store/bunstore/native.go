@@ -50,15 +50,18 @@ func (s *Store) scanNative(ctx context.Context, dest any, q string, args ...any)
 	return s.db.ScanRows(ctx, rows, dest)
 }
 
-// scanTx runs q inside the SQLite transaction tx with driver-bound
-// arguments, through the statement prepared when the store opened
-// (prepareTx), and scans the rows into dest.
+// scanTx runs q inside the transaction tx with driver-bound arguments, and
+// scans the rows into dest: on SQLite through the statement prepared when
+// the store opened (prepareTx), on PostgreSQL through the connection's
+// statement cache.
 func (s *Store) scanTx(ctx context.Context, tx bun.Tx, dest any, q string, args ...any) error {
 	var rows *sql.Rows
 	var err error
 	// Never prepared here: preparing takes a connection of the pool, which
 	// may have none left but tx's (a pool of one).
-	if stmt := s.stmts.cached(q); stmt != nil {
+	if s.pg() {
+		rows, err = tx.Tx.QueryContext(ctx, s.stmts.pgText(q), append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
+	} else if stmt := s.stmts.cached(q); stmt != nil {
 		rows, err = tx.Tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
 	} else {
 		rows, err = tx.Tx.QueryContext(ctx, q, args...)

@@ -9,8 +9,8 @@ import (
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 )
 
-// TestRunColumnsMatchRunRow: the prepared insert of a run names every
-// column of runRow, in its order, and gives a value for each.
+// TestRunColumnsMatchRunRow: the prepared inserts of runs name every
+// column of runRow, in its order, and give a value for each.
 func TestRunColumnsMatchRunRow(t *testing.T) {
 	db := bun.NewDB(nil, sqlitedialect.New())
 	table := db.Table(reflect.TypeFor[runRow]())
@@ -27,5 +27,11 @@ func TestRunColumnsMatchRunRow(t *testing.T) {
 	}
 	if n := strings.Count(insertRunSQL, "?"); n != len(want) {
 		t.Errorf("insertRunSQL has %d placeholders for %d columns", n, len(want))
+	}
+	if n := len(runArrays([]runRow{{}})); n != len(want) {
+		t.Errorf("runArrays gives %d arrays for %d columns", n, len(want))
+	}
+	if n := strings.Count(insertRunsPG, "?"); n != len(want) {
+		t.Errorf("insertRunsPG has %d placeholders for %d columns", n, len(want))
 	}
 }
