@@ -56,11 +56,10 @@ func (s *Store) enqueuePlain(ctx context.Context, ps []*store.RunEnqueueParams) 
 		rows[i] = newRunRow(p, now)
 	}
 	note, _ := json.Marshal(wireNote{Origin: s.origin, Topic: store.TopicRunDue})
-	ins := s.db.NewInsert().Model(&rows).Returning("id")
 	var ids []string
 	err := s.write(func() error {
-		return s.db.NewRaw("WITH ins AS (?) SELECT ins.id FROM ins CROSS JOIN (SELECT pg_notify(?, ?)) AS n",
-			ins, s.channel, string(note)).Scan(ctx, &ids)
+		return s.scanNative(ctx, &ids, "WITH ins AS ("+insertRunsPG+") SELECT ins.id FROM ins CROSS JOIN (SELECT pg_notify(?, ?)) AS n",
+			append(runArrays(rows), s.channel, string(note))...)
 	})
 	if err != nil {
 		return nil, err
