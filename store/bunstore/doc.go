@@ -14,6 +14,13 @@
 // channel named after the schema. On SQLite, writes of one process are
 // serialized in process and notifications stay in the process.
 //
+// Durability: every write commits durably (PostgreSQL's synchronous_commit,
+// SQLite's synchronous level, FULL unless the DSN says otherwise) except a
+// claim on PostgreSQL, which commits without waiting for the disk. A claim
+// lost to a server crash leaves its runs queued, to be claimed again, and
+// the finish of a run whose claim was lost is refused: execution is at
+// least once either way.
+//
 // Every native error is translated to the store's sentinels in one place
 // (see translate in errors.go).
 package bunstore
