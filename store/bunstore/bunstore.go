@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,7 +114,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 // New returns a store on db, a PostgreSQL or SQLite database the caller
 // opened (and closes after the store), and applies the migrations. On
 // PostgreSQL, notifications from other processes need a DSN to listen on:
-// pass it as listenDSN, or "" to hear only this process.
+// pass it as listenDSN, or "" to hear only this process. PostgreSQL must be
+// reached through pgx (github.com/jackc/pgx/v5/stdlib). SQLite must bind
+// times as bun writes them: with the pure-Go driver, add
+// _time_format=sqlite to the DSN (Open does); New refuses a handle that
+// binds them otherwise.
 func New(ctx context.Context, db *bun.DB, listenDSN string, opts Options) (*Store, error) {
 	return newStore(ctx, db, listenDSN, opts)
 }
@@ -157,6 +162,9 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 	if err := s.connect(ctx); err != nil {
 		return nil, fmt.Errorf("bunstore: connect %s: %w", redactDSN(dsn), err)
 	}
+	if err := s.checkTimeFormat(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -191,6 +199,25 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 	s.bg.Add(1)
 	go s.acceptLoop()
 	return s, nil
+}
+
+// checkTimeFormat makes sure that a time the SQLite driver binds reads as
+// the text bun writes for it: the store writes times both ways and compares
+// them as text, so two formats would miss equal times and misorder others.
+func (s *Store) checkTimeFormat(ctx context.Context) error {
+	if s.pg() {
+		return nil
+	}
+	t := time.Date(2001, 2, 3, 4, 5, 6, 7000, time.UTC)
+	want := strings.Trim(s.db.QueryGen().FormatQuery("?", t), "'")
+	var got string
+	if err := s.db.DB.QueryRowContext(ctx, "SELECT CAST(? AS TEXT)", t).Scan(&got); err != nil {
+		return fmt.Errorf("bunstore: read how the driver binds times: %w", translate(err))
+	}
+	if got != want {
+		return fmt.Errorf("bunstore: the SQLite driver binds times as %q, not as %q: open the database with _time_format=sqlite in its DSN", got, want)
+	}
+	return nil
 }
 
 // connect pings the database. A new SQLite file being switched to WAL by

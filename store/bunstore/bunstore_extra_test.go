@@ -2,14 +2,21 @@ package bunstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/sqliteshim"
 
 	"github.com/heraldhq/herald/internal/testpg"
 	"github.com/heraldhq/herald/store"
@@ -288,5 +295,95 @@ func TestClaimKeepsCommitsDurable(t *testing.T) {
 		if sc != "on" {
 			t.Fatalf("after claim %d, synchronous_commit = %q on the store's only connection; want on", i, sc)
 		}
+	}
+}
+
+// TestNewOnTheCallersDatabase: New takes a database the application opened,
+// runs the store on it, and leaves it open; an SQLite handle that binds
+// times in another text than bun writes is refused with the fix named.
+func TestNewOnTheCallersDatabase(t *testing.T) {
+	ctx := context.Background()
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "app.db")
+		for _, tc := range []struct {
+			query   string
+			refused bool
+		}{{"", true}, {"?_time_format=sqlite", false}} {
+			sqldb, err := sql.Open(sqliteshim.ShimName, "file:"+path+tc.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db := bun.NewDB(sqldb, sqlitedialect.New())
+			st, err := bunstore.New(ctx, db, "", bunstore.Options{})
+			if tc.refused {
+				if err == nil || !strings.Contains(err.Error(), "_time_format=sqlite") {
+					t.Errorf("New without _time_format = %v; want an error naming _time_format=sqlite", err)
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				useStore(t, st)
+				st.Close()
+				if err := db.PingContext(ctx); err != nil {
+					t.Errorf("the caller's database is closed by the store: %v", err)
+				}
+			}
+			db.Close()
+		}
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := postgresDSN(t)
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := bun.NewDB(stdlib.OpenDB(*cfg), pgdialect.New())
+		defer db.Close()
+		st, err := bunstore.New(ctx, db, dsn, bunstore.Options{})
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		useStore(t, st)
+		st.Close()
+		if err := db.PingContext(ctx); err != nil {
+			t.Errorf("the caller's database is closed by the store: %v", err)
+		}
+	})
+}
+
+// useStore enqueues a tick and an ad hoc run, claims and finishes them,
+// and reads them back by time.
+func useStore(t *testing.T, st *bunstore.Store) {
+	t.Helper()
+	ctx := context.Background()
+	sch, err := st.ScheduleCreate(ctx, &store.Schedule{Owner: "app", Name: "nightly", Agent: "echo",
+		Trigger: store.Trigger{Kind: store.TriggerCron, Cron: "0 3 * * *"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	tickRun := &store.RunEnqueueParams{Kind: store.RunKindSchedule, ScheduleID: sch.ID, ScheduledFor: tick, Owner: "app", Agent: "echo"}
+	for i := range 2 {
+		res, err := st.RunEnqueue(ctx, tickRun, &store.RunEnqueueParams{Owner: "app", Agent: "echo"})
+		if err != nil {
+			t.Fatalf("RunEnqueue %d: %v", i, err)
+		}
+		if res[0].Duplicate != (i == 1) {
+			t.Errorf("RunEnqueue %d: tick Duplicate = %t", i, res[0].Duplicate)
+		}
+	}
+	runs, err := st.RunClaim(ctx, &store.RunClaimParams{Node: "n", Limit: 10, Lease: time.Minute})
+	if err != nil || len(runs) != 3 {
+		t.Fatalf("RunClaim = %d runs, %v; want 3", len(runs), err)
+	}
+	for _, r := range runs {
+		if _, err := st.RunFinish(ctx, &store.RunFinishParams{ID: r.ID, Node: "n", Status: store.RunSucceeded}); err != nil {
+			t.Fatalf("RunFinish: %v", err)
+		}
+	}
+	page, err := st.RunList(ctx, &store.RunListParams{ScheduleID: sch.ID, Limit: 10})
+	if err != nil || len(page.Runs) != 1 || !page.Runs[0].ScheduledFor.Equal(tick) {
+		t.Fatalf("RunList by schedule = %v, %v; want the one tick at %v", page, err, tick)
 	}
 }
