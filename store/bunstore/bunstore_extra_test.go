@@ -320,14 +320,7 @@ func TestNewOnTheCallersDatabase(t *testing.T) {
 					t.Errorf("New without _time_format = %v; want an error naming _time_format=sqlite", err)
 				}
 			} else {
-				if err != nil {
-					t.Fatalf("New: %v", err)
-				}
-				useStore(t, st)
-				st.Close()
-				if err := db.PingContext(ctx); err != nil {
-					t.Errorf("the caller's database is closed by the store: %v", err)
-				}
+				useStore(t, st, err, db)
 			}
 			db.Close()
 		}
@@ -341,22 +334,25 @@ func TestNewOnTheCallersDatabase(t *testing.T) {
 		db := bun.NewDB(stdlib.OpenDB(*cfg), pgdialect.New())
 		defer db.Close()
 		st, err := bunstore.New(ctx, db, dsn, bunstore.Options{})
-		if err != nil {
-			t.Fatalf("New: %v", err)
-		}
-		useStore(t, st)
+		useStore(t, st, err, db)
+	})
+}
+
+// useStore checks a store New returned (with newErr) on db: it enqueues a
+// tick twice and an ad hoc run, claims and finishes them, reads the tick
+// back, and closes the store, which must leave db open.
+func useStore(t *testing.T, st *bunstore.Store, newErr error, db *bun.DB) {
+	t.Helper()
+	if newErr != nil {
+		t.Fatalf("New: %v", newErr)
+	}
+	ctx := context.Background()
+	defer func() {
 		st.Close()
 		if err := db.PingContext(ctx); err != nil {
 			t.Errorf("the caller's database is closed by the store: %v", err)
 		}
-	})
-}
-
-// useStore enqueues a tick and an ad hoc run, claims and finishes them,
-// and reads them back by time.
-func useStore(t *testing.T, st *bunstore.Store) {
-	t.Helper()
-	ctx := context.Background()
+	}()
 	sch, err := st.ScheduleCreate(ctx, &store.Schedule{Owner: "app", Name: "nightly", Agent: "echo",
 		Trigger: store.Trigger{Kind: store.TriggerCron, Cron: "0 3 * * *"}})
 	if err != nil {
