@@ -152,6 +152,15 @@ func testFailureEmailed(t *testing.T, dsn string) {
 	case <-time.After(15 * time.Second):
 		t.Fatalf("no email within 15s\n%s", logs.String())
 	}
+	// The run's other deliveries (the log) may still be under way when the
+	// email arrives: stopping now would cancel them.
+	logged := func() bool {
+		l := logs.String()
+		return strings.Contains(l, `msg="run result"`) && strings.Contains(l, "status=failed")
+	}
+	for deadline := time.Now().Add(15 * time.Second); !logged() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
@@ -173,8 +182,8 @@ func testFailureEmailed(t *testing.T, dsn string) {
 	if n := len(mb.messages("happy@example.test")); n != 0 {
 		t.Errorf("the on-success address got %d messages for failed runs", n)
 	}
-	if l := logs.String(); !strings.Contains(l, `msg="run result"`) || !strings.Contains(l, "status=failed") {
-		t.Errorf("no log delivery of the failed run:\n%s", l)
+	if !logged() {
+		t.Errorf("no log delivery of the failed run:\n%s", logs.String())
 	}
 }
 
