@@ -582,11 +582,13 @@ func (s *Store) timeArg() string {
 	return "?"
 }
 
-// activeRuns is the condition of herald_runs_active_idx, the runs that are
-// queued or running. Every query that looks for a schedule's queued or
-// running runs states it, alongside its own condition on the status, so
-// that the partial index can serve it: the alternative, the schedule's
-// index of all its runs, grows with the schedule's history.
+// activeRuns is the condition of herald_runs_active_idx, the runs of a
+// schedule that are queued or running (ad hoc runs are left out). Every
+// query that looks for a schedule's queued or running runs states it, with
+// a condition on schedule_id that implies the index's schedule_id IS NOT
+// NULL and its own condition on the status, so that the partial index can
+// serve it: the alternative, the schedule's index of all its runs, grows
+// with the schedule's history.
 const activeRuns = "status IN ('queued', 'running')"
 
 // activeTable names herald_runs (as alias, when given) for a query that
