@@ -525,7 +525,7 @@ const advanceFiredSQL = "UPDATE herald_schedules SET last_fired_at = ?, next_run
 // column: its text does not grow with the batch.
 const advanceFiredPG = "UPDATE herald_schedules AS s SET last_fired_at = v.t, next_run_at = COALESCE(v.n, s.next_run_at) " +
 	"FROM unnest(?::text[]::uuid[], ?::timestamptz[], ?::timestamptz[]) AS v(id, t, n) " +
-	"WHERE s.id = v.id AND (s.last_fired_at IS NULL OR s.last_fired_at < v.t) RETURNING s.id"
+	"WHERE s.id = v.id AND (s.last_fired_at IS NULL OR s.last_fired_at < v.t)"
 
 // firedTick is a schedule's newest tick in a batch and the next fire time
 // that follows it (zero when not given).
@@ -550,8 +550,7 @@ func (s *Store) advanceLastFired(ctx context.Context, tx bun.IDB, ticks map[stri
 		for id, t := range ticks {
 			ids, fired, next = append(ids, id), append(fired, t.tick), append(next, timePtr(t.next))
 		}
-		var none []string
-		return s.scanTx(ctx, btx, &none, advanceFiredPG, ids, fired, next)
+		return s.execTx(ctx, btx, advanceFiredPG, ids, fired, next)
 	}
 	var vals []string
 	var args []any

@@ -76,7 +76,9 @@ func (s *Store) scanTx(ctx context.Context, tx bun.Tx, dest any, q string, args 
 // execTx runs q, which returns no rows, as scanTx does.
 func (s *Store) execTx(ctx context.Context, tx bun.Tx, q string, args ...any) error {
 	var err error
-	if stmt := s.stmts.cached(q); stmt != nil {
+	if s.pg() {
+		_, err = tx.Tx.ExecContext(ctx, s.stmts.pgText(q), append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
+	} else if stmt := s.stmts.cached(q); stmt != nil {
 		_, err = tx.Tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
 	} else {
 		_, err = tx.Tx.ExecContext(ctx, q, args...)
