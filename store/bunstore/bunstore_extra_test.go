@@ -386,3 +386,42 @@ func useStore(t *testing.T, st *bunstore.Store, newErr error, db *bun.DB) {
 		t.Fatalf("RunList by schedule = %v, %v; want the one tick at %v", page, err, tick)
 	}
 }
+
+// TestRunEnqueueTxOnAnotherHandle: a caller's transaction on a second
+// handle to the store's SQLite file, where the store's prepared statements
+// cannot run, still takes a tick once and reports the second as duplicate.
+func TestRunEnqueueTxOnAnotherHandle(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "app.db")
+	st := open(t, "sqlite://"+path)
+	sqldb, err := sql.Open(sqliteshim.ShimName, "file:"+path+"?_time_format=sqlite&_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := bun.NewDB(sqldb, sqlitedialect.New())
+	defer other.Close()
+	sch, err := st.ScheduleCreate(ctx, &store.Schedule{Owner: "app", Name: "nightly", Agent: "echo",
+		Trigger: store.Trigger{Kind: store.TriggerCron, Cron: "0 3 * * *"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := &store.RunEnqueueParams{Kind: store.RunKindSchedule, ScheduleID: sch.ID, Owner: "app", Agent: "echo",
+		ScheduledFor: time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)}
+	for i := range 2 {
+		var res []*store.EnqueueResult
+		err := other.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			res, err = st.RunEnqueueTx(ctx, tx, tick)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("RunEnqueueTx %d: %v", i, err)
+		}
+		if res[0].Duplicate != (i == 1) {
+			t.Errorf("RunEnqueueTx %d: Duplicate = %t", i, res[0].Duplicate)
+		}
+	}
+	got, err := st.ScheduleGet(ctx, sch.ID)
+	if err != nil || !got.LastFiredAt.Equal(tick.ScheduledFor) {
+		t.Errorf("LastFiredAt = %v, %v; want %v", got.LastFiredAt, err, tick.ScheduledFor)
+	}
+}

@@ -115,7 +115,7 @@ func (s *Store) RunEnqueueTx(ctx context.Context, tx bun.Tx, params ...*store.Ru
 
 // enqueue inserts prepared runs in tx. decorate, when set, adjusts each new
 // row before it is written (EventAccept sets the run's id and event).
-func (s *Store) enqueue(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueParams, out *outbox, decorate func(i int, r *runRow)) ([]*store.EnqueueResult, error) {
+func (s *Store) enqueue(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueueParams, out *outbox, decorate func(i int, r *runRow)) ([]*store.EnqueueResult, error) {
 	now := s.clock()
 	results := make([]*store.EnqueueResult, len(ps))
 
@@ -298,31 +298,26 @@ func (s *Store) enqueue(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueP
 // already taken, and returns the ids of those inserted. On SQLite each row
 // is one run of a statement prepared at open: parsing one statement of a
 // thousand rows costs SQLite more than executing a thousand prepared ones.
-func (s *Store) insertRuns(ctx context.Context, tx bun.IDB, rows []runRow) ([]string, error) {
-	if btx, ok := s.ownTx(tx); ok {
-		args := make([][]any, len(rows))
-		for i := range rows {
-			args[i] = rows[i].insertArgs()
-		}
-		changed, err := s.execEach(ctx, btx, insertRunSQL, args)
-		if err != nil {
-			return nil, err
-		}
-		ids := make([]string, 0, len(rows))
-		for i, n := range changed {
-			if n > 0 {
-				ids = append(ids, rows[i].ID)
-			}
-		}
-		return ids, nil
-	}
+func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow) ([]string, error) {
 	var ids []string
-	if btx, ok := tx.(bun.Tx); ok && s.pg() {
-		err := s.scanTx(ctx, btx, &ids, insertRunsPG, runArrays(rows)...)
+	if s.pg() {
+		err := s.scanTx(ctx, tx, &ids, insertRunsPG, runArrays(rows)...)
 		return ids, err
 	}
-	err := tx.NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Returning("id").Scan(ctx, &ids)
-	return ids, err
+	args := make([][]any, len(rows))
+	for i := range rows {
+		args[i] = rows[i].insertArgs()
+	}
+	changed, err := s.execEach(ctx, tx, insertRunSQL, args)
+	if err != nil {
+		return nil, err
+	}
+	for i, n := range changed {
+		if n > 0 {
+			ids = append(ids, rows[i].ID)
+		}
+	}
+	return ids, nil
 }
 
 // insertRunsPG inserts runs from one array per column (runArrays), in one
@@ -533,35 +528,22 @@ type firedTick struct{ tick, next time.Time }
 
 // advanceLastFired moves each schedule's LastFiredAt up to its newest tick,
 // and its NextRunAt to the fire time given with that tick.
-func (s *Store) advanceLastFired(ctx context.Context, tx bun.IDB, ticks map[string]firedTick) error {
+func (s *Store) advanceLastFired(ctx context.Context, tx bun.Tx, ticks map[string]firedTick) error {
 	if len(ticks) == 0 {
 		return nil
 	}
-	if btx, ok := s.ownTx(tx); ok {
-		args := make([][]any, 0, len(ticks))
-		for id, t := range ticks {
-			args = append(args, []any{t.tick, nullTime(t.next), id, t.tick})
-		}
-		_, err := s.execEach(ctx, btx, advanceFiredSQL, args)
-		return err
-	}
-	if btx, ok := tx.(bun.Tx); ok && s.pg() {
+	if s.pg() {
 		ids, fired, next := make([]string, 0, len(ticks)), make([]time.Time, 0, len(ticks)), make([]*time.Time, 0, len(ticks))
 		for id, t := range ticks {
 			ids, fired, next = append(ids, id), append(fired, t.tick), append(next, timePtr(t.next))
 		}
-		return s.execTx(ctx, btx, advanceFiredPG, ids, fired, next)
+		return s.execTx(ctx, tx, advanceFiredPG, ids, fired, next)
 	}
-	var vals []string
-	var args []any
+	args := make([][]any, 0, len(ticks))
 	for id, t := range ticks {
-		vals = append(vals, "("+s.cast("?", "uuid")+", "+s.cast("?", "timestamptz")+", "+s.cast("?", "timestamptz")+")")
-		args = append(args, id, t.tick, nullTime(t.next))
+		args = append(args, []any{t.tick, nullTime(t.next), id, t.tick})
 	}
-	q := "WITH v(id, t, n) AS (VALUES " + strings.Join(vals, ", ") + ") " +
-		"UPDATE herald_schedules SET last_fired_at = v.t, next_run_at = COALESCE(v.n, herald_schedules.next_run_at) " +
-		"FROM v WHERE herald_schedules.id = v.id AND (herald_schedules.last_fired_at IS NULL OR herald_schedules.last_fired_at < v.t)"
-	_, err := tx.NewRaw(q, args...).Exec(ctx)
+	_, err := s.execEach(ctx, tx, advanceFiredSQL, args)
 	return err
 }
 

@@ -3,7 +3,6 @@ package bunstore
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,22 +49,56 @@ func (s *Store) scanNative(ctx context.Context, dest any, q string, args ...any)
 	return s.db.ScanRows(ctx, rows, dest)
 }
 
-// scanTx runs q inside the transaction tx with driver-bound arguments, and
-// scans the rows into dest: on SQLite through the statement prepared when
-// the store opened (prepareTx), on PostgreSQL through the connection's
-// statement cache.
-func (s *Store) scanTx(ctx context.Context, tx bun.Tx, dest any, q string, args ...any) error {
-	var rows *sql.Rows
-	var err error
-	// Never prepared here: preparing takes a connection of the pool, which
-	// may have none left but tx's (a pool of one).
+// txStmt is how a statement with driver-bound arguments runs inside a
+// transaction (stmtIn).
+type txStmt struct {
+	stmt *sql.Stmt // the statement prepared at open, bound to the transaction
+	tx   *sql.Tx   // else the transaction, given text and lead
+	text string
+	lead []any // arguments put before the caller's
+}
+
+// stmtIn returns how q runs in tx: on PostgreSQL through the connection's
+// statement cache; on SQLite through the statement prepared when the store
+// opened (prepareTx) when tx is the store's own, else as text. It never
+// prepares: preparing takes a connection of the pool, which may have none
+// left but tx's (a pool of one). Close the result after use.
+func (s *Store) stmtIn(ctx context.Context, tx bun.Tx, q string) *txStmt {
 	if s.pg() {
-		rows, err = tx.Tx.QueryContext(ctx, s.stmts.pgText(q), append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
-	} else if stmt := s.stmts.cached(q); stmt != nil {
-		rows, err = tx.Tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
-	} else {
-		rows, err = tx.Tx.QueryContext(ctx, q, args...)
+		return &txStmt{tx: tx.Tx, text: s.stmts.pgText(q), lead: []any{pgx.QueryExecModeCacheStatement}}
 	}
+	if stmt := s.stmts.cached(q); stmt != nil && tx.NewSelect().DB() == s.db {
+		return &txStmt{stmt: tx.Tx.StmtContext(ctx, stmt)}
+	}
+	return &txStmt{tx: tx.Tx, text: q}
+}
+
+func (t *txStmt) query(ctx context.Context, args ...any) (*sql.Rows, error) {
+	if t.stmt != nil {
+		return t.stmt.QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, t.text, append(t.lead, args...)...)
+}
+
+func (t *txStmt) exec(ctx context.Context, args ...any) (sql.Result, error) {
+	if t.stmt != nil {
+		return t.stmt.ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, t.text, append(t.lead, args...)...)
+}
+
+func (t *txStmt) close() {
+	if t.stmt != nil {
+		_ = t.stmt.Close()
+	}
+}
+
+// scanTx runs q inside the transaction tx (see stmtIn) and scans the rows
+// into dest.
+func (s *Store) scanTx(ctx context.Context, tx bun.Tx, dest any, q string, args ...any) error {
+	st := s.stmtIn(ctx, tx, q)
+	defer st.close()
+	rows, err := st.query(ctx, args...)
 	if err != nil {
 		return err
 	}
@@ -73,32 +106,23 @@ func (s *Store) scanTx(ctx context.Context, tx bun.Tx, dest any, q string, args 
 	return s.db.ScanRows(ctx, rows, dest)
 }
 
-// execTx runs q, which returns no rows, as scanTx does.
+// execTx runs q, which returns no rows, inside the transaction tx (see
+// stmtIn).
 func (s *Store) execTx(ctx context.Context, tx bun.Tx, q string, args ...any) error {
-	var err error
-	if s.pg() {
-		_, err = tx.Tx.ExecContext(ctx, s.stmts.pgText(q), append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
-	} else if stmt := s.stmts.cached(q); stmt != nil {
-		_, err = tx.Tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
-	} else {
-		_, err = tx.Tx.ExecContext(ctx, q, args...)
-	}
+	st := s.stmtIn(ctx, tx, q)
+	defer st.close()
+	_, err := st.exec(ctx, args...)
 	return err
 }
 
-// execEach runs q, which returns no rows, once per argument list in the
-// SQLite transaction tx, through the statement prepared when the store
-// opened, and returns how many rows each run changed.
+// execEach runs q, which returns no rows, once per argument list inside the
+// transaction tx (see stmtIn), and returns how many rows each run changed.
 func (s *Store) execEach(ctx context.Context, tx bun.Tx, q string, argLists [][]any) ([]int64, error) {
-	stmt := s.stmts.cached(q)
-	if stmt == nil {
-		return nil, fmt.Errorf("bunstore: statement not prepared: %s", q)
-	}
-	txStmt := tx.Tx.StmtContext(ctx, stmt)
-	defer txStmt.Close()
+	st := s.stmtIn(ctx, tx, q)
+	defer st.close()
 	n := make([]int64, len(argLists))
 	for i, args := range argLists {
-		res, err := txStmt.ExecContext(ctx, args...)
+		res, err := st.exec(ctx, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -107,17 +131,6 @@ func (s *Store) execEach(ctx context.Context, tx bun.Tx, q string, argLists [][]
 		}
 	}
 	return n, nil
-}
-
-// ownTx returns tx as a transaction on the store's own SQLite database,
-// in which the statements prepared at open can run; ok is false otherwise
-// (PostgreSQL, or a caller's transaction on another handle).
-func (s *Store) ownTx(tx bun.IDB) (btx bun.Tx, ok bool) {
-	if s.pg() {
-		return bun.Tx{}, false
-	}
-	btx, ok = tx.(bun.Tx)
-	return btx, ok && btx.NewSelect().DB() == s.db
 }
 
 // prepareTx prepares the SQLite statements that scanTx, execTx and

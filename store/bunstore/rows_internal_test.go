@@ -1,9 +1,11 @@
 package bunstore
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
@@ -33,5 +35,24 @@ func TestRunColumnsMatchRunRow(t *testing.T) {
 	}
 	if n := strings.Count(insertRunsPG, "?"); n != len(want) {
 		t.Errorf("insertRunsPG has %d placeholders for %d columns", n, len(want))
+	}
+
+	// Both give each column the same value: a row whose every field
+	// differs from the others is read column by column.
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	r := runRow{ID: "id", Kind: "kind", ScheduleID: "sid", ScheduledFor: at, EventID: "eid", Owner: "owner",
+		Agent: "agent", Payload: "payload", Targets: "targets", IdempotencyKey: "key", Status: "status", Held: true,
+		Attempt: 2, MaxAttempts: 3, Timeout: 4, RunAt: at.Add(1), LeaseOwner: "node", LeaseExpiresAt: at.Add(2),
+		CancelRequested: true, Output: "output", Summary: "summary", Progress: "progress", Error: "error",
+		CreatedAt: at.Add(3), StartedAt: at.Add(4), FinishedAt: at.Add(5), DeliverAfter: at.Add(6)}
+	args, arrays := r.insertArgs(), runArrays([]runRow{r})
+	for c, name := range want {
+		v := reflect.ValueOf(arrays[c]).Index(0)
+		if v.Kind() == reflect.Pointer {
+			v = v.Elem()
+		}
+		if got, want := fmt.Sprint(v.Interface()), fmt.Sprint(args[c]); got != want {
+			t.Errorf("column %s: runArrays gives %s, insertArgs %s", name, got, want)
+		}
 	}
 }
