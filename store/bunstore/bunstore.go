@@ -52,9 +52,12 @@ type Store struct {
 	origin  string // this handle's id in notifications it sends
 	channel string // PostgreSQL NOTIFY channel
 
-	// writeMu serializes this process's SQLite write transactions, so that
-	// they queue in Go instead of spinning on SQLITE_BUSY.
-	writeMu sync.Mutex
+	// writeSem serializes this process's SQLite write transactions, so
+	// that they queue in Go instead of spinning on SQLITE_BUSY; pending
+	// holds the statements queued for the next group commit (group.go).
+	writeSem chan struct{}
+	groupMu  sync.Mutex
+	pending  []*groupWrite
 
 	listener stopper // LISTEN on PostgreSQL, polling on SQLite
 	growth
@@ -131,6 +134,8 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 		logger: opts.Logger,
 		hub:    notify.New(0),
 		closed: make(chan struct{}),
+
+		writeSem: make(chan struct{}, 1),
 	}
 	switch db.Dialect().Name().String() {
 	case "pg":
@@ -316,8 +321,8 @@ func (s *Store) tx(ctx context.Context, fn func(tx bun.Tx, out *outbox) error) e
 		return store.ErrClosed
 	}
 	if !s.pg() {
-		s.writeMu.Lock()
-		defer s.writeMu.Unlock()
+		s.lockWrites()
+		defer s.unlockWrites()
 	}
 	for attempt := 1; ; attempt++ {
 		out := &outbox{}

@@ -3,7 +3,6 @@ package bunstore
 import (
 	"context"
 	"fmt"
-	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -83,8 +82,8 @@ func (s *Store) write(fn func() error) error {
 		return store.ErrClosed
 	}
 	if !s.pg() {
-		s.writeMu.Lock()
-		defer s.writeMu.Unlock()
+		s.lockWrites()
+		defer s.unlockWrites()
 	}
 	return translate(fn())
 }
@@ -95,10 +94,37 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 		return nil, err
 	}
 	now := s.clock()
+	expires := store.Timestamp(now.Add(p.Lease))
 	var rows []runRow
-	err := s.write(func() error {
-		return s.scanNative(ctx, &rows, s.claimSQL(), p.Node, now.Add(p.Lease), now, now, p.Limit)
-	})
+	var err error
+	if s.pg() {
+		err = s.write(func() error {
+			return s.scanNative(ctx, &rows, s.claimSQL(), p.Node, expires, now, now, p.Limit)
+		})
+	} else {
+		// The picked runs are read whole and claimed one by one, through
+		// the primary key: SQLite's single writer needs no lock on them,
+		// and this spares the temporary tables of IN and RETURNING.
+		err = s.writeGrouped(ctx, func(ctx context.Context, tx bun.Tx) error {
+			var picked []runRow
+			if err := s.scanTx(ctx, tx, &picked, s.claimPick("*"), now, p.Limit); err != nil {
+				return err
+			}
+			args := make([][]any, len(picked))
+			for i, r := range picked {
+				args[i] = []any{r.ID, p.Node, expires, now}
+			}
+			n, err := s.execEach(ctx, tx, claimOneSQL, args)
+			rows = rows[:0]
+			for i, r := range picked {
+				if err == nil && n[i] > 0 {
+					r.Status, r.LeaseOwner, r.LeaseExpiresAt, r.StartedAt = string(store.RunRunning), p.Node, expires, now
+					rows = append(rows, r)
+				}
+			}
+			return err
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("claim runs: %w", err)
 	}
@@ -129,7 +155,7 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 	return runs(rows), nil
 }
 
-// claimSQL is the claim statement. On PostgreSQL a claim commits without
+// claimSQL is the claim statement on PostgreSQL. A claim commits without
 // waiting for the write-ahead log to reach the disk: the statement turns
 // synchronous_commit off for its own transaction, in the same round trip.
 // A claim lost to a server crash leaves its runs queued, to be claimed
@@ -137,14 +163,18 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 // execution is at least once either way and a claim need not cost an
 // fsync. Every other transition commits durably.
 func (s *Store) claimSQL() string {
-	set := "status = 'running', lease_owner = ?, lease_expires_at = ?, started_at = ?"
-	pick := "SELECT id FROM herald_runs WHERE status = 'queued' AND " + s.notHeld() + " AND run_at <= ? ORDER BY run_at, id LIMIT " + s.limitArg()
-	if s.pg() {
-		return "WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)) " +
-			s.updatePickedFrom(set, "async", pick)
-	}
-	return s.updatePicked(set, pick)
+	return "WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)) " +
+		s.updatePickedFrom("status = 'running', lease_owner = ?, lease_expires_at = ?, started_at = ?", "async", s.claimPick("id"))
 }
+
+// claimPick selects cols of the runs a claim takes, oldest due first.
+func (s *Store) claimPick(cols string) string {
+	return "SELECT " + cols + " FROM herald_runs WHERE status = 'queued' AND " + s.notHeld() + " AND run_at <= ? ORDER BY run_at, id LIMIT " + s.limitArg()
+}
+
+// claimOneSQL claims one run on SQLite.
+const claimOneSQL = "UPDATE herald_runs SET status = 'running', lease_owner = ?2, lease_expires_at = ?3, started_at = ?4 " +
+	"WHERE id = ?1 AND status = 'queued'"
 
 // RunExtendLease implements store.RunStore.
 func (s *Store) RunExtendLease(ctx context.Context, p *store.RunExtendLeaseParams) ([]*store.RunLease, error) {
@@ -201,39 +231,27 @@ func (s *Store) RunProgress(ctx context.Context, p *store.RunProgressParams) err
 	return nil
 }
 
-// RunFinish implements store.RunStore. The transitions are one statement;
-// when runs of schedules ended, a second transaction releases their next
-// held runs (RunRescue repairs a release lost to a crash in between).
+// RunFinish implements store.RunStore. The transitions are one statement
+// (one per run on SQLite, in one transaction); when runs of schedules
+// ended, a second transaction releases their next held runs (RunRescue
+// repairs a release lost to a crash in between).
 func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams) ([]*store.Run, error) {
 	ps, err := store.PrepareFinishBatch(params, s.limits)
 	if err != nil {
 		return nil, err
 	}
 	ids := make([]string, len(ps))
-	var done []runRow
-	for lo, hi := range s.chunks(len(ps)) {
-		var vals []string
-		var args []any
-		for i := lo; i < hi; i++ {
-			p := ps[i]
-			ids[i] = p.ID
-			if validID(p.ID) {
-				vals = append(vals, "("+s.cast("?", "uuid")+", ?, ?, ?, ?, ?, ?, ?, "+s.cast("?", "timestamptz")+")")
-				args = append(args, p.ID, p.Node, string(p.Status), nullable(string(p.Output)), nullable(p.Summary),
-					nullable(marshalProgress(p.Progress)), nullable(p.Error), nullable(marshalTargets(p.Targets)), nullTime(p.DeliverAfter))
-			}
+	vals := make([][]any, 0, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+		if validID(p.ID) {
+			vals = append(vals, []any{p.ID, p.Node, string(p.Status), nullable(string(p.Output)), nullable(p.Summary),
+				nullable(marshalProgress(p.Progress)), nullable(p.Error), nullable(marshalTargets(p.Targets)), nullTime(p.DeliverAfter)})
 		}
-		q := "WITH v(id, node, status, output, summary, progress, error, targets, deliver_after) AS (VALUES " + strings.Join(vals, ", ") + ") " +
-			"UPDATE herald_runs AS r SET status = v.status, output = " + s.cast("v.output", "json") + ", summary = v.summary, " +
-			"progress = COALESCE(" + s.cast("v.progress", "json") + ", r.progress), error = v.error, finished_at = " + s.timeArg() + ", " +
-			"targets = COALESCE(" + s.cast("v.targets", "json") + ", r.targets), deliver_after = v.deliver_after, " +
-			"lease_owner = NULL, lease_expires_at = NULL " +
-			"FROM v WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING " + s.returning("r")
-		rows, err := s.transition(ctx, vals, q, append(args, s.clock()))
-		done = append(done, rows...)
-		if err != nil {
-			return nil, fmt.Errorf("finish runs: %w", err)
-		}
+	}
+	done, err := s.transition(ctx, finishSQL, vals, s.clock())
+	if err != nil {
+		return nil, fmt.Errorf("finish runs: %w", err)
 	}
 	return inOrder(ids, done)
 }
@@ -246,36 +264,25 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 	}
 	now := s.clock()
 	ids := make([]string, len(ps))
-	var done []runRow
-	for lo, hi := range s.chunks(len(ps)) {
-		var vals []string
-		var args []any
-		for i := lo; i < hi; i++ {
-			c := ps[i]
-			ids[i] = c.ID
-			if !validID(c.ID) {
-				continue
-			}
-			runAt := c.RunAt
-			if runAt.IsZero() {
-				runAt = now
-			}
-			inc := 0
-			if c.NextAttempt {
-				inc = 1
-			}
-			vals = append(vals, "("+s.cast("?", "uuid")+", ?, "+s.cast("?", "timestamptz")+", ?, "+s.cast("?", "integer")+")")
-			args = append(args, c.ID, c.Node, runAt, nullable(c.Error), inc)
+	vals := make([][]any, 0, len(ps))
+	for i, c := range ps {
+		ids[i] = c.ID
+		if !validID(c.ID) {
+			continue
 		}
-		q := "WITH v(id, node, run_at, error, inc) AS (VALUES " + strings.Join(vals, ", ") + ") " +
-			"UPDATE herald_runs AS r SET status = 'queued', run_at = v.run_at, error = COALESCE(v.error, r.error), " +
-			"attempt = r.attempt + v.inc, lease_owner = NULL, lease_expires_at = NULL, cancel_requested = ? " +
-			"FROM v WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING " + s.returning("r")
-		rows, err := s.transition(ctx, vals, q, append(args, false))
-		done = append(done, rows...)
-		if err != nil {
-			return nil, fmt.Errorf("requeue runs: %w", err)
+		runAt := c.RunAt
+		if runAt.IsZero() {
+			runAt = now
 		}
+		inc := 0
+		if c.NextAttempt {
+			inc = 1
+		}
+		vals = append(vals, []any{c.ID, c.Node, runAt, nullable(c.Error), inc})
+	}
+	done, err := s.transition(ctx, requeueSQL, vals)
+	if err != nil {
+		return nil, fmt.Errorf("requeue runs: %w", err)
 	}
 	if len(done) > 0 {
 		if err := s.announce(ctx, store.Notification{Topic: store.TopicRunDue}); err != nil {
@@ -285,33 +292,71 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 	return inOrder(ids, done)
 }
 
-// chunks splits a batch of n entries into the ranges [lo, hi) that one
-// statement takes: PostgreSQL allows 65,535 parameters, and SQLite's
-// driver binds parameters in time quadratic in their number, so its
-// statements stay small.
-func (s *Store) chunks(n int) iter.Seq2[int, int] {
-	size := 1000
-	if !s.pg() {
-		size = 64
-	}
-	return func(yield func(int, int) bool) {
-		for lo := 0; lo < n; lo += size {
-			if !yield(lo, min(lo+size, n)) {
-				return
-			}
-		}
-	}
+// transitionSQL moves running runs, each named by a row of values: its id,
+// the node that must hold it, then cols.
+type transitionSQL struct {
+	// PostgreSQL: one statement per batch, which reads the rows as v and
+	// the runs as r; row is a row's placeholders and set the SET list.
+	cols, row, set string
+	// SQLite: the statement of one run, whose ?1, ?2, … are the row's
+	// values and the tail's after them.
+	one string
 }
 
-// transition runs one batch transition statement (nothing when vals is
-// empty), then releases held runs of the schedules whose runs ended.
-func (s *Store) transition(ctx context.Context, vals []string, q string, args []any) ([]runRow, error) {
-	var done []runRow
+var (
+	finishSQL = transitionSQL{
+		cols: "status, output, summary, progress, error, targets, deliver_after",
+		row:  "(?::uuid, ?, ?, ?, ?, ?, ?, ?, ?::timestamptz)",
+		set: "status = v.status, output = v.output::json, summary = v.summary, progress = COALESCE(v.progress::json, r.progress), " +
+			"error = v.error, finished_at = ?::timestamptz, targets = COALESCE(v.targets::json, r.targets), deliver_after = v.deliver_after",
+		one: "UPDATE herald_runs SET status = ?3, output = ?4, summary = ?5, progress = COALESCE(?6, progress), error = ?7, " +
+			"finished_at = ?10, targets = COALESCE(?8, targets), deliver_after = ?9, lease_owner = NULL, lease_expires_at = NULL " +
+			"WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
+	}
+	requeueSQL = transitionSQL{
+		cols: "run_at, error, inc",
+		row:  "(?::uuid, ?, ?::timestamptz, ?, ?::integer)",
+		set: "status = 'queued', run_at = v.run_at, error = COALESCE(v.error, r.error), attempt = r.attempt + v.inc, " +
+			"cancel_requested = false",
+		one: "UPDATE herald_runs SET status = 'queued', run_at = ?3, error = COALESCE(?4, error), attempt = attempt + ?5, " +
+			"cancel_requested = 0, lease_owner = NULL, lease_expires_at = NULL " +
+			"WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
+	}
+)
+
+// transition runs t on the runs of vals, with tail the arguments after
+// the rows', then releases held runs of the schedules whose runs ended.
+// PostgreSQL takes up to 1,000 runs per statement (it allows 65,535
+// parameters). SQLite updates them one by one through the primary key, in
+// one transaction: its batch statement would need a temporary table for
+// the rows, another for RETURNING and a statement journal, which cost more
+// than the statements they save.
+func (s *Store) transition(ctx context.Context, t transitionSQL, vals [][]any, tail ...any) ([]runRow, error) {
 	if len(vals) == 0 {
 		return nil, nil
 	}
-	if err := s.write(func() error { return s.scanNative(ctx, &done, q, args...) }); err != nil {
-		return nil, err
+	var done []runRow
+	if s.pg() {
+		for chunk := range slices.Chunk(vals, 1000) {
+			q := "WITH v(id, node, " + t.cols + ") AS (VALUES " + strings.Repeat(t.row+", ", len(chunk)-1) + t.row + ") " +
+				"UPDATE herald_runs AS r SET " + t.set + ", lease_owner = NULL, lease_expires_at = NULL " +
+				"FROM v WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING r.*"
+			var rows []runRow
+			err := s.write(func() error { return s.scanNative(ctx, &rows, q, append(slices.Concat(chunk...), tail...)...) })
+			done = append(done, rows...)
+			if err != nil {
+				return done, err
+			}
+		}
+	} else {
+		err := s.writeGrouped(ctx, func(ctx context.Context, tx bun.Tx) error {
+			var err error
+			done, err = s.updateEach(ctx, tx, t.one, vals, tail)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if !anyScheduleEnded(done) {
 		return done, nil

@@ -1,0 +1,133 @@
+package bunstore
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/uptrace/bun"
+
+	"github.com/heraldhq/herald/store"
+)
+
+// Group commit on SQLite. SQLite has one writer, and a commit writes the
+// write-ahead log and waits for the disk: when workers claim and finish one
+// run at a time, commits are much of the work. The hot writes (claims,
+// finishes, requeues) therefore queue, and whoever takes the writer next
+// runs every queued write in one transaction, with one commit. A write
+// that waits for the writer may find that another caller's transaction
+// has already done it.
+
+// groupWrite is one queued write and, once done is closed, its outcome.
+type groupWrite struct {
+	ctx  context.Context
+	fn   func(ctx context.Context, tx bun.Tx) error
+	err  error
+	done chan struct{}
+}
+
+// lockWrites takes this process's SQLite writer; unlockWrites gives it back.
+func (s *Store) lockWrites()   { s.writeSem <- struct{}{} }
+func (s *Store) unlockWrites() { <-s.writeSem }
+
+// writeGrouped runs fn in a write transaction on SQLite, together with the
+// writes of the other callers waiting for the writer at the time. fn may
+// run twice (see writeGroup), so it must set its results afresh each time.
+func (s *Store) writeGrouped(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	if s.isClosed() {
+		return store.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w := &groupWrite{ctx: ctx, fn: fn, done: make(chan struct{})}
+	s.groupMu.Lock()
+	s.pending = append(s.pending, w)
+	s.groupMu.Unlock()
+	select {
+	case <-w.done:
+		return w.err
+	case s.writeSem <- struct{}{}:
+	}
+	defer s.unlockWrites()
+	select {
+	case <-w.done: // the writer before this one took it
+		return w.err
+	default:
+	}
+	s.groupMu.Lock()
+	batch := s.pending
+	s.pending = nil
+	s.groupMu.Unlock()
+	s.writeGroup(batch)
+	return w.err
+}
+
+// writeGroup runs batch in one transaction. When that fails, for a reason
+// that may be one write's (its caller's context ended, say), each runs
+// again alone, so that a failure is only its own write's.
+func (s *Store) writeGroup(batch []*groupWrite) {
+	defer func() {
+		for _, w := range batch {
+			close(w.done)
+		}
+	}()
+	if len(batch) > 1 && s.writeTogether(batch) == nil {
+		return
+	}
+	for _, w := range batch {
+		w.err = translate(s.db.RunInTx(w.ctx, nil, w.fn))
+	}
+}
+
+func (s *Store) writeTogether(batch []*groupWrite) error {
+	// The transaction outlives any one caller's context: each write runs
+	// under its own.
+	return s.db.RunInTx(context.Background(), nil, func(_ context.Context, tx bun.Tx) error {
+		for _, w := range batch {
+			if err := w.ctx.Err(); err != nil {
+				return err
+			}
+			if err := w.fn(w.ctx, tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// updateEach runs q, which changes at most one run, once per row of vals
+// with tail after the row's values, in tx; each row's first value is the
+// id of its run. It returns the runs that changed, as they are now.
+func (s *Store) updateEach(ctx context.Context, tx bun.Tx, q string, vals [][]any, tail []any) ([]runRow, error) {
+	args := make([][]any, len(vals))
+	for i, v := range vals {
+		args[i] = slices.Concat(v, tail)
+	}
+	n, err := s.execEach(ctx, tx, q, args)
+	if err != nil {
+		return nil, err
+	}
+	var changed []any
+	for i, v := range vals {
+		if n[i] > 0 {
+			changed = append(changed, v[0])
+		}
+	}
+	var done []runRow
+	for ids := range slices.Chunk(changed, 64) {
+		var rows []runRow
+		q := runByIDSQL
+		if len(ids) > 1 {
+			q = "SELECT * FROM herald_runs WHERE id IN (?" + strings.Repeat(", ?", len(ids)-1) + ")"
+		}
+		if err := s.scanTx(ctx, tx, &rows, q, ids...); err != nil {
+			return nil, err
+		}
+		done = append(done, rows...)
+	}
+	return done, nil
+}
+
+// runByIDSQL reads one run.
+const runByIDSQL = "SELECT * FROM herald_runs WHERE id = ?"

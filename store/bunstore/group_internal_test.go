@@ -1,0 +1,129 @@
+package bunstore
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/store"
+)
+
+// TestGroupCommit: SQLite claims and finishes that wait for the writer
+// commit together; one whose caller gave up while it waited fails alone
+// and changes nothing, and the others still commit.
+func TestGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "group.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 8
+	ps := make([]*store.RunEnqueueParams, n)
+	for i := range ps {
+		ps[i] = &store.RunEnqueueParams{Owner: "o", Agent: "a"}
+	}
+	if _, err := s.RunEnqueue(ctx, ps...); err != nil {
+		t.Fatal(err)
+	}
+
+	// waitPending holds until k writes are queued behind the writer.
+	waitPending := func(k int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			s.groupMu.Lock()
+			got := len(s.pending)
+			s.groupMu.Unlock()
+			if got == k {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d writes queued, want %d", got, k)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	// n claimers queue behind the writer; the last one's caller gives up.
+	s.lockWrites()
+	gaveUp, cancel := context.WithCancel(ctx)
+	claimed := make([][]*store.Run, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		c := ctx
+		if i == n-1 {
+			c = gaveUp
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			claimed[i], errs[i] = s.RunClaim(c, &store.RunClaimParams{Node: "node", Limit: 1, Lease: time.Minute})
+		}()
+	}
+	waitPending(n)
+	cancel()
+	s.unlockWrites()
+	wg.Wait()
+
+	seen := map[string]bool{}
+	for i := range n - 1 {
+		if errs[i] != nil || len(claimed[i]) != 1 {
+			t.Fatalf("claim %d: %d runs, %v", i, len(claimed[i]), errs[i])
+		}
+		r := claimed[i][0]
+		if seen[r.ID] || r.Status != store.RunRunning || r.LeaseOwner != "node" || r.StartedAt.IsZero() {
+			t.Fatalf("claim %d: %+v (seen before: %v)", i, r, seen[r.ID])
+		}
+		seen[r.ID] = true
+		got, err := s.RunGet(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != r.Status || got.LeaseOwner != r.LeaseOwner || !got.LeaseExpiresAt.Equal(r.LeaseExpiresAt) || !got.StartedAt.Equal(r.StartedAt) {
+			t.Fatalf("claim %d returned %+v, the store holds %+v", i, r, got)
+		}
+	}
+	if !errors.Is(errs[n-1], context.Canceled) || len(claimed[n-1]) != 0 {
+		t.Fatalf("claim whose caller gave up: %d runs, %v; want context.Canceled", len(claimed[n-1]), errs[n-1])
+	}
+	page, err := s.RunList(ctx, &store.RunListParams{Statuses: []store.RunStatus{store.RunQueued}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Runs) != 1 {
+		t.Fatalf("%d runs still queued, want 1", len(page.Runs))
+	}
+
+	// The finishes queue too: one names a run its node does not hold.
+	s.lockWrites()
+	finished := make([][]*store.Run, n-1)
+	for i := range n - 1 {
+		node := "node"
+		if i == 0 {
+			node = "other"
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			finished[i], errs[i] = s.RunFinish(ctx, &store.RunFinishParams{ID: claimed[i][0].ID, Node: node, Status: store.RunSucceeded, Summary: "done"})
+		}()
+	}
+	waitPending(n - 1)
+	s.unlockWrites()
+	wg.Wait()
+	if !errors.Is(errs[0], store.ErrLeaseLost) {
+		t.Fatalf("finish by a node that does not hold the run: %v, want ErrLeaseLost", errs[0])
+	}
+	for i := 1; i < n-1; i++ {
+		if errs[i] != nil || len(finished[i]) != 1 || finished[i][0].Status != store.RunSucceeded || finished[i][0].Summary != "done" {
+			t.Fatalf("finish %d: %+v, %v", i, finished[i], errs[i])
+		}
+	}
+	if got, err := s.RunGet(ctx, claimed[0][0].ID); err != nil || got.Status != store.RunRunning {
+		t.Fatalf("run finished by the wrong node: %+v, %v", got, err)
+	}
+}
