@@ -334,6 +334,21 @@ type DeliveryOutbox interface {
 	RunDeliveryExtend(ctx context.Context, params *RunDeliveryExtendParams) error
 }
 
+// StagedEnqueuer is implemented by stores that can write runs before the
+// moment they are for and commit them at that moment. The scheduler writes
+// the ticks of a moment shortly before it, so that they are there when it
+// comes, not once the time it takes to write them has passed.
+type StagedEnqueuer interface {
+	// RunEnqueueStaged is RunEnqueue, except that once the runs are
+	// written the transaction calls release and waits for it before it
+	// commits: nil commits the runs, an error rolls them back and is
+	// returned. Until then nothing of the call is visible. A database
+	// store holds the transaction open meanwhile: the schedules named are
+	// locked against other writers, and with one writer (SQLite) every
+	// other write waits. CreatedAt is the time the write began.
+	RunEnqueueStaged(ctx context.Context, release func(context.Context) error, params ...*RunEnqueueParams) ([]*EnqueueResult, error)
+}
+
 // RunStore keeps runs and moves them through their life. Every transition
 // is one conditional write: two nodes never both finish one run.
 type RunStore interface {

@@ -75,6 +75,7 @@ type Store struct {
 var (
 	_ store.Store          = (*Store)(nil)
 	_ store.DeliveryOutbox = (*Store)(nil)
+	_ store.StagedEnqueuer = (*Store)(nil)
 )
 
 // Open opens a store from a DSN and applies the migrations. A DSN is

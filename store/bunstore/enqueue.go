@@ -15,16 +15,25 @@ import (
 
 // RunEnqueue implements store.RunStore.
 func (s *Store) RunEnqueue(ctx context.Context, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
+	return s.RunEnqueueStaged(ctx, nil, params...)
+}
+
+// RunEnqueueStaged implements store.StagedEnqueuer; a nil release commits
+// at once, as RunEnqueue does.
+func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
 	ps, err := store.PrepareEnqueueBatch(params, s.limits)
 	if err != nil {
 		return nil, err
 	}
 	var res []*store.EnqueueResult
-	if s.pg() && plainBatch(ps) {
+	if s.pg() && plainBatch(ps) && release == nil {
 		res, err = s.enqueuePlain(ctx, ps)
 	} else {
 		err = s.tx(ctx, func(tx bun.Tx, out *outbox) error {
 			res, err = s.enqueue(ctx, tx, ps, out, nil)
+			if err == nil && release != nil {
+				err = release(ctx)
+			}
 			return err
 		})
 	}

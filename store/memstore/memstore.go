@@ -57,6 +57,7 @@ type Store struct {
 var (
 	_ store.Store          = (*Store)(nil)
 	_ store.DeliveryOutbox = (*Store)(nil)
+	_ store.StagedEnqueuer = (*Store)(nil)
 )
 
 type ownerKey struct{ owner, name string }

@@ -12,6 +12,21 @@ import (
 	"github.com/heraldhq/herald/store/internal/overlap"
 )
 
+// RunEnqueueStaged implements store.StagedEnqueuer. A memory write takes
+// no time, so nothing is written before release returns: the runs are
+// written, at once, after it.
+func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
+	if _, err := store.PrepareEnqueueBatch(params, s.limits); err != nil {
+		return nil, fmt.Errorf("enqueue runs: %w", err)
+	}
+	if release != nil {
+		if err := release(ctx); err != nil {
+			return nil, fmt.Errorf("enqueue runs: %w", err)
+		}
+	}
+	return s.RunEnqueue(ctx, params...)
+}
+
 // RunEnqueue implements store.RunStore.
 func (s *Store) RunEnqueue(ctx context.Context, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
 	now, err := s.begin(ctx)

@@ -56,6 +56,7 @@ func Run(t *testing.T, f Factory) {
 		{"Event", eventTests()},
 		{"Delivery", deliveryTests()},
 		{"Outbox", outboxTests()},
+		{"Staged", stagedTests()},
 		{"Backfill", backfillTests()},
 		{"Notify", notifyTests()},
 		{"Time", timeTests()},
