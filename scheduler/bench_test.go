@@ -110,7 +110,8 @@ func BenchmarkEndToEnd(b *testing.B) {
 }
 
 // committedAt is a store that notes when each run it enqueued was
-// committed: when the RunEnqueue call that wrote it returned.
+// committed: when the RunEnqueue or RunEnqueueStaged call that wrote it
+// returned.
 type committedAt struct {
 	store.Store
 	mu sync.Mutex
@@ -119,6 +120,17 @@ type committedAt struct {
 
 func (c *committedAt) RunEnqueue(ctx context.Context, ps ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
 	res, err := c.Store.RunEnqueue(ctx, ps...)
+	c.note(res)
+	return res, err
+}
+
+func (c *committedAt) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, ps ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
+	res, err := c.Store.(store.StagedEnqueuer).RunEnqueueStaged(ctx, release, ps...)
+	c.note(res)
+	return res, err
+}
+
+func (c *committedAt) note(res []*store.EnqueueResult) {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -127,7 +139,6 @@ func (c *committedAt) RunEnqueue(ctx context.Context, ps ...*store.RunEnqueuePar
 			c.at[r.Run.ID] = now
 		}
 	}
-	return res, err
 }
 
 // BenchmarkFireLateness: 1,000 schedules due in the same second, every

@@ -25,6 +25,14 @@ const (
 	enqueuePartMin  = 100
 )
 
+// A moment's ticks are written stageLead ahead of it at first; the lead
+// then follows how long the writes take, within [stageLeadMin, stageLeadMax].
+const (
+	stageLead    = 200 * time.Millisecond
+	stageLeadMin = 10 * time.Millisecond
+	stageLeadMax = 500 * time.Millisecond
+)
+
 // maxMissedScan bounds the missed ticks of one schedule examined in a pass;
 // past it, only the ticks that are still on time are considered.
 const maxMissedScan = 100_000
@@ -107,6 +115,14 @@ type fireLoop struct {
 	queue   dueHeap
 	prune   bool // the first load deletes static schedules no longer declared
 
+	// staged, when the store is a StagedEnqueuer and the clock the
+	// system's, writes the ticks of the next moment lead ahead of it, to
+	// commit when it comes; stageTimer wakes the loop for that. Both are
+	// owned by the run goroutine.
+	staged     store.StagedEnqueuer
+	lead       time.Duration
+	stageTimer *time.Timer
+
 	mu        sync.Mutex // guards the pending changes and flags
 	changes   map[string]struct{}
 	resyncAll bool
@@ -139,6 +155,13 @@ func newFireLoop(ctx, loopCtx context.Context, s *Scheduler) (*fireLoop, error) 
 		ticks:   make(chan chan error),
 		done:    make(chan struct{}),
 	}
+	if st, ok := s.st.(store.StagedEnqueuer); ok {
+		if _, system := s.cfg.Clock.(systemClock); system {
+			f.staged, f.lead = st, stageLead
+			f.stageTimer = time.AfterFunc(time.Hour, f.poke)
+			f.stageTimer.Stop()
+		}
+	}
 	now := s.cfg.Clock.Now()
 	f.prune = s.cfg.PruneStatic
 	err = f.load(ctx)
@@ -146,7 +169,7 @@ func newFireLoop(ctx, loopCtx context.Context, s *Scheduler) (*fireLoop, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := f.pass(ctx, now, true, nil); err != nil {
+	if err := f.pass(ctx, now, true, nil, nil); err != nil {
 		return nil, err
 	}
 	f.timer.Start(loopCtx)
@@ -210,6 +233,10 @@ func (f *fireLoop) tick(ctx context.Context) error {
 
 func (f *fireLoop) run(ctx context.Context) {
 	defer close(f.done)
+	if f.stageTimer != nil {
+		defer f.stageTimer.Stop()
+	}
+	f.armStage()
 	resync := time.NewTicker(f.s.cfg.ResyncInterval)
 	defer resync.Stop()
 	var retry *time.Timer
@@ -251,13 +278,16 @@ func (f *fireLoop) run(ctx context.Context) {
 					failed = append(failed, id)
 				}
 			}
-			if perr := f.pass(ctx, now, false, changes); perr != nil {
+			if perr := f.pass(ctx, now, false, changes, nil); perr != nil {
 				err = perr
+			} else if serr := f.stage(ctx); serr != nil {
+				err = serr
 			}
 			for _, id := range failed {
 				f.changed(id) // again after the retry interval
 			}
 		}
+		f.armStage()
 		if err != nil && ctx.Err() == nil {
 			level.Warn(f.s.logger).Log("msg", "schedule pass failed; retrying", "err", err)
 			if retry != nil {
@@ -279,7 +309,7 @@ func (f *fireLoop) refreshAll(ctx context.Context) error {
 	if err := f.load(ctx); err != nil {
 		return err
 	}
-	return f.pass(ctx, now, true, nil)
+	return f.pass(ctx, now, true, nil, nil)
 }
 
 // load reads every schedule and makes entries match the active ones.
@@ -416,8 +446,10 @@ func (f *fireLoop) arm(e *entry) {
 // schedules were), in batches, and moves each schedule's next tick past
 // now. It also sets the store's NextRunAt where it is stale: of every
 // schedule with all, else of the schedules changed. When the store fails,
-// nothing moves and the caller tries again.
-func (f *fireLoop) pass(ctx context.Context, now time.Time, all bool, changed map[string]struct{}) error {
+// nothing moves and the caller tries again. With release, now is a moment
+// to come and the ticks are staged: written at once, committed when
+// release returns.
+func (f *fireLoop) pass(ctx context.Context, now time.Time, all bool, changed map[string]struct{}, release func(context.Context) error) error {
 	type move struct {
 		e    *entry
 		next time.Time
@@ -467,7 +499,7 @@ func (f *fireLoop) pass(ctx context.Context, now time.Time, all bool, changed ma
 			}
 		}
 	}
-	if err := f.enqueue(ctx, params); err != nil {
+	if err := f.enqueue(ctx, params, release); err != nil {
 		return err
 	}
 	for _, p := range times {
@@ -489,9 +521,18 @@ func (f *fireLoop) pass(ctx context.Context, now time.Time, all bool, changed ma
 // enqueue inserts the ticks of a pass. A large batch is split by schedule
 // into parts inserted at once on separate connections: the parts lock
 // disjoint schedules, and a server with several cores takes them in
-// parallel.
-func (f *fireLoop) enqueue(ctx context.Context, params []*store.RunEnqueueParams) error {
+// parallel. Staged ticks (release set) are one call, one transaction: on
+// a database with one writer, parts would wait for each other's release.
+func (f *fireLoop) enqueue(ctx context.Context, params []*store.RunEnqueueParams, release func(context.Context) error) error {
 	if len(params) == 0 {
+		return nil
+	}
+	if release != nil {
+		res, err := f.staged.RunEnqueueStaged(ctx, release, params...)
+		f.enqueued(params, res, err)
+		if err != nil {
+			return fmt.Errorf("enqueue ticks: %w", err)
+		}
 		return nil
 	}
 	parts := min(enqueueParallel, (len(params)+enqueuePartMin-1)/enqueuePartMin)
@@ -509,22 +550,10 @@ func (f *fireLoop) enqueue(ctx context.Context, params []*store.RunEnqueueParams
 			for len(g) > 0 {
 				n := min(len(g), enqueueChunk)
 				res, err := f.s.st.RunEnqueue(ctx, g[:n]...)
+				f.enqueued(g[:n], res, err)
 				if err != nil {
-					if errors.Is(err, store.ErrNotFound) {
-						// A schedule went away: re-read the part's
-						// schedules before the retry, so the others fire.
-						for _, p := range g[:n] {
-							f.changed(p.ScheduleID)
-						}
-					}
 					errs[i] = fmt.Errorf("enqueue ticks: %w", err)
 					return
-				}
-				for j, r := range res {
-					if !r.Duplicate {
-						level.Debug(f.s.logger).Log("msg", "tick enqueued", "schedule_id", g[j].ScheduleID,
-							"tick", g[j].ScheduledFor.Format(time.RFC3339), "run_id", r.Run.ID, "status", r.Run.Status)
-					}
 				}
 				g = g[n:]
 			}
@@ -532,6 +561,75 @@ func (f *fireLoop) enqueue(ctx context.Context, params []*store.RunEnqueueParams
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// enqueued logs the ticks params enqueued (res), or, when a schedule went
+// away (err), has the schedules of params re-read before the retry, so
+// that the others fire.
+func (f *fireLoop) enqueued(params []*store.RunEnqueueParams, res []*store.EnqueueResult, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		for _, p := range params {
+			f.changed(p.ScheduleID)
+		}
+	}
+	if err != nil {
+		return
+	}
+	for j, r := range res {
+		if !r.Duplicate {
+			level.Debug(f.s.logger).Log("msg", "tick enqueued", "schedule_id", params[j].ScheduleID,
+				"tick", params[j].ScheduledFor.Format(time.RFC3339), "run_id", r.Run.ID, "status", r.Run.Status)
+		}
+	}
+}
+
+// stage writes the ticks of the next moment, when it is no further than
+// the lead away, and commits them when it comes, so that they are there
+// at the moment rather than once written. The lead then follows the time
+// the writes took.
+func (f *fireLoop) stage(ctx context.Context) error {
+	if f.staged == nil || len(f.queue) == 0 {
+		return nil
+	}
+	start := time.Now()
+	at := f.queue[0].next
+	if !at.After(start) || at.Sub(start) > f.lead {
+		return nil
+	}
+	var wrote time.Duration
+	release := func(ctx context.Context) error {
+		wrote = time.Since(start)
+		t := time.NewTimer(time.Until(at))
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := f.pass(ctx, at, false, nil, release)
+	if wrote > 0 {
+		want := wrote*3/2 + stageLeadMin
+		if want < f.lead {
+			want = f.lead - (f.lead-want)/4 // down slowly, up at once
+		}
+		f.lead = min(max(want, stageLeadMin), stageLeadMax)
+	}
+	return err
+}
+
+// armStage sets the stage timer to the next moment less the lead.
+func (f *fireLoop) armStage() {
+	if f.staged == nil {
+		return
+	}
+	f.stageTimer.Stop()
+	if len(f.queue) > 0 {
+		if d := time.Until(f.queue[0].next.Add(-f.lead)); d > 0 {
+			f.stageTimer.Reset(d)
+		}
+	}
 }
 
 func fnv32(s string) uint32 {
