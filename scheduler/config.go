@@ -87,7 +87,9 @@ type Policy struct {
 	// MaxActiveSchedules caps the schedules an owner has that are not
 	// paused; creating or resuming one more is refused with an error
 	// matching store.ErrLimit. Admins are not exempt: the limit is the
-	// owner's.
+	// owner's. With a store that is a store.ScheduleCapper (the SQLite,
+	// PostgreSQL and memory stores), concurrent creates and resumes
+	// through any nodes cannot pass it together.
 	MaxActiveSchedules int
 	// MinInterval is the shortest time allowed between two fires of a
 	// schedule, measured on the trigger's real next fire times (so

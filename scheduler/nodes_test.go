@@ -3,8 +3,11 @@ package scheduler_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -492,6 +495,66 @@ func TestLongRunKeepsItsLease(t *testing.T) {
 		}
 		if n := c.snapshot()[run.ID]; n != 1 {
 			t.Errorf("long run executed %d times", n)
+		}
+	})
+}
+
+// TestActiveLimitHoldsAcrossNodes: two nodes on one store create and
+// resume one owner's schedules at once; the cap on active schedules holds.
+func TestActiveLimitHoldsAcrossNodes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() store.Store) {
+		const max, each = 4, 6
+		cfg := scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}),
+			Policy: scheduler.Policy{MaxActiveSchedules: max}}
+		var nodes []*scheduler.Scheduler
+		var st store.Store
+		for range 2 {
+			st = open()
+			s, err := scheduler.New(st, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nodes = append(nodes, s)
+		}
+		var paused []string
+		for i := range each {
+			sch := cronSchedule("paused"+strconv.Itoa(i), "ok", "@daily")
+			sch.Paused = true
+			created, err := nodes[0].CreateSchedule(ctx, alice, sch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			paused = append(paused, created.ID)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 2*each)
+		for i := range 2 * each {
+			node := nodes[i%2]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if i < each {
+					_, errs[i] = node.ResumeSchedule(ctx, alice, paused[i])
+				} else {
+					_, errs[i] = node.CreateSchedule(ctx, alice, cronSchedule("new"+strconv.Itoa(i), "ok", "@daily"))
+				}
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for i, err := range errs {
+			if err == nil {
+				ok++
+			} else if !errors.Is(err, store.ErrLimit) {
+				t.Errorf("write %d: %v", i, err)
+			}
+		}
+		n, err := st.ScheduleCountActive(ctx, alice.Subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != max || n != max {
+			t.Errorf("%d writes went through and %d schedules are active, under a cap of %d", ok, n, max)
 		}
 	})
 }

@@ -95,7 +95,9 @@ func (s *Scheduler) nextRun(sch *store.Schedule) time.Time {
 }
 
 // checkActiveLimit refuses one more active schedule of owner when the
-// policy's cap is reached. self is a schedule already counted.
+// policy's cap is reached. A store.ScheduleCapper checks the cap again in
+// the transaction of the write, so concurrent writes cannot pass it
+// together; with another store this count is the only check.
 func (s *Scheduler) checkActiveLimit(ctx context.Context, owner string) error {
 	max := s.cfg.Policy.MaxActiveSchedules
 	if max == 0 {
@@ -106,9 +108,19 @@ func (s *Scheduler) checkActiveLimit(ctx context.Context, owner string) error {
 		return err
 	}
 	if n >= max {
-		return fmt.Errorf("owner %q has %d active schedules, the most allowed: %w", owner, n, store.ErrLimit)
+		return store.ActiveLimit(owner, n)
 	}
 	return nil
+}
+
+// capper is the store as a store.ScheduleCapper, when it is one and the
+// policy caps active schedules.
+func (s *Scheduler) capper() (store.ScheduleCapper, int) {
+	c, ok := s.st.(store.ScheduleCapper)
+	if !ok || s.cfg.Policy.MaxActiveSchedules == 0 {
+		return nil, 0
+	}
+	return c, s.cfg.Policy.MaxActiveSchedules
 }
 
 // CreateSchedule creates a schedule owned by p (an admin may name another
@@ -136,7 +148,13 @@ func (s *Scheduler) CreateSchedule(ctx context.Context, p Principal, sch *store.
 			return nil, fmt.Errorf("create schedule: %w", err)
 		}
 	}
-	out, err := s.st.ScheduleCreate(ctx, &c)
+	var out *store.Schedule
+	var err error
+	if capper, max := s.capper(); capper != nil {
+		out, err = capper.ScheduleCreateCapped(ctx, &c, max)
+	} else {
+		out, err = s.st.ScheduleCreate(ctx, &c)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create schedule: %w", err)
 	}
@@ -174,7 +192,13 @@ func (s *Scheduler) updateDefinition(ctx context.Context, cur, c *store.Schedule
 		}
 	}
 	c.NextRunAt = s.nextRun(c)
-	out, err := s.st.ScheduleUpdate(ctx, c)
+	var out *store.Schedule
+	var err error
+	if capper, max := s.capper(); capper != nil {
+		out, err = capper.ScheduleUpdateCapped(ctx, c, max)
+	} else {
+		out, err = s.st.ScheduleUpdate(ctx, c)
+	}
 	if err != nil && move {
 		if _, rerr := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: cur.ID, LastFiredAt: ptr(cur.LastFiredAt)}); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("restore the last fired tick: %w", rerr))
@@ -324,7 +348,17 @@ func (s *Scheduler) ResumeSchedule(ctx context.Context, p Principal, id string) 
 			return nil, fmt.Errorf("resume schedule: %w", err)
 		}
 	}
-	sch, err := s.st.ScheduleResume(ctx, id)
+	var sch *store.Schedule
+	if capper, max := s.capper(); capper != nil {
+		sch, err = capper.ScheduleResumeCapped(ctx, id, max)
+	} else {
+		sch, err = s.st.ScheduleResume(ctx, id)
+	}
+	if err != nil && cur.Paused {
+		if _, rerr := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: id, LastFiredAt: ptr(cur.LastFiredAt)}); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("restore the last fired tick: %w", rerr))
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("resume schedule: %w", err)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -214,6 +215,29 @@ type ScheduleStore interface {
 	// neither Version nor UpdatedAt, and publishes nothing: these are
 	// bookkeeping, not changes of the definition.
 	ScheduleSetTimes(ctx context.Context, params *ScheduleSetTimesParams) (*Schedule, error)
+}
+
+// ScheduleCapper is implemented by stores that check a cap on an owner's
+// active (not paused) schedules in the transaction that makes a schedule
+// active, so that concurrent creates, updates or resumes of one owner's
+// schedules cannot pass the cap together. A max of zero means no cap.
+type ScheduleCapper interface {
+	// ScheduleCreateCapped is ScheduleCreate; when s is active and its
+	// owner already has max active schedules, it returns ErrLimit
+	// (ActiveLimit) and writes nothing.
+	ScheduleCreateCapped(ctx context.Context, s *Schedule, max int) (*Schedule, error)
+	// ScheduleUpdateCapped is ScheduleUpdate with the same cap, applied
+	// when the update makes a paused schedule active.
+	ScheduleUpdateCapped(ctx context.Context, s *Schedule, max int) (*Schedule, error)
+	// ScheduleResumeCapped is ScheduleResume with the same cap, applied
+	// when the schedule is paused.
+	ScheduleResumeCapped(ctx context.Context, id string, max int) (*Schedule, error)
+}
+
+// ActiveLimit is the ErrLimit of an owner who has n active schedules, the
+// most allowed.
+func ActiveLimit(owner string, n int) error {
+	return fmt.Errorf("owner %q has %d active schedules, the most allowed: %w", owner, n, ErrLimit)
 }
 
 // List limits.

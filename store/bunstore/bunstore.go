@@ -76,6 +76,7 @@ var (
 	_ store.Store          = (*Store)(nil)
 	_ store.DeliveryOutbox = (*Store)(nil)
 	_ store.StagedEnqueuer = (*Store)(nil)
+	_ store.ScheduleCapper = (*Store)(nil)
 )
 
 // Open opens a store from a DSN and applies the migrations. A DSN is

@@ -21,6 +21,11 @@ func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // ScheduleCreate implements store.ScheduleStore.
 func (s *Store) ScheduleCreate(ctx context.Context, in *store.Schedule) (*store.Schedule, error) {
+	return s.ScheduleCreateCapped(ctx, in, 0)
+}
+
+// ScheduleCreateCapped implements store.ScheduleCapper.
+func (s *Store) ScheduleCreateCapped(ctx context.Context, in *store.Schedule, max int) (*store.Schedule, error) {
 	c, err := store.PrepareSchedule(in, s.limits)
 	if err != nil {
 		return nil, err
@@ -29,6 +34,11 @@ func (s *Store) ScheduleCreate(ctx context.Context, in *store.Schedule) (*store.
 	c.ID, c.Version, c.CreatedAt, c.UpdatedAt = newID(), 1, now, now
 	row := scheduleToRow(c)
 	err = s.tx(ctx, func(tx bun.Tx, out *outbox) error {
+		if !c.Paused {
+			if err := s.capActive(ctx, tx, c.Owner, max); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
 			return err
 		}
@@ -70,8 +80,16 @@ func getSchedule(ctx context.Context, db bun.IDB, id, lock string) (*scheduleRow
 
 // ScheduleUpdate implements store.ScheduleStore.
 func (s *Store) ScheduleUpdate(ctx context.Context, in *store.Schedule) (*store.Schedule, error) {
+	return s.ScheduleUpdateCapped(ctx, in, 0)
+}
+
+// ScheduleUpdateCapped implements store.ScheduleCapper.
+func (s *Store) ScheduleUpdateCapped(ctx context.Context, in *store.Schedule, max int) (*store.Schedule, error) {
+	if in == nil {
+		return nil, store.Invalid("schedule", "must not be nil")
+	}
 	var out *store.Schedule
-	err := s.changeSchedule(ctx, in.ID, func(cur *scheduleRow) (*scheduleRow, error) {
+	err := s.changeSchedule(ctx, in.ID, max, func(cur *scheduleRow) (*scheduleRow, error) {
 		// Owner is kept, but the rules of the whole record apply.
 		in := *in
 		in.Owner = cur.Owner
@@ -95,17 +113,22 @@ func (s *Store) ScheduleUpdate(ctx context.Context, in *store.Schedule) (*store.
 
 // SchedulePause implements store.ScheduleStore.
 func (s *Store) SchedulePause(ctx context.Context, id string) (*store.Schedule, error) {
-	return s.setPaused(ctx, id, true)
+	return s.setPaused(ctx, id, true, 0)
 }
 
 // ScheduleResume implements store.ScheduleStore.
 func (s *Store) ScheduleResume(ctx context.Context, id string) (*store.Schedule, error) {
-	return s.setPaused(ctx, id, false)
+	return s.setPaused(ctx, id, false, 0)
 }
 
-func (s *Store) setPaused(ctx context.Context, id string, paused bool) (*store.Schedule, error) {
+// ScheduleResumeCapped implements store.ScheduleCapper.
+func (s *Store) ScheduleResumeCapped(ctx context.Context, id string, max int) (*store.Schedule, error) {
+	return s.setPaused(ctx, id, false, max)
+}
+
+func (s *Store) setPaused(ctx context.Context, id string, paused bool, max int) (*store.Schedule, error) {
 	var out *store.Schedule
-	err := s.changeSchedule(ctx, id, func(cur *scheduleRow) (*scheduleRow, error) {
+	err := s.changeSchedule(ctx, id, max, func(cur *scheduleRow) (*scheduleRow, error) {
 		if cur.Paused == paused {
 			return nil, nil
 		}
@@ -125,8 +148,9 @@ func (s *Store) setPaused(ctx context.Context, id string, paused bool) (*store.S
 
 // changeSchedule reads schedule id under a lock, lets change compute the new
 // row (nil: nothing to change), writes it with the next version and
-// notifies.
-func (s *Store) changeSchedule(ctx context.Context, id string, change func(cur *scheduleRow) (*scheduleRow, error), out **store.Schedule) error {
+// notifies. A change that makes the schedule active is subject to the cap
+// max of its owner's active schedules (capActive).
+func (s *Store) changeSchedule(ctx context.Context, id string, max int, change func(cur *scheduleRow) (*scheduleRow, error), out **store.Schedule) error {
 	return s.tx(ctx, func(tx bun.Tx, ob *outbox) error {
 		cur, err := getSchedule(ctx, tx, id, s.lockClause("UPDATE"))
 		if err != nil {
@@ -140,6 +164,11 @@ func (s *Store) changeSchedule(ctx context.Context, id string, change func(cur *
 			*out = cur.schedule()
 			return nil
 		}
+		if cur.Paused && !next.Paused {
+			if err := s.capActive(ctx, tx, cur.Owner, max); err != nil {
+				return err
+			}
+		}
 		next.Version = cur.Version + 1
 		next.UpdatedAt = s.clock()
 		if _, err := tx.NewUpdate().Model(next).WherePK().Exec(ctx); err != nil {
@@ -149,6 +178,30 @@ func (s *Store) changeSchedule(ctx context.Context, id string, change func(cur *
 		*out = next.schedule()
 		return nil
 	})
+}
+
+// capActive refuses, in tx, one more active schedule of owner when owner
+// has max (> 0) already. On PostgreSQL it first takes a lock on the owner
+// until the transaction ends, so that the checks of one owner, and the
+// writes they allow, take turns: each sees what the one before wrote.
+// SQLite's single writer takes turns already.
+func (s *Store) capActive(ctx context.Context, tx bun.Tx, owner string, max int) error {
+	if max <= 0 {
+		return nil
+	}
+	if s.pg() {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext(?))", s.channel+" active schedules of "+owner); err != nil {
+			return err
+		}
+	}
+	n, err := tx.NewSelect().Model((*scheduleRow)(nil)).Where("owner = ?", owner).Where("NOT paused").Count(ctx)
+	if err != nil {
+		return err
+	}
+	if int(n) >= max {
+		return store.ActiveLimit(owner, int(n))
+	}
+	return nil
 }
 
 // lockClause is the row lock mode ("UPDATE", "SHARE") a transaction takes

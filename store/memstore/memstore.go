@@ -58,6 +58,7 @@ var (
 	_ store.Store          = (*Store)(nil)
 	_ store.DeliveryOutbox = (*Store)(nil)
 	_ store.StagedEnqueuer = (*Store)(nil)
+	_ store.ScheduleCapper = (*Store)(nil)
 )
 
 type ownerKey struct{ owner, name string }

@@ -11,6 +11,11 @@ import (
 
 // ScheduleCreate implements store.ScheduleStore.
 func (s *Store) ScheduleCreate(ctx context.Context, in *store.Schedule) (*store.Schedule, error) {
+	return s.ScheduleCreateCapped(ctx, in, 0)
+}
+
+// ScheduleCreateCapped implements store.ScheduleCapper.
+func (s *Store) ScheduleCreateCapped(ctx context.Context, in *store.Schedule, max int) (*store.Schedule, error) {
 	now, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("create schedule: %w", err)
@@ -23,6 +28,11 @@ func (s *Store) ScheduleCreate(ctx context.Context, in *store.Schedule) (*store.
 	key := ownerKey{c.Owner, c.Name}
 	if _, ok := s.scheduleNames[key]; ok {
 		return nil, fmt.Errorf("create schedule: owner %q already has a schedule named %q: %w", c.Owner, c.Name, store.ErrConflict)
+	}
+	if !c.Paused {
+		if err := s.capActive(c.Owner, max); err != nil {
+			return nil, fmt.Errorf("create schedule: %w", err)
+		}
 	}
 	id, err := newID()
 	if err != nil {
@@ -53,6 +63,11 @@ func (s *Store) ScheduleGet(ctx context.Context, id string) (*store.Schedule, er
 
 // ScheduleUpdate implements store.ScheduleStore.
 func (s *Store) ScheduleUpdate(ctx context.Context, in *store.Schedule) (*store.Schedule, error) {
+	return s.ScheduleUpdateCapped(ctx, in, 0)
+}
+
+// ScheduleUpdateCapped implements store.ScheduleCapper.
+func (s *Store) ScheduleUpdateCapped(ctx context.Context, in *store.Schedule, max int) (*store.Schedule, error) {
 	now, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("update schedule: %w", err)
@@ -73,6 +88,11 @@ func (s *Store) ScheduleUpdate(ctx context.Context, in *store.Schedule) (*store.
 	}
 	if c.Version != 0 && c.Version != old.Version {
 		return nil, fmt.Errorf("update schedule %s: version %d is stale (stored %d): %w", c.ID, c.Version, old.Version, store.ErrConflict)
+	}
+	if old.Paused && !c.Paused {
+		if err := s.capActive(old.Owner, max); err != nil {
+			return nil, fmt.Errorf("update schedule %s: %w", c.ID, err)
+		}
 	}
 	if c.Name != old.Name {
 		if _, taken := s.scheduleNames[ownerKey{old.Owner, c.Name}]; taken {
@@ -119,15 +139,32 @@ func (s *Store) ScheduleDelete(ctx context.Context, id string) error {
 
 // SchedulePause implements store.ScheduleStore.
 func (s *Store) SchedulePause(ctx context.Context, id string) (*store.Schedule, error) {
-	return s.setPaused(ctx, "pause", id, true)
+	return s.setPaused(ctx, "pause", id, true, 0)
 }
 
 // ScheduleResume implements store.ScheduleStore.
 func (s *Store) ScheduleResume(ctx context.Context, id string) (*store.Schedule, error) {
-	return s.setPaused(ctx, "resume", id, false)
+	return s.setPaused(ctx, "resume", id, false, 0)
 }
 
-func (s *Store) setPaused(ctx context.Context, op, id string, paused bool) (*store.Schedule, error) {
+// ScheduleResumeCapped implements store.ScheduleCapper.
+func (s *Store) ScheduleResumeCapped(ctx context.Context, id string, max int) (*store.Schedule, error) {
+	return s.setPaused(ctx, "resume", id, false, max)
+}
+
+// capActive refuses one more active schedule of owner when owner has max
+// (> 0) already. The caller holds mu.
+func (s *Store) capActive(owner string, max int) error {
+	if max <= 0 {
+		return nil
+	}
+	if n := s.countActive(owner); n >= max {
+		return store.ActiveLimit(owner, n)
+	}
+	return nil
+}
+
+func (s *Store) setPaused(ctx context.Context, op, id string, paused bool, max int) (*store.Schedule, error) {
 	now, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s schedule %s: %w", op, id, err)
@@ -138,6 +175,11 @@ func (s *Store) setPaused(ctx context.Context, op, id string, paused bool) (*sto
 		return nil, fmt.Errorf("%s schedule %s: %w", op, id, store.ErrNotFound)
 	}
 	if sch.Paused != paused {
+		if !paused {
+			if err := s.capActive(sch.Owner, max); err != nil {
+				return nil, fmt.Errorf("%s schedule %s: %w", op, id, err)
+			}
+		}
 		sch.Paused = paused
 		sch.Version++
 		sch.UpdatedAt = now
@@ -185,13 +227,18 @@ func (s *Store) ScheduleCountActive(ctx context.Context, owner string) (int, err
 		return 0, fmt.Errorf("count active schedules: %w", err)
 	}
 	defer s.mu.Unlock()
+	return s.countActive(owner), nil
+}
+
+// countActive counts the active schedules of owner. The caller holds mu.
+func (s *Store) countActive(owner string) int {
 	n := 0
 	for _, sch := range s.schedules {
 		if sch.Owner == owner && !sch.Paused {
 			n++
 		}
 	}
-	return n, nil
+	return n
 }
 
 // ScheduleSetTimes implements store.ScheduleStore. It changes neither

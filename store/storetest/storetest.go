@@ -57,6 +57,7 @@ func Run(t *testing.T, f Factory) {
 		{"Delivery", deliveryTests()},
 		{"Outbox", outboxTests()},
 		{"Staged", stagedTests()},
+		{"Capped", cappedTests()},
 		{"Backfill", backfillTests()},
 		{"Notify", notifyTests()},
 		{"Time", timeTests()},
