@@ -97,12 +97,14 @@ func (s *Store) writeTogether(batch []*groupWrite) error {
 }
 
 // updateEach runs q, which changes at most one run, once per row of vals
-// with tail after the row's values, in tx; each row's first value is the
-// id of its run. It returns the runs that changed, as they are now.
-func (s *Store) updateEach(ctx context.Context, tx bun.Tx, q string, vals [][]any, tail []any) ([]runRow, error) {
+// in tx, and returns the runs that changed, as they are now. A row's first
+// keys values name its run (the id first); q takes the row's other values,
+// then tail, then the keys: plain ? placeholders, which the driver binds
+// faster than numbered ones.
+func (s *Store) updateEach(ctx context.Context, tx bun.Tx, q string, vals [][]any, keys int, tail []any) ([]runRow, error) {
 	args := make([][]any, len(vals))
 	for i, v := range vals {
-		args[i] = slices.Concat(v, tail)
+		args[i] = slices.Concat(v[keys:], tail, v[:keys])
 	}
 	n, err := s.execEach(ctx, tx, q, args)
 	if err != nil {

@@ -112,7 +112,7 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 			}
 			args := make([][]any, len(picked))
 			for i, r := range picked {
-				args[i] = []any{r.ID, p.Node, expires, now}
+				args[i] = []any{p.Node, expires, now, r.ID}
 			}
 			n, err := s.execEach(ctx, tx, claimOneSQL, args)
 			rows = rows[:0]
@@ -173,8 +173,8 @@ func (s *Store) claimPick(cols string) string {
 }
 
 // claimOneSQL claims one run on SQLite.
-const claimOneSQL = "UPDATE herald_runs SET status = 'running', lease_owner = ?2, lease_expires_at = ?3, started_at = ?4 " +
-	"WHERE id = ?1 AND status = 'queued'"
+const claimOneSQL = "UPDATE herald_runs SET status = 'running', lease_owner = ?, lease_expires_at = ?, started_at = ? " +
+	"WHERE id = ? AND status = 'queued'"
 
 // RunExtendLease implements store.RunStore.
 func (s *Store) RunExtendLease(ctx context.Context, p *store.RunExtendLeaseParams) ([]*store.RunLease, error) {
@@ -298,8 +298,8 @@ type transitionSQL struct {
 	// PostgreSQL: one statement per batch, which reads the rows as v and
 	// the runs as r; row is a row's placeholders and set the SET list.
 	cols, row, set string
-	// SQLite: the statement of one run, whose ?1, ?2, … are the row's
-	// values and the tail's after them.
+	// SQLite: the statement of one run, whose placeholders take the
+	// row's cols, the tail, then its id and node (updateEach).
 	one string
 }
 
@@ -309,18 +309,18 @@ var (
 		row:  "(?::uuid, ?, ?, ?, ?, ?, ?, ?, ?::timestamptz)",
 		set: "status = v.status, output = v.output::json, summary = v.summary, progress = COALESCE(v.progress::json, r.progress), " +
 			"error = v.error, finished_at = ?::timestamptz, targets = COALESCE(v.targets::json, r.targets), deliver_after = v.deliver_after",
-		one: "UPDATE herald_runs SET status = ?3, output = ?4, summary = ?5, progress = COALESCE(?6, progress), error = ?7, " +
-			"finished_at = ?10, targets = COALESCE(?8, targets), deliver_after = ?9, lease_owner = NULL, lease_expires_at = NULL " +
-			"WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
+		one: "UPDATE herald_runs SET status = ?, output = ?, summary = ?, progress = COALESCE(?, progress), error = ?, " +
+			"targets = COALESCE(?, targets), deliver_after = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL " +
+			"WHERE id = ? AND status = 'running' AND lease_owner = ?",
 	}
 	requeueSQL = transitionSQL{
 		cols: "run_at, error, inc",
 		row:  "(?::uuid, ?, ?::timestamptz, ?, ?::integer)",
 		set: "status = 'queued', run_at = v.run_at, error = COALESCE(v.error, r.error), attempt = r.attempt + v.inc, " +
 			"cancel_requested = false",
-		one: "UPDATE herald_runs SET status = 'queued', run_at = ?3, error = COALESCE(?4, error), attempt = attempt + ?5, " +
+		one: "UPDATE herald_runs SET status = 'queued', run_at = ?, error = COALESCE(?, error), attempt = attempt + ?, " +
 			"cancel_requested = 0, lease_owner = NULL, lease_expires_at = NULL " +
-			"WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
+			"WHERE id = ? AND status = 'running' AND lease_owner = ?",
 	}
 )
 
@@ -351,7 +351,7 @@ func (s *Store) transition(ctx context.Context, t transitionSQL, vals [][]any, t
 	} else {
 		err := s.writeGrouped(ctx, func(ctx context.Context, tx bun.Tx) error {
 			var err error
-			done, err = s.updateEach(ctx, tx, t.one, vals, tail)
+			done, err = s.updateEach(ctx, tx, t.one, vals, 2, tail)
 			return err
 		})
 		if err != nil {
