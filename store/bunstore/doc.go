@@ -12,7 +12,9 @@
 // On PostgreSQL, claims use FOR UPDATE SKIP LOCKED, batches are written in
 // one statement, and changes reach every process through LISTEN/NOTIFY on a
 // channel named after the schema. On SQLite, writes of one process are
-// serialized in process and notifications stay in the process.
+// serialized in process and notifications stay in the process; concurrent
+// claims, finishes and requeues commit together, in one transaction (group
+// commit), and move their runs one by one through the primary key.
 //
 // Durability: every write commits durably (PostgreSQL's synchronous_commit,
 // SQLite's synchronous level, FULL unless the DSN says otherwise) except a

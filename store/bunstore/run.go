@@ -404,14 +404,6 @@ func (s *Store) cast(expr, typ string) string {
 	return expr
 }
 
-// returning names the updated table's columns in a RETURNING clause.
-func (s *Store) returning(alias string) string {
-	if s.pg() {
-		return alias + ".*"
-	}
-	return "*"
-}
-
 // RunRescue implements store.RunStore.
 func (s *Store) RunRescue(ctx context.Context, p *store.RunRescueParams) ([]*store.Run, error) {
 	limit := store.ListLimitMax
