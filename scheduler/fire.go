@@ -122,6 +122,7 @@ type fireLoop struct {
 	staged     store.StagedEnqueuer
 	lead       time.Duration
 	stageTimer *time.Timer
+	stagedNew  int // runs the last staged write added (not duplicates)
 
 	mu        sync.Mutex // guards the pending changes and flags
 	changes   map[string]struct{}
@@ -530,6 +531,12 @@ func (f *fireLoop) enqueue(ctx context.Context, params []*store.RunEnqueueParams
 	if release != nil {
 		res, err := f.staged.RunEnqueueStaged(ctx, release, params...)
 		f.enqueued(params, res, err)
+		f.stagedNew = 0
+		for _, r := range res {
+			if !r.Duplicate {
+				f.stagedNew++
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("enqueue ticks: %w", err)
 		}
@@ -586,7 +593,9 @@ func (f *fireLoop) enqueued(params []*store.RunEnqueueParams, res []*store.Enque
 // stage writes the ticks of the next moment, when it is no further than
 // the lead away, and commits them when it comes, so that they are there
 // at the moment rather than once written. The lead then follows the time
-// the writes took.
+// the writes took, unless another node had written them all: that write
+// waited for the other's locks, and would drive the nodes' leads up in
+// turn.
 func (f *fireLoop) stage(ctx context.Context) error {
 	if f.staged == nil || len(f.queue) == 0 {
 		return nil
@@ -608,8 +617,9 @@ func (f *fireLoop) stage(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	f.stagedNew = 0
 	err := f.pass(ctx, at, false, nil, release)
-	if wrote > 0 {
+	if wrote > 0 && (err != nil || f.stagedNew > 0) {
 		want := wrote*3/2 + stageLeadMin
 		if want < f.lead {
 			want = f.lead - (f.lead-want)/4 // down slowly, up at once
