@@ -237,7 +237,7 @@ func (f *fireLoop) run(ctx context.Context) {
 	if f.stageTimer != nil {
 		defer f.stageTimer.Stop()
 	}
-	f.armStage()
+	f.armStage(true)
 	resync := time.NewTicker(f.s.cfg.ResyncInterval)
 	defer resync.Stop()
 	var retry *time.Timer
@@ -288,7 +288,7 @@ func (f *fireLoop) run(ctx context.Context) {
 				f.changed(id) // again after the retry interval
 			}
 		}
-		f.armStage()
+		f.armStage(err == nil)
 		if err != nil && ctx.Err() == nil {
 			level.Warn(f.s.logger).Log("msg", "schedule pass failed; retrying", "err", err)
 			if retry != nil {
@@ -629,16 +629,25 @@ func (f *fireLoop) stage(ctx context.Context) error {
 	return err
 }
 
-// armStage sets the stage timer to the next moment less the lead.
-func (f *fireLoop) armStage() {
+// armStage sets the stage timer to the next moment less the lead. When
+// less than the lead is left (the loop was busy, or has just started),
+// staging at once still beats writing once the moment has come; soon
+// false leaves that to the moment, when the last pass failed and its
+// retry waits.
+func (f *fireLoop) armStage(soon bool) {
 	if f.staged == nil {
 		return
 	}
 	f.stageTimer.Stop()
-	if len(f.queue) > 0 {
-		if d := time.Until(f.queue[0].next.Add(-f.lead)); d > 0 {
-			f.stageTimer.Reset(d)
-		}
+	if len(f.queue) == 0 {
+		return
+	}
+	next := f.queue[0].next
+	switch d := time.Until(next.Add(-f.lead)); {
+	case d > 0:
+		f.stageTimer.Reset(d)
+	case soon && time.Until(next) > 0:
+		f.stageTimer.Reset(0)
 	}
 }
 
