@@ -620,7 +620,7 @@ func (f *fireLoop) stage(ctx context.Context) error {
 	f.stagedNew = 0
 	err := f.pass(ctx, at, false, nil, release)
 	if wrote > 0 && (err != nil || f.stagedNew > 0) {
-		want := wrote*3/2 + stageLeadMin
+		want := 2*wrote + stageLeadMin
 		if want < f.lead {
 			want = f.lead - (f.lead-want)/4 // down slowly, up at once
 		}
