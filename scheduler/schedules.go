@@ -95,9 +95,11 @@ func (s *Scheduler) nextRun(sch *store.Schedule) time.Time {
 }
 
 // checkActiveLimit refuses one more active schedule of owner when the
-// policy's cap is reached. A store.ScheduleCapper checks the cap again in
-// the transaction of the write, so concurrent writes cannot pass it
-// together; with another store this count is the only check.
+// policy's cap is reached. Before an update or a resume, which move the
+// last fired tick first, it refuses early; a store.ScheduleCapper checks
+// the cap again in the transaction of the write, so concurrent writes
+// cannot pass it together. With another store this count is the only
+// check.
 func (s *Scheduler) checkActiveLimit(ctx context.Context, owner string) error {
 	max := s.cfg.Policy.MaxActiveSchedules
 	if max == 0 {
@@ -143,16 +145,18 @@ func (s *Scheduler) CreateSchedule(ctx context.Context, p Principal, sch *store.
 	if err := s.checkSchedule(ctx, &c, ""); err != nil {
 		return nil, fmt.Errorf("create schedule: %w", err)
 	}
-	if !c.Paused {
-		if err := s.checkActiveLimit(ctx, c.Owner); err != nil {
-			return nil, fmt.Errorf("create schedule: %w", err)
-		}
-	}
 	var out *store.Schedule
 	var err error
 	if capper, max := s.capper(); capper != nil {
+		// The store counts in the insert's transaction; nothing comes
+		// before it that a refusal would have to undo.
 		out, err = capper.ScheduleCreateCapped(ctx, &c, max)
 	} else {
+		if !c.Paused {
+			if err := s.checkActiveLimit(ctx, c.Owner); err != nil {
+				return nil, fmt.Errorf("create schedule: %w", err)
+			}
+		}
 		out, err = s.st.ScheduleCreate(ctx, &c)
 	}
 	if err != nil {
