@@ -356,3 +356,37 @@ func TestStaticSchedules(t *testing.T) {
 	}
 	wantErr(t, "a static schedule that clashes with a user's", clash.Start(ctx), store.ErrConflict)
 }
+
+// plainStore hides the optional capabilities of the store it wraps.
+type plainStore struct{ store.Store }
+
+// TestActiveLimitOnAPlainStore: a store that is no store.ScheduleCapper
+// still has the cap applied, by a count before each write.
+func TestActiveLimitOnAPlainStore(t *testing.T) {
+	st := memstore.New(memstore.Options{})
+	defer st.Close()
+	s, err := scheduler.New(plainStore{st}, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}),
+		Policy: scheduler.Policy{MaxActiveSchedules: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateSchedule(ctx, alice, cronSchedule("first", "ok", "@daily")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.CreateSchedule(ctx, alice, cronSchedule("second", "ok", "@daily"))
+	wantErr(t, "a second active schedule", err, store.ErrLimit)
+	paused := cronSchedule("paused", "ok", "@daily")
+	paused.Paused = true
+	p, err := s.CreateSchedule(ctx, alice, paused)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.ResumeSchedule(ctx, alice, p.ID)
+	wantErr(t, "resume over the limit", err, store.ErrLimit)
+	p.Paused = false
+	_, err = s.UpdateSchedule(ctx, alice, p)
+	wantErr(t, "an update that resumes over the limit", err, store.ErrLimit)
+	if n, _ := st.ScheduleCountActive(ctx, "alice"); n != 1 {
+		t.Errorf("alice has %d active schedules, want 1", n)
+	}
+}

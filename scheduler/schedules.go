@@ -95,17 +95,21 @@ func (s *Scheduler) nextRun(sch *store.Schedule) time.Time {
 }
 
 // checkActiveLimit refuses one more active schedule of owner when the
-// policy's cap is reached. Before an update or a resume, which move the
-// last fired tick first, it refuses early; a store.ScheduleCapper checks
-// the cap again in the transaction of the write, so concurrent writes
-// cannot pass it together. With another store this count is the only
-// check.
+// policy's cap is reached. Updates and resumes call it before they move
+// the last fired tick, so that a plain refusal has nothing to undo; the
+// write then counts again when the store is a store.ScheduleCapper
+// (capped).
 func (s *Scheduler) checkActiveLimit(ctx context.Context, owner string) error {
-	max := s.cfg.Policy.MaxActiveSchedules
+	return activeLimit(ctx, s.st, owner, s.cfg.Policy.MaxActiveSchedules)
+}
+
+// activeLimit refuses one more active schedule of owner when owner has max
+// (> 0) already.
+func activeLimit(ctx context.Context, st store.Store, owner string, max int) error {
 	if max == 0 {
 		return nil
 	}
-	n, err := s.st.ScheduleCountActive(ctx, owner)
+	n, err := st.ScheduleCountActive(ctx, owner)
 	if err != nil {
 		return err
 	}
@@ -115,14 +119,37 @@ func (s *Scheduler) checkActiveLimit(ctx context.Context, owner string) error {
 	return nil
 }
 
-// capper is the store as a store.ScheduleCapper, when it is one and the
-// policy caps active schedules.
-func (s *Scheduler) capper() (store.ScheduleCapper, int) {
-	c, ok := s.st.(store.ScheduleCapper)
-	if !ok || s.cfg.Policy.MaxActiveSchedules == 0 {
-		return nil, 0
+// capped is the store's schedule writes under a cap on active schedules:
+// the store's own when it is a store.ScheduleCapper, which counts in the
+// write's transaction, so concurrent writes cannot pass the cap together;
+// else countFirst.
+func (s *Scheduler) capped() store.ScheduleCapper {
+	if c, ok := s.st.(store.ScheduleCapper); ok {
+		return c
 	}
-	return c, s.cfg.Policy.MaxActiveSchedules
+	return countFirst{s.st}
+}
+
+// countFirst caps a store that is no store.ScheduleCapper by counting
+// before the write, which concurrent writes can pass together. Updates and
+// resumes are counted by their callers (checkActiveLimit).
+type countFirst struct{ st store.Store }
+
+func (c countFirst) ScheduleCreateCapped(ctx context.Context, sch *store.Schedule, max int) (*store.Schedule, error) {
+	if !sch.Paused {
+		if err := activeLimit(ctx, c.st, sch.Owner, max); err != nil {
+			return nil, err
+		}
+	}
+	return c.st.ScheduleCreate(ctx, sch)
+}
+
+func (c countFirst) ScheduleUpdateCapped(ctx context.Context, sch *store.Schedule, _ int) (*store.Schedule, error) {
+	return c.st.ScheduleUpdate(ctx, sch)
+}
+
+func (c countFirst) ScheduleResumeCapped(ctx context.Context, id string, _ int) (*store.Schedule, error) {
+	return c.st.ScheduleResume(ctx, id)
 }
 
 // CreateSchedule creates a schedule owned by p (an admin may name another
@@ -145,20 +172,7 @@ func (s *Scheduler) CreateSchedule(ctx context.Context, p Principal, sch *store.
 	if err := s.checkSchedule(ctx, &c, ""); err != nil {
 		return nil, fmt.Errorf("create schedule: %w", err)
 	}
-	var out *store.Schedule
-	var err error
-	if capper, max := s.capper(); capper != nil {
-		// The store counts in the insert's transaction; nothing comes
-		// before it that a refusal would have to undo.
-		out, err = capper.ScheduleCreateCapped(ctx, &c, max)
-	} else {
-		if !c.Paused {
-			if err := s.checkActiveLimit(ctx, c.Owner); err != nil {
-				return nil, fmt.Errorf("create schedule: %w", err)
-			}
-		}
-		out, err = s.st.ScheduleCreate(ctx, &c)
-	}
+	out, err := s.capped().ScheduleCreateCapped(ctx, &c, s.cfg.Policy.MaxActiveSchedules)
 	if err != nil {
 		return nil, fmt.Errorf("create schedule: %w", err)
 	}
@@ -196,13 +210,7 @@ func (s *Scheduler) updateDefinition(ctx context.Context, cur, c *store.Schedule
 		}
 	}
 	c.NextRunAt = s.nextRun(c)
-	var out *store.Schedule
-	var err error
-	if capper, max := s.capper(); capper != nil {
-		out, err = capper.ScheduleUpdateCapped(ctx, c, max)
-	} else {
-		out, err = s.st.ScheduleUpdate(ctx, c)
-	}
+	out, err := s.capped().ScheduleUpdateCapped(ctx, c, s.cfg.Policy.MaxActiveSchedules)
 	if err != nil && move {
 		if _, rerr := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: cur.ID, LastFiredAt: ptr(cur.LastFiredAt)}); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("restore the last fired tick: %w", rerr))
@@ -352,12 +360,7 @@ func (s *Scheduler) ResumeSchedule(ctx context.Context, p Principal, id string) 
 			return nil, fmt.Errorf("resume schedule: %w", err)
 		}
 	}
-	var sch *store.Schedule
-	if capper, max := s.capper(); capper != nil {
-		sch, err = capper.ScheduleResumeCapped(ctx, id, max)
-	} else {
-		sch, err = s.st.ScheduleResume(ctx, id)
-	}
+	sch, err := s.capped().ScheduleResumeCapped(ctx, id, s.cfg.Policy.MaxActiveSchedules)
 	if err != nil && cur.Paused {
 		if _, rerr := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: id, LastFiredAt: ptr(cur.LastFiredAt)}); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("restore the last fired tick: %w", rerr))

@@ -115,14 +115,17 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 				args[i] = []any{p.Node, expires, now, r.ID}
 			}
 			n, err := s.execEach(ctx, tx, claimOneSQL, args)
+			if err != nil {
+				return err
+			}
 			rows = rows[:0]
 			for i, r := range picked {
-				if err == nil && n[i] > 0 {
+				if n[i] > 0 {
 					r.Status, r.LeaseOwner, r.LeaseExpiresAt, r.StartedAt = string(store.RunRunning), p.Node, expires, now
 					rows = append(rows, r)
 				}
 			}
-			return err
+			return nil
 		})
 	}
 	if err != nil {

@@ -194,14 +194,20 @@ func (s *Store) capActive(ctx context.Context, tx bun.Tx, owner string, max int)
 			return err
 		}
 	}
-	n, err := tx.NewSelect().Model((*scheduleRow)(nil)).Where("owner = ?", owner).Where("NOT paused").Count(ctx)
+	n, err := countActive(ctx, tx, owner)
 	if err != nil {
 		return err
 	}
-	if int(n) >= max {
-		return store.ActiveLimit(owner, int(n))
+	if n >= max {
+		return store.ActiveLimit(owner, n)
 	}
 	return nil
+}
+
+// countActive counts the schedules of owner that are not paused.
+func countActive(ctx context.Context, db bun.IDB, owner string) (int, error) {
+	n, err := db.NewSelect().Model((*scheduleRow)(nil)).Where("owner = ?", owner).Where("NOT paused").Count(ctx)
+	return int(n), err
 }
 
 // lockClause is the row lock mode ("UPDATE", "SHARE") a transaction takes
@@ -276,11 +282,11 @@ func (s *Store) ScheduleCountActive(ctx context.Context, owner string) (int, err
 	if s.isClosed() {
 		return 0, store.ErrClosed
 	}
-	n, err := s.db.NewSelect().Model((*scheduleRow)(nil)).Where("owner = ?", owner).Where("NOT paused").Count(ctx)
+	n, err := countActive(ctx, s.db, owner)
 	if err != nil {
 		return 0, fmt.Errorf("count schedules of %s: %w", owner, translate(err))
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // ScheduleSetTimes implements store.ScheduleStore.

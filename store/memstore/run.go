@@ -12,11 +12,18 @@ import (
 	"github.com/heraldhq/herald/store/internal/overlap"
 )
 
+// RunEnqueue implements store.RunStore.
+func (s *Store) RunEnqueue(ctx context.Context, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
+	return s.RunEnqueueStaged(ctx, nil, params...)
+}
+
 // RunEnqueueStaged implements store.StagedEnqueuer. A memory write takes
 // no time, so nothing is written before release returns: the runs are
-// written, at once, after it.
+// written, at once, after it. A nil release writes them at once, as
+// RunEnqueue does.
 func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
-	if _, err := store.PrepareEnqueueBatch(params, s.limits); err != nil {
+	prepared, err := store.PrepareEnqueueBatch(params, s.limits)
+	if err != nil {
 		return nil, fmt.Errorf("enqueue runs: %w", err)
 	}
 	if release != nil {
@@ -24,20 +31,11 @@ func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Conte
 			return nil, fmt.Errorf("enqueue runs: %w", err)
 		}
 	}
-	return s.RunEnqueue(ctx, params...)
-}
-
-// RunEnqueue implements store.RunStore.
-func (s *Store) RunEnqueue(ctx context.Context, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
 	now, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("enqueue runs: %w", err)
 	}
 	defer s.mu.Unlock()
-	prepared, err := store.PrepareEnqueueBatch(params, s.limits)
-	if err != nil {
-		return nil, fmt.Errorf("enqueue runs: %w", err)
-	}
 	// Every check comes before the first write, so the call is all or
 	// nothing.
 	for _, p := range prepared {
