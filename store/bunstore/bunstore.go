@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
-	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/driver/sqliteshim"
 
 	"github.com/heraldhq/herald/store"
@@ -105,7 +103,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bunstore: open %s: %w", dsn, err)
 		}
-		db = bun.NewDB(sqldb, sqlitedialect.New())
+		db = bun.NewDB(sqldb, SQLiteDialect())
 	}
 	s, err := newStore(ctx, db, dsn, opts)
 	if err != nil {
@@ -120,10 +118,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 // opened (and closes after the store), and applies the migrations. On
 // PostgreSQL, notifications from other processes need a DSN to listen on:
 // pass it as listenDSN, or "" to hear only this process. PostgreSQL must be
-// reached through pgx (github.com/jackc/pgx/v5/stdlib). SQLite must bind
-// times as bun writes them: with the pure-Go driver, add
-// _time_format=sqlite to the DSN (Open does); New refuses a handle that
-// binds them otherwise.
+// reached through pgx (github.com/jackc/pgx/v5/stdlib). SQLite keeps
+// times as integer microseconds: its *bun.DB must use SQLiteDialect, and
+// the pure-Go driver's DSN must have SQLiteDSNParams (Open does both); New
+// refuses a handle that writes, binds or reads times otherwise.
 func New(ctx context.Context, db *bun.DB, listenDSN string, opts Options) (*Store, error) {
 	return newStore(ctx, db, listenDSN, opts)
 }
@@ -169,8 +167,10 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 	if err := s.connect(ctx); err != nil {
 		return nil, fmt.Errorf("bunstore: connect %s: %w", redactDSN(dsn), err)
 	}
-	if err := s.checkTimeFormat(ctx); err != nil {
-		return nil, err
+	if !s.pg() {
+		if err := checkSQLiteHandle(ctx, db); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
@@ -206,25 +206,6 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 	s.bg.Add(1)
 	go s.acceptLoop()
 	return s, nil
-}
-
-// checkTimeFormat makes sure that a time the SQLite driver binds reads as
-// the text bun writes for it: the store writes times both ways and compares
-// them as text, so two formats would miss equal times and misorder others.
-func (s *Store) checkTimeFormat(ctx context.Context) error {
-	if s.pg() {
-		return nil
-	}
-	t := time.Date(2001, 2, 3, 4, 5, 6, 7000, time.UTC)
-	want := strings.Trim(s.db.QueryGen().FormatQuery("?", t), "'")
-	var got string
-	if err := s.db.DB.QueryRowContext(ctx, "SELECT CAST(? AS TEXT)", t).Scan(&got); err != nil {
-		return fmt.Errorf("bunstore: read how the driver binds times: %w", translate(err))
-	}
-	if got != want {
-		return fmt.Errorf("bunstore: the SQLite driver binds times as %q, not as %q: open the database with _time_format=sqlite in its DSN", got, want)
-	}
-	return nil
 }
 
 // connect pings the database. A new SQLite file being switched to WAL by

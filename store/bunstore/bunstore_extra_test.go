@@ -17,6 +17,7 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/driver/sqliteshim"
+	"github.com/uptrace/bun/schema"
 
 	"github.com/heraldhq/herald/internal/testpg"
 	"github.com/heraldhq/herald/store"
@@ -24,7 +25,7 @@ import (
 )
 
 // migrationCount is how many migrations each dialect has.
-const migrationCount = 3
+var migrationCount = map[string]int{bunstore.DialectPostgres: 3, bunstore.DialectSQLite: 4}
 
 // eachBackend runs fn on a fresh database of each dialect.
 func eachBackend(t *testing.T, fn func(t *testing.T, dsn string)) {
@@ -70,8 +71,8 @@ func TestMigrationsRunConcurrentlyAndTwice(t *testing.T) {
 		if err := st.DB().NewRaw("SELECT count(*) FROM herald_migrations").Scan(context.Background(), &applied); err != nil {
 			t.Fatal(err)
 		}
-		if applied != migrationCount {
-			t.Fatalf("herald_migrations has %d rows, want %d (each migration applied once)", applied, migrationCount)
+		if want := migrationCount[st.Dialect()]; applied != want {
+			t.Fatalf("herald_migrations has %d rows, want %d (each migration applied once)", applied, want)
 		}
 	})
 }
@@ -302,28 +303,41 @@ func TestClaimKeepsCommitsDurable(t *testing.T) {
 }
 
 // TestNewOnTheCallersDatabase: New takes a database the application opened,
-// runs the store on it, and leaves it open; an SQLite handle that binds
-// times in another text than bun writes is refused with the fix named.
+// runs the store on it, and leaves it open. An SQLite handle that would
+// write, bind or read times otherwise than as integer microseconds is
+// refused with the fix named, before anything is written.
 func TestNewOnTheCallersDatabase(t *testing.T) {
 	ctx := context.Background()
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "app.db")
 		for _, tc := range []struct {
 			query   string
-			refused bool
-		}{{"", true}, {"?_time_format=sqlite", false}} {
+			dialect schema.Dialect
+			refusal string // "" when accepted
+		}{
+			{"?" + bunstore.SQLiteDSNParams, sqlitedialect.New(), "bunstore.SQLiteDialect()"},
+			{"", bunstore.SQLiteDialect(), bunstore.SQLiteDSNParams},
+			{"?_time_format=sqlite", bunstore.SQLiteDialect(), bunstore.SQLiteDSNParams},
+			{"?_time_integer_format=unix_micro", bunstore.SQLiteDialect(), bunstore.SQLiteDSNParams},
+			{"?_time_integer_format=unix_milli&_inttotime=1", bunstore.SQLiteDialect(), bunstore.SQLiteDSNParams},
+			{"?" + bunstore.SQLiteDSNParams, bunstore.SQLiteDialect(), ""},
+		} {
 			sqldb, err := sql.Open(sqliteshim.ShimName, "file:"+path+tc.query)
 			if err != nil {
 				t.Fatal(err)
 			}
-			db := bun.NewDB(sqldb, sqlitedialect.New())
+			db := bun.NewDB(sqldb, tc.dialect)
 			st, err := bunstore.New(ctx, db, "", bunstore.Options{})
-			if tc.refused {
-				if err == nil || !strings.Contains(err.Error(), "_time_format=sqlite") {
-					t.Errorf("New without _time_format = %v; want an error naming _time_format=sqlite", err)
-				}
-			} else {
+			if tc.refusal == "" {
 				useStore(t, st, err, db)
+			} else {
+				if err == nil || !strings.Contains(err.Error(), tc.refusal) {
+					t.Errorf("New with DSN %q = %v; want an error naming %s", tc.query, err, tc.refusal)
+				}
+				var tables int
+				if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&tables); err != nil || tables != 0 {
+					t.Errorf("New with DSN %q left %d schema objects (%v); want none", tc.query, tables, err)
+				}
 			}
 			db.Close()
 		}
@@ -390,16 +404,11 @@ func useStore(t *testing.T, st *bunstore.Store, newErr error, db *bun.DB) {
 // TestRunEnqueueTxOnAnotherHandle: a caller's transaction on a second
 // handle to the store's SQLite file, where the store's prepared statements
 // cannot run, still takes a tick once and reports the second as duplicate.
+// A handle that would write times otherwise is refused and writes nothing.
 func TestRunEnqueueTxOnAnotherHandle(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "app.db")
 	st := open(t, "sqlite://"+path)
-	sqldb, err := sql.Open(sqliteshim.ShimName, "file:"+path+"?_time_format=sqlite&_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other := bun.NewDB(sqldb, sqlitedialect.New())
-	defer other.Close()
 	sch, err := st.ScheduleCreate(ctx, &store.Schedule{Owner: "app", Name: "nightly", Agent: "echo",
 		Trigger: store.Trigger{Kind: store.TriggerCron, Cron: "0 3 * * *"}})
 	if err != nil {
@@ -407,6 +416,28 @@ func TestRunEnqueueTxOnAnotherHandle(t *testing.T) {
 	}
 	tick := &store.RunEnqueueParams{Kind: store.RunKindSchedule, ScheduleID: sch.ID, Owner: "app", Agent: "echo",
 		ScheduledFor: time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)}
+	handle := func(query string, d schema.Dialect) *bun.DB {
+		sqldb, err := sql.Open(sqliteshim.ShimName, "file:"+path+"?_pragma=busy_timeout(10000)&"+query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := bun.NewDB(sqldb, d)
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	for _, bad := range []*bun.DB{handle(bunstore.SQLiteDSNParams, sqlitedialect.New()), handle("_time_format=sqlite", bunstore.SQLiteDialect())} {
+		err := bad.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			_, err := st.RunEnqueueTx(ctx, tx, tick)
+			return err
+		})
+		if err == nil {
+			t.Fatal("RunEnqueueTx on a handle that writes times as text succeeded")
+		}
+	}
+	if page, err := st.RunList(ctx, &store.RunListParams{}); err != nil || len(page.Runs) != 0 {
+		t.Fatalf("refused enqueues left %v (%v); want no runs", page, err)
+	}
+	other := handle(bunstore.SQLiteDSNParams, bunstore.SQLiteDialect())
 	for i := range 2 {
 		var res []*store.EnqueueResult
 		err := other.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {

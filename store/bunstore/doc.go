@@ -14,7 +14,9 @@
 // channel named after the schema. On SQLite, writes of one process are
 // serialized in process and notifications stay in the process; concurrent
 // claims, finishes and requeues commit together, in one transaction (group
-// commit), and move their runs one by one through the primary key.
+// commit), and move their runs one by one through the primary key. SQLite
+// keeps times as integer microseconds since the Unix epoch (SQLiteDialect,
+// SQLiteDSNParams), which compare as instants and cost no text formatting.
 //
 // Durability: every write commits durably (PostgreSQL's synchronous_commit,
 // SQLite's synchronous level, FULL unless the DSN says otherwise) except a

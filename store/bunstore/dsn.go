@@ -34,9 +34,9 @@ func parseDSN(dsn string) (dialect, driverDSN string, err error) {
 }
 
 // sqliteDSN builds the pure-Go driver's DSN for a path with optional query
-// parameters: WAL, a busy timeout, foreign keys, and immediate transactions
+// parameters: WAL, a busy timeout, foreign keys, immediate transactions
 // (a writer takes the lock at BEGIN, so two writers never deadlock on an
-// upgrade).
+// upgrade), and times as integer microseconds.
 func sqliteDSN(pathAndQuery string) string {
 	path, query, _ := strings.Cut(pathAndQuery, "?")
 	q, _ := url.ParseQuery(query)
@@ -57,9 +57,12 @@ func sqliteDSN(pathAndQuery string) string {
 	if q.Get("_txlock") == "" {
 		q.Set("_txlock", "immediate")
 	}
-	// Times bound by the driver must read as bun writes them: the store
-	// compares them as text.
-	q.Set("_time_format", "sqlite")
+	// Times are integer microseconds, bound and read by the driver as
+	// SQLiteDialect writes them (sqlitetime.go).
+	params, _ := url.ParseQuery(SQLiteDSNParams)
+	for k, v := range params {
+		q[k] = v
+	}
 	return "file:" + path + "?" + q.Encode()
 }
 

@@ -101,7 +101,9 @@ func newRunRow(p *store.RunEnqueueParams, now time.Time) runRow {
 // RunEnqueueTx enqueues runs inside the caller's transaction on the store's
 // database, so that the application's own writes and the runs commit (or
 // roll back) together. The rules are those of RunEnqueue. The notification
-// that wakes workers is sent when tx commits.
+// that wakes workers is sent when tx commits. On SQLite, a transaction of
+// another *bun.DB than the store's must handle times as the store does
+// (see New); one that does not is refused before anything is written.
 func (s *Store) RunEnqueueTx(ctx context.Context, tx bun.Tx, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
 	if s.isClosed() {
 		return nil, store.ErrClosed
@@ -109,6 +111,11 @@ func (s *Store) RunEnqueueTx(ctx context.Context, tx bun.Tx, params ...*store.Ru
 	ps, err := store.PrepareEnqueueBatch(params, s.limits)
 	if err != nil {
 		return nil, err
+	}
+	if !s.pg() && tx.NewSelect().DB() != s.db {
+		if err := checkSQLiteTimes(ctx, tx, tx.Dialect(), "run_at FROM herald_runs"); err != nil {
+			return nil, fmt.Errorf("enqueue runs: %w", err)
+		}
 	}
 	out := &outbox{}
 	res, err := s.enqueue(ctx, tx, ps, out, nil)

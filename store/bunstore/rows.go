@@ -11,7 +11,7 @@ import (
 
 // The rows are the tables' shapes; they stay inside this package. Durations
 // are stored as nanoseconds, JSON as text, empty strings and zero times as
-// NULL.
+// NULL; times on SQLite as integer microseconds (sqlitetime.go).
 
 type scheduleRow struct {
 	bun.BaseModel `bun:"table:herald_schedules"`
