@@ -116,9 +116,9 @@ func (s *Store) updateEach(ctx context.Context, tx bun.Tx, q string, vals [][]an
 			changed = append(changed, v[0])
 		}
 	}
-	var done []runRow
+	done := make([]runRow, 0, len(changed))
 	for ids := range slices.Chunk(changed, 64) {
-		var rows []runRow
+		rows := make([]runRow, 0, len(ids))
 		q := runByIDSQL
 		if len(ids) > 1 {
 			q = "SELECT * FROM herald_runs WHERE id IN (?" + strings.Repeat(", ?", len(ids)-1) + ")"

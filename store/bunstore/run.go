@@ -106,7 +106,7 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 		// the primary key: SQLite's single writer needs no lock on them,
 		// and this spares the temporary tables of IN and RETURNING.
 		err = s.writeGrouped(ctx, func(ctx context.Context, tx bun.Tx) error {
-			var picked []runRow
+			picked := make([]runRow, 0, min(p.Limit, 1000))
 			if err := s.scanTx(ctx, tx, &picked, s.claimPick("*"), now, p.Limit); err != nil {
 				return err
 			}
