@@ -200,8 +200,8 @@ func TestCancelRunningRun(t *testing.T) {
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("cancelled after %v, want within 1s", took)
 	}
-	if r.Error == "" || r.FinishedAt.IsZero() {
-		t.Errorf("cancelled run: error %q finished %v, want both set", r.Error, r.FinishedAt)
+	if r.Error != "no longer wanted" || r.FinishedAt.IsZero() {
+		t.Errorf("cancelled run: error %q finished %v, want the request's reason and a finish time", r.Error, r.FinishedAt)
 	}
 	_, err = h.Scheduler.CancelRun(ctx, admin, run.ID, "")
 	wantErr(t, "cancel an ended run", err, store.ErrConflict)

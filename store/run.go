@@ -96,6 +96,11 @@ type Run struct {
 	// CancelRequested is set when cancellation of a running run was asked
 	// for; the node running it is expected to stop it.
 	CancelRequested bool
+	// CancelReason is the reason of that request. It becomes the run's
+	// Error when the run ends cancelled, whether its node stopped it
+	// (RunFinish) or its lease expired (RunRescue). A requeue clears it
+	// with the request.
+	CancelReason string
 	// Output is the agent's structured result.
 	Output json.RawMessage
 	// Summary is the agent's readable result.
@@ -280,7 +285,10 @@ type RunRescueParams struct {
 // RunCancelParams asks for a run's cancellation.
 type RunCancelParams struct {
 	ID string
-	// Reason is recorded as the run's error.
+	// Reason is recorded as the run's error; empty means "cancelled". A
+	// queued run gets it at once; a running run keeps it as CancelReason
+	// until it ends cancelled. A second request of a running run keeps the
+	// first reason.
 	Reason string
 }
 
@@ -378,8 +386,9 @@ type RunStore interface {
 	// was refused, and a refusal makes the error a *LeaseLostError listing
 	// the refused runs (which are left as they were); a run that does not
 	// exist is refused like one not held. Invalid input fails the whole call
-	// and writes nothing. A finished run releases the next held run of its
-	// schedule.
+	// and writes nothing. A run that ends cancelled takes its CancelReason,
+	// when it has one, as its Error. A finished run releases the next held
+	// run of its schedule.
 	RunFinish(ctx context.Context, params ...*RunFinishParams) ([]*Run, error)
 	// RunRequeue puts running runs back to queued, clearing the lease and
 	// any cancellation request. Results and refusals are as for RunFinish.

@@ -344,7 +344,7 @@ const insertRunsPG = "INSERT INTO herald_runs (" + runColumns + ") SELECT * FROM
 	"?::text[]::uuid[], ?::text[], ?::text[]::uuid[], ?::timestamptz[], ?::text[]::uuid[], ?::text[], ?::text[], " +
 	"?::text[]::json[], ?::text[]::json[], ?::text[], ?::text[], ?::boolean[], ?::integer[], ?::integer[], " +
 	"?::bigint[], ?::timestamptz[], ?::text[], ?::timestamptz[], ?::boolean[], ?::text[]::json[], ?::text[], " +
-	"?::text[]::json[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[]) " +
+	"?::text[]::json[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::text[]) " +
 	"ON CONFLICT DO NOTHING RETURNING id"
 
 // runArrays are rows as one array per column of runColumns, for
@@ -356,7 +356,7 @@ func runArrays(rows []runRow) []any {
 	times := func() []*time.Time { return make([]*time.Time, n) }
 	ids, kinds, owners, agents, statuses := strs(), strs(), strs(), strs(), strs()
 	scheduleIDs, eventIDs, payloads, targets, keys := ptrs(), ptrs(), ptrs(), ptrs(), ptrs()
-	leaseOwners, outputs, summaries, progresses, errs := ptrs(), ptrs(), ptrs(), ptrs(), ptrs()
+	leaseOwners, outputs, summaries, progresses, errs, reasons := ptrs(), ptrs(), ptrs(), ptrs(), ptrs(), ptrs()
 	scheduledFor, leaseExpires, started, finished, deliverAfter := times(), times(), times(), times(), times()
 	runAt, created := make([]time.Time, n), make([]time.Time, n)
 	held, cancel := make([]bool, n), make([]bool, n)
@@ -368,6 +368,7 @@ func runArrays(rows []runRow) []any {
 			nullPtr(r.Payload), nullPtr(r.Targets), nullPtr(r.IdempotencyKey)
 		leaseOwners[i], outputs[i], summaries[i], progresses[i], errs[i] = nullPtr(r.LeaseOwner), nullPtr(r.Output),
 			nullPtr(r.Summary), nullPtr(r.Progress), nullPtr(r.Error)
+		reasons[i] = nullPtr(r.CancelReason)
 		scheduledFor[i], leaseExpires[i], started[i], finished[i], deliverAfter[i] = timePtr(r.ScheduledFor),
 			timePtr(r.LeaseExpiresAt), timePtr(r.StartedAt), timePtr(r.FinishedAt), timePtr(r.DeliverAfter)
 		runAt[i], created[i] = r.RunAt, r.CreatedAt
@@ -376,7 +377,7 @@ func runArrays(rows []runRow) []any {
 	}
 	return []any{ids, kinds, scheduleIDs, scheduledFor, eventIDs, owners, agents, payloads, targets, keys, statuses,
 		held, attempts, maxAttempts, timeouts, runAt, leaseOwners, leaseExpires, cancel, outputs, summaries, progresses,
-		errs, created, started, finished, deliverAfter}
+		errs, created, started, finished, deliverAfter, reasons}
 }
 
 // timePtr is &t, or nil when t is zero.
@@ -517,9 +518,9 @@ func (s *Store) cancelOthers(ctx context.Context, tx bun.IDB, sids []string, now
 		return err
 	}
 	var ids []string
-	if err := tx.NewRaw("UPDATE "+s.activeTable("")+" SET cancel_requested = ? "+
+	if err := tx.NewRaw("UPDATE "+s.activeTable("")+" SET cancel_requested = ?, cancel_reason = ? "+
 		"WHERE schedule_id IN (?) AND "+activeRuns+" AND status = 'running' AND NOT cancel_requested RETURNING id",
-		true, bun.In(sids)).Scan(ctx, &ids); err != nil {
+		true, overlap.CancelReason, bun.In(sids)).Scan(ctx, &ids); err != nil {
 		return err
 	}
 	for _, id := range ids {

@@ -104,17 +104,18 @@ type runRow struct {
 	StartedAt       time.Time     `bun:"started_at,nullzero"`
 	FinishedAt      time.Time     `bun:"finished_at,nullzero"`
 	DeliverAfter    time.Time     `bun:"deliver_after,nullzero"`
+	CancelReason    string        `bun:"cancel_reason,nullzero"`
 }
 
 // runColumns are the columns of herald_runs, in runRow's order.
 const runColumns = "id, kind, schedule_id, scheduled_for, event_id, owner, agent, payload, targets, idempotency_key, " +
 	"status, held, attempt, max_attempts, timeout, run_at, lease_owner, lease_expires_at, cancel_requested, " +
-	"output, summary, progress, error, created_at, started_at, finished_at, deliver_after"
+	"output, summary, progress, error, created_at, started_at, finished_at, deliver_after, cancel_reason"
 
 // insertRunSQL inserts one run, unless it would take a unique key already
 // taken; its arguments are runRow.insertArgs.
 const insertRunSQL = "INSERT INTO herald_runs (" + runColumns + ") VALUES " +
-	"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+	"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 
 // insertArgs are r's values for runColumns, as bun would write them: empty
 // strings and zero times of nullable columns are NULL.
@@ -123,7 +124,7 @@ func (r *runRow) insertArgs() []any {
 		nullable(r.Payload), nullable(r.Targets), nullable(r.IdempotencyKey), r.Status, r.Held, r.Attempt, r.MaxAttempts,
 		int64(r.Timeout), r.RunAt, nullable(r.LeaseOwner), nullTime(r.LeaseExpiresAt), r.CancelRequested,
 		nullable(r.Output), nullable(r.Summary), nullable(r.Progress), nullable(r.Error), r.CreatedAt,
-		nullTime(r.StartedAt), nullTime(r.FinishedAt), nullTime(r.DeliverAfter)}
+		nullTime(r.StartedAt), nullTime(r.FinishedAt), nullTime(r.DeliverAfter), nullable(r.CancelReason)}
 }
 
 func (r *runRow) run() *store.Run {
@@ -133,7 +134,7 @@ func (r *runRow) run() *store.Run {
 		Targets: unmarshalTargets(r.Targets), IdempotencyKey: r.IdempotencyKey,
 		Status: store.RunStatus(r.Status), Held: r.Held, Attempt: r.Attempt, MaxAttempts: r.MaxAttempts,
 		Timeout: r.Timeout, RunAt: utc(r.RunAt), LeaseOwner: r.LeaseOwner, LeaseExpiresAt: utc(r.LeaseExpiresAt),
-		CancelRequested: r.CancelRequested, Output: rawJSON(r.Output), Summary: r.Summary,
+		CancelRequested: r.CancelRequested, CancelReason: r.CancelReason, Output: rawJSON(r.Output), Summary: r.Summary,
 		Progress: unmarshalProgress(r.Progress), Error: r.Error,
 		CreatedAt: utc(r.CreatedAt), StartedAt: utc(r.StartedAt), FinishedAt: utc(r.FinishedAt),
 		DeliverAfter: utc(r.DeliverAfter),

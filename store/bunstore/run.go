@@ -249,7 +249,8 @@ func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams)
 		ids[i] = p.ID
 		if validID(p.ID) {
 			vals = append(vals, []any{p.ID, p.Node, string(p.Status), nullable(string(p.Output)), nullable(p.Summary),
-				nullable(marshalProgress(p.Progress)), nullable(p.Error), nullable(marshalTargets(p.Targets)), nullTime(p.DeliverAfter)})
+				nullable(marshalProgress(p.Progress)), p.Status == store.RunCancelled, nullable(p.Error),
+				nullable(marshalTargets(p.Targets)), nullTime(p.DeliverAfter)})
 		}
 	}
 	done, err := s.transition(ctx, finishSQL, vals, s.clock())
@@ -307,12 +308,16 @@ type transitionSQL struct {
 }
 
 var (
+	// A run that ends cancelled takes the reason of its cancellation
+	// request as its error, when it has one.
 	finishSQL = transitionSQL{
-		cols: "status, output, summary, progress, error, targets, deliver_after",
-		row:  "(?::uuid, ?, ?, ?, ?, ?, ?, ?, ?::timestamptz)",
+		cols: "status, output, summary, progress, cancelled, error, targets, deliver_after",
+		row:  "(?::uuid, ?, ?, ?, ?, ?, ?::boolean, ?, ?, ?::timestamptz)",
 		set: "status = v.status, output = v.output::json, summary = v.summary, progress = COALESCE(v.progress::json, r.progress), " +
-			"error = v.error, finished_at = ?::timestamptz, targets = COALESCE(v.targets::json, r.targets), deliver_after = v.deliver_after",
-		one: "UPDATE herald_runs SET status = ?, output = ?, summary = ?, progress = COALESCE(?, progress), error = ?, " +
+			"error = COALESCE(CASE WHEN v.cancelled THEN r.cancel_reason END, v.error), finished_at = ?::timestamptz, " +
+			"targets = COALESCE(v.targets::json, r.targets), deliver_after = v.deliver_after",
+		one: "UPDATE herald_runs SET status = ?, output = ?, summary = ?, progress = COALESCE(?, progress), " +
+			"error = COALESCE(CASE WHEN ? THEN cancel_reason END, ?), " +
 			"targets = COALESCE(?, targets), deliver_after = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL " +
 			"WHERE id = ? AND status = 'running' AND lease_owner = ?",
 	}
@@ -320,9 +325,9 @@ var (
 		cols: "run_at, error, inc",
 		row:  "(?::uuid, ?, ?::timestamptz, ?, ?::integer)",
 		set: "status = 'queued', run_at = v.run_at, error = COALESCE(v.error, r.error), attempt = r.attempt + v.inc, " +
-			"cancel_requested = false",
+			"cancel_requested = false, cancel_reason = NULL",
 		one: "UPDATE herald_runs SET status = 'queued', run_at = ?, error = COALESCE(?, error), attempt = attempt + ?, " +
-			"cancel_requested = 0, lease_owner = NULL, lease_expires_at = NULL " +
+			"cancel_requested = 0, cancel_reason = NULL, lease_owner = NULL, lease_expires_at = NULL " +
 			"WHERE id = ? AND status = 'running' AND lease_owner = ?",
 	}
 )
@@ -417,7 +422,7 @@ func (s *Store) RunRescue(ctx context.Context, p *store.RunRescueParams) ([]*sto
 	spent := "(cancel_requested OR attempt >= max_attempts)"
 	set := "status = CASE WHEN cancel_requested THEN 'cancelled' WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END, " +
 		"attempt = CASE WHEN " + spent + " THEN attempt ELSE attempt + 1 END, " +
-		"error = CASE WHEN cancel_requested THEN 'cancelled; lease expired on node ' || lease_owner ELSE 'lease expired on node ' || lease_owner END, " +
+		"error = CASE WHEN cancel_requested THEN COALESCE(cancel_reason, 'cancelled') || '; lease expired on node ' || lease_owner ELSE 'lease expired on node ' || lease_owner END, " +
 		"finished_at = CASE WHEN " + spent + " THEN " + s.timeArg() + " ELSE NULL END, " +
 		"run_at = CASE WHEN " + spent + " THEN run_at ELSE " + s.timeArg() + " END, " +
 		"lease_owner = NULL, lease_expires_at = NULL"
@@ -493,8 +498,8 @@ func (s *Store) RunCancel(ctx context.Context, p *store.RunCancelParams) (*store
 			}
 		case store.RunRunning:
 			if !row.CancelRequested {
-				row.CancelRequested = true
-				if _, err := tx.NewUpdate().Model(row).Column("cancel_requested").WherePK().Exec(ctx); err != nil {
+				row.CancelRequested, row.CancelReason = true, reason
+				if _, err := tx.NewUpdate().Model(row).Column("cancel_requested", "cancel_reason").WherePK().Exec(ctx); err != nil {
 					return err
 				}
 			}

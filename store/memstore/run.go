@@ -177,7 +177,9 @@ func (s *Store) cancelOthersLocked(scheduleID string, now time.Time, fx *effects
 			r.FinishedAt = now
 			r.Error = overlap.CancelReason
 		case store.RunRunning:
-			r.CancelRequested = true
+			if !r.CancelRequested {
+				r.CancelRequested, r.CancelReason = true, overlap.CancelReason
+			}
 			fx.cancels = append(fx.cancels, r.ID)
 		}
 	}
@@ -279,7 +281,7 @@ func (s *Store) RunClaim(ctx context.Context, params *store.RunClaimParams) ([]*
 		r.LeaseOwner = params.Node
 		r.LeaseExpiresAt = expires
 		r.StartedAt = now
-		r.CancelRequested = false
+		r.CancelRequested, r.CancelReason = false, ""
 		if sch := s.schedules[r.ScheduleID]; sch != nil {
 			sch.LastRunAt = now
 		}
@@ -357,6 +359,9 @@ func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams)
 		func(i int, r *store.Run, fx *effects) {
 			p := prepared[i]
 			r.Status, r.Output, r.Summary, r.Error = p.Status, p.Output, p.Summary, p.Error
+			if p.Status == store.RunCancelled && r.CancelReason != "" {
+				r.Error = r.CancelReason
+			}
 			if p.Progress != nil {
 				r.Progress = p.Progress
 			}
@@ -394,7 +399,7 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 				r.RunAt = now
 			}
 			s.markDue(r)
-			r.LeaseOwner, r.LeaseExpiresAt, r.CancelRequested = "", time.Time{}, false
+			r.LeaseOwner, r.LeaseExpiresAt, r.CancelRequested, r.CancelReason = "", time.Time{}, false, ""
 			if p.Error != "" {
 				r.Error = p.Error
 			}
@@ -473,7 +478,7 @@ func (s *Store) RunRescue(ctx context.Context, params *store.RunRescueParams) ([
 		switch {
 		case r.CancelRequested:
 			r.Status = store.RunCancelled
-			r.Error = "cancelled; " + reason
+			r.Error = cmp.Or(r.CancelReason, "cancelled") + "; " + reason
 			r.FinishedAt = now
 			if len(r.Targets) > 0 {
 				s.setDeliverAfter(r, store.Timestamp(p.DeliverAfter))
@@ -538,7 +543,9 @@ func (s *Store) RunCancel(ctx context.Context, params *store.RunCancelParams) (*
 		}
 		s.releaseLocked(r.ScheduleID, &fx)
 	case store.RunRunning:
-		r.CancelRequested = true
+		if !r.CancelRequested {
+			r.CancelRequested, r.CancelReason = true, cmp.Or(params.Reason, "cancelled")
+		}
 		fx.cancels = append(fx.cancels, r.ID)
 	default:
 		return nil, fmt.Errorf("cancel run %s: already %s: %w", r.ID, r.Status, store.ErrConflict)

@@ -150,8 +150,8 @@ func testLeaseRequeueRetry(t *testing.T, fx *fixture) {
 	want(t, "Attempt when claimed again", again.Attempt, 2)
 	wantTime(t, "StartedAt of the second attempt", again.StartedAt, fx.now())
 
-	// A requeue also clears a cancellation request.
-	if _, err := fx.st.RunCancel(fx.ctx, &store.RunCancelParams{ID: r.ID}); err != nil {
+	// A requeue also clears a cancellation request, and its reason.
+	if _, err := fx.st.RunCancel(fx.ctx, &store.RunCancelParams{ID: r.ID, Reason: "too late"}); err != nil {
 		t.Fatal(err)
 	}
 	got, err = fx.st.RunRequeue(fx.ctx, &store.RunRequeueParams{ID: r.ID, Node: nodeB, NextAttempt: true})
@@ -159,6 +159,7 @@ func testLeaseRequeueRetry(t *testing.T, fx *fixture) {
 		t.Fatalf("RunRequeue: %v", err)
 	}
 	want(t, "CancelRequested after requeue", got[0].CancelRequested, false)
+	want(t, "CancelReason after requeue", got[0].CancelReason, "")
 	want(t, "Attempt after the second retry", got[0].Attempt, 3)
 	wantTime(t, "RunAt of a requeue without RunAt", got[0].RunAt, fx.now())
 	want(t, "Error kept when none is given", got[0].Error, "timeout talking to slack")
@@ -260,7 +261,7 @@ func testLeaseRescueCancel(t *testing.T, fx *fixture) {
 	p.MaxAttempts = 5
 	r := fx.enqueueRun(p)
 	fx.claimOne(nodeA, r.ID)
-	if _, err := fx.st.RunCancel(fx.ctx, &store.RunCancelParams{ID: r.ID}); err != nil {
+	if _, err := fx.st.RunCancel(fx.ctx, &store.RunCancelParams{ID: r.ID, Reason: "deploy freeze"}); err != nil {
 		t.Fatal(err)
 	}
 	fx.clock.Advance(lease + time.Second)
@@ -271,7 +272,7 @@ func testLeaseRescueCancel(t *testing.T, fx *fixture) {
 	wantIDs(t, "rescued", runIDs(rescued), []string{r.ID})
 	for how, g := range map[string]*store.Run{"rescued": rescued[0], "read back": fx.run(r.ID)} {
 		want(t, how+" Status", g.Status, store.RunCancelled)
-		want(t, how+" Error", g.Error, "cancelled; lease expired on node "+nodeA)
+		want(t, how+" Error", g.Error, "deploy freeze; lease expired on node "+nodeA)
 		wantTime(t, how+" FinishedAt", g.FinishedAt, fx.now())
 		want(t, how+" Attempt", g.Attempt, 1)
 	}

@@ -132,6 +132,9 @@ func testOverlapCancelOtherRunning(t *testing.T, fx *fixture) {
 	want(t, "new run Held", r2.Held, true)
 	old := fx.wantRun("running run", r1.ID, store.RunRunning, false)
 	want(t, "running run CancelRequested", old.CancelRequested, true)
+	if old.CancelReason == "" {
+		t.Error("the running run's cancellation request records no reason")
+	}
 	// A third tick replaces the held second one and waits in its place.
 	r3 := fx.enqueueRun(tick(s, fx.tickAt(3)))
 	want(t, "third run Held", r3.Held, true)
@@ -139,7 +142,9 @@ func testOverlapCancelOtherRunning(t *testing.T, fx *fixture) {
 	if got := fx.claim(nodeB, 10); len(got) != 0 {
 		t.Fatalf("claimed %v while the cancelled run still runs", runIDs(got))
 	}
-	fx.finish(r1.ID, nodeA, store.RunCancelled)
+	if done := fx.finish(r1.ID, nodeA, store.RunCancelled); done.Error != old.CancelReason {
+		t.Errorf("stopped run Error = %q, want the request's reason %q", done.Error, old.CancelReason)
+	}
 	fx.wantRun("third run after the first stopped", r3.ID, store.RunQueued, false)
 	fx.claimOne(nodeB, r3.ID)
 }

@@ -447,6 +447,7 @@ func testRunCancelRunning(t *testing.T, fx *fixture) {
 	for how, g := range map[string]*store.Run{"cancel requested": got, "read back": fx.run(r.ID)} {
 		want(t, how+" Status", g.Status, store.RunRunning)
 		want(t, how+" CancelRequested", g.CancelRequested, true)
+		want(t, how+" CancelReason", g.CancelReason, "user asked")
 		want(t, how+" LeaseOwner", g.LeaseOwner, nodeA)
 	}
 	leases, err := fx.st.RunExtendLease(fx.ctx, &store.RunExtendLeaseParams{Node: nodeA, IDs: []string{r.ID}, Lease: lease})
@@ -456,12 +457,33 @@ func testRunCancelRunning(t *testing.T, fx *fixture) {
 	if len(leases) != 1 || !leases[0].CancelRequested {
 		t.Fatalf("RunExtendLease = %+v, want one lease with CancelRequested", leases)
 	}
-	// Asking twice is harmless.
-	if _, err := fx.st.RunCancel(fx.ctx, &store.RunCancelParams{ID: r.ID}); err != nil {
+	// Asking twice is harmless, and keeps the first reason.
+	if _, err := fx.st.RunCancel(fx.ctx, &store.RunCancelParams{ID: r.ID, Reason: "changed my mind"}); err != nil {
 		t.Errorf("second RunCancel of a running run: %v", err)
 	}
-	done := fx.finish(r.ID, nodeA, store.RunCancelled)
-	want(t, "status when the node stopped it", done.Status, store.RunCancelled)
+	want(t, "CancelReason after a second request", fx.run(r.ID).CancelReason, "user asked")
+	// The node's own error gives way to the request's reason.
+	got2, err := fx.st.RunFinish(fx.ctx, &store.RunFinishParams{ID: r.ID, Node: nodeA, Status: store.RunCancelled, Error: "context canceled"})
+	if err != nil {
+		t.Fatalf("RunFinish: %v", err)
+	}
+	for how, g := range map[string]*store.Run{"stopped by its node": got2[0], "read back": fx.run(r.ID)} {
+		want(t, how+" Status", g.Status, store.RunCancelled)
+		want(t, how+" Error", g.Error, "user asked")
+	}
+
+	// A request the run outran leaves the run's own outcome.
+	r = fx.enqueueRun(adhoc())
+	fx.claimOne(nodeA, r.ID)
+	if _, err := fx.st.RunCancel(fx.ctx, &store.RunCancelParams{ID: r.ID, Reason: "too slow"}); err != nil {
+		t.Fatal(err)
+	}
+	got2, err = fx.st.RunFinish(fx.ctx, &store.RunFinishParams{ID: r.ID, Node: nodeA, Status: store.RunFailed, Error: "boom"})
+	if err != nil {
+		t.Fatalf("RunFinish: %v", err)
+	}
+	want(t, "Status of a run that failed before it was stopped", got2[0].Status, store.RunFailed)
+	want(t, "Error of a run that failed before it was stopped", got2[0].Error, "boom")
 }
 
 func testRunCancelEnded(t *testing.T, fx *fixture) {
