@@ -94,9 +94,20 @@ func wants(t store.Target, status store.RunStatus) bool {
 
 // prepare completes the outcome out of run r, before it is recorded: with
 // an outbox, the result's extra targets join the run's own, and a run with
-// a target that wants its outcome is recorded with a DeliverAfter.
+// a target that wants its outcome is recorded with a DeliverAfter. A
+// requeue gets one too when a target wants a cancelled run: the store ends
+// the run cancelled instead if its cancellation was requested meanwhile.
 func (d *deliverer) prepare(r *store.Run, out *outcome) {
-	if d.outbox == nil || out.finish == nil {
+	if d.outbox == nil {
+		return
+	}
+	if out.requeue != nil {
+		if slices.ContainsFunc(r.Targets, func(t store.Target) bool { return wants(t, store.RunCancelled) }) {
+			out.requeue.DeliverAfter = d.s.cfg.Clock.Now().Add(d.s.cfg.DeliveryTakeover)
+		}
+		return
+	}
+	if out.finish == nil {
 		return
 	}
 	due := false

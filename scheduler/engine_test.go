@@ -580,3 +580,66 @@ func TestUnpauseByUpdateDoesNotCatchUp(t *testing.T) {
 	h.Advance(30 * time.Minute)
 	h.AssertTicks(sch.ID, t0.Add(6*time.Hour))
 }
+
+// TestCancelDuringShutdownEndsTheRun: a run whose cancellation is asked
+// for while its stopping node gives it back is not run again: it ends
+// cancelled, with the request's reason, and its target that wants a failed
+// outcome gets it (from the stopping node, or from another once the
+// delivery takeover has passed).
+func TestCancelDuringShutdownEndsTheRun(t *testing.T) {
+	started, stopping, hold := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	slow := agent.Func(func(ctx context.Context, _ *agent.Task) (*agent.Result, error) {
+		close(started)
+		<-ctx.Done()
+		close(stopping)
+		<-hold // slow to stop
+		return nil, ctx.Err()
+	})
+	agents := registry(map[string]agent.Agent{"slow": slow})
+	st := memstore.New(memstore.Options{})
+	defer st.Close()
+	node := func(name string, mail *recorder, grace time.Duration) *scheduler.Scheduler {
+		router := delivery.NewRouter()
+		router.MustHandle("mail", mail)
+		s, err := scheduler.New(st, scheduler.Config{Agents: agents, Delivery: router, Node: name,
+			DeliveryTakeover: 300 * time.Millisecond, ShutdownGrace: grace, ReapInterval: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	mailA, mailB := &recorder{}, &recorder{}
+	a := node("a", mailA, 10*time.Millisecond)
+	run, err := a.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "slow",
+		Targets: []store.Target{{Channel: "mail", To: "ops@example.test", On: store.DeliverFailure}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(ctx) }()
+	<-stopping
+	if _, err := st.RunCancel(ctx, &store.RunCancelParams{ID: run.ID, Reason: "user gave up"}); err != nil {
+		t.Fatal(err)
+	}
+	close(hold)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	r, err := st.RunGet(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.RunCancelled || r.Error != "user gave up" {
+		t.Errorf("run given back after its cancellation was asked for: %s, error %q; want cancelled, %q", r.Status, r.Error, "user gave up")
+	}
+	b := node("b", mailB, 0)
+	defer b.Stop(ctx)
+	eventually(t, 10*time.Second, "the cancelled run's delivery, and the run leaving the outbox", func() bool {
+		r, err := st.RunGet(ctx, run.ID)
+		return len(mailA.messages())+len(mailB.messages()) == 1 && err == nil && r.DeliverAfter.IsZero()
+	})
+}

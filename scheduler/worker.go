@@ -466,10 +466,18 @@ func (w *workers) record(batch []*outcome) {
 		}
 	}
 	if len(reqs) > 0 {
-		err := w.retry("requeue runs", func(ctx context.Context) error {
-			_, err := w.s.st.RunRequeue(ctx, reqs...)
+		var runs []*store.Run
+		err := w.retry("requeue runs", func(ctx context.Context) (err error) {
+			runs, err = w.s.st.RunRequeue(ctx, reqs...)
 			return err
 		})
+		for _, r := range runs {
+			// A run whose cancellation was requested ends instead.
+			if r != nil && r.Status.Terminal() {
+				level.Debug(w.s.logger).Log("msg", "run ended", "run_id", r.ID, "status", r.Status)
+				w.s.deliver.enqueue(r, nil)
+			}
+		}
 		if err != nil {
 			level.Warn(w.s.logger).Log("msg", "runs not requeued; their leases will expire and they will be rescued", "err", err)
 		}

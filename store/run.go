@@ -97,9 +97,9 @@ type Run struct {
 	// for; the node running it is expected to stop it.
 	CancelRequested bool
 	// CancelReason is the reason of that request. It becomes the run's
-	// Error when the run ends cancelled, whether its node stopped it
-	// (RunFinish) or its lease expired (RunRescue). A requeue clears it
-	// with the request.
+	// Error when the run ends cancelled: when its node stops it
+	// (RunFinish) or gives it back (RunRequeue), or when its lease expires
+	// (RunRescue).
 	CancelReason string
 	// Output is the agent's structured result.
 	Output json.RawMessage
@@ -270,6 +270,10 @@ type RunRequeueParams struct {
 	// NextAttempt counts the attempt: a retry sets it (Attempt + 1), a
 	// release leaves the attempt number as it was.
 	NextAttempt bool
+	// DeliverAfter, when set, becomes the DeliverAfter of the run if the
+	// requeue ends it (its cancellation was requested) and it has targets.
+	// Stores without a DeliveryOutbox ignore it.
+	DeliverAfter time.Time
 }
 
 // RunRescueParams asks for runs whose lease expired.
@@ -323,8 +327,8 @@ type RunDeliveryExtendParams struct {
 // DeliveryOutbox is an optional capability of a Store, found with a type
 // assertion: it keeps the runs whose results are still to be delivered
 // (Run.DeliverAfter), so that a node's crash between a run's end and its
-// deliveries loses none. RunFinish and RunRescue record DeliverAfter when
-// asked to; the scheduler clears it once every delivery of the run is done
+// deliveries loses none. RunFinish, RunRequeue and RunRescue record
+// DeliverAfter when asked to; the scheduler clears it once every delivery of the run is done
 // or has failed for good, and takes over, after DeliverAfter, the runs of
 // nodes that never did. Herald's stores implement it.
 type DeliveryOutbox interface {
@@ -390,8 +394,11 @@ type RunStore interface {
 	// when it has one, as its Error. A finished run releases the next held
 	// run of its schedule.
 	RunFinish(ctx context.Context, params ...*RunFinishParams) ([]*Run, error)
-	// RunRequeue puts running runs back to queued, clearing the lease and
-	// any cancellation request. Results and refusals are as for RunFinish.
+	// RunRequeue puts running runs back to queued, clearing the lease. A
+	// run whose cancellation was requested is not run again: it ends
+	// cancelled, with its CancelReason as its Error, its DeliverAfter as
+	// the entry asks, and it releases the next held run of its schedule.
+	// Results and refusals are as for RunFinish.
 	RunRequeue(ctx context.Context, params ...*RunRequeueParams) ([]*Run, error)
 	// RunRescue finds running runs whose lease expired: each goes back to
 	// queued with Attempt + 1, or to failed when Attempt has reached

@@ -362,7 +362,7 @@ func PrepareRequeue(p *RunRequeueParams, field string) (*RunRequeueParams, error
 	case c.Node == "":
 		return nil, Invalid(field+"node", "must not be empty")
 	}
-	c.RunAt = Timestamp(c.RunAt)
+	c.RunAt, c.DeliverAfter = Timestamp(c.RunAt), Timestamp(c.DeliverAfter)
 	return &c, nil
 }
 

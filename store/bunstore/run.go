@@ -282,13 +282,13 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 		if c.NextAttempt {
 			inc = 1
 		}
-		vals = append(vals, []any{c.ID, c.Node, runAt, nullable(c.Error), inc})
+		vals = append(vals, []any{c.ID, c.Node, runAt, nullable(c.Error), inc, nullTime(c.DeliverAfter)})
 	}
-	done, err := s.transition(ctx, requeueSQL, vals)
+	done, err := s.transition(ctx, requeueSQL, vals, now)
 	if err != nil {
 		return nil, fmt.Errorf("requeue runs: %w", err)
 	}
-	if len(done) > 0 {
+	if slices.ContainsFunc(done, func(r runRow) bool { return r.Status == string(store.RunQueued) }) {
 		if err := s.announce(ctx, store.Notification{Topic: store.TopicRunDue}); err != nil {
 			return nil, fmt.Errorf("requeue runs: %w", err)
 		}
@@ -321,13 +321,23 @@ var (
 			"targets = COALESCE(?, targets), deliver_after = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL " +
 			"WHERE id = ? AND status = 'running' AND lease_owner = ?",
 	}
+	// A run whose cancellation was requested ends cancelled instead, at
+	// the time of the tail.
 	requeueSQL = transitionSQL{
-		cols: "run_at, error, inc",
-		row:  "(?::uuid, ?, ?::timestamptz, ?, ?::integer)",
-		set: "status = 'queued', run_at = v.run_at, error = COALESCE(v.error, r.error), attempt = r.attempt + v.inc, " +
-			"cancel_requested = false, cancel_reason = NULL",
-		one: "UPDATE herald_runs SET status = 'queued', run_at = ?, error = COALESCE(?, error), attempt = attempt + ?, " +
-			"cancel_requested = 0, cancel_reason = NULL, lease_owner = NULL, lease_expires_at = NULL " +
+		cols: "run_at, error, inc, deliver_after",
+		row:  "(?::uuid, ?, ?::timestamptz, ?, ?::integer, ?::timestamptz)",
+		set: "status = CASE WHEN r.cancel_requested THEN 'cancelled' ELSE 'queued' END, " +
+			"run_at = CASE WHEN r.cancel_requested THEN r.run_at ELSE v.run_at END, " +
+			"error = CASE WHEN r.cancel_requested THEN COALESCE(r.cancel_reason, 'cancelled') ELSE COALESCE(v.error, r.error) END, " +
+			"attempt = CASE WHEN r.cancel_requested THEN r.attempt ELSE r.attempt + v.inc END, " +
+			"deliver_after = CASE WHEN r.cancel_requested AND r.targets IS NOT NULL THEN v.deliver_after ELSE r.deliver_after END, " +
+			"finished_at = CASE WHEN r.cancel_requested THEN ?::timestamptz END",
+		one: "UPDATE herald_runs SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END, " +
+			"run_at = CASE WHEN cancel_requested THEN run_at ELSE ? END, " +
+			"error = CASE WHEN cancel_requested THEN COALESCE(cancel_reason, 'cancelled') ELSE COALESCE(?, error) END, " +
+			"attempt = CASE WHEN cancel_requested THEN attempt ELSE attempt + ? END, " +
+			"deliver_after = CASE WHEN cancel_requested AND targets IS NOT NULL THEN ? ELSE deliver_after END, " +
+			"finished_at = CASE WHEN cancel_requested THEN ? END, lease_owner = NULL, lease_expires_at = NULL " +
 			"WHERE id = ? AND status = 'running' AND lease_owner = ?",
 	}
 )

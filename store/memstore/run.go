@@ -394,12 +394,20 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 	out, err := s.transition(len(prepared), func(i int) (string, string) { return prepared[i].ID, prepared[i].Node },
 		func(i int, r *store.Run, fx *effects) {
 			p := prepared[i]
+			r.LeaseOwner, r.LeaseExpiresAt = "", time.Time{}
+			if r.CancelRequested {
+				r.Status, r.Error, r.FinishedAt = store.RunCancelled, cmp.Or(r.CancelReason, "cancelled"), now
+				if len(r.Targets) > 0 {
+					s.setDeliverAfter(r, p.DeliverAfter)
+				}
+				s.releaseLocked(r.ScheduleID, fx)
+				return
+			}
 			r.Status, r.RunAt = store.RunQueued, p.RunAt
 			if r.RunAt.IsZero() {
 				r.RunAt = now
 			}
 			s.markDue(r)
-			r.LeaseOwner, r.LeaseExpiresAt, r.CancelRequested, r.CancelReason = "", time.Time{}, false, ""
 			if p.Error != "" {
 				r.Error = p.Error
 			}

@@ -14,6 +14,7 @@ func leaseTests() []test {
 		{"FinishBatchRefusesWhatIsNotHeld", testLeaseFinishPartial},
 		{"RequeueForRetryCountsTheAttempt", testLeaseRequeueRetry},
 		{"RequeueForReleaseKeepsTheAttempt", testLeaseRequeueRelease},
+		{"RequeueEndsARunWhoseCancelWasRequested", testLeaseRequeueCancelled},
 		{"RequeueRejectsBadInputAndWritesNothing", testLeaseRequeueBadInput},
 		{"RescueRequeuesExpiredLeases", testLeaseRescueRequeue},
 		{"RescueFailsWhenAttemptsAreSpent", testLeaseRescueFail},
@@ -150,19 +151,44 @@ func testLeaseRequeueRetry(t *testing.T, fx *fixture) {
 	want(t, "Attempt when claimed again", again.Attempt, 2)
 	wantTime(t, "StartedAt of the second attempt", again.StartedAt, fx.now())
 
-	// A requeue also clears a cancellation request, and its reason.
-	if _, err := fx.st.RunCancel(fx.ctx, &store.RunCancelParams{ID: r.ID, Reason: "too late"}); err != nil {
-		t.Fatal(err)
-	}
 	got, err = fx.st.RunRequeue(fx.ctx, &store.RunRequeueParams{ID: r.ID, Node: nodeB, NextAttempt: true})
 	if err != nil {
 		t.Fatalf("RunRequeue: %v", err)
 	}
-	want(t, "CancelRequested after requeue", got[0].CancelRequested, false)
-	want(t, "CancelReason after requeue", got[0].CancelReason, "")
 	want(t, "Attempt after the second retry", got[0].Attempt, 3)
 	wantTime(t, "RunAt of a requeue without RunAt", got[0].RunAt, fx.now())
 	want(t, "Error kept when none is given", got[0].Error, "timeout talking to slack")
+}
+
+// testLeaseRequeueCancelled: a run whose cancellation was requested is not
+// run again when its node gives it back (a retry, or a release at
+// shutdown): it ends cancelled with the request's reason, and the next held
+// run of its schedule is released.
+func testLeaseRequeueCancelled(t *testing.T, fx *fixture) {
+	s := fx.schedule("report", withOverlap(store.OverlapBufferOne))
+	r1 := fx.enqueueRun(tick(s, fx.tickAt(1)))
+	fx.claimOne(nodeA, r1.ID)
+	r2 := fx.enqueueRun(tick(s, fx.tickAt(2)))
+	fx.wantRun("second run while the first runs", r2.ID, store.RunQueued, true)
+	if _, err := fx.st.RunCancel(fx.ctx, &store.RunCancelParams{ID: r1.ID, Reason: "too late"}); err != nil {
+		t.Fatal(err)
+	}
+	fx.clock.Advance(time.Second)
+	got, err := fx.st.RunRequeue(fx.ctx, &store.RunRequeueParams{ID: r1.ID, Node: nodeA, NextAttempt: true,
+		RunAt: fx.now().Add(time.Minute), Error: "boom"})
+	if err != nil {
+		t.Fatalf("RunRequeue: %v", err)
+	}
+	for how, g := range map[string]*store.Run{"requeued": got[0], "read back": fx.run(r1.ID)} {
+		want(t, how+" Status", g.Status, store.RunCancelled)
+		want(t, how+" Error", g.Error, "too late")
+		want(t, how+" Attempt", g.Attempt, 1)
+		want(t, how+" LeaseOwner", g.LeaseOwner, "")
+		wantTime(t, how+" FinishedAt", g.FinishedAt, fx.now())
+	}
+	fx.wantRun("second run after the first was given back", r2.ID, store.RunQueued, false)
+	fx.clock.Advance(time.Hour)
+	wantIDs(t, "claimed after the requeue", runIDs(fx.claim(nodeB, 10)), []string{r2.ID})
 }
 
 func testLeaseRequeueRelease(t *testing.T, fx *fixture) {

@@ -15,6 +15,7 @@ func outboxTests() []test {
 		{"FinishRecordsDeliverAfterAndTargets", testOutboxFinish},
 		{"FinishWithoutDeliverAfterLeavesNothing", testOutboxNothing},
 		{"RescueRecordsDeliverAfterOfEndedRunsWithTargets", testOutboxRescue},
+		{"RequeueRecordsDeliverAfterOfCancelledRunsWithTargets", testOutboxRequeue},
 		{"ConcurrentClaimsTakeEachRunOnce", testOutboxConcurrent},
 		{"ExtendKeepsDeliveriesFromBeingTakenOver", testOutboxExtend},
 		{"PruningKeepsRunsWithDeliveriesToMake", testOutboxPrune},
@@ -136,6 +137,31 @@ func testOutboxRescue(t *testing.T, fx *fixture) {
 	fx.clock.Advance(10 * time.Minute)
 	runs := fx.deliveryClaim(fx.now().Add(time.Minute), 10)
 	wantIDs(t, "RunDeliveryClaim", runIDs(runs), []string{rs[0].ID})
+}
+
+func testOutboxRequeue(t *testing.T, fx *fixture) {
+	fx.outbox()
+	rs := []*store.Run{fx.enqueueRun(withTargets()), fx.enqueueRun(adhoc()), fx.enqueueRun(withTargets())}
+	if got := fx.claim(nodeA, 3); len(got) != 3 {
+		t.Fatalf("claimed %d runs, want 3", len(got))
+	}
+	for _, r := range rs[:2] {
+		if _, err := fx.st.RunCancel(fx.ctx, &store.RunCancelParams{ID: r.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := fx.now().Add(10 * time.Minute)
+	params := make([]*store.RunRequeueParams, len(rs))
+	for i, r := range rs {
+		params[i] = &store.RunRequeueParams{ID: r.ID, Node: nodeA, DeliverAfter: after}
+	}
+	if _, err := fx.st.RunRequeue(fx.ctx, params...); err != nil {
+		t.Fatalf("RunRequeue: %v", err)
+	}
+	wantTime(t, "cancelled run with targets: DeliverAfter", fx.run(rs[0].ID).DeliverAfter, after)
+	wantTime(t, "cancelled run without targets: DeliverAfter", fx.run(rs[1].ID).DeliverAfter, time.Time{})
+	wantTime(t, "requeued run: DeliverAfter", fx.run(rs[2].ID).DeliverAfter, time.Time{})
+	want(t, "requeued run status", fx.run(rs[2].ID).Status, store.RunQueued)
 }
 
 func testOutboxConcurrent(t *testing.T, fx *fixture) {
