@@ -43,6 +43,7 @@ func newMailbox(t *testing.T) *mailbox {
 	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
 		srv.Close()
+		_ = ln.Close() // in case Serve had not taken it yet, which Close misses
 		if err := <-served; err != nil && !errors.Is(err, smtp.ErrServerClosed) {
 			t.Errorf("mailbox: %v", err)
 		}
