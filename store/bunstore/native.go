@@ -139,7 +139,7 @@ func (s *Store) prepareTx(ctx context.Context) error {
 	if s.pg() {
 		return nil
 	}
-	for _, q := range []string{acceptEventSQL, acceptRunSQL, insertRunSQL, advanceFiredSQL, s.claimPick("*"), claimOneSQL, runByIDSQL, finishSQL.one, requeueSQL.one} {
+	for _, q := range []string{acceptEventSQL, acceptRunSQL, insertRunSQL, advanceFiredSQL, s.claimPick(claimPickSQLite), claimOneSQL, runByIDSQL, finishSQL.one, requeueSQL.one} {
 		if _, err := s.stmts.prepared(ctx, s.db.DB, q); err != nil {
 			return err
 		}

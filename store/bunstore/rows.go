@@ -105,6 +105,9 @@ type runRow struct {
 	FinishedAt      time.Time     `bun:"finished_at,nullzero"`
 	DeliverAfter    time.Time     `bun:"deliver_after,nullzero"`
 	CancelReason    string        `bun:"cancel_reason,nullzero"`
+
+	// RowID is SQLite's rowid, read by the claim only (claimPickSQLite).
+	RowID int64 `bun:"row_id,scanonly"`
 }
 
 // runColumns are the columns of herald_runs, in runRow's order.

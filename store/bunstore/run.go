@@ -107,12 +107,12 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 		// and this spares the temporary tables of IN and RETURNING.
 		err = s.writeGrouped(ctx, func(ctx context.Context, tx bun.Tx) error {
 			picked := make([]runRow, 0, min(p.Limit, 1000))
-			if err := s.scanTx(ctx, tx, &picked, s.claimPick("*"), now, p.Limit); err != nil {
+			if err := s.scanTx(ctx, tx, &picked, s.claimPick(claimPickSQLite), now, p.Limit); err != nil {
 				return err
 			}
 			args := make([][]any, len(picked))
 			for i, r := range picked {
-				args[i] = []any{p.Node, expires, now, r.ID}
+				args[i] = []any{p.Node, expires, now, r.RowID}
 			}
 			n, err := s.execEach(ctx, tx, claimOneSQL, args)
 			if err != nil {
@@ -175,9 +175,14 @@ func (s *Store) claimPick(cols string) string {
 	return "SELECT " + cols + " FROM herald_runs WHERE status = 'queued' AND " + s.notHeld() + " AND run_at <= ? ORDER BY run_at, id LIMIT " + s.limitArg()
 }
 
+// claimPickSQLite are the columns a claim reads on SQLite: the whole run
+// and its rowid, through which claimOneSQL finds it without a search of
+// the primary key's index.
+const claimPickSQLite = "rowid AS row_id, *"
+
 // claimOneSQL claims one run on SQLite.
 const claimOneSQL = "UPDATE herald_runs SET status = 'running', lease_owner = ?, lease_expires_at = ?, started_at = ? " +
-	"WHERE id = ? AND status = 'queued'"
+	"WHERE rowid = ? AND status = 'queued'"
 
 // RunExtendLease implements store.RunStore.
 func (s *Store) RunExtendLease(ctx context.Context, p *store.RunExtendLeaseParams) ([]*store.RunLease, error) {
