@@ -105,7 +105,9 @@ func (s *Scheduler) ListRuns(ctx context.Context, p Principal, params store.RunL
 
 // CancelRun cancels a run: a queued run ends at once; a running run's agent
 // sees its context cancelled within a second, on whichever node runs it, and
-// the run ends cancelled. A run that already ended is store.ErrConflict.
+// the run ends cancelled, even if its node stops meanwhile and gives it
+// back. Either way reason (empty means "cancelled") becomes the run's
+// error. A run that already ended is store.ErrConflict.
 func (s *Scheduler) CancelRun(ctx context.Context, p Principal, id, reason string) (*store.Run, error) {
 	if _, err := s.GetRun(ctx, p, id); err != nil {
 		return nil, fmt.Errorf("cancel run: %w", err)
