@@ -160,7 +160,7 @@ func (s *Store) enqueue(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueuePa
 		if lock := s.lockClause("UPDATE"); lock != "" {
 			q += " FOR " + lock
 		}
-		if err := tx.NewRaw(q, bun.In(sids)).Scan(ctx, &rows); err != nil {
+		if err := tx.NewRaw(q, bun.List(sids)).Scan(ctx, &rows); err != nil {
 			return nil, err
 		}
 		for _, r := range rows {
@@ -196,7 +196,7 @@ func (s *Store) enqueue(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueuePa
 		}
 		q := "SELECT schedule_id, status, held, count(*) AS n FROM " + s.activeTable("") + " WHERE schedule_id IN (?) AND " +
 			activeRuns + " GROUP BY schedule_id, status, held"
-		if err := tx.NewRaw(q, bun.In(counted)).Scan(ctx, &counts); err != nil {
+		if err := tx.NewRaw(q, bun.List(counted)).Scan(ctx, &counts); err != nil {
 			return nil, err
 		}
 		for _, c := range counts {
@@ -449,11 +449,11 @@ func (s *Store) findExisting(ctx context.Context, tx bun.IDB, ps []*store.RunEnq
 	var args []any
 	if len(sids) > 0 {
 		conds = append(conds, "(schedule_id IN (?) AND scheduled_for IN (?))")
-		args = append(args, bun.In(sids), bun.In(ticks))
+		args = append(args, bun.List(sids), bun.List(ticks))
 	}
 	if len(keys) > 0 {
 		conds = append(conds, "(owner IN (?) AND idempotency_key IN (?))")
-		args = append(args, bun.In(owners), bun.In(keys))
+		args = append(args, bun.List(owners), bun.List(keys))
 	}
 	found := map[string]*runRow{}
 	if len(conds) == 0 {
@@ -514,13 +514,13 @@ func (s *Store) resolveRaces(ctx context.Context, tx bun.IDB, ps []*store.RunEnq
 func (s *Store) cancelOthers(ctx context.Context, tx bun.IDB, sids []string, now time.Time, out *outbox) error {
 	if _, err := tx.NewRaw("UPDATE "+s.activeTable("")+" SET status = 'cancelled', held = ?, finished_at = ?, error = ? "+
 		"WHERE schedule_id IN (?) AND "+activeRuns+" AND status = 'queued'",
-		false, now, overlap.CancelReason, bun.In(sids)).Exec(ctx); err != nil {
+		false, now, overlap.CancelReason, bun.List(sids)).Exec(ctx); err != nil {
 		return err
 	}
 	var ids []string
 	if err := tx.NewRaw("UPDATE "+s.activeTable("")+" SET cancel_requested = ?, cancel_reason = ? "+
 		"WHERE schedule_id IN (?) AND "+activeRuns+" AND status = 'running' AND NOT cancel_requested RETURNING id",
-		true, overlap.CancelReason, bun.In(sids)).Scan(ctx, &ids); err != nil {
+		true, overlap.CancelReason, bun.List(sids)).Scan(ctx, &ids); err != nil {
 		return err
 	}
 	for _, id := range ids {

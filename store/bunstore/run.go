@@ -49,7 +49,7 @@ func (s *Store) RunList(ctx context.Context, p *store.RunListParams) (*store.Run
 		q = q.Where("schedule_id = ?", p.ScheduleID)
 	}
 	if len(p.Statuses) > 0 {
-		q = q.Where("status IN (?)", bun.In(p.Statuses))
+		q = q.Where("status IN (?)", bun.List(p.Statuses))
 	}
 	if !p.CreatedFrom.IsZero() {
 		q = q.Where("created_at >= ?", store.Timestamp(p.CreatedFrom))
@@ -142,7 +142,7 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 		// already ours and must be run.
 		err := s.write(func() error {
 			_, err := s.db.NewRaw("UPDATE herald_schedules SET last_run_at = ? WHERE id IN (?) AND (last_run_at IS NULL OR last_run_at < ?)",
-				now, bun.In(sids), now).Exec(ctx)
+				now, bun.List(sids), now).Exec(ctx)
 			return err
 		})
 		if err != nil {
@@ -201,7 +201,7 @@ func (s *Store) RunExtendLease(ctx context.Context, p *store.RunExtendLeaseParam
 	}
 	err := s.write(func() error {
 		return s.db.NewRaw("UPDATE herald_runs SET lease_expires_at = ? WHERE id IN (?) AND status = 'running' AND lease_owner = ? RETURNING id, lease_expires_at, cancel_requested",
-			expires, bun.In(ids), p.Node).Scan(ctx, &rows)
+			expires, bun.List(ids), p.Node).Scan(ctx, &rows)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("extend leases: %w", err)
@@ -589,14 +589,14 @@ func (s *Store) releaseAfter(ctx context.Context, tx bun.IDB, ended []runRow, ou
 	if s.pg() {
 		// A share lock on the schedules waits for any enqueue that is
 		// deciding on them, so a run it holds back is seen below.
-		if _, err := tx.NewRaw("SELECT id FROM herald_schedules WHERE id IN (?) ORDER BY id FOR SHARE", bun.In(sids)).Exec(ctx); err != nil {
+		if _, err := tx.NewRaw("SELECT id FROM herald_schedules WHERE id IN (?) ORDER BY id FOR SHARE", bun.List(sids)).Exec(ctx); err != nil {
 			return err
 		}
 	}
 	var withHeld []string
 	if err := tx.NewRaw("SELECT DISTINCT schedule_id FROM "+s.activeTable("")+" WHERE schedule_id IN (?) AND "+activeRuns+
 		" AND status = 'queued' AND "+s.isHeld(),
-		bun.In(sids)).Scan(ctx, &withHeld); err != nil {
+		bun.List(sids)).Scan(ctx, &withHeld); err != nil {
 		return err
 	}
 	return s.releaseHeld(ctx, tx, withHeld, out)
@@ -763,7 +763,7 @@ func (s *Store) RunDeliveryExtend(ctx context.Context, p *store.RunDeliveryExten
 	}
 	err := s.write(func() error {
 		_, err := s.db.NewRaw("UPDATE herald_runs SET deliver_after = "+s.timeArg()+" WHERE id IN (?) AND deliver_after IS NOT NULL",
-			store.Timestamp(p.Until), bun.In(ids)).Exec(ctx)
+			store.Timestamp(p.Until), bun.List(ids)).Exec(ctx)
 		return err
 	})
 	if err != nil {
