@@ -68,6 +68,10 @@ type Store struct {
 	// The batch writer of event accepts (accept.go).
 	acceptCh      chan *acceptReq
 	acceptStopped chan struct{}
+
+	// checkedDBs holds the other SQLite handles whose transactions
+	// RunEnqueueTx found to handle times as the store does.
+	checkedDBs sync.Map // *bun.DB → true
 }
 
 var (

@@ -112,10 +112,8 @@ func (s *Store) RunEnqueueTx(ctx context.Context, tx bun.Tx, params ...*store.Ru
 	if err != nil {
 		return nil, err
 	}
-	if !s.pg() && tx.NewSelect().DB() != s.db {
-		if err := checkSQLiteTimes(ctx, tx, tx.Dialect(), "run_at FROM herald_runs"); err != nil {
-			return nil, fmt.Errorf("enqueue runs: %w", err)
-		}
+	if err := s.checkForeignTx(ctx, tx); err != nil {
+		return nil, fmt.Errorf("enqueue runs: %w", err)
 	}
 	out := &outbox{}
 	res, err := s.enqueue(ctx, tx, ps, out, nil)

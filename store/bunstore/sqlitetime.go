@@ -74,6 +74,24 @@ func checkSQLiteTimes(ctx context.Context, c bun.IConn, d schema.Dialect, from s
 	return nil
 }
 
+// checkForeignTx runs checkSQLiteTimes in tx when it belongs to another
+// SQLite *bun.DB than the store's, once per such handle: all of a
+// handle's connections share its dialect and its DSN.
+func (s *Store) checkForeignTx(ctx context.Context, tx bun.Tx) error {
+	db := tx.NewSelect().DB()
+	if s.pg() || db == s.db {
+		return nil
+	}
+	if _, ok := s.checkedDBs.Load(db); ok {
+		return nil
+	}
+	if err := checkSQLiteTimes(ctx, tx, tx.Dialect(), "run_at FROM herald_runs"); err != nil {
+		return err
+	}
+	s.checkedDBs.Store(db, true)
+	return nil
+}
+
 // checkSQLiteHandle runs checkSQLiteTimes on a connection of db, through a
 // temporary table: the check writes nothing to the database.
 func checkSQLiteHandle(ctx context.Context, db *bun.DB) error {
