@@ -17,16 +17,6 @@ func cappedTests() []test {
 	}
 }
 
-// capper returns the fixture's store as a ScheduleCapper, or skips.
-func (fx *fixture) capper() store.ScheduleCapper {
-	fx.t.Helper()
-	c, ok := fx.st.(store.ScheduleCapper)
-	if !ok {
-		fx.t.Skip("the store is no store.ScheduleCapper")
-	}
-	return c
-}
-
 func hourly(owner, name string, paused bool) *store.Schedule {
 	return &store.Schedule{Owner: owner, Name: name, Agent: agent, Paused: paused,
 		Trigger: store.Trigger{Kind: store.TriggerInterval, Interval: time.Hour}}
@@ -42,7 +32,7 @@ func (fx *fixture) wantActive(what, owner string, want int) {
 }
 
 func testCapRefuses(t *testing.T, fx *fixture) {
-	c := fx.capper()
+	c := capability[store.ScheduleCapper](fx)
 	for i := range 2 {
 		if _, err := c.ScheduleCreateCapped(fx.ctx, hourly(alice, "s"+strconv.Itoa(i), false), 2); err != nil {
 			t.Fatalf("create %d under the cap: %v", i, err)
@@ -96,7 +86,7 @@ func testCapRefuses(t *testing.T, fx *fixture) {
 }
 
 func testCapConcurrent(t *testing.T, fx *fixture) {
-	c := fx.capper()
+	c := capability[store.ScheduleCapper](fx)
 	const n, max = 16, 5
 	// Paused schedules to resume, and new ones to create, all at once.
 	var resumable []string

@@ -23,20 +23,10 @@ func outboxTests() []test {
 	}
 }
 
-// outbox returns the fixture's store as a DeliveryOutbox, or skips.
-func (fx *fixture) outbox() store.DeliveryOutbox {
-	fx.t.Helper()
-	ob, ok := fx.st.(store.DeliveryOutbox)
-	if !ok {
-		fx.t.Skip("the store is no store.DeliveryOutbox")
-	}
-	return ob
-}
-
 // deliveryClaim takes up to limit runs due for delivery, until until.
 func (fx *fixture) deliveryClaim(until time.Time, limit int) []*store.Run {
 	fx.t.Helper()
-	runs, err := fx.outbox().RunDeliveryClaim(fx.ctx, &store.RunDeliveryClaimParams{Until: until, Limit: limit})
+	runs, err := capability[store.DeliveryOutbox](fx).RunDeliveryClaim(fx.ctx, &store.RunDeliveryClaimParams{Until: until, Limit: limit})
 	if err != nil {
 		fx.t.Fatalf("RunDeliveryClaim: %v", err)
 	}
@@ -51,7 +41,7 @@ func withTargets() *store.RunEnqueueParams {
 }
 
 func testOutboxFinish(t *testing.T, fx *fixture) {
-	ob := fx.outbox()
+	ob := capability[store.DeliveryOutbox](fx)
 	r := fx.enqueueRun(withTargets())
 	fx.claimOne(nodeA, r.ID)
 	after := fx.now().Add(10 * time.Minute)
@@ -100,7 +90,7 @@ func testOutboxFinish(t *testing.T, fx *fixture) {
 }
 
 func testOutboxNothing(t *testing.T, fx *fixture) {
-	fx.outbox()
+	capability[store.DeliveryOutbox](fx)
 	r := fx.enqueueRun(withTargets())
 	fx.claimOne(nodeA, r.ID)
 	done := fx.finish(r.ID, nodeA, store.RunSucceeded)
@@ -114,7 +104,7 @@ func testOutboxNothing(t *testing.T, fx *fixture) {
 }
 
 func testOutboxRescue(t *testing.T, fx *fixture) {
-	fx.outbox()
+	capability[store.DeliveryOutbox](fx)
 	spent := withTargets()
 	spent.MaxAttempts = 1
 	bare := adhoc()
@@ -140,7 +130,7 @@ func testOutboxRescue(t *testing.T, fx *fixture) {
 }
 
 func testOutboxRequeue(t *testing.T, fx *fixture) {
-	fx.outbox()
+	capability[store.DeliveryOutbox](fx)
 	rs := []*store.Run{fx.enqueueRun(withTargets()), fx.enqueueRun(adhoc()), fx.enqueueRun(withTargets())}
 	if got := fx.claim(nodeA, 3); len(got) != 3 {
 		t.Fatalf("claimed %d runs, want 3", len(got))
@@ -165,7 +155,7 @@ func testOutboxRequeue(t *testing.T, fx *fixture) {
 }
 
 func testOutboxConcurrent(t *testing.T, fx *fixture) {
-	fx.outbox()
+	capability[store.DeliveryOutbox](fx)
 	const n = 40
 	want := map[string]bool{}
 	for range n {
@@ -229,7 +219,7 @@ func (fx *fixture) failedPair() (pending, done *store.Run) {
 }
 
 func testOutboxExtend(t *testing.T, fx *fixture) {
-	ob := fx.outbox()
+	ob := capability[store.DeliveryOutbox](fx)
 	pending, done := fx.failedPair()
 
 	until := fx.now().Add(time.Hour)
@@ -250,7 +240,7 @@ func testOutboxExtend(t *testing.T, fx *fixture) {
 }
 
 func testOutboxPrune(t *testing.T, fx *fixture) {
-	fx.outbox()
+	capability[store.DeliveryOutbox](fx)
 	pending, done := fx.failedPair()
 	fx.clock.Advance(48 * time.Hour)
 	n, err := fx.st.RunDeleteFinished(fx.ctx, &store.RunDeleteFinishedParams{OlderThan: time.Hour})
@@ -265,7 +255,7 @@ func testOutboxPrune(t *testing.T, fx *fixture) {
 }
 
 func testOutboxBadInput(t *testing.T, fx *fixture) {
-	ob := fx.outbox()
+	ob := capability[store.DeliveryOutbox](fx)
 	for _, p := range []*store.RunDeliveryClaimParams{
 		nil,
 		{Until: fx.now().Add(time.Minute)},

@@ -16,18 +16,8 @@ func stagedTests() []test {
 	}
 }
 
-// staged returns the fixture's store as a StagedEnqueuer, or skips.
-func (fx *fixture) staged() store.StagedEnqueuer {
-	fx.t.Helper()
-	st, ok := fx.st.(store.StagedEnqueuer)
-	if !ok {
-		fx.t.Skip("the store is no store.StagedEnqueuer")
-	}
-	return st
-}
-
 func testStagedRelease(t *testing.T, fx *fixture) {
-	st := fx.staged()
+	st := capability[store.StagedEnqueuer](fx)
 	s := fx.schedule("report")
 	written, commit := make(chan struct{}), make(chan struct{})
 	type outcome struct {
@@ -65,7 +55,7 @@ func testStagedRelease(t *testing.T, fx *fixture) {
 }
 
 func testStagedReleaseError(t *testing.T, fx *fixture) {
-	st := fx.staged()
+	st := capability[store.StagedEnqueuer](fx)
 	s := fx.schedule("report")
 	stop := errors.New("stopping")
 	res, err := st.RunEnqueueStaged(fx.ctx, func(context.Context) error { return stop },
@@ -86,7 +76,7 @@ func testStagedReleaseError(t *testing.T, fx *fixture) {
 }
 
 func testStagedBadInput(t *testing.T, fx *fixture) {
-	st := fx.staged()
+	st := capability[store.StagedEnqueuer](fx)
 	released := false
 	bad := adhoc()
 	bad.Agent = ""

@@ -208,6 +208,17 @@ func (fx *fixture) finish(id, node string, status store.RunStatus) *store.Run {
 	return runs[0]
 }
 
+// capability returns the fixture's store as the optional capability T, or
+// skips the test.
+func capability[T any](fx *fixture) T {
+	fx.t.Helper()
+	c, ok := fx.st.(T)
+	if !ok {
+		fx.t.Skipf("the store is no %s", reflect.TypeFor[T]())
+	}
+	return c
+}
+
 // run reads a run.
 func (fx *fixture) run(id string) *store.Run {
 	fx.t.Helper()
