@@ -35,4 +35,3 @@ func TestPlainStore(t *testing.T) {
 		return func() store.Store { return struct{ store.Store }{s} }
 	})
 }
-
