@@ -149,7 +149,8 @@ type RunEnqueueParams struct {
 	// second enqueue with the same (Owner, IdempotencyKey) returns the first
 	// run with Duplicate set. At most 200 bytes.
 	IdempotencyKey string
-	// RunAt is when the run becomes due; zero means now.
+	// RunAt is when the run becomes due; zero means now, and for a tick its
+	// ScheduledFor.
 	RunAt time.Time
 	// MaxAttempts bounds the attempts; zero means 1. Not negative.
 	MaxAttempts int
@@ -263,8 +264,13 @@ type RunRequeueParams struct {
 	// ID is the run; Node must hold its lease.
 	ID   string
 	Node string
-	// RunAt is when the run is due again; zero means now.
+	// RunAt and Delay say when the run is due again: Delay after RunAt, or
+	// Delay after now on the store's clock when RunAt is zero. A retry's
+	// backoff is a Delay, so that it is waited out on the clock that
+	// claims compare with, whatever the node's own clock says. Delay is
+	// not negative.
 	RunAt time.Time
+	Delay time.Duration
 	// Error records why (the failed attempt's error); empty keeps the last.
 	Error string
 	// NextAttempt counts the attempt: a retry sets it (Attempt + 1), a
@@ -363,6 +369,20 @@ type StagedEnqueuer interface {
 
 // RunStore keeps runs and moves them through their life. Every transition
 // is one conditional write: two nodes never both finish one run.
+//
+// Whose clock. Every "now" of a run's life is read from one clock that
+// every node shares, so that nodes whose clocks disagree cannot take each
+// other's runs: a run's default RunAt, a claim's due-time comparison and
+// its StartedAt, a lease's expiry (claim, RunExtendLease), a rescue's
+// comparison and stamps, a requeue's Delay, a finish's FinishedAt and
+// the due-time comparison of RunDeliveryClaim. A store shared by several
+// machines reads the database's clock for them (PostgreSQL's now()); a
+// store on one machine reads the process's. A clock injected into the
+// store wins over both, so that tests can move it. Instants that the
+// caller passes (RunAt, DeliverAfter, Until) are taken as they are.
+// Record stamps that no node compares (CreatedAt of runs, events and
+// schedules, a queued run's FinishedAt when it is cancelled or skipped)
+// come from the store's process.
 type RunStore interface {
 	// RunEnqueue validates and inserts runs, all in one transaction: an
 	// invalid entry fails the whole call, naming its index, and nothing is

@@ -142,7 +142,8 @@ func prepareTargets(field string, ts []Target) ([]Target, error) {
 
 // PrepareEnqueue validates one run request; field names it in errors (as in
 // "runs[3]"), empty for a lone request. It resolves Kind and fills
-// MaxAttempts; RunAt stays zero when it was (the store fills in its clock).
+// MaxAttempts; a tick without RunAt is due at its ScheduledFor, any other
+// run's RunAt stays zero when it was (the store fills in its clock).
 func PrepareEnqueue(p *RunEnqueueParams, lim Limits, field string) (*RunEnqueueParams, error) {
 	if field != "" {
 		field += "."
@@ -215,6 +216,11 @@ func PrepareEnqueue(p *RunEnqueueParams, lim Limits, field string) (*RunEnqueueP
 	c.ScheduledFor = Timestamp(c.ScheduledFor)
 	c.NextRunAt = Timestamp(c.NextRunAt)
 	c.RunAt = Timestamp(c.RunAt)
+	if c.RunAt.IsZero() && c.Kind == RunKindSchedule {
+		// Due at its moment on the store's clock, whatever the clock of
+		// the node that wrote it (early, when that clock runs ahead).
+		c.RunAt = c.ScheduledFor
+	}
 	return &c, nil
 }
 
@@ -361,8 +367,11 @@ func PrepareRequeue(p *RunRequeueParams, field string) (*RunRequeueParams, error
 		return nil, Invalid(field+"id", "must not be empty")
 	case c.Node == "":
 		return nil, Invalid(field+"node", "must not be empty")
+	case c.Delay < 0:
+		return nil, Invalid(field+"delay", "must not be negative")
 	}
 	c.RunAt, c.DeliverAfter = Timestamp(c.RunAt), Timestamp(c.DeliverAfter)
+	c.Delay = c.Delay.Truncate(time.Microsecond)
 	return &c, nil
 }
 

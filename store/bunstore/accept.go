@@ -34,10 +34,11 @@ type acceptReq struct {
 }
 
 // acceptDone is the outcome of an acceptReq: dup is set when the event
-// was delivered before.
+// was delivered before, runAt when the database set the new run's RunAt.
 type acceptDone struct {
-	dup *store.EventAcceptResult
-	err error
+	dup   *store.EventAcceptResult
+	runAt time.Time
+	err   error
 }
 
 // acceptBatched hands r to the batch writer and waits for the outcome, or
@@ -54,6 +55,9 @@ func (s *Store) acceptBatched(r *acceptReq) (*store.EventAcceptResult, error) {
 	}
 	select {
 	case d := <-r.done:
+		if !d.runAt.IsZero() {
+			r.run.RunAt = d.runAt
+		}
 		return d.dup, d.err
 	case <-r.ctx.Done():
 		return nil, r.ctx.Err()
@@ -129,8 +133,8 @@ func (s *Store) acceptBatch(batch []*acceptReq) {
 	}
 }
 
-// due reports whether r's run is due at once.
-func (r *acceptReq) due() bool { return !r.run.RunAt.After(r.ev.ReceivedAt) }
+// due reports whether r's run is due at once (no RunAt: due at now()).
+func (r *acceptReq) due() bool { return r.run.RunAt.IsZero() || !r.run.RunAt.After(r.ev.ReceivedAt) }
 
 // acceptTx writes the requests in one SQLite transaction, one at a time,
 // and returns each one's outcome (the original event and run of one
@@ -182,7 +186,7 @@ func (s *Store) acceptStatement(ctx context.Context, reqs []*acceptReq) ([]accep
 			make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 		headers, payloads, targets = make([]*string, 0, n), make([]*string, 0, n), make([]*string, 0, n)
 		bodies                     = make([][]byte, 0, n)
-		received, runAts           = make([]time.Time, 0, n), make([]time.Time, 0, n)
+		received, runAts           = make([]time.Time, 0, n), make([]*time.Time, 0, n)
 		maxAttempts, timeouts      = make([]int64, 0, n), make([]int64, 0, n)
 	)
 	first := make(map[[2]string]bool, n)
@@ -196,10 +200,13 @@ func (s *Store) acceptStatement(ctx context.Context, reqs []*acceptReq) ([]accep
 		ids, sources, deliveryIDs, runIDs = append(ids, ev.ID), append(sources, ev.Source), append(deliveryIDs, ev.DeliveryID), append(runIDs, run.ID)
 		owners, agents = append(owners, run.Owner), append(agents, run.Agent)
 		headers, payloads, targets = append(headers, nullPtr(ev.Headers)), append(payloads, nullPtr(run.Payload)), append(targets, nullPtr(run.Targets))
-		bodies, received, runAts = append(bodies, ev.Body), append(received, ev.ReceivedAt), append(runAts, run.RunAt)
+		bodies, received, runAts = append(bodies, ev.Body), append(received, ev.ReceivedAt), append(runAts, timePtr(run.RunAt))
 		maxAttempts, timeouts = append(maxAttempts, int64(run.MaxAttempts)), append(timeouts, int64(run.Timeout))
 	}
-	var inserted []string
+	var inserted []struct {
+		EventID string    `bun:"event_id"`
+		RunAt   time.Time `bun:"run_at"`
+	}
 	err := s.write(func() error {
 		return s.scanNative(ctx, &inserted, acceptBatchSQL, ids, sources, deliveryIDs, headers, bodies, runIDs, received,
 			owners, agents, payloads, targets, maxAttempts, timeouts, runAts)
@@ -207,13 +214,14 @@ func (s *Store) acceptStatement(ctx context.Context, reqs []*acceptReq) ([]accep
 	if err != nil {
 		return nil, err
 	}
-	written := make(map[string]bool, len(inserted))
-	for _, id := range inserted {
-		written[id] = true
+	written := make(map[string]time.Time, len(inserted))
+	for _, in := range inserted {
+		written[in.EventID] = in.RunAt
 	}
 	due := false
 	for _, r := range reqs {
-		due = due || written[r.ev.ID] && r.due()
+		_, ok := written[r.ev.ID]
+		due = due || ok && r.due()
 	}
 	if due {
 		out := &outbox{notes: []store.Notification{{Topic: store.TopicRunDue}}}
@@ -222,10 +230,13 @@ func (s *Store) acceptStatement(ctx context.Context, reqs []*acceptReq) ([]accep
 	}
 	dones := make([]acceptDone, len(reqs))
 	for i, r := range reqs {
-		if !written[r.ev.ID] {
+		at, ok := written[r.ev.ID]
+		if !ok {
 			dup, err := s.acceptedBefore(ctx, s.db, r.ev.Source, r.ev.DeliveryID)
 			dones[i] = acceptDone{dup: dup, err: translate(err)}
+			continue
 		}
+		dones[i].runAt = at
 	}
 	return dones, nil
 }
@@ -244,9 +255,9 @@ const acceptBatchSQL = `WITH data AS (
 )
 INSERT INTO herald_runs (` + acceptRunColumns + `)
 SELECT d.run_id, 'webhook', d.id, d.owner, d.agent, d.payload::json, d.targets::json, 'queued', false, 1, d.max_attempts, d.timeout,
-	d.run_at, false, d.received_at
+	COALESCE(d.run_at, now()), false, d.received_at
 FROM data d JOIN ev ON ev.id = d.id
-RETURNING event_id`
+RETURNING event_id, run_at`
 
 // nullPtr is s, or nil (SQL NULL) when s is empty.
 func nullPtr(s string) *string {

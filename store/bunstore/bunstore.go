@@ -23,8 +23,12 @@ import (
 
 // Options configure a Store. The zero value is ready to use.
 type Options struct {
-	// Now is the store's clock; nil means time.Now. Every time the store
-	// writes comes from it, never from the database.
+	// Now is the store's clock. nil means the database's clock on
+	// PostgreSQL for the times of a run's life that nodes compare (due
+	// times, leases, rescues, claims: see store.RunStore) and time.Now for
+	// the rest; on SQLite, whose nodes share one machine, time.Now
+	// throughout. When set, every time the store writes comes from it,
+	// never from the database (tests move it).
 	Now func() time.Time
 	// Limits bound the input; zero fields mean the store package defaults.
 	Limits store.Limits
@@ -44,6 +48,7 @@ type Store struct {
 	dialect string
 	ownsDB  bool
 	now     func() time.Time
+	dbClock bool // PostgreSQL without Options.Now: runs' times are now()
 	limits  store.Limits
 	logger  log.Logger
 	hub     *notify.Hub
@@ -151,6 +156,7 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 	}
 	if s.now == nil {
 		s.now = time.Now
+		s.dbClock = s.dialect == DialectPostgres
 	}
 	if s.logger == nil {
 		s.logger = log.NewNopLogger()
@@ -288,6 +294,39 @@ func (s *Store) Subscribe(ctx context.Context) (<-chan store.Notification, error
 
 // clock returns the store's time in storage form.
 func (s *Store) clock() time.Time { return store.Timestamp(s.now()) }
+
+// nowArg is the argument of a nowSQL placeholder: nil on the database's
+// clock, which nowSQL reads as now(), else the store's time.
+func (s *Store) nowArg() any {
+	if s.dbClock {
+		return nil
+	}
+	return s.clock()
+}
+
+// nowSQL is the placeholder of "now" in a statement on a run's life: with
+// nowArg, the injected clock when there is one, else the database's.
+// PostgreSQL's now() is the transaction's start, so every "now" of one
+// transaction is the same instant.
+func (s *Store) nowSQL() string {
+	if s.pg() {
+		return "COALESCE(?::timestamptz, now())"
+	}
+	return "?"
+}
+
+// nowPlusSQL is nowSQL plus a duration given in microseconds (micros): two
+// placeholders, nowArg's and the duration's. SQLite keeps times as integer
+// microseconds, so its sum is one.
+func (s *Store) nowPlusSQL() string {
+	if s.pg() {
+		return "COALESCE(?::timestamptz, now()) + ?::bigint * interval '1 microsecond'"
+	}
+	return "(? + ?)"
+}
+
+// micros is d in whole microseconds, the unit of nowPlusSQL.
+func micros(d time.Duration) int64 { return d.Microseconds() }
 
 func (s *Store) pg() bool { return s.dialect == DialectPostgres }
 

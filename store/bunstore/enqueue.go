@@ -2,7 +2,6 @@ package bunstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -55,28 +54,29 @@ func plainBatch(ps []*store.RunEnqueueParams) bool {
 	return true
 }
 
-// enqueuePlain inserts a plain batch on PostgreSQL in one statement, with
-// the NOTIFY that wakes workers: one round trip instead of four
-// (BEGIN, INSERT, NOTIFY, COMMIT).
+// enqueuePlain inserts a plain batch on PostgreSQL in one statement: one
+// round trip instead of three (BEGIN, INSERT, COMMIT). The notification
+// that wakes other processes' workers is sent after the commit, by the
+// run-due notifier (kickDue): a NOTIFY in the statement would serialize
+// the commits of concurrent enqueues on PostgreSQL's notification lock.
 func (s *Store) enqueuePlain(ctx context.Context, ps []*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
 	now := s.clock()
 	rows := make([]runRow, len(ps))
 	for i, p := range ps {
-		rows[i] = newRunRow(p, now)
+		rows[i] = s.newRunRow(p, now)
 	}
-	note, _ := json.Marshal(wireNote{Origin: s.origin, Topic: store.TopicRunDue})
-	var ids []string
-	err := s.write(func() error {
-		return s.scanNative(ctx, &ids, "WITH ins AS ("+insertRunsPG+") SELECT ins.id FROM ins CROSS JOIN (SELECT pg_notify(?, ?)) AS n",
-			append(runArrays(rows), s.channel, string(note))...)
-	})
+	var got []insertedRun
+	err := s.write(func() error { return s.scanNative(ctx, &got, insertRunsPG, runArrays(rows)...) })
 	if err != nil {
 		return nil, err
 	}
-	if len(ids) != len(rows) {
-		return nil, fmt.Errorf("%w: inserted %d of %d runs", store.ErrConflict, len(ids), len(rows))
+	if len(got) != len(rows) {
+		return nil, fmt.Errorf("%w: inserted %d of %d runs", store.ErrConflict, len(got), len(rows))
 	}
-	s.hub.Publish(store.Notification{Topic: store.TopicRunDue})
+	setRunAt(rows, got)
+	out := &outbox{notes: []store.Notification{{Topic: store.TopicRunDue}}}
+	s.publish(out)
+	s.kickDue(out)
 	res := make([]*store.EnqueueResult, len(rows))
 	for i := range rows {
 		res[i] = &store.EnqueueResult{Run: rows[i].run()}
@@ -84,15 +84,37 @@ func (s *Store) enqueuePlain(ctx context.Context, ps []*store.RunEnqueueParams) 
 	return res, nil
 }
 
-// newRunRow is the row of a new queued run.
-func newRunRow(p *store.RunEnqueueParams, now time.Time) runRow {
+// insertedRun is a run insertRunsPG wrote: its id and the RunAt it was
+// given (the database's now() where the row had none).
+type insertedRun struct {
+	ID    string    `bun:"id"`
+	RunAt time.Time `bun:"run_at"`
+}
+
+// setRunAt gives the rows the RunAt the database gave them.
+func setRunAt(rows []runRow, got []insertedRun) {
+	at := make(map[string]time.Time, len(got))
+	for _, g := range got {
+		at[g.ID] = g.RunAt
+	}
+	for i := range rows {
+		if t, ok := at[rows[i].ID]; ok {
+			rows[i].RunAt = t
+		}
+	}
+}
+
+// newRunRow is the row of a new queued run, due at once (on the store's
+// clock) when p sets no RunAt: on the database's clock its RunAt stays
+// zero, which insertRunsPG writes as now().
+func (s *Store) newRunRow(p *store.RunEnqueueParams, now time.Time) runRow {
 	row := runRow{
 		ID: newID(), Kind: string(p.Kind), ScheduleID: p.ScheduleID, ScheduledFor: p.ScheduledFor,
 		Owner: p.Owner, Agent: p.Agent, Payload: string(p.Payload), Targets: marshalTargets(p.Targets),
 		IdempotencyKey: p.IdempotencyKey, Status: string(store.RunQueued), Attempt: 1,
 		MaxAttempts: p.MaxAttempts, Timeout: p.Timeout, RunAt: p.RunAt, CreatedAt: now,
 	}
-	if row.RunAt.IsZero() {
+	if row.RunAt.IsZero() && !s.dbClock {
 		row.RunAt = now
 	}
 	return row
@@ -229,7 +251,7 @@ func (s *Store) enqueue(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueuePa
 			results[i] = &store.EnqueueResult{Duplicate: true}
 			continue
 		}
-		row := newRunRow(p, now)
+		row := s.newRunRow(p, now)
 		if p.ScheduleID != "" {
 			d := overlap.Decide(policies[p.ScheduleID], active[p.ScheduleID])
 			active[p.ScheduleID] = d.Apply(active[p.ScheduleID])
@@ -315,8 +337,15 @@ func (s *Store) enqueue(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueuePa
 func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow) ([]string, error) {
 	var ids []string
 	if s.pg() {
-		err := s.scanTx(ctx, tx, &ids, insertRunsPG, runArrays(rows)...)
-		return ids, err
+		var got []insertedRun
+		if err := s.scanTx(ctx, tx, &got, insertRunsPG, runArrays(rows)...); err != nil {
+			return nil, err
+		}
+		setRunAt(rows, got)
+		for _, g := range got {
+			ids = append(ids, g.ID)
+		}
+		return ids, nil
 	}
 	args := make([][]any, len(rows))
 	for i := range rows {
@@ -337,13 +366,17 @@ func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow) ([]str
 // insertRunsPG inserts runs from one array per column (runArrays), in one
 // statement whose text does not grow with the batch: PostgreSQL parses and
 // plans it once per connection, where bun's multi-row INSERT of a thousand
-// runs cost more to parse than to execute.
-const insertRunsPG = "INSERT INTO herald_runs (" + runColumns + ") SELECT * FROM unnest(" +
+// runs cost more to parse than to execute. A run without run_at is due at
+// the database's now().
+const insertRunsPG = "INSERT INTO herald_runs (" + runColumns + ") SELECT " +
+	"id, kind, schedule_id, scheduled_for, event_id, owner, agent, payload, targets, idempotency_key, " +
+	"status, held, attempt, max_attempts, timeout, COALESCE(run_at, now()), lease_owner, lease_expires_at, cancel_requested, " +
+	"output, summary, progress, error, created_at, started_at, finished_at, deliver_after, cancel_reason FROM unnest(" +
 	"?::text[]::uuid[], ?::text[], ?::text[]::uuid[], ?::timestamptz[], ?::text[]::uuid[], ?::text[], ?::text[], " +
 	"?::text[]::json[], ?::text[]::json[], ?::text[], ?::text[], ?::boolean[], ?::integer[], ?::integer[], " +
 	"?::bigint[], ?::timestamptz[], ?::text[], ?::timestamptz[], ?::boolean[], ?::text[]::json[], ?::text[], " +
 	"?::text[]::json[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::text[]) " +
-	"ON CONFLICT DO NOTHING RETURNING id"
+	"AS v(" + runColumns + ") ON CONFLICT DO NOTHING RETURNING id, run_at"
 
 // runArrays are rows as one array per column of runColumns, for
 // insertRunsPG; NULLs are nil pointers.
@@ -356,7 +389,7 @@ func runArrays(rows []runRow) []any {
 	scheduleIDs, eventIDs, payloads, targets, keys := ptrs(), ptrs(), ptrs(), ptrs(), ptrs()
 	leaseOwners, outputs, summaries, progresses, errs, reasons := ptrs(), ptrs(), ptrs(), ptrs(), ptrs(), ptrs()
 	scheduledFor, leaseExpires, started, finished, deliverAfter := times(), times(), times(), times(), times()
-	runAt, created := make([]time.Time, n), make([]time.Time, n)
+	runAt, created := times(), make([]time.Time, n)
 	held, cancel := make([]bool, n), make([]bool, n)
 	attempts, maxAttempts, timeouts := make([]int64, n), make([]int64, n), make([]int64, n)
 	for i := range rows {
@@ -369,7 +402,7 @@ func runArrays(rows []runRow) []any {
 		reasons[i] = nullPtr(r.CancelReason)
 		scheduledFor[i], leaseExpires[i], started[i], finished[i], deliverAfter[i] = timePtr(r.ScheduledFor),
 			timePtr(r.LeaseExpiresAt), timePtr(r.StartedAt), timePtr(r.FinishedAt), timePtr(r.DeliverAfter)
-		runAt[i], created[i] = r.RunAt, r.CreatedAt
+		runAt[i], created[i] = timePtr(r.RunAt), r.CreatedAt
 		held[i], cancel[i] = r.Held, r.CancelRequested
 		attempts[i], maxAttempts[i], timeouts[i] = int64(r.Attempt), int64(r.MaxAttempts), int64(r.Timeout)
 	}

@@ -68,9 +68,10 @@ const (
 // The batch writer (accept.go) writes it with the accepts of concurrent
 // callers.
 func (s *Store) acceptPlain(ctx context.Context, ev *eventRow, p *store.RunEnqueueParams) (*store.EventAcceptResult, error) {
-	r := newRunRow(p, ev.ReceivedAt)
+	r := s.newRunRow(p, ev.ReceivedAt)
 	r.ID, r.EventID, r.Kind = ev.RunID, ev.ID, string(store.RunKindWebhook)
-	dup, err := s.acceptBatched(&acceptReq{ctx: ctx, ev: ev, run: &r, done: make(chan acceptDone, 1)})
+	req := &acceptReq{ctx: ctx, ev: ev, run: &r, done: make(chan acceptDone, 1)}
+	dup, err := s.acceptBatched(req)
 	if err != nil || dup != nil {
 		return dup, err
 	}

@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -43,6 +44,37 @@ type scheduleRow struct {
 	Version         int64         `bun:"version"`
 	CreatedAt       time.Time     `bun:"created_at"`
 	UpdatedAt       time.Time     `bun:"updated_at"`
+
+	// RunStartedAt is the latest start of the schedule's runs, read with
+	// the row (withLastRun), never written.
+	RunStartedAt anyTime `bun:"run_started_at,scanonly"`
+}
+
+// withLastRun adds RunStartedAt to a query of schedule rows: the latest
+// started_at of the schedule's runs, found at the end of
+// herald_runs_started_idx.
+func withLastRun(q *bun.SelectQuery) *bun.SelectQuery {
+	return q.ColumnExpr("?TableAlias.*").
+		ColumnExpr("(SELECT max(r.started_at) FROM herald_runs AS r WHERE r.schedule_id = ?TableAlias.id) AS run_started_at")
+}
+
+// anyTime scans a time that the driver may give as a time or, for an
+// SQLite expression (which has no declared type), as integer microseconds.
+type anyTime struct{ time.Time }
+
+// Scan implements sql.Scanner.
+func (t *anyTime) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		t.Time = time.Time{}
+	case time.Time:
+		t.Time = v
+	case int64:
+		t.Time = time.UnixMicro(v)
+	default:
+		return fmt.Errorf("scan a time from %T", v)
+	}
+	return nil
 }
 
 func scheduleToRow(s *store.Schedule) *scheduleRow {
@@ -69,7 +101,7 @@ func (r *scheduleRow) schedule() *store.Schedule {
 		Overlap: store.OverlapPolicy(r.Overlap), Misfire: store.MisfirePolicy(r.Misfire),
 		MisfireCap: r.MisfireCap, Timeout: r.Timeout, MaxAttempts: r.MaxAttempts,
 		Targets: unmarshalTargets(r.Targets), Static: r.Static, Paused: r.Paused,
-		NextRunAt: utc(r.NextRunAt), LastRunAt: utc(r.LastRunAt), LastFiredAt: utc(r.LastFiredAt),
+		NextRunAt: utc(r.NextRunAt), LastRunAt: utc(later(r.LastRunAt, r.RunStartedAt.Time)), LastFiredAt: utc(r.LastFiredAt),
 		Version: r.Version, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 	}
 }
@@ -267,4 +299,12 @@ func unmarshalProgress(s string) map[string]int64 {
 	var p map[string]int64
 	_ = json.Unmarshal([]byte(s), &p)
 	return p
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

@@ -3,11 +3,11 @@ package bunstore
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/go-kit/log/level"
 	"github.com/uptrace/bun"
 
 	"github.com/heraldhq/herald/store"
@@ -88,20 +88,24 @@ func (s *Store) write(fn func() error) error {
 	return translate(fn())
 }
 
-// RunClaim implements store.RunStore.
+// RunClaim implements store.RunStore. The claim is the whole of it: it
+// writes nothing else and waits for no other lock than its runs', so a
+// node knows its runs (and keeps their leases) from the moment they are
+// its own. A schedule's LastRunAt is read from its runs (ScheduleGet).
 func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store.Run, error) {
 	if err := store.CheckClaim(p); err != nil {
 		return nil, err
 	}
-	now := s.clock()
-	expires := store.Timestamp(now.Add(p.Lease))
 	var rows []runRow
 	var err error
 	if s.pg() {
+		now := s.nowArg()
 		err = s.write(func() error {
-			return s.scanNative(ctx, &rows, s.claimSQL(), p.Node, expires, now, now, p.Limit)
+			return s.scanNative(ctx, &rows, s.claimSQL(), p.Node, now, micros(p.Lease), now, now, p.Limit)
 		})
 	} else {
+		now := s.clock()
+		expires := store.Timestamp(now.Add(p.Lease))
 		// The picked runs are read whole and claimed one by one, through
 		// the primary key: SQLite's single writer needs no lock on them,
 		// and this spares the temporary tables of IN and RETURNING.
@@ -131,24 +135,6 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 	if err != nil {
 		return nil, fmt.Errorf("claim runs: %w", err)
 	}
-	var sids []string
-	for _, r := range rows {
-		if r.ScheduleID != "" {
-			sids = appendUnique(sids, r.ScheduleID)
-		}
-	}
-	if len(sids) > 0 {
-		// The claim stands even if this bookkeeping fails: the runs are
-		// already ours and must be run.
-		err := s.write(func() error {
-			_, err := s.db.NewRaw("UPDATE herald_schedules SET last_run_at = ? WHERE id IN (?) AND (last_run_at IS NULL OR last_run_at < ?)",
-				now, bun.List(sids), now).Exec(ctx)
-			return err
-		})
-		if err != nil {
-			level.Warn(s.logger).Log("msg", "record the last run time of schedules", "err", err)
-		}
-	}
 	slices.SortFunc(rows, func(a, b runRow) int {
 		if c := a.RunAt.Compare(b.RunAt); c != 0 {
 			return c
@@ -158,8 +144,10 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 	return runs(rows), nil
 }
 
-// claimSQL is the claim statement on PostgreSQL. A claim commits without
-// waiting for the write-ahead log to reach the disk: the statement turns
+// claimSQL is the claim statement on PostgreSQL: its arguments are the
+// node, nowArg and the lease in microseconds, nowArg (started_at), nowArg
+// (the due time) and the limit. A claim commits without waiting for the
+// write-ahead log to reach the disk: the statement turns
 // synchronous_commit off for its own transaction, in the same round trip.
 // A claim lost to a server crash leaves its runs queued, to be claimed
 // again, and the finish of a run whose claim was lost is refused, so
@@ -167,12 +155,13 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 // fsync. Every other transition commits durably.
 func (s *Store) claimSQL() string {
 	return "WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)) " +
-		s.updatePickedFrom("status = 'running', lease_owner = ?, lease_expires_at = ?, started_at = ?", "async", s.claimPick("id"))
+		s.updatePickedFrom("status = 'running', lease_owner = ?, lease_expires_at = "+s.nowPlusSQL()+", started_at = "+s.nowSQL(),
+			"async", s.claimPick("id"))
 }
 
 // claimPick selects cols of the runs a claim takes, oldest due first.
 func (s *Store) claimPick(cols string) string {
-	return "SELECT " + cols + " FROM herald_runs WHERE status = 'queued' AND " + s.notHeld() + " AND run_at <= ? ORDER BY run_at, id LIMIT " + s.limitArg()
+	return "SELECT " + cols + " FROM herald_runs WHERE status = 'queued' AND " + s.notHeld() + " AND run_at <= " + s.nowSQL() + " ORDER BY run_at, id LIMIT " + s.limitArg()
 }
 
 // claimPickSQLite are the columns a claim reads on SQLite: the whole run
@@ -193,15 +182,15 @@ func (s *Store) RunExtendLease(ctx context.Context, p *store.RunExtendLeaseParam
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	expires := s.clock().Add(p.Lease)
 	var rows []struct {
 		ID              string    `bun:"id"`
 		LeaseExpiresAt  time.Time `bun:"lease_expires_at"`
 		CancelRequested bool      `bun:"cancel_requested"`
 	}
 	err := s.write(func() error {
-		return s.db.NewRaw("UPDATE herald_runs SET lease_expires_at = ? WHERE id IN (?) AND status = 'running' AND lease_owner = ? RETURNING id, lease_expires_at, cancel_requested",
-			expires, bun.List(ids), p.Node).Scan(ctx, &rows)
+		return s.db.NewRaw("UPDATE herald_runs SET lease_expires_at = "+s.nowPlusSQL()+
+			" WHERE id IN (?) AND status = 'running' AND lease_owner = ? RETURNING id, lease_expires_at, cancel_requested",
+			s.nowArg(), micros(p.Lease), bun.List(ids), p.Node).Scan(ctx, &rows)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("extend leases: %w", err)
@@ -258,7 +247,7 @@ func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams)
 				nullable(marshalTargets(p.Targets)), nullTime(p.DeliverAfter)})
 		}
 	}
-	done, err := s.transition(ctx, finishSQL, vals, s.clock())
+	done, err := s.transition(ctx, finishSQL, vals, s.nowArg())
 	if err != nil {
 		return nil, fmt.Errorf("finish runs: %w", err)
 	}
@@ -271,7 +260,7 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 	if err != nil {
 		return nil, err
 	}
-	now := s.clock()
+	now := s.nowArg()
 	ids := make([]string, len(ps))
 	vals := make([][]any, 0, len(ps))
 	for i, c := range ps {
@@ -279,15 +268,17 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 		if !validID(c.ID) {
 			continue
 		}
-		runAt := c.RunAt
-		if runAt.IsZero() {
-			runAt = now
+		// Due at RunAt plus Delay; without RunAt, Delay from now on the
+		// store's clock (NULL: the database's).
+		var base any = nullTime(c.RunAt)
+		if c.RunAt.IsZero() && !s.dbClock {
+			base = s.clock()
 		}
 		inc := 0
 		if c.NextAttempt {
 			inc = 1
 		}
-		vals = append(vals, []any{c.ID, c.Node, runAt, nullable(c.Error), inc, nullTime(c.DeliverAfter)})
+		vals = append(vals, []any{c.ID, c.Node, base, micros(c.Delay), nullable(c.Error), inc, nullTime(c.DeliverAfter)})
 	}
 	done, err := s.transition(ctx, requeueSQL, vals, now)
 	if err != nil {
@@ -319,7 +310,7 @@ var (
 		cols: "status, output, summary, progress, cancelled, error, targets, deliver_after",
 		row:  "(?::uuid, ?, ?, ?, ?, ?, ?::boolean, ?, ?, ?::timestamptz)",
 		set: "status = v.status, output = v.output::json, summary = v.summary, progress = COALESCE(v.progress::json, r.progress), " +
-			"error = COALESCE(CASE WHEN v.cancelled THEN r.cancel_reason END, v.error), finished_at = ?::timestamptz, " +
+			"error = COALESCE(CASE WHEN v.cancelled THEN r.cancel_reason END, v.error), finished_at = COALESCE(?::timestamptz, now()), " +
 			"targets = COALESCE(v.targets::json, r.targets), deliver_after = v.deliver_after",
 		one: "UPDATE herald_runs SET status = ?, output = ?, summary = ?, progress = COALESCE(?, progress), " +
 			"error = COALESCE(CASE WHEN ? THEN cancel_reason END, ?), " +
@@ -327,18 +318,20 @@ var (
 			"WHERE id = ? AND status = 'running' AND lease_owner = ?",
 	}
 	// A run whose cancellation was requested ends cancelled instead, at
-	// the time of the tail.
+	// the time of the tail. The run is due delay (microseconds) after
+	// run_at, or after the database's now() when run_at is NULL.
 	requeueSQL = transitionSQL{
-		cols: "run_at, error, inc, deliver_after",
-		row:  "(?::uuid, ?, ?::timestamptz, ?, ?::integer, ?::timestamptz)",
+		cols: "run_at, delay, error, inc, deliver_after",
+		row:  "(?::uuid, ?, ?::timestamptz, ?::bigint, ?, ?::integer, ?::timestamptz)",
 		set: "status = CASE WHEN r.cancel_requested THEN 'cancelled' ELSE 'queued' END, " +
-			"run_at = CASE WHEN r.cancel_requested THEN r.run_at ELSE v.run_at END, " +
+			"run_at = CASE WHEN r.cancel_requested THEN r.run_at " +
+			"ELSE COALESCE(v.run_at, now()) + v.delay * interval '1 microsecond' END, " +
 			"error = CASE WHEN r.cancel_requested THEN COALESCE(r.cancel_reason, 'cancelled') ELSE COALESCE(v.error, r.error) END, " +
 			"attempt = CASE WHEN r.cancel_requested THEN r.attempt ELSE r.attempt + v.inc END, " +
 			"deliver_after = CASE WHEN r.cancel_requested AND r.targets IS NOT NULL THEN v.deliver_after ELSE r.deliver_after END, " +
-			"finished_at = CASE WHEN r.cancel_requested THEN ?::timestamptz END",
+			"finished_at = CASE WHEN r.cancel_requested THEN COALESCE(?::timestamptz, now()) END",
 		one: "UPDATE herald_runs SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END, " +
-			"run_at = CASE WHEN cancel_requested THEN run_at ELSE ? END, " +
+			"run_at = CASE WHEN cancel_requested THEN run_at ELSE ? + ? END, " +
 			"error = CASE WHEN cancel_requested THEN COALESCE(cancel_reason, 'cancelled') ELSE COALESCE(?, error) END, " +
 			"attempt = CASE WHEN cancel_requested THEN attempt ELSE attempt + ? END, " +
 			"deliver_after = CASE WHEN cancel_requested AND targets IS NOT NULL THEN ? ELSE deliver_after END, " +
@@ -433,13 +426,13 @@ func (s *Store) RunRescue(ctx context.Context, p *store.RunRescueParams) ([]*sto
 	if p != nil && p.Limit > 0 {
 		limit = p.Limit
 	}
-	now := s.clock()
+	now := s.nowArg()
 	spent := "(cancel_requested OR attempt >= max_attempts)"
 	set := "status = CASE WHEN cancel_requested THEN 'cancelled' WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END, " +
 		"attempt = CASE WHEN " + spent + " THEN attempt ELSE attempt + 1 END, " +
 		"error = CASE WHEN cancel_requested THEN COALESCE(cancel_reason, 'cancelled') || '; lease expired on node ' || lease_owner ELSE 'lease expired on node ' || lease_owner END, " +
-		"finished_at = CASE WHEN " + spent + " THEN " + s.timeArg() + " ELSE NULL END, " +
-		"run_at = CASE WHEN " + spent + " THEN run_at ELSE " + s.timeArg() + " END, " +
+		"finished_at = CASE WHEN " + spent + " THEN " + s.nowSQL() + " ELSE NULL END, " +
+		"run_at = CASE WHEN " + spent + " THEN run_at ELSE " + s.nowSQL() + " END, " +
 		"lease_owner = NULL, lease_expires_at = NULL"
 	args := []any{now, now}
 	if p != nil && !p.DeliverAfter.IsZero() {
@@ -447,7 +440,7 @@ func (s *Store) RunRescue(ctx context.Context, p *store.RunRescueParams) ([]*sto
 		args = append(args, store.Timestamp(p.DeliverAfter))
 	}
 	args = append(args, now, limit)
-	q := s.updatePicked(set, "SELECT id FROM herald_runs WHERE status = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at, id LIMIT ?")
+	q := s.updatePicked(set, "SELECT id FROM herald_runs WHERE status = 'running' AND lease_expires_at < "+s.nowSQL()+" ORDER BY lease_expires_at, id LIMIT ?")
 	var done []runRow
 	err := s.tx(ctx, func(tx bun.Tx, out *outbox) error {
 		done = done[:0]
@@ -547,31 +540,75 @@ func (s *Store) RunNextDue(ctx context.Context) (time.Time, error) {
 	return utc(rows[0].RunAt), nil
 }
 
-// RunDeleteFinished implements store.RunStore.
+// RunDeleteFinished implements store.RunStore. It deletes up to
+// pruneBatch runs per transaction; before it deletes the runs of a
+// schedule, the schedule's last_run_at takes their latest start, which
+// ScheduleGet would no longer find among its runs. The schedules are
+// written one by one in id order, as every transaction that locks them.
 func (s *Store) RunDeleteFinished(ctx context.Context, p *store.RunDeleteFinishedParams) (int, error) {
 	if p == nil || p.OlderThan <= 0 {
 		return 0, store.Invalid("older_than", "must be positive")
 	}
 	cutoff := s.clock().Add(-p.OlderThan)
-	pick := "SELECT id FROM herald_runs WHERE finished_at IS NOT NULL AND finished_at < ? AND deliver_after IS NULL ORDER BY finished_at"
-	args := []any{cutoff}
-	if p.Limit > 0 {
-		pick += " LIMIT ?"
-		args = append(args, p.Limit)
-	}
-	var n int64
-	err := s.write(func() error {
-		res, err := s.db.NewRaw("DELETE FROM herald_runs WHERE id IN ("+pick+")", args...).Exec(ctx)
-		if err == nil {
-			n, err = res.RowsAffected()
+	total := 0
+	for p.Limit == 0 || total < p.Limit {
+		limit := pruneBatch
+		if p.Limit > 0 {
+			limit = min(limit, p.Limit-total)
 		}
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("delete finished runs: %w", err)
+		var n int
+		err := s.tx(ctx, func(tx bun.Tx, _ *outbox) error {
+			var picked []struct {
+				ID         string    `bun:"id"`
+				ScheduleID string    `bun:"schedule_id"`
+				StartedAt  time.Time `bun:"started_at"`
+			}
+			if err := tx.NewRaw(prunePickSQL, cutoff, limit).Scan(ctx, &picked); err != nil {
+				return err
+			}
+			n = len(picked)
+			if n == 0 {
+				return nil
+			}
+			lastStart := map[string]time.Time{}
+			ids := make([]string, n)
+			for i, r := range picked {
+				ids[i] = r.ID
+				if r.ScheduleID != "" && r.StartedAt.After(lastStart[r.ScheduleID]) {
+					lastStart[r.ScheduleID] = r.StartedAt
+				}
+			}
+			sids := slices.Sorted(maps.Keys(lastStart))
+			for _, sid := range sids {
+				if _, err := tx.NewRaw(keepLastRunSQL, lastStart[sid], sid, lastStart[sid]).Exec(ctx); err != nil {
+					return err
+				}
+			}
+			_, err := tx.NewRaw("DELETE FROM herald_runs WHERE id IN (?)", bun.List(ids)).Exec(ctx)
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("delete finished runs: %w", err)
+		}
+		total += n
+		if n < limit {
+			break
+		}
 	}
-	return int(n), nil
+	return total, nil
 }
+
+// pruneBatch bounds the runs one transaction of RunDeleteFinished deletes.
+const pruneBatch = 1000
+
+// prunePickSQL picks the runs RunDeleteFinished deletes: ended before the
+// cutoff, their deliveries done, oldest first.
+const prunePickSQL = "SELECT id, schedule_id, started_at FROM herald_runs " +
+	"WHERE finished_at IS NOT NULL AND finished_at < ? AND deliver_after IS NULL ORDER BY finished_at LIMIT ?"
+
+// keepLastRunSQL moves a schedule's last_run_at up to the latest start of
+// runs about to be deleted.
+const keepLastRunSQL = "UPDATE herald_schedules SET last_run_at = ? WHERE id = ? AND (last_run_at IS NULL OR last_run_at < ?)"
 
 // releaseAfter releases the next held run of each schedule whose run in
 // ended reached a terminal status.
@@ -738,9 +775,9 @@ func (s *Store) RunDeliveryClaim(ctx context.Context, p *store.RunDeliveryClaimP
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	q := s.updatePicked("deliver_after = "+s.timeArg(),
-		"SELECT id FROM herald_runs WHERE deliver_after IS NOT NULL AND deliver_after <= "+s.timeArg()+" ORDER BY deliver_after, id LIMIT "+s.limitArg())
+		"SELECT id FROM herald_runs WHERE deliver_after IS NOT NULL AND deliver_after <= "+s.nowSQL()+" ORDER BY deliver_after, id LIMIT "+s.limitArg())
 	var rows []runRow
-	err := s.write(func() error { return s.scanNative(ctx, &rows, q, store.Timestamp(p.Until), now, p.Limit) })
+	err := s.write(func() error { return s.scanNative(ctx, &rows, q, store.Timestamp(p.Until), s.nowArg(), p.Limit) })
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}

@@ -68,9 +68,9 @@ func getSchedule(ctx context.Context, db bun.IDB, id, lock string) (*scheduleRow
 		return nil, store.ErrNotFound
 	}
 	row := new(scheduleRow)
-	q := db.NewSelect().Model(row).Where("id = ?", id)
+	q := withLastRun(db.NewSelect().Model(row)).Where("id = ?", id)
 	if lock != "" {
-		q = q.For(lock)
+		q = q.For(lock + " OF ?TableAlias")
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, translate(err)
@@ -249,7 +249,7 @@ func (s *Store) ScheduleList(ctx context.Context, p *store.ScheduleListParams) (
 	}
 	limit := store.ListLimit(p.Limit)
 	var rows []scheduleRow
-	q := s.db.NewSelect().Model(&rows).OrderExpr("id ASC").Limit(int64(limit + 1))
+	q := withLastRun(s.db.NewSelect().Model(&rows)).OrderExpr("id ASC").Limit(int64(limit + 1))
 	if p.Owner != "" {
 		q = q.Where("owner = ?", p.Owner)
 	}

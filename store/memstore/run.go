@@ -407,6 +407,7 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 			if r.RunAt.IsZero() {
 				r.RunAt = now
 			}
+			r.RunAt = r.RunAt.Add(p.Delay)
 			s.markDue(r)
 			if p.Error != "" {
 				r.Error = p.Error

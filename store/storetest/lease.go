@@ -14,6 +14,7 @@ func leaseTests() []test {
 		{"FinishBatchRefusesWhatIsNotHeld", testLeaseFinishPartial},
 		{"RequeueForRetryCountsTheAttempt", testLeaseRequeueRetry},
 		{"RequeueForReleaseKeepsTheAttempt", testLeaseRequeueRelease},
+		{"RequeueDelayCountsOnTheStoresClock", testLeaseRequeueDelay},
 		{"RequeueEndsARunWhoseCancelWasRequested", testLeaseRequeueCancelled},
 		{"RequeueRejectsBadInputAndWritesNothing", testLeaseRequeueBadInput},
 		{"RescueRequeuesExpiredLeases", testLeaseRescueRequeue},
@@ -117,6 +118,32 @@ func testLeaseFinishPartial(t *testing.T, fx *fixture) {
 	rc := fx.run(c)
 	want(t, "status of c", rc.Status, store.RunRunning)
 	want(t, "lease owner of c", rc.LeaseOwner, nodeB)
+}
+
+func testLeaseRequeueDelay(t *testing.T, fx *fixture) {
+	p := adhoc()
+	p.MaxAttempts = 3
+	r := fx.enqueueRun(p)
+	fx.claimOne(nodeA, r.ID)
+	got, err := fx.st.RunRequeue(fx.ctx, &store.RunRequeueParams{ID: r.ID, Node: nodeA, Delay: 30 * time.Second, NextAttempt: true})
+	if err != nil || len(got) != 1 || got[0] == nil {
+		t.Fatalf("RunRequeue with a Delay = %v, %v; want the run", got, err)
+	}
+	wantTime(t, "RunAt of a requeue with Delay and no RunAt", got[0].RunAt, fx.now().Add(30*time.Second))
+	fx.clock.Advance(30*time.Second - time.Microsecond)
+	if claimed := fx.claim(nodeB, 1); len(claimed) != 0 {
+		t.Fatalf("claimed a microsecond before its Delay was over: %v", runIDs(claimed))
+	}
+	fx.clock.Advance(time.Microsecond)
+	fx.claimOne(nodeB, r.ID)
+
+	// With RunAt, Delay counts from it.
+	at := fx.now().Add(time.Hour)
+	got, err = fx.st.RunRequeue(fx.ctx, &store.RunRequeueParams{ID: r.ID, Node: nodeB, RunAt: at, Delay: time.Minute})
+	if err != nil || len(got) != 1 || got[0] == nil {
+		t.Fatalf("RunRequeue with RunAt and Delay = %v, %v; want the run", got, err)
+	}
+	wantTime(t, "RunAt of a requeue with RunAt and Delay", got[0].RunAt, at.Add(time.Minute))
 }
 
 func testLeaseRequeueRetry(t *testing.T, fx *fixture) {

@@ -21,6 +21,8 @@ func runTests() []test {
 		{"TickAdvancesLastFiredAt", testRunTickLastFired},
 		{"TickSetsNextRunAt", testRunTickNextRunAt},
 		{"ClaimSetsScheduleLastRunAt", testRunClaimLastRunAt},
+		{"LastRunAtOutlivesThePrunedHistory", testRunLastRunAtAfterPrune},
+		{"TickIsDueAtItsMoment", testRunTickDueAtItsMoment},
 		{"IdempotencyKeyIsPerOwner", testRunIdempotencyKey},
 		{"MissingRunIsNotFound", testRunNotFound},
 		{"ClaimWaitsForRunAt", testRunClaimRunAt},
@@ -252,6 +254,45 @@ func testRunClaimLastRunAt(t *testing.T, fx *fixture) {
 	}
 	wantTime(t, "LastRunAt after a claim", fx.getSchedule(s.ID).LastRunAt, fx.now())
 	want(t, "Version after a claim", fx.getSchedule(s.ID).Version, int64(1))
+	page, err := fx.st.ScheduleList(fx.ctx, &store.ScheduleListParams{Owner: s.Owner})
+	if err != nil || len(page.Schedules) != 1 {
+		t.Fatalf("ScheduleList = %v, %v; want the schedule", page, err)
+	}
+	wantTime(t, "LastRunAt after a claim, listed", page.Schedules[0].LastRunAt, fx.now())
+	// A later start moves it; ScheduleSetTimes cannot move it back before
+	// the runs' latest start.
+	r := fx.enqueueRun(manual(s))
+	fx.clock.Advance(time.Minute)
+	fx.claimOne("node-a", r.ID)
+	wantTime(t, "LastRunAt after a second claim", fx.getSchedule(s.ID).LastRunAt, fx.now())
+}
+
+func testRunLastRunAtAfterPrune(t *testing.T, fx *fixture) {
+	s := fx.schedule("report", withOverlap(store.OverlapAllowAll))
+	r := fx.enqueueRun(manual(s))
+	fx.clock.Advance(time.Second)
+	started := fx.now()
+	fx.claimOne(nodeA, r.ID)
+	fx.finish(r.ID, nodeA, store.RunSucceeded)
+	fx.clock.Advance(48 * time.Hour)
+	n, err := fx.st.RunDeleteFinished(fx.ctx, &store.RunDeleteFinishedParams{OlderThan: 24 * time.Hour})
+	if err != nil || n != 1 {
+		t.Fatalf("RunDeleteFinished = %d, %v; want 1 run deleted", n, err)
+	}
+	wantTime(t, "LastRunAt once its run is pruned", fx.getSchedule(s.ID).LastRunAt, started)
+}
+
+func testRunTickDueAtItsMoment(t *testing.T, fx *fixture) {
+	s := fx.schedule("report", withOverlap(store.OverlapAllowAll))
+	at := fx.now().Add(time.Minute)
+	r := fx.enqueueRun(tick(s, at))
+	wantTime(t, "RunAt of a tick without RunAt", r.RunAt, at)
+	wantTime(t, "RunAt of a tick without RunAt, read back", fx.run(r.ID).RunAt, at)
+	if got := fx.claim(nodeA, 10); len(got) != 0 {
+		t.Fatalf("claimed %v before its tick", runIDs(got))
+	}
+	fx.clock.Advance(time.Minute)
+	fx.claimOne(nodeA, r.ID)
 }
 
 func testRunIdempotencyKey(t *testing.T, fx *fixture) {

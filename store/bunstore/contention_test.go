@@ -1,0 +1,305 @@
+package bunstore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/heraldhq/herald/internal/testpg"
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/bunstore"
+)
+
+// lockedLog is a logger whose lines a test can read while the store writes.
+type lockedLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedLog) Log(kv ...any) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return log.NewLogfmtLogger(&l.buf).Log(kv...)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// deadlocks reads how many deadlocks PostgreSQL has detected in the
+// database so far, flushing this backend's statistics first.
+func deadlocks(t *testing.T, st *bunstore.Store) int64 {
+	t.Helper()
+	ctx := context.Background()
+	// Statistics reach the shared view once a backend flushes them; the
+	// backends that deadlocked are the store's, which flush within a
+	// second when idle.
+	var n int64
+	if err := st.DB().NewRaw("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()").Scan(ctx, &n); err != nil {
+		t.Fatalf("read deadlocks: %v", err)
+	}
+	return n
+}
+
+// TestClaimsAndTicksDoNotDeadlock drives, on PostgreSQL, every statement
+// pair that locks schedule rows against each other: claims of schedule
+// runs by several nodes, ticks of the same schedules (staged ones too,
+// which hold their locks until their moment), finishes that release held
+// runs, pauses and time updates. Before the claims stopped writing
+// last_run_at, the claims' UPDATE (rows in no set order) and the ticks'
+// SELECT … ORDER BY id FOR UPDATE deadlocked within a second.
+func TestClaimsAndTicksDoNotDeadlock(t *testing.T) {
+	dsn := testpg.DSN(t)
+	ctx := context.Background()
+	logs := &lockedLog{}
+	st, err := bunstore.Open(ctx, dsn, bunstore.Options{Logger: logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	const schedules = 12
+	var ids []string
+	for i := range schedules {
+		pol := store.OverlapAllowAll
+		if i%3 == 0 {
+			pol = store.OverlapBufferAll
+		}
+		s, err := st.ScheduleCreate(ctx, &store.Schedule{Owner: "ops", Name: fmt.Sprintf("s%02d", i), Agent: "noop",
+			Overlap: pol, Trigger: store.Trigger{Kind: store.TriggerCron, Cron: "* * * * * *"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, s.ID)
+	}
+	before := deadlocks(t, st)
+
+	var (
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		errs  []error
+	)
+	fail := func(what string, err error) {
+		errMu.Lock()
+		defer errMu.Unlock()
+		errs = append(errs, fmt.Errorf("%s: %w", what, err))
+	}
+	const rounds = 120
+	tick0 := time.Now().Truncate(time.Second).Add(-time.Hour)
+	// Ticks: every schedule, in a shuffled order, staged on every other
+	// round (the release holds the locks a moment).
+	ticked := make(chan struct{})
+	go func() {
+		defer close(ticked)
+		for i := range rounds {
+			at := tick0.Add(time.Duration(i) * time.Second)
+			ps := make([]*store.RunEnqueueParams, 0, schedules)
+			for _, j := range rand.Perm(schedules) {
+				ps = append(ps, &store.RunEnqueueParams{ScheduleID: ids[j], ScheduledFor: at, Owner: "ops", Agent: "noop"})
+			}
+			var err error
+			if i%2 == 0 {
+				_, err = st.RunEnqueueStaged(ctx, func(context.Context) error {
+					time.Sleep(2 * time.Millisecond) // the locks are held meanwhile
+					return nil
+				}, ps...)
+			} else {
+				_, err = st.RunEnqueue(ctx, ps...)
+			}
+			if err != nil {
+				fail("enqueue ticks", err)
+				return
+			}
+		}
+	}()
+	// Claims and finishes by four nodes.
+	done := make(chan struct{})
+	for n := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			node := fmt.Sprintf("node-%d", n)
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				runs, err := st.RunClaim(ctx, &store.RunClaimParams{Node: node, Limit: 5, Lease: time.Minute})
+				if err != nil {
+					fail("claim", err)
+					return
+				}
+				if len(runs) == 0 {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				fin := make([]*store.RunFinishParams, len(runs))
+				for i, r := range runs {
+					fin[i] = &store.RunFinishParams{ID: r.ID, Node: node, Status: store.RunSucceeded}
+				}
+				if _, err := st.RunFinish(ctx, fin...); err != nil {
+					fail("finish", err)
+					return
+				}
+			}
+		}()
+	}
+	// Pauses, resumes and time updates of random schedules.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			id := ids[rand.N(schedules)]
+			if _, err := st.SchedulePause(ctx, id); err != nil {
+				fail("pause", err)
+				return
+			}
+			if _, err := st.ScheduleResume(ctx, id); err != nil {
+				fail("resume", err)
+				return
+			}
+			next := time.Now()
+			if _, err := st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: id, NextRunAt: &next}); err != nil {
+				fail("set times", err)
+				return
+			}
+		}
+	}()
+
+	// The ticks end the test: wait for them, then for the claims to drain.
+	<-ticked
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		page, err := st.RunList(ctx, &store.RunListParams{Statuses: []store.RunStatus{store.RunQueued, store.RunRunning}, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		errMu.Lock()
+		failed := len(errs) > 0
+		errMu.Unlock()
+		if failed || len(page.Runs) == 0 {
+			break
+		}
+	}
+	close(done)
+	wg.Wait()
+	for _, err := range errs {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "40P01" {
+			t.Errorf("deadlock: %v", err)
+		} else {
+			t.Errorf("%v", err)
+		}
+	}
+	if got := countTicks(t, st); got != rounds*schedules {
+		t.Errorf("%d ticks written, want %d", got, rounds*schedules)
+	}
+	var logged []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "deadlock") || strings.Contains(line, "40P01") {
+			logged = append(logged, line)
+		}
+	}
+	if len(logged) > 0 {
+		t.Errorf("the store logged %d deadlocks, the first: %s", len(logged), logged[0])
+	}
+	// A deadlock PostgreSQL resolved by aborting a transaction that the
+	// store then retried leaves no error: its statistics tell. They are
+	// flushed by each backend within a second of it going idle.
+	var after int64
+	for end := time.Now().Add(5 * time.Second); ; {
+		after = deadlocks(t, st)
+		if after != before || time.Now().After(end) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if after != before {
+		t.Errorf("PostgreSQL detected %d deadlocks in the database during the test", after-before)
+	}
+}
+
+func countTicks(t *testing.T, st *bunstore.Store) int {
+	t.Helper()
+	var n int
+	if err := st.DB().NewRaw("SELECT count(*) FROM herald_runs WHERE scheduled_for IS NOT NULL").Scan(context.Background(), &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestClaimWaitsForNoScheduleLock checks that a claim of a schedule's runs
+// returns while another transaction holds the schedule's row lock (as a
+// staged tick does until its moment): a claimed run must be its node's,
+// and under its lease keeper, at once. The claim used to update the
+// schedule's last_run_at after it committed, and waited for the lock with
+// the runs already leased to it.
+func TestClaimWaitsForNoScheduleLock(t *testing.T) {
+	dsn := testpg.DSN(t)
+	ctx := context.Background()
+	st, err := bunstore.Open(ctx, dsn, bunstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s, err := st.ScheduleCreate(ctx, &store.Schedule{Owner: "ops", Name: "report", Agent: "noop",
+		Overlap: store.OverlapAllowAll, Trigger: store.Trigger{Kind: store.TriggerCron, Cron: "* * * * *"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RunEnqueue(ctx, &store.RunEnqueueParams{ScheduleID: s.ID, Owner: "ops", Agent: "noop"}); err != nil {
+		t.Fatal(err)
+	}
+
+	tx, err := st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SELECT id FROM herald_schedules WHERE id = ? FOR UPDATE", s.ID); err != nil {
+		t.Fatal(err)
+	}
+	claimed := make(chan error, 1)
+	go func() {
+		runs, err := st.RunClaim(ctx, &store.RunClaimParams{Node: "node-a", Limit: 10, Lease: time.Minute})
+		if err == nil && len(runs) != 1 {
+			err = fmt.Errorf("claimed %d runs, want 1", len(runs))
+		}
+		claimed <- err
+	}()
+	select {
+	case err := <-claimed:
+		if err != nil {
+			t.Fatalf("RunClaim: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		_ = tx.Rollback()
+		t.Fatalf("RunClaim still waiting after 30 s for a lock held on its run's schedule")
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.ScheduleGet(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.LastRunAt.IsZero() {
+		t.Errorf("LastRunAt is zero after the claim")
+	}
+}
