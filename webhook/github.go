@@ -6,10 +6,12 @@ import (
 )
 
 // GitHub's headers, in canonical form (X-GitHub-Delivery as Go spells
-// it), so that looking them up allocates nothing.
+// it), so that looking them up allocates nothing; and the delivery
+// header's name as GitHub spells it, for messages.
 const (
 	gitHubSignatureHeader = "X-Hub-Signature-256"
 	gitHubDeliveryHeader  = "X-Github-Delivery"
+	gitHubDeliveryName    = "X-GitHub-Delivery"
 )
 
 // GitHub verifies GitHub's webhook signatures:
@@ -51,6 +53,8 @@ func (g *GitHub) Verify(ctx context.Context, header http.Header, body []byte) (*
 	if err != nil {
 		return nil, err
 	}
-	v.DeliveryID = header.Get(gitHubDeliveryHeader)
+	if v.DeliveryID = header.Get(gitHubDeliveryHeader); v.DeliveryID != "" {
+		v.DeliveryIDHeader = gitHubDeliveryName
+	}
 	return v, nil
 }

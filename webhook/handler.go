@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path"
 	"regexp"
 	"sort"
 	"sync"
@@ -21,6 +20,15 @@ import (
 
 // MaxBodyDefault is a source's body limit unless it sets one: 1 MiB.
 const MaxBodyDefault = 1 << 20
+
+// MaxDeliveryIDDefault is the longest delivery id a Handler hands to its
+// sink unless configured otherwise: 200 bytes, the most Herald's stores
+// keep.
+const MaxDeliveryIDDefault = 200
+
+// bodyHashIDLen is the length of a delivery id made from the body's hash
+// ("sha256:" and 64 hex digits), the shortest limit a Handler accepts.
+const bodyHashIDLen = len("sha256:") + 2*sha256.Size
 
 // sourceName is what a source's name must match.
 var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -56,6 +64,35 @@ type Sink interface {
 	Accept(ctx context.Context, e *Event) (*Receipt, error)
 }
 
+// ErrInvalidEvent matches a Sink's refusal of an event that can never be
+// accepted as it is (see InvalidEventError).
+var ErrInvalidEvent = errors.New("webhook: invalid event")
+
+// InvalidEventError is how a Sink refuses an event for good: input that
+// breaks a rule of the sink's, so that the same delivery would be refused
+// again however often it were retried. The Handler answers it 400 naming
+// what the sender sent (the delivery id's header, the body) and the rule,
+// and the sender stops retrying. Any other error from a Sink is taken as
+// transient and answered 503. It matches ErrInvalidEvent.
+type InvalidEventError struct {
+	// Field names the Event field refused: "DeliveryID", "Body",
+	// "Headers" or "Source", which the Handler names as the sender knows
+	// them; any other name is passed on as it is.
+	Field string
+	// Rule says what the field must be, as in "must be at most 200
+	// bytes". It is shown to the sender: it must hold no secret and no
+	// part of the body.
+	Rule string
+}
+
+// Error implements error.
+func (e *InvalidEventError) Error() string {
+	return "webhook: invalid event: " + e.Field + " " + e.Rule
+}
+
+// Is reports whether target is ErrInvalidEvent.
+func (e *InvalidEventError) Is(target error) bool { return target == ErrInvalidEvent }
+
 // SinkFunc adapts a function to Sink.
 type SinkFunc func(ctx context.Context, e *Event) (*Receipt, error)
 
@@ -90,25 +127,67 @@ type HandlerConfig struct {
 	Sources []Source
 	// Sink records events and enqueues their runs. Required.
 	Sink Sink
+	// MaxDeliveryID bounds a delivery id in bytes: a longer one is
+	// refused with 400, naming the header it came from, before the sink
+	// is called. Zero means MaxDeliveryIDDefault, the limit of Herald's
+	// stores; otherwise it must be at least 71, the length of an id made
+	// from the body's hash.
+	MaxDeliveryID int
 	// Logger receives rejections (source, reason, never a secret or the
 	// body); nil means none.
 	Logger log.Logger
 }
 
-// Handler is the http.Handler of webhook sources: mount it so that the
-// source's name is the last element of the path (for example at
-// "POST /v1/webhooks/{source}" on an http.ServeMux, or under a prefix).
+// Handler is the http.Handler of webhook sources. Mount it in one of three
+// ways; a request whose path does not fit is refused, never routed by a
+// guess.
 //
-// It answers 200 {"received":true,"event_id":…,"run_id":…,"duplicate":…};
-// 400 for a bad source name, 401 when verification fails, 404 for an
-// unknown source, 405 for a method other than POST, 413 for a body over
-// the source's limit, and 503 when the sink (or a verifier's key fetch)
-// fails, so that the sender retries. Errors are application/problem+json
-// and never echo the body or a secret.
+// At a ServeMux pattern with a {source} wildcard, the source is the
+// wildcard's value:
+//
+//	mux.Handle("POST /v1/webhooks/{source}", h)
+//
+// At a ServeMux subtree pattern of fixed segments, the path must be the
+// pattern's path followed by the source's name and nothing else, as
+// /hooks/github:
+//
+//	mux.Handle("POST /hooks/", h)
+//
+// Behind http.StripPrefix (or another router that strips its prefix from
+// the request's path), or as a server's whole handler, the path it is
+// handed must be "/" followed by the source's name and nothing else, as
+// /github:
+//
+//	mux.Handle("/hooks/", http.StripPrefix("/hooks", h))
+//
+// Without a {source} wildcard the path is read as sent (escaped): a path
+// with another segment, a trailing slash, a dot segment or a
+// percent-encoded slash is answered 404, and a percent-encoded name 400.
+//
+// It answers
+//
+//   - 200 {"received":true,"event_id":…,"run_id":…,"duplicate":…}, or the
+//     verifier's reply (Slack's url_verification challenge);
+//   - 400 for a bad source name, a body that cannot be read, a delivery id
+//     longer than HandlerConfig.MaxDeliveryID, or an event the sink
+//     refuses as invalid (ErrInvalidEvent), naming the header or field at
+//     fault and the rule: retrying the same delivery cannot succeed;
+//   - 401 when verification fails;
+//   - 404 for an unknown source, or a path that names no source;
+//   - 405 for a method other than POST;
+//   - 413 for a body over the source's limit;
+//   - 503 when the sink fails otherwise (the store is unavailable, a
+//     timeout, any other error) or a verifier cannot check the request
+//     now (a key fetch fails): nothing was recorded, and the sender
+//     retries.
+//
+// Errors are application/problem+json and never echo the body or a
+// secret.
 type Handler struct {
-	sources map[string]*Source
-	sink    Sink
-	logger  log.Logger
+	sources       map[string]*Source
+	sink          Sink
+	maxDeliveryID int
+	logger        log.Logger
 
 	mu       sync.Mutex
 	rejected map[rejectionKey]*atomic.Int64
@@ -124,7 +203,14 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if len(cfg.Sources) == 0 {
 		return nil, errors.New("webhook: handler: at least one source is required")
 	}
-	h := &Handler{sources: map[string]*Source{}, sink: cfg.Sink, logger: cfg.Logger, rejected: map[rejectionKey]*atomic.Int64{}}
+	switch {
+	case cfg.MaxDeliveryID == 0:
+		cfg.MaxDeliveryID = MaxDeliveryIDDefault
+	case cfg.MaxDeliveryID < bodyHashIDLen:
+		return nil, fmt.Errorf("webhook: handler: MaxDeliveryID %d must be zero or at least %d (the length of an id made from the body's hash)", cfg.MaxDeliveryID, bodyHashIDLen)
+	}
+	h := &Handler{sources: map[string]*Source{}, sink: cfg.Sink, maxDeliveryID: cfg.MaxDeliveryID, logger: cfg.Logger,
+		rejected: map[rejectionKey]*atomic.Int64{}}
 	if h.logger == nil {
 		h.logger = log.NewNopLogger()
 	}
@@ -161,9 +247,10 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("source")
-	if name == "" {
-		name = path.Base(r.URL.Path)
+	name, ok := routeSource(r)
+	if !ok {
+		h.reject(w, "", "bad_path", http.StatusNotFound, "no webhook source at this path")
+		return
 	}
 	if !sourceName.MatchString(name) {
 		h.reject(w, "", "bad_source", http.StatusBadRequest, "the source name must match "+sourceName.String())
@@ -209,9 +296,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(v.Reply)
 		return
 	}
-	ev := &Event{Source: name, DeliveryID: deliveryID(src, v, r.Header, body), Headers: keep(r.Header, src.KeepHeaders),
+	id, idHeader := deliveryID(src, v, r.Header, body)
+	if len(id) > h.maxDeliveryID {
+		h.refuse(w, name, idHeader, &InvalidEventError{Field: "DeliveryID", Rule: fmt.Sprintf("must be at most %d bytes", h.maxDeliveryID)})
+		return
+	}
+	ev := &Event{Source: name, DeliveryID: id, Headers: keep(r.Header, src.KeepHeaders),
 		Body: body, Agent: src.Agent, Owner: src.Owner}
 	rc, err := h.sink.Accept(r.Context(), ev)
+	if errors.Is(err, ErrInvalidEvent) {
+		h.refuse(w, name, idHeader, err)
+		return
+	}
 	if err != nil {
 		level.Error(h.logger).Log("msg", "webhook not recorded", "source", name, "delivery_id", ev.DeliveryID, "err", err)
 		h.reject(w, name, "unavailable", http.StatusServiceUnavailable, "the delivery could not be recorded; retry later")
@@ -221,18 +317,54 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // deliveryID is the scheme's id, else the configured header's, else a hash
-// of the body.
-func deliveryID(src *Source, v *Verified, header http.Header, body []byte) string {
+// of the body; with the name of the header it came from, if it did.
+func deliveryID(src *Source, v *Verified, header http.Header, body []byte) (id, from string) {
 	if v.DeliveryID != "" {
-		return v.DeliveryID
+		return v.DeliveryID, v.DeliveryIDHeader
 	}
 	if src.DeliveryIDHeader != "" {
 		if id := header.Get(src.DeliveryIDHeader); id != "" {
-			return id
+			return id, src.DeliveryIDHeader
 		}
 	}
 	sum := sha256.Sum256(body)
-	return "sha256:" + hex.EncodeToString(sum[:])
+	return "sha256:" + hex.EncodeToString(sum[:]), ""
+}
+
+// refuse answers 400 to an event that can never be accepted as it is:
+// err matches ErrInvalidEvent; idHeader names the header the delivery id
+// came from, if it did. The problem names the field as the sender knows
+// it and the rule; the log adds the error, never the id or the body.
+func (h *Handler) refuse(w http.ResponseWriter, source, idHeader string, err error) {
+	field, rule := "", "is invalid"
+	var ie *InvalidEventError
+	if errors.As(err, &ie) {
+		field = ie.Field
+		if ie.Rule != "" {
+			rule = ie.Rule
+		}
+	}
+	h.reject(w, source, "invalid_event", http.StatusBadRequest, senderField(field, idHeader)+" "+rule, "field", field, "err", err)
+}
+
+// senderField names an Event field as its sender knows it.
+func senderField(field, idHeader string) string {
+	switch field {
+	case "DeliveryID":
+		if idHeader != "" {
+			return "the delivery id (header " + idHeader + ")"
+		}
+		return "the delivery id"
+	case "Body":
+		return "the body"
+	case "Headers":
+		return "the headers"
+	case "Source":
+		return "the source name"
+	case "":
+		return "the event"
+	}
+	return field
 }
 
 func keep(header http.Header, names []string) map[string][]string {
@@ -245,11 +377,11 @@ func keep(header http.Header, names []string) map[string][]string {
 	return out
 }
 
-// reject answers a problem and counts it.
-func (h *Handler) reject(w http.ResponseWriter, source, reason string, status int, detail string) {
+// reject answers a problem and counts it; kv are added to the log line.
+func (h *Handler) reject(w http.ResponseWriter, source, reason string, status int, detail string, kv ...any) {
 	h.count(source, reason)
 	if status != http.StatusServiceUnavailable {
-		level.Info(h.logger).Log("msg", "webhook rejected", "source", source, "reason", reason, "status", status)
+		level.Info(h.logger).Log(append([]any{"msg", "webhook rejected", "source", source, "reason", reason, "status", status}, kv...)...)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	writeJSONStatus(w, status, map[string]any{"type": "about:blank", "title": http.StatusText(status), "status": status, "detail": detail})
@@ -271,9 +403,9 @@ func (h *Handler) count(source, reason string) {
 type Rejection struct {
 	// Source is empty for requests naming no valid source.
 	Source string
-	// Reason is a verification Reason, or one of bad_source,
-	// unknown_source, method, too_large, read_body, verifier_unavailable
-	// and unavailable.
+	// Reason is a verification Reason, or one of bad_path, bad_source,
+	// unknown_source, method, too_large, read_body, invalid_event,
+	// verifier_unavailable and unavailable.
 	Reason string
 	Count  int64
 }

@@ -2,15 +2,21 @@ package webhook_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/scheduler"
@@ -283,5 +289,123 @@ func TestNewHandlerRefusesBadConfig(t *testing.T) {
 		if _, err := webhook.NewHandler(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestHandlerRefusesOverlongDeliveryIDs checks that a delivery id the
+// store can never keep is answered 400, naming the header it came from
+// and the rule, rather than 503 (which the sender would retry forever),
+// and that nothing is recorded.
+func TestHandlerRefusesOverlongDeliveryIDs(t *testing.T) {
+	const (
+		ghSecret  = "gh-s3cret"
+		stdSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+		body      = `{"action":"opened"}`
+	)
+	gh, err := webhook.NewGitHub([]string{ghSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	std, err := webhook.NewStandard([]string{stdSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghSig := func() string {
+		m := hmac.New(sha256.New, []byte(ghSecret))
+		m.Write([]byte(body))
+		return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	}
+	stdHeaders := func(prefix, id string) map[string]string {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(stdSecret, "whsec_"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(id + "." + ts + "." + body))
+		return map[string]string{prefix + "-id": id, prefix + "-timestamp": ts,
+			prefix + "-signature": "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))}
+	}
+	long, limit := strings.Repeat("d", 201), strings.Repeat("d", 200)
+	cases := []struct {
+		name   string
+		source string
+		header map[string]string
+		status int
+		detail []string // what the problem's detail names, case-insensitively
+	}{
+		{"GitHub id over the limit", "gh", map[string]string{"X-Hub-Signature-256": ghSig(), "X-GitHub-Delivery": long},
+			http.StatusBadRequest, []string{"X-GitHub-Delivery", "at most 200 bytes"}},
+		{"GitHub id at the limit", "gh", map[string]string{"X-Hub-Signature-256": ghSig(), "X-GitHub-Delivery": limit},
+			http.StatusOK, nil},
+		{"webhook-id over the limit", "std", stdHeaders("webhook", long), http.StatusBadRequest, []string{"webhook-id", "at most 200 bytes"}},
+		{"svix-id over the limit", "std", stdHeaders("svix", long), http.StatusBadRequest, []string{"svix-id", "at most 200 bytes"}},
+		{"configured header over the limit", "plain", map[string]string{"X-Test-Sig": "ok", "X-Request-Id": long},
+			http.StatusBadRequest, []string{"X-Request-Id", "at most 200 bytes"}},
+		{"a verifier's id over the limit", "github", map[string]string{"X-Test-Sig": "ok", "X-Test-Id": long},
+			http.StatusBadRequest, []string{"delivery id", "at most 200 bytes"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			mem := memstore.New(memstore.Options{})
+			t.Cleanup(func() { mem.Close() })
+			agents := agent.NewRegistry()
+			agents.MustRegister("echo", agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) { return nil, nil }))
+			s, err := scheduler.New(mem, scheduler.Config{Agents: agents})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := webhook.NewHandler(webhook.HandlerConfig{Sink: schedulerSink(s), Sources: []webhook.Source{
+				{Name: "gh", Verifier: gh, Agent: "echo", Owner: "ops"},
+				{Name: "std", Verifier: std, Agent: "echo", Owner: "ops"},
+				{Name: "plain", Verifier: testVerifier, Agent: "echo", Owner: "ops", DeliveryIDHeader: "X-Request-Id"},
+				{Name: "github", Verifier: testVerifier, Agent: "echo", Owner: "ops"},
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mux := http.NewServeMux()
+			mux.Handle("POST /v1/webhooks/{source}", h)
+			req := httptest.NewRequest(http.MethodPost, "/v1/webhooks/"+c.source, strings.NewReader(body))
+			for k, v := range c.header {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, req)
+			if rec.Code != c.status {
+				t.Fatalf("status %d (%s), want %d", rec.Code, strings.TrimSpace(rec.Body.String()), c.status)
+			}
+			page, err := mem.EventList(context.Background(), &store.EventListParams{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.status == http.StatusOK {
+				if len(page.Events) != 1 {
+					t.Errorf("%d events stored, want 1", len(page.Events))
+				}
+				return
+			}
+			if len(page.Events) != 0 {
+				t.Errorf("%d events stored, want none", len(page.Events))
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+				t.Errorf("Content-Type %q, want application/problem+json", ct)
+			}
+			var problem struct {
+				Status int    `json:"status"`
+				Detail string `json:"detail"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &problem); err != nil || problem.Status != c.status {
+				t.Fatalf("problem %s (%v)", rec.Body, err)
+			}
+			for _, want := range c.detail {
+				if !strings.Contains(strings.ToLower(problem.Detail), strings.ToLower(want)) {
+					t.Errorf("detail %q does not name %q", problem.Detail, want)
+				}
+			}
+			if strings.Contains(rec.Body.String(), long) || strings.Contains(rec.Body.String(), "opened") {
+				t.Errorf("the problem echoes the request: %s", rec.Body)
+			}
+		})
 	}
 }

@@ -118,7 +118,7 @@ func (s *Standard) Verify(ctx context.Context, header http.Header, body []byte) 
 		return nil, err
 	}
 	if s.match(sigs, id, ts, body) {
-		return &Verified{DeliveryID: id}, nil
+		return &Verified{DeliveryID: id, DeliveryIDHeader: idName}, nil
 	}
 	return nil, fail(ReasonBadSignature, sigName, "no signature matches a configured secret")
 }

@@ -62,9 +62,6 @@ func (t *Teams) Verify(ctx context.Context, header http.Header, body []byte) (*V
 	return v, nil
 }
 
-// maxDeliveryID is the longest delivery id a store keeps.
-const maxDeliveryID = 200
-
 // activityID is the delivery id of a Bot Framework activity (what Teams
 // outgoing webhooks send too): its conversation's id and its own, since the
 // activity id alone looks like a millisecond timestamp that another
@@ -78,7 +75,7 @@ func activityID(conversation, id string) string {
 		return id
 	}
 	v := conversation + "/" + id
-	if len(v) > maxDeliveryID {
+	if len(v) > MaxDeliveryIDDefault {
 		sum := sha256.Sum256([]byte(v))
 		return "sha256:" + hex.EncodeToString(sum[:])
 	}

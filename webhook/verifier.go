@@ -32,6 +32,10 @@ type Verified struct {
 	// X-GitHub-Delivery, Stripe's event id…); empty when the scheme has
 	// none, and the handler then finds one as its source is configured.
 	DeliveryID string
+	// DeliveryIDHeader names the request header DeliveryID was read from
+	// (as "X-GitHub-Delivery"), so that a refusal of the id can name it;
+	// empty when the id comes from the body or elsewhere.
+	DeliveryIDHeader string
 	// Reply, when set, is answered to the sender with status 200 and
 	// content type ReplyType instead of recording the delivery (Slack's
 	// url_verification challenge).
