@@ -114,6 +114,10 @@ type fireLoop struct {
 	entries map[string]*entry
 	queue   dueHeap
 	prune   bool // the first load deletes static schedules no longer declared
+	// retired are entries a pause or a change of trigger replaced, with
+	// ticks due before the change that this node had not yet written:
+	// the next pass writes them (flushRetired).
+	retired []retiredEntry
 
 	// staged, when the store is a StagedEnqueuer and the clock the
 	// system's, writes the ticks of the next moment lead ahead of it, to
@@ -381,6 +385,91 @@ func (f *fireLoop) setCount() {
 	f.mu.Unlock()
 }
 
+// retiredEntry is an entry replaced at until, its ticks up to then still
+// to be written.
+type retiredEntry struct {
+	e     *entry
+	until time.Time
+}
+
+// retire keeps old's ticks due by until (the moment of the change that
+// replaces it) for the next pass: a tick that was due before a pause or a
+// change of trigger is written under the definition it was due under,
+// however late this node learns of the change.
+func (f *fireLoop) retire(old *entry, until time.Time) {
+	if old == nil || old.next.IsZero() || old.next.After(until) {
+		return
+	}
+	f.retired = append(f.retired, retiredEntry{old, until})
+}
+
+// flushRetired writes the ticks of the retired entries. A schedule deleted
+// meanwhile has none to write (DeleteSchedule wrote them before it
+// deleted); entries that fail otherwise stay for the next pass.
+func (f *fireLoop) flushRetired(ctx context.Context) error {
+	var errs []error
+	kept := f.retired[:0]
+	for _, r := range f.retired {
+		if err := f.s.writeDue(ctx, r.e, r.until); err != nil {
+			kept = append(kept, r)
+			errs = append(errs, err)
+		}
+	}
+	f.retired = kept
+	return errors.Join(errs...)
+}
+
+// writeDue writes the ticks of e due by until, from e.next on, by its
+// misfire policy and under its definition. A schedule deleted meanwhile
+// has none to write.
+func (s *Scheduler) writeDue(ctx context.Context, e *entry, until time.Time) error {
+	if e.next.IsZero() || e.next.After(until) {
+		return nil
+	}
+	ticks, _, _ := s.due(e, until)
+	if len(ticks) == 0 {
+		return nil
+	}
+	params := make([]*store.RunEnqueueParams, len(ticks))
+	for i, t := range ticks {
+		params[i] = s.tickParams(e, t)
+	}
+	res, err := s.st.RunEnqueue(ctx, params...)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("write the ticks of schedule %s due by %s: %w", e.sch.ID, until.Format(time.RFC3339Nano), err)
+	}
+	for j, r := range res {
+		if !r.Duplicate {
+			level.Debug(s.logger).Log("msg", "tick due before a change enqueued", "schedule_id", e.sch.ID,
+				"tick", params[j].ScheduledFor.Format(time.RFC3339), "run_id", r.Run.ID)
+		}
+	}
+	return nil
+}
+
+// writeDueBefore writes the ticks of cur, as it was before a change at
+// until that stops or replaces them (a pause, a change of trigger, a
+// delete), that fell due after its last fired tick and by until.
+func (s *Scheduler) writeDueBefore(ctx context.Context, cur *store.Schedule, until time.Time) error {
+	if cur.Paused {
+		return nil
+	}
+	trig, err := s.triggers.compile(cur)
+	if err != nil {
+		return nil // an invalid trigger never fired
+	}
+	base := cur.LastFiredAt
+	if base.IsZero() {
+		base = cur.CreatedAt
+	}
+	e := &entry{sch: cur, trig: trig, index: -1}
+	e.next, _ = trig.Next(base)
+	return s.writeDue(ctx, e, until)
+}
+
 // apply makes the entry of sch match it.
 func (f *fireLoop) apply(sch *store.Schedule) {
 	old := f.entries[sch.ID]
@@ -388,6 +477,7 @@ func (f *fireLoop) apply(sch *store.Schedule) {
 		return
 	}
 	if sch.Paused {
+		f.retire(old, sch.UpdatedAt)
 		f.remove(sch.ID)
 		return
 	}
@@ -419,6 +509,7 @@ func (f *fireLoop) apply(sch *store.Schedule) {
 			base = sch.UpdatedAt // the trigger changed under a running node
 		}
 		e.next, _ = trig.Next(base)
+		f.retire(old, sch.UpdatedAt)
 	}
 	if old != nil && old.index >= 0 {
 		heap.Remove(&f.queue, old.index)
@@ -451,6 +542,11 @@ func (f *fireLoop) arm(e *entry) {
 // to come and the ticks are staged: written at once, committed when
 // release returns.
 func (f *fireLoop) pass(ctx context.Context, now time.Time, all bool, changed map[string]struct{}, release func(context.Context) error) error {
+	if release == nil {
+		if err := f.flushRetired(ctx); err != nil {
+			return err
+		}
+	}
 	type move struct {
 		e    *entry
 		next time.Time
@@ -466,10 +562,10 @@ func (f *fireLoop) pass(ctx context.Context, now time.Time, all bool, changed ma
 			}
 			return
 		}
-		ticks, last, next := f.due(e, now)
+		ticks, last, next := f.s.due(e, now)
 		moves = append(moves, move{e, next})
 		for i, t := range ticks {
-			p := f.tickParams(e, t)
+			p := f.s.tickParams(e, t)
 			if i == len(ticks)-1 {
 				p.NextRunAt = next
 			}
@@ -663,14 +759,14 @@ func fnv32(s string) uint32 {
 // due returns the ticks of e to enqueue at now, by its misfire policy, the
 // latest due tick (enqueued or not), and the first fire time after now (zero
 // when none).
-func (f *fireLoop) due(e *entry, now time.Time) (ticks []time.Time, last, next time.Time) {
-	threshold := f.s.cfg.MisfireThreshold
+func (s *Scheduler) due(e *entry, now time.Time) (ticks []time.Time, last, next time.Time) {
+	threshold := s.cfg.MisfireThreshold
 	keep := 0 // missed ticks to keep, the latest ones
 	switch e.sch.Misfire {
 	case store.MisfireRunAll:
 		keep = e.sch.MisfireCap
 		if keep == 0 {
-			keep = f.s.cfg.MisfireCap
+			keep = s.cfg.MisfireCap
 		}
 	case store.MisfireRunOnce, "":
 		keep = 1
@@ -700,13 +796,13 @@ func (f *fireLoop) due(e *entry, now time.Time) (ticks []time.Time, last, next t
 		missed = nil // run_once: the on-time run stands for the missed ones
 	}
 	if len(missed) > 0 {
-		level.Info(f.s.logger).Log("msg", "misfired ticks", "schedule_id", e.sch.ID, "policy", e.sch.Misfire, "running", len(missed))
+		level.Info(s.logger).Log("msg", "misfired ticks", "schedule_id", e.sch.ID, "policy", e.sch.Misfire, "running", len(missed))
 	}
 	return append(missed, onTime...), last, t
 }
 
 // tickParams is the run of e's tick t.
-func (f *fireLoop) tickParams(e *entry, t time.Time) *store.RunEnqueueParams {
+func (s *Scheduler) tickParams(e *entry, t time.Time) *store.RunEnqueueParams {
 	sch := e.sch
 	p := &store.RunEnqueueParams{
 		Kind:         store.RunKindSchedule,
@@ -716,7 +812,7 @@ func (f *fireLoop) tickParams(e *entry, t time.Time) *store.RunEnqueueParams {
 		Agent:        sch.Agent,
 		Payload:      sch.Payload,
 		Targets:      sch.Targets,
-		MaxAttempts:  f.s.maxAttempts(sch.MaxAttempts),
+		MaxAttempts:  s.maxAttempts(sch.MaxAttempts),
 		Timeout:      sch.Timeout,
 	}
 	if j := sch.Trigger.Jitter; j > 0 {

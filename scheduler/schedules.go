@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/go-kit/log/level"
+
 	"github.com/heraldhq/herald/store"
 )
 
@@ -216,7 +218,22 @@ func (s *Scheduler) updateDefinition(ctx context.Context, cur, c *store.Schedule
 			err = errors.Join(err, fmt.Errorf("restore the last fired tick: %w", rerr))
 		}
 	}
+	if err == nil && (!sameTrigger(cur.Trigger, c.Trigger) || c.Paused) {
+		s.flushBefore(ctx, cur, out.UpdatedAt)
+	}
 	return out, err
+}
+
+// flushBefore writes the ticks of cur due before the change at until that
+// stops or replaces them. Every node's fire loop does the same when it
+// learns of the change; this writes them before the change returns, and
+// is the only writer of those of a node that missed the change (a pause
+// and a resume read at once). A failure is logged: the change stands, and
+// the fire loops still write the ticks.
+func (s *Scheduler) flushBefore(ctx context.Context, cur *store.Schedule, until time.Time) {
+	if err := s.writeDueBefore(ctx, cur, until); err != nil {
+		level.Warn(s.logger).Log("msg", "write the ticks due before a change of schedule", "schedule_id", cur.ID, "err", err)
+	}
 }
 
 func sameTrigger(a, b store.Trigger) bool {
@@ -302,10 +319,25 @@ func (s *Scheduler) UpdateSchedule(ctx context.Context, p Principal, sch *store.
 }
 
 // DeleteSchedule deletes a schedule; its runs stay in the history. Static
-// schedules are refused with ErrStatic.
+// schedules are refused with ErrStatic. Ticks due before the delete are
+// written first: the schedule is paused, which stops every node firing it
+// at a known moment, then the ticks due by that moment and not yet written
+// are written, then the schedule is deleted. When they cannot be written,
+// the schedule is left paused and the error returned.
 func (s *Scheduler) DeleteSchedule(ctx context.Context, p Principal, id string) error {
-	if _, err := s.editable(ctx, p, id); err != nil {
+	cur, err := s.editable(ctx, p, id)
+	if err != nil {
 		return fmt.Errorf("delete schedule: %w", err)
+	}
+	if !cur.Paused {
+		paused, err := s.st.SchedulePause(ctx, id)
+		if err != nil {
+			return fmt.Errorf("delete schedule: pause it first: %w", err)
+		}
+		cur.LastFiredAt = paused.LastFiredAt // the newest, ticks written meanwhile included
+		if err := s.writeDueBefore(ctx, cur, paused.UpdatedAt); err != nil {
+			return fmt.Errorf("delete schedule: left paused: %w", err)
+		}
 	}
 	if err := s.st.ScheduleDelete(ctx, id); err != nil {
 		return fmt.Errorf("delete schedule: %w", err)
@@ -327,13 +359,20 @@ func (s *Scheduler) pausable(ctx context.Context, p Principal, id string) (*stor
 }
 
 // PauseSchedule stops a schedule from firing until it is resumed. Ticks
-// due while it is paused are not run.
+// due before the pause are run (written before it returns, when the store
+// allows); ticks due while it is paused are not.
 func (s *Scheduler) PauseSchedule(ctx context.Context, p Principal, id string) (*store.Schedule, error) {
-	if _, err := s.pausable(ctx, p, id); err != nil {
+	cur, err := s.pausable(ctx, p, id)
+	if err != nil {
 		return nil, fmt.Errorf("pause schedule: %w", err)
 	}
-	if _, err := s.st.SchedulePause(ctx, id); err != nil {
+	paused, err := s.st.SchedulePause(ctx, id)
+	if err != nil {
 		return nil, fmt.Errorf("pause schedule: %w", err)
+	}
+	if !cur.Paused {
+		cur.LastFiredAt = paused.LastFiredAt // the newest, ticks written meanwhile included
+		s.flushBefore(ctx, cur, paused.UpdatedAt)
 	}
 	out, err := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: id, NextRunAt: ptr(time.Time{})})
 	if err != nil {

@@ -64,6 +64,20 @@ type workers struct {
 type execution struct {
 	run    *store.Run
 	cancel context.CancelCauseFunc
+	// guard stops the run when its lease was not extended in time (see
+	// guardAt); every extension moves it.
+	guard *time.Timer
+}
+
+// guardAt is when a run whose lease was last granted by a call sent at
+// sent must stop, unless the lease was extended since: a sixth of the
+// lease before it can lapse. The lease runs from the store's clock when
+// the call reached it, which is after sent, so at guardAt the lease still
+// holds, and no other node can have been given the run while it executes
+// here, whatever this node's clock says.
+func (w *workers) guardAt(sent time.Time) time.Time {
+	lease := w.s.cfg.Lease
+	return sent.Add(lease - lease/6)
 }
 
 // outcome is how an attempt ended, to be recorded.
@@ -164,9 +178,10 @@ func (w *workers) claimLoop(ctx context.Context) {
 				// leave runs held by no one until their lease expires.
 				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
 				w.claimMu.Lock()
+				sent := time.Now()
 				runs, err := w.s.st.RunClaim(cctx, &store.RunClaimParams{Node: cfg.Node, Limit: n, Lease: cfg.Lease})
 				for _, r := range runs {
-					w.start(r)
+					w.start(r, sent)
 				}
 				w.claimMu.Unlock()
 				cancel()
@@ -204,11 +219,21 @@ func (w *workers) claimLoop(ctx context.Context) {
 	}
 }
 
-// start executes r.
-func (w *workers) start(r *store.Run) {
+// start executes r, whose lease was granted by a claim sent at sent.
+func (w *workers) start(r *store.Run, sent time.Time) {
 	ctx, cancel := context.WithCancelCause(w.runCtx)
+	e := &execution{run: r, cancel: cancel}
+	e.guard = time.AfterFunc(time.Until(w.guardAt(sent)), func() {
+		w.mu.Lock()
+		live := w.held[r.ID] == e
+		w.mu.Unlock()
+		if live {
+			level.Warn(w.s.logger).Log("msg", "lease not extended in time; stopping the run before another node may take it", "run_id", r.ID)
+			e.cancel(errLeaseLost)
+		}
+	})
 	w.mu.Lock()
-	w.held[r.ID] = &execution{run: r, cancel: cancel}
+	w.held[r.ID] = e
 	if _, ok := w.recent[r.ID]; ok {
 		delete(w.recent, r.ID)
 		cancel(errCancelled)
@@ -218,6 +243,7 @@ func (w *workers) start(r *store.Run) {
 	go func() {
 		defer w.execWG.Done()
 		out := w.execute(ctx, r)
+		e.guard.Stop()
 		if out != nil {
 			w.s.deliver.prepare(r, out)
 		}
@@ -355,8 +381,10 @@ func (w *workers) retryOrFail(r *store.Run, err error) *outcome {
 	if !ok {
 		delay = backoff(w.s.cfg.Retry, r.Attempt)
 	}
+	// The delay counts on the store's clock, which every node's claims
+	// compare with, not on this node's.
 	return &outcome{requeue: &store.RunRequeueParams{ID: r.ID, Node: w.s.cfg.Node, NextAttempt: true,
-		RunAt: w.s.cfg.Clock.Now().Add(delay), Error: err.Error()}}
+		Delay: delay, Error: err.Error()}}
 }
 
 // backoff is the delay after attempt n (1-based) fails: Base·2^(n-1),
@@ -559,6 +587,7 @@ func (w *workers) extend() {
 	for len(ids) > 0 {
 		n := min(len(ids), store.ListLimitMax)
 		ctx, cancel := context.WithTimeout(context.Background(), w.s.cfg.Lease/3)
+		sent := time.Now()
 		leases, err := w.s.st.RunExtendLease(ctx, &store.RunExtendLeaseParams{Node: w.s.cfg.Node, IDs: ids[:n], Lease: w.s.cfg.Lease})
 		cancel()
 		if err != nil {
@@ -569,6 +598,9 @@ func (w *workers) extend() {
 		kept := make(map[string]bool, len(leases))
 		for _, l := range leases {
 			kept[l.ID] = true
+			if e := execs[l.ID]; e != nil {
+				e.guard.Reset(time.Until(w.guardAt(sent)))
+			}
 			if l.CancelRequested {
 				w.cancelExec(l.ID, execs[l.ID], errCancelled)
 			}
