@@ -375,3 +375,62 @@ func BenchmarkRecovery(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPauseUnderLoad measures PauseSchedule (and the ResumeSchedule
+// that follows each pause) on PostgreSQL while three nodes fire 50
+// schedules every second and run their ticks, and 20 more schedules are
+// paused and resumed in turn. Each op is one pause and one resume of one
+// schedule; it reports the pause's median and 99th percentile.
+func BenchmarkPauseUnderLoad(b *testing.B) {
+	if os.Getenv(testpg.EnvDSN) == "" {
+		b.Skip("PostgreSQL benchmarks are off: set " + testpg.EnvDSN)
+	}
+	dsn := testpg.DSN(b)
+	agents := registry(map[string]agent.Agent{"noop": okAgent()})
+	var nodes []*scheduler.Scheduler
+	for i := range 3 {
+		st := openBunTB(b, dsn)
+		b.Cleanup(func() { st.Close() })
+		s, err := scheduler.New(st, scheduler.Config{Agents: agents, Node: "bench-" + strconv.Itoa(i), Workers: 20})
+		if err != nil {
+			b.Fatal(err)
+		}
+		nodes = append(nodes, s)
+	}
+	var paused []string
+	for i := range 70 {
+		sch := cronSchedule("s"+strconv.Itoa(i), "noop", "* * * * * *")
+		sch.Overlap = store.OverlapAllowAll
+		out, err := nodes[0].CreateSchedule(ctx, admin, sch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i >= 50 {
+			paused = append(paused, out.ID)
+		}
+	}
+	for _, s := range nodes {
+		if err := s.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = s.Stop(ctx) })
+	}
+	time.Sleep(2 * time.Second) // the load settles
+	waits := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		s, id := nodes[i%len(nodes)], paused[i%len(paused)]
+		start := time.Now()
+		if _, err := s.PauseSchedule(ctx, admin, id); err != nil {
+			b.Fatal(err)
+		}
+		waits = append(waits, time.Since(start))
+		if _, err := s.ResumeSchedule(ctx, admin, id); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(ms(quantile(waits, 0.5)), "pause-p50-ms")
+	b.ReportMetric(ms(quantile(waits, 0.99)), "pause-p99-ms")
+}

@@ -32,12 +32,26 @@
 // old) follow the schedule's misfire policy: skip them, run once for all of
 // them (the default), or run each of them, up to a cap.
 //
+// A tick that fell due before a pause, a change of trigger or a delete is
+// run, whatever happens to the schedule after its moment, under the
+// definition it was due under: the change writes the ticks due by its
+// moment that no node had written (DeleteSchedule pauses first, writes
+// them, then deletes), and a node that learns of the change late writes
+// those it had not, before it forgets the old definition.
+//
 // # How a run executes
 //
 // Workers claim due runs in batches sized to the free workers, woken by the
 // store's notification (with Config.PollInterval as the fallback), run the
 // agent under the run's timeout, extend their leases while it runs, and
-// record the outcomes in batches. A failed attempt is retried with
+// record the outcomes in batches. A claim is the claim alone: the runs are
+// the node's, and under its lease keeper, as soon as it returns. Leases
+// and due times are on the store's clock (the database's, on PostgreSQL),
+// so nodes whose clocks disagree cannot take each other's runs, and a
+// retry's backoff is waited out on that clock too. A node that cannot
+// extend a run's lease stops the run when five sixths of the lease have
+// passed since it last could, counted from when it sent the call, so the
+// run is never executing here once another node may be given it. A failed attempt is retried with
 // exponential backoff and jitter until the run's attempts are spent; an
 // agent can refuse a retry with agent.NoRetry or ask for a delay with
 // agent.RetryAfter. A panic fails its run, never the worker. A reaper on

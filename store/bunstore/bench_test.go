@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/internal/testpg"
 	"github.com/heraldhq/herald/store"
@@ -26,8 +28,9 @@ var benchBackends = []struct {
 }
 
 // benchShapes are (batch, workers): one run at a time, one at a time from
-// 8 workers (as a scheduler's worker pool does), and batches of 100.
-var benchShapes = [][2]int{{1, 1}, {1, 8}, {100, 1}}
+// 8 and 32 workers (a scheduler's worker pool, concurrent webhook or API
+// callers), and batches of 100.
+var benchShapes = [][2]int{{1, 1}, {1, 8}, {1, 32}, {100, 1}}
 
 func benchStores(b *testing.B, bench func(b *testing.B, st store.Store, batch, workers int)) {
 	for _, be := range benchBackends {
@@ -94,4 +97,53 @@ func BenchmarkTicks(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkWakeLatency measures, on PostgreSQL, how long an idle process
+// waits to hear of a run another process enqueued: from the enqueue's
+// call on one store to the TopicRunDue notification on a second store on
+// the same database (its LISTEN connection). It reports the median and
+// the 99th percentile in milliseconds.
+func BenchmarkWakeLatency(b *testing.B) {
+	ctx := context.Background()
+	dsn := testpg.DSN(b)
+	a, err := bunstore.Open(ctx, dsn, bunstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	idle, err := bunstore.Open(ctx, dsn, bunstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer idle.Close()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	notes, err := idle.Subscribe(sctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	waits := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		time.Sleep(10 * time.Millisecond) // idle: no notification under way
+		for len(notes) > 0 {
+			<-notes
+		}
+		start := time.Now()
+		if _, err := a.RunEnqueue(ctx, &store.RunEnqueueParams{Owner: "bench", Agent: "noop"}); err != nil {
+			b.Fatal(err)
+		}
+		for n := range notes {
+			if n.Topic == store.TopicRunDue {
+				break
+			}
+		}
+		waits = append(waits, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(waits)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(waits[len(waits)/2]), "p50-ms")
+	b.ReportMetric(ms(waits[(len(waits)*99)/100]), "p99-ms")
 }

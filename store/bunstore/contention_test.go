@@ -53,10 +53,11 @@ func deadlocks(t *testing.T, st *bunstore.Store) int64 {
 }
 
 // TestClaimsAndTicksDoNotDeadlock drives, on PostgreSQL, every statement
-// pair that locks schedule rows against each other: claims of schedule
-// runs by several nodes, ticks of the same schedules (staged ones too,
-// which hold their locks until their moment), finishes that release held
-// runs, pauses and time updates. Before the claims stopped writing
+// pair that locks schedule or run rows against each other: claims of
+// schedule runs by several nodes, ticks of the same schedules (staged ones
+// too, which hold their locks until their moment; cancel_other ones, which
+// lock the schedules' runs), lease extensions racing the same node's
+// finishes and releases, cancellations, pauses and time updates. Before the claims stopped writing
 // last_run_at, the claims' UPDATE (rows in no set order) and the ticks'
 // SELECT … ORDER BY id FOR UPDATE deadlocked within a second.
 func TestClaimsAndTicksDoNotDeadlock(t *testing.T) {
@@ -73,8 +74,11 @@ func TestClaimsAndTicksDoNotDeadlock(t *testing.T) {
 	var ids []string
 	for i := range schedules {
 		pol := store.OverlapAllowAll
-		if i%3 == 0 {
+		switch i % 4 {
+		case 1:
 			pol = store.OverlapBufferAll
+		case 2:
+			pol = store.OverlapCancelOther
 		}
 		s, err := st.ScheduleCreate(ctx, &store.Schedule{Owner: "ops", Name: fmt.Sprintf("s%02d", i), Agent: "noop",
 			Overlap: pol, Trigger: store.Trigger{Kind: store.TriggerCron, Cron: "* * * * * *"}})
@@ -123,20 +127,52 @@ func TestClaimsAndTicksDoNotDeadlock(t *testing.T) {
 			}
 		}
 	}()
-	// Claims and finishes by four nodes.
+	// Claims, lease extensions, finishes and requeues by four nodes, each
+	// extending the leases of what it holds while it finishes, as a node's
+	// lease keeper does; and cancellations of random runs.
 	done := make(chan struct{})
+	var recent sync.Map // run id → struct{}
 	for n := range 4 {
-		wg.Add(1)
+		node := fmt.Sprintf("node-%d", n)
+		var heldMu sync.Mutex
+		held := map[string]bool{}
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			node := fmt.Sprintf("node-%d", n)
 			for {
 				select {
 				case <-done:
 					return
 				default:
 				}
-				runs, err := st.RunClaim(ctx, &store.RunClaimParams{Node: node, Limit: 5, Lease: time.Minute})
+				heldMu.Lock()
+				ids := make([]string, 0, len(held))
+				for id := range held {
+					ids = append(ids, id)
+				}
+				heldMu.Unlock()
+				if len(ids) > 0 && n != 3 {
+					if _, err := st.RunExtendLease(ctx, &store.RunExtendLeaseParams{Node: node, IDs: ids, Lease: time.Minute}); err != nil {
+						fail("extend leases", err)
+						return
+					}
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				lease := time.Minute
+				if n == 3 { // a node whose leases lapse, for the rescuer
+					lease = 5 * time.Millisecond
+				}
+				runs, err := st.RunClaim(ctx, &store.RunClaimParams{Node: node, Limit: 5, Lease: lease})
 				if err != nil {
 					fail("claim", err)
 					return
@@ -145,17 +181,74 @@ func TestClaimsAndTicksDoNotDeadlock(t *testing.T) {
 					time.Sleep(time.Millisecond)
 					continue
 				}
-				fin := make([]*store.RunFinishParams, len(runs))
-				for i, r := range runs {
-					fin[i] = &store.RunFinishParams{ID: r.ID, Node: node, Status: store.RunSucceeded}
+				heldMu.Lock()
+				for _, r := range runs {
+					held[r.ID] = true
+					recent.Store(r.ID, struct{}{})
 				}
-				if _, err := st.RunFinish(ctx, fin...); err != nil {
-					fail("finish", err)
+				heldMu.Unlock()
+				if i%5 == 4 { // a release, as a stopping node makes
+					req := make([]*store.RunRequeueParams, len(runs))
+					for i, r := range runs {
+						req[i] = &store.RunRequeueParams{ID: r.ID, Node: node}
+					}
+					_, err = st.RunRequeue(ctx, req...)
+				} else {
+					fin := make([]*store.RunFinishParams, len(runs))
+					for i, r := range runs {
+						fin[i] = &store.RunFinishParams{ID: r.ID, Node: node, Status: store.RunSucceeded}
+					}
+					_, err = st.RunFinish(ctx, fin...)
+				}
+				if err != nil && !errors.Is(err, store.ErrLeaseLost) { // a cancelled run is no longer held
+					fail("finish or requeue", err)
 					return
 				}
+				heldMu.Lock()
+				for _, r := range runs {
+					delete(held, r.ID)
+				}
+				heldMu.Unlock()
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() { // the reaper
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := st.RunRescue(ctx, &store.RunRescueParams{}); err != nil {
+				fail("rescue", err)
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			recent.Range(func(k, _ any) bool {
+				recent.Delete(k)
+				if rand.N(4) == 0 {
+					if _, err := st.RunCancel(ctx, &store.RunCancelParams{ID: k.(string)}); err != nil && !errors.Is(err, store.ErrConflict) {
+						fail("cancel", err)
+					}
+				}
+				return true
+			})
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
 	// Pauses, resumes and time updates of random schedules.
 	wg.Add(1)
 	go func() {

@@ -25,6 +25,24 @@
 // the finish of a run whose claim was lost is refused: execution is at
 // least once either way.
 //
+// Locks. A transaction that locks schedule rows locks them in one order,
+// by id (the ticks' SELECT … ORDER BY id FOR UPDATE, the releases' FOR
+// SHARE, the pruning's one-by-one updates), and a claim locks none: a
+// schedule's LastRunAt is read from its runs' latest start
+// (herald_runs_started_idx), not written by the claim, so a claim waits
+// for no tick and no two statements of the store can deadlock.
+//
+// Clocks. On PostgreSQL without Options.Now, the times of a run's life
+// that nodes compare (due times, claims, leases, rescues, a requeue's
+// delay, finishes) are the database's now(), so a node whose clock is off
+// cannot take another's runs; the other stamps are the process's.
+//
+// Notifications. A write that makes runs due wakes this process's workers
+// at once; other processes hear of it through one NOTIFY sent after the
+// commit by a notifier that sends at most one every few milliseconds,
+// never inside the writing transaction: PostgreSQL serializes the commits
+// of notifying transactions on one lock.
+//
 // Every native error is translated to the store's sentinels in one place
 // (see translate in errors.go).
 package bunstore

@@ -543,6 +543,11 @@ func (s *Store) resolveRaces(ctx context.Context, tx bun.IDB, ps []*store.RunEnq
 // cancelOthers applies cancel_other: the schedules' queued runs are
 // cancelled, their running runs asked to stop.
 func (s *Store) cancelOthers(ctx context.Context, tx bun.IDB, sids []string, now time.Time, out *outbox) error {
+	if s.pg() {
+		if _, err := tx.NewRaw(s.lockedInOrder("SELECT id FROM herald_runs WHERE schedule_id IN (?) AND "+activeRuns), bun.List(sids)).Exec(ctx); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.NewRaw("UPDATE "+s.activeTable("")+" SET status = 'cancelled', held = ?, finished_at = ?, error = ? "+
 		"WHERE schedule_id IN (?) AND "+activeRuns+" AND status = 'queued'",
 		false, now, overlap.CancelReason, bun.List(sids)).Exec(ctx); err != nil {

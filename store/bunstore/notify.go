@@ -110,16 +110,30 @@ func (s *Store) kickDue(out *outbox) {
 	}
 }
 
-// dueLoop sends one TopicRunDue notification per kick, kicks that arrive
-// while it sends coalescing into the next.
+// dueGap is the least time between two run-due notifications of one
+// store: the kicks of a burst of enqueues make one NOTIFY, and an idle
+// node still hears of a new run within a few milliseconds. Polling is the
+// safety net for a notification lost on the way.
+const dueGap = 3 * time.Millisecond
+
+// dueLoop sends one TopicRunDue notification per kick, at most one per
+// dueGap; kicks that arrive meanwhile coalesce into the next.
 func (s *Store) dueLoop() {
 	defer s.bg.Done()
+	gap := time.NewTimer(0)
+	defer gap.Stop()
 	for {
 		select {
 		case <-s.closed:
 			return
 		case <-s.dueCh:
 		}
+		select {
+		case <-s.closed:
+			return
+		case <-gap.C:
+		}
+		gap.Reset(dueGap)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := s.sendNotifications(ctx, s.db, &outbox{notes: []store.Notification{{Topic: store.TopicRunDue}}}, s.origin)
 		cancel()

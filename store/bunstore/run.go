@@ -189,7 +189,8 @@ func (s *Store) RunExtendLease(ctx context.Context, p *store.RunExtendLeaseParam
 	}
 	err := s.write(func() error {
 		return s.db.NewRaw("UPDATE herald_runs SET lease_expires_at = "+s.nowPlusSQL()+
-			" WHERE id IN (?) AND status = 'running' AND lease_owner = ? RETURNING id, lease_expires_at, cancel_requested",
+			" WHERE id IN ("+s.lockedInOrder("SELECT id FROM herald_runs WHERE id IN (?) AND status = 'running' AND lease_owner = ?")+")"+
+			" RETURNING id, lease_expires_at, cancel_requested",
 			s.nowArg(), micros(p.Lease), bun.List(ids), p.Node).Scan(ctx, &rows)
 	})
 	if err != nil {
@@ -354,9 +355,12 @@ func (s *Store) transition(ctx context.Context, t transitionSQL, vals [][]any, t
 	var done []runRow
 	if s.pg() {
 		for chunk := range slices.Chunk(vals, 1000) {
-			q := "WITH v(id, node, " + t.cols + ") AS (VALUES " + strings.Repeat(t.row+", ", len(chunk)-1) + t.row + ") " +
+			// The runs are locked in id order (l) before they are
+			// updated, as every statement that locks several runs does.
+			q := "WITH v(id, node, " + t.cols + ") AS (VALUES " + strings.Repeat(t.row+", ", len(chunk)-1) + t.row + "), " +
+				"l AS MATERIALIZED (SELECT id FROM herald_runs WHERE id IN (SELECT id FROM v) ORDER BY id FOR UPDATE) " +
 				"UPDATE herald_runs AS r SET " + t.set + ", lease_owner = NULL, lease_expires_at = NULL " +
-				"FROM v WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING r.*"
+				"FROM v, l WHERE r.id = v.id AND l.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING r.*"
 			var rows []runRow
 			err := s.write(func() error { return s.scanNative(ctx, &rows, q, append(slices.Concat(chunk...), tail...)...) })
 			done = append(done, rows...)
@@ -412,6 +416,17 @@ func (s *Store) updatePickedFrom(set, from, pick string) string {
 	return q + " WHERE id IN (" + pick + ") RETURNING *"
 }
 
+// lockedInOrder is pick (a SELECT of run ids) with, on PostgreSQL, its
+// rows locked in id order: every statement that locks several runs and
+// waits for their locks takes them in that one order, so that no two can
+// deadlock. SQLite's single writer needs no lock.
+func (s *Store) lockedInOrder(pick string) string {
+	if s.pg() {
+		return pick + " ORDER BY id FOR UPDATE"
+	}
+	return pick
+}
+
 // cast spells a cast where PostgreSQL cannot infer a type; SQLite needs none.
 func (s *Store) cast(expr, typ string) string {
 	if s.pg() {
@@ -442,30 +457,37 @@ func (s *Store) RunRescue(ctx context.Context, p *store.RunRescueParams) ([]*sto
 	args = append(args, now, limit)
 	q := s.updatePicked(set, "SELECT id FROM herald_runs WHERE status = 'running' AND lease_expires_at < "+s.nowSQL()+" ORDER BY lease_expires_at, id LIMIT ?")
 	var done []runRow
+	if err := s.write(func() error { return s.db.NewRaw(q, args...).Scan(ctx, &done) }); err != nil {
+		return nil, fmt.Errorf("rescue runs: %w", err)
+	}
+	// The releases lock schedules: in a transaction of their own, once the
+	// runs' locks are gone, since a tick locks a schedule before its runs.
+	// A release lost in between is made by the safety net below, at the
+	// next rescue.
 	err := s.tx(ctx, func(tx bun.Tx, out *outbox) error {
-		done = done[:0]
-		if err := tx.NewRaw(q, args...).Scan(ctx, &done); err != nil {
-			return err
-		}
 		for _, r := range done {
 			if r.Status == string(store.RunQueued) {
 				out.add(store.Notification{Topic: store.TopicRunDue})
 				break
 			}
 		}
-		if err := s.releaseAfter(ctx, tx, done, out); err != nil {
-			return err
-		}
-		// The safety net: held runs whose schedule has nothing busy.
-		var orphans []string
-		// The held runs are found through their own index; the runs that
-		// keep them held, through the active runs' index.
+		// The safety net: held runs whose schedule has nothing busy. The
+		// held runs are found through their own index; the runs that keep
+		// them held, through the active runs' index.
+		var sids []string
 		if err := tx.NewRaw("SELECT DISTINCT h.schedule_id FROM herald_runs h WHERE h.status = 'queued' AND h."+s.isHeld()+
 			" AND NOT EXISTS (SELECT 1 FROM "+s.activeTable("b")+
-			" WHERE b.schedule_id = h.schedule_id AND b."+activeRuns+" AND (b.status = 'running' OR NOT b.held))").Scan(ctx, &orphans); err != nil {
+			" WHERE b.schedule_id = h.schedule_id AND b."+activeRuns+" AND (b.status = 'running' OR NOT b.held))").Scan(ctx, &sids); err != nil {
 			return err
 		}
-		return s.releaseHeld(ctx, tx, orphans, out)
+		// With the schedules of the runs that ended: one release, whose
+		// schedule locks are taken in one id order.
+		for _, r := range done {
+			if r.ScheduleID != "" && store.RunStatus(r.Status).Terminal() {
+				sids = appendUnique(sids, r.ScheduleID)
+			}
+		}
+		return s.releaseSchedules(ctx, tx, sids, out)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rescue runs: %w", err)
@@ -488,6 +510,20 @@ func (s *Store) RunCancel(ctx context.Context, p *store.RunCancelParams) (*store
 	var out *store.Run
 	err := s.tx(ctx, func(tx bun.Tx, ob *outbox) error {
 		row := new(runRow)
+		if s.pg() {
+			// A schedule's lock comes before its runs' (as in a tick's
+			// transaction): the run's schedule is share-locked first, for
+			// the release below, then the run.
+			var sid []string
+			if err := tx.NewRaw("SELECT schedule_id FROM herald_runs WHERE id = ? AND schedule_id IS NOT NULL", p.ID).Scan(ctx, &sid); err != nil {
+				return err
+			}
+			if len(sid) == 1 {
+				if _, err := tx.NewRaw("SELECT id FROM herald_schedules WHERE id = ? FOR SHARE", sid[0]).Exec(ctx); err != nil {
+					return err
+				}
+			}
+		}
 		q := tx.NewSelect().Model(row).Where("id = ?", p.ID)
 		if lock := s.lockClause("UPDATE"); lock != "" {
 			q = q.For(lock)
@@ -619,6 +655,13 @@ func (s *Store) releaseAfter(ctx context.Context, tx bun.IDB, ended []runRow, ou
 			sids = appendUnique(sids, r.ScheduleID)
 		}
 	}
+	return s.releaseSchedules(ctx, tx, sids, out)
+}
+
+// releaseSchedules releases the next held run of each schedule of sids
+// that has one and nothing busy. The schedules are share-locked first, in
+// id order, as every transaction locks schedules before their runs.
+func (s *Store) releaseSchedules(ctx context.Context, tx bun.IDB, sids []string, out *outbox) error {
 	if len(sids) == 0 {
 		return nil
 	}
@@ -640,8 +683,9 @@ func (s *Store) releaseAfter(ctx context.Context, tx bun.IDB, ended []runRow, ou
 }
 
 // releaseHeld lets the oldest held run of each schedule go when nothing of
-// the schedule is busy.
+// the schedule is busy, schedule by schedule in id order.
 func (s *Store) releaseHeld(ctx context.Context, tx bun.IDB, sids []string, out *outbox) error {
+	slices.Sort(sids)
 	for _, sid := range sids {
 		res, err := tx.NewRaw("UPDATE herald_runs SET held = ? WHERE id = (SELECT id FROM "+s.activeTable("")+
 			" WHERE schedule_id = ? AND "+activeRuns+" AND status = 'queued' AND "+s.isHeld()+" ORDER BY id LIMIT 1)"+
