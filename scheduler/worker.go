@@ -65,7 +65,7 @@ type execution struct {
 	run    *store.Run
 	cancel context.CancelCauseFunc
 	// guard stops the run when its lease was not extended in time (see
-	// guardAt); every extension moves it.
+	// guardAt and guardFired); every extension moves it.
 	guard *time.Timer
 }
 
@@ -223,15 +223,7 @@ func (w *workers) claimLoop(ctx context.Context) {
 func (w *workers) start(r *store.Run, sent time.Time) {
 	ctx, cancel := context.WithCancelCause(w.runCtx)
 	e := &execution{run: r, cancel: cancel}
-	e.guard = time.AfterFunc(time.Until(w.guardAt(sent)), func() {
-		w.mu.Lock()
-		live := w.held[r.ID] == e
-		w.mu.Unlock()
-		if live {
-			level.Warn(w.s.logger).Log("msg", "lease not extended in time; stopping the run before another node may take it", "run_id", r.ID)
-			e.cancel(errLeaseLost)
-		}
-	})
+	e.guard = time.AfterFunc(time.Until(w.guardAt(sent)), func() { w.guardFired(e) })
 	w.mu.Lock()
 	w.held[r.ID] = e
 	if _, ok := w.recent[r.ID]; ok {
@@ -612,6 +604,32 @@ func (w *workers) extend() {
 		}
 		ids = ids[n:]
 	}
+}
+
+// guardFired is called when execution e's lease was not extended for five
+// sixths of it. It makes one last extension, within half of what is left
+// (the time from a call's sending to the store's clock, a connection's
+// wait included, is counted against the lease, so the lease often holds
+// longer than this node can be sure of); when that fails too, the run is
+// stopped before another node may be given it.
+func (w *workers) guardFired(e *execution) {
+	w.mu.Lock()
+	live := w.held[e.run.ID] == e
+	w.mu.Unlock()
+	if !live {
+		return
+	}
+	lease := w.s.cfg.Lease
+	ctx, cancel := context.WithTimeout(context.Background(), lease/12)
+	sent := time.Now()
+	leases, err := w.s.st.RunExtendLease(ctx, &store.RunExtendLeaseParams{Node: w.s.cfg.Node, IDs: []string{e.run.ID}, Lease: lease})
+	cancel()
+	if err == nil && len(leases) == 1 {
+		e.guard.Reset(time.Until(w.guardAt(sent)))
+		return
+	}
+	level.Warn(w.s.logger).Log("msg", "lease not extended in time; stopping the run before another node may take it", "run_id", e.run.ID, "err", err)
+	e.cancel(errLeaseLost)
 }
 
 // extendClaimed extends the leases of every run this node has claimed,

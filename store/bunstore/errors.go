@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 
@@ -25,7 +26,10 @@ func translate(err error) error {
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.ErrNotFound
-	case errors.Is(err, sql.ErrConnDone), errors.Is(err, driver.ErrBadConn):
+	case errors.Is(err, sql.ErrConnDone), errors.Is(err, driver.ErrBadConn),
+		// A connection the server closed in the middle of an answer (a
+		// crash, an immediate shutdown).
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return errors.Join(store.ErrUnavailable, err)
 	case strings.Contains(err.Error(), "sql: database is closed"):
 		return store.ErrClosed
