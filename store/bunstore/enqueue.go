@@ -66,7 +66,8 @@ func (s *Store) enqueuePlain(ctx context.Context, ps []*store.RunEnqueueParams) 
 		rows[i] = s.newRunRow(p, now)
 	}
 	var got []insertedRun
-	err := s.write(func() error { return s.scanNative(ctx, &got, insertRunsPG, runArrays(rows)...) })
+	q, args := insertPG(rows)
+	err := s.write(func() error { return s.scanNative(ctx, &got, q, args...) })
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +339,8 @@ func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow) ([]str
 	var ids []string
 	if s.pg() {
 		var got []insertedRun
-		if err := s.scanTx(ctx, tx, &got, insertRunsPG, runArrays(rows)...); err != nil {
+		q, args := insertPG(rows)
+		if err := s.scanTx(ctx, tx, &got, q, args...); err != nil {
 			return nil, err
 		}
 		setRunAt(rows, got)
@@ -377,6 +379,15 @@ const insertRunsPG = "INSERT INTO herald_runs (" + runColumns + ") SELECT " +
 	"?::bigint[], ?::timestamptz[], ?::text[], ?::timestamptz[], ?::boolean[], ?::text[]::json[], ?::text[], " +
 	"?::text[]::json[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::text[]) " +
 	"AS v(" + runColumns + ") ON CONFLICT DO NOTHING RETURNING id, run_at"
+
+// insertPG is the statement and the arguments that insert rows on
+// PostgreSQL.
+func insertPG(rows []runRow) (string, []any) {
+	if len(rows) == 1 {
+		return insertRunPG, rows[0].insertArgs()
+	}
+	return insertRunsPG, runArrays(rows)
+}
 
 // runArrays are rows as one array per column of runColumns, for
 // insertRunsPG; NULLs are nil pointers.

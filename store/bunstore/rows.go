@@ -152,12 +152,21 @@ const runColumns = "id, kind, schedule_id, scheduled_for, event_id, owner, agent
 const insertRunSQL = "INSERT INTO herald_runs (" + runColumns + ") VALUES " +
 	"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 
+// insertRunPG inserts one run on PostgreSQL, unless it would take a unique
+// key already taken; its arguments are runRow.insertArgs, and a run without
+// run_at is due at now(). A batch of one costs PostgreSQL less this way
+// than as insertRunsPG's 28 arrays of one element.
+const insertRunPG = "INSERT INTO herald_runs (" + runColumns + ") VALUES " +
+	"(?::uuid, ?, ?::uuid, ?::timestamptz, ?::uuid, ?, ?, ?::json, ?::json, ?, ?, ?::boolean, ?::integer, ?::integer, " +
+	"?::bigint, COALESCE(?::timestamptz, now()), ?, ?::timestamptz, ?::boolean, ?::json, ?, ?::json, ?, ?::timestamptz, " +
+	"?::timestamptz, ?::timestamptz, ?::timestamptz, ?) ON CONFLICT DO NOTHING RETURNING id, run_at"
+
 // insertArgs are r's values for runColumns, as bun would write them: empty
 // strings and zero times of nullable columns are NULL.
 func (r *runRow) insertArgs() []any {
 	return []any{r.ID, r.Kind, nullable(r.ScheduleID), nullTime(r.ScheduledFor), nullable(r.EventID), r.Owner, r.Agent,
 		nullable(r.Payload), nullable(r.Targets), nullable(r.IdempotencyKey), r.Status, r.Held, r.Attempt, r.MaxAttempts,
-		int64(r.Timeout), r.RunAt, nullable(r.LeaseOwner), nullTime(r.LeaseExpiresAt), r.CancelRequested,
+		int64(r.Timeout), nullTime(r.RunAt), nullable(r.LeaseOwner), nullTime(r.LeaseExpiresAt), r.CancelRequested,
 		nullable(r.Output), nullable(r.Summary), nullable(r.Progress), nullable(r.Error), r.CreatedAt,
 		nullTime(r.StartedAt), nullTime(r.FinishedAt), nullTime(r.DeliverAfter), nullable(r.CancelReason)}
 }

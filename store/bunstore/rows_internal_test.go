@@ -30,6 +30,9 @@ func TestRunColumnsMatchRunRow(t *testing.T) {
 	if n := strings.Count(insertRunSQL, "?"); n != len(want) {
 		t.Errorf("insertRunSQL has %d placeholders for %d columns", n, len(want))
 	}
+	if n := strings.Count(insertRunPG, "?"); n != len(want) {
+		t.Errorf("insertRunPG has %d placeholders for %d columns", n, len(want))
+	}
 	if n := len(runArrays([]runRow{{}})); n != len(want) {
 		t.Errorf("runArrays gives %d arrays for %d columns", n, len(want))
 	}

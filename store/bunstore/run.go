@@ -355,12 +355,16 @@ func (s *Store) transition(ctx context.Context, t transitionSQL, vals [][]any, t
 	var done []runRow
 	if s.pg() {
 		for chunk := range slices.Chunk(vals, 1000) {
-			// The runs are locked in id order (l) before they are
+			// Several runs are locked in id order (l) before they are
 			// updated, as every statement that locks several runs does.
-			q := "WITH v(id, node, " + t.cols + ") AS (VALUES " + strings.Repeat(t.row+", ", len(chunk)-1) + t.row + "), " +
-				"l AS MATERIALIZED (SELECT id FROM herald_runs WHERE id IN (SELECT id FROM v) ORDER BY id FOR UPDATE) " +
-				"UPDATE herald_runs AS r SET " + t.set + ", lease_owner = NULL, lease_expires_at = NULL " +
-				"FROM v, l WHERE r.id = v.id AND l.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING r.*"
+			q := "WITH v(id, node, " + t.cols + ") AS (VALUES " + strings.Repeat(t.row+", ", len(chunk)-1) + t.row + ") "
+			from := "v"
+			if len(chunk) > 1 {
+				q += ", l AS MATERIALIZED (SELECT id FROM herald_runs WHERE id IN (SELECT id FROM v) ORDER BY id FOR UPDATE) "
+				from = "v JOIN l USING (id)"
+			}
+			q += "UPDATE herald_runs AS r SET " + t.set + ", lease_owner = NULL, lease_expires_at = NULL " +
+				"FROM " + from + " WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING r.*"
 			var rows []runRow
 			err := s.write(func() error { return s.scanNative(ctx, &rows, q, append(slices.Concat(chunk...), tail...)...) })
 			done = append(done, rows...)
