@@ -3,6 +3,7 @@ package bunstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,9 +30,16 @@ func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Conte
 		res, err = s.enqueuePlain(ctx, ps)
 	} else {
 		err = s.tx(ctx, func(tx bun.Tx, out *outbox) error {
-			res, err = s.enqueue(ctx, tx, ps, out, nil)
+			var fired map[string]firedTick
+			res, fired, err = s.enqueueRuns(ctx, tx, ps, out, nil)
 			if err == nil && release != nil {
+				// The schedules' rows are written after the release: a
+				// pause or an edit meanwhile waits for no staged tick
+				// (see lockSchedules).
 				err = release(ctx)
+			}
+			if err == nil {
+				err = s.advanceLastFired(ctx, tx, fired)
 			}
 			return err
 		})
@@ -153,6 +161,72 @@ func (s *Store) RunEnqueueTx(ctx context.Context, tx bun.Tx, params ...*store.Ru
 // enqueue inserts prepared runs in tx. decorate, when set, adjusts each new
 // row before it is written (EventAccept sets the run's id and event).
 func (s *Store) enqueue(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueueParams, out *outbox, decorate func(i int, r *runRow)) ([]*store.EnqueueResult, error) {
+	res, fired, err := s.enqueueRuns(ctx, tx, ps, out, decorate)
+	if err == nil {
+		err = s.advanceLastFired(ctx, tx, fired)
+	}
+	return res, err
+}
+
+// scheduleLock is a schedule's id and overlap policy, read under a lock.
+type scheduleLock struct {
+	ID      string `bun:"id"`
+	Overlap string `bun:"overlap"`
+}
+
+// errLockAgain restarts a transaction whose schedules' overlap policies
+// changed between their reading and their locking (lockSchedules).
+var errLockAgain = fmt.Errorf("%w: an overlap policy changed while its schedule was being locked; try again", store.ErrConflict)
+
+// lockSchedules locks the schedules sids, in id order, for a decision on
+// their runs, and returns their overlap policies. On PostgreSQL, schedules
+// that all allow every overlap are locked FOR KEY SHARE: no decision
+// depends on their other runs, so the lock only keeps them from being
+// deleted, and a pause or an edit (an UPDATE, FOR NO KEY UPDATE) need not
+// wait for the transaction, which for staged ticks lasts until their
+// moment. Any other policy takes FOR UPDATE, so that the decisions on a
+// schedule are taken one transaction at a time. The policies are read
+// first without a lock; when one changed before the lock, errLockAgain
+// asks for the transaction to run again (a lock taken in another mode
+// than the policies now want cannot be upgraded without risking a
+// deadlock).
+func (s *Store) lockSchedules(ctx context.Context, tx bun.Tx, sids []string) ([]scheduleLock, error) {
+	var rows []scheduleLock
+	if !s.pg() { // SQLite's writer lock covers the database
+		err := tx.NewRaw("SELECT id, overlap FROM herald_schedules WHERE id IN (?)", bun.List(sids)).Scan(ctx, &rows)
+		return rows, err
+	}
+	if err := tx.NewRaw("SELECT id, overlap FROM herald_schedules WHERE id IN (?)", bun.List(sids)).Scan(ctx, &rows); err != nil {
+		return nil, err
+	}
+	light := allowAll(rows)
+	q := "SELECT id, overlap FROM herald_schedules WHERE id IN (?) ORDER BY id FOR UPDATE"
+	if light {
+		q = "SELECT id, overlap FROM herald_schedules WHERE id IN (?) ORDER BY id FOR KEY SHARE"
+	}
+	rows = rows[:0]
+	if err := tx.NewRaw(q, bun.List(sids)).Scan(ctx, &rows); err != nil {
+		return nil, err
+	}
+	if light && !allowAll(rows) {
+		return nil, errLockAgain
+	}
+	return rows, nil
+}
+
+func allowAll(rows []scheduleLock) bool {
+	for _, r := range rows {
+		if store.OverlapPolicy(r.Overlap) != store.OverlapAllowAll {
+			return false
+		}
+	}
+	return true
+}
+
+// enqueueRuns is enqueue, except that the ticks' advance of their
+// schedules' LastFiredAt is returned for the caller to write (after a
+// staged release).
+func (s *Store) enqueueRuns(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueueParams, out *outbox, decorate func(i int, r *runRow)) ([]*store.EnqueueResult, map[string]firedTick, error) {
 	now := s.clock()
 	results := make([]*store.EnqueueResult, len(ps))
 
@@ -165,7 +239,7 @@ func (s *Store) enqueue(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueuePa
 			continue
 		}
 		if !validID(p.ScheduleID) {
-			return nil, fmt.Errorf("%s: schedule %s: %w", field(ps, i, "schedule_id"), p.ScheduleID, store.ErrNotFound)
+			return nil, nil, fmt.Errorf("%s: schedule %s: %w", field(ps, i, "schedule_id"), p.ScheduleID, store.ErrNotFound)
 		}
 		if _, ok := policies[p.ScheduleID]; !ok {
 			policies[p.ScheduleID] = ""
@@ -173,23 +247,16 @@ func (s *Store) enqueue(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueuePa
 		}
 	}
 	if len(sids) > 0 {
-		var rows []struct {
-			ID      string `bun:"id"`
-			Overlap string `bun:"overlap"`
-		}
-		q := "SELECT id, overlap FROM herald_schedules WHERE id IN (?) ORDER BY id"
-		if lock := s.lockClause("UPDATE"); lock != "" {
-			q += " FOR " + lock
-		}
-		if err := tx.NewRaw(q, bun.List(sids)).Scan(ctx, &rows); err != nil {
-			return nil, err
+		rows, err := s.lockSchedules(ctx, tx, sids)
+		if err != nil {
+			return nil, nil, err
 		}
 		for _, r := range rows {
 			policies[r.ID] = store.OverlapPolicy(r.Overlap)
 		}
 		for i, p := range ps {
 			if p.ScheduleID != "" && policies[p.ScheduleID] == "" {
-				return nil, fmt.Errorf("%s: schedule %s: %w", field(ps, i, "schedule_id"), p.ScheduleID, store.ErrNotFound)
+				return nil, nil, fmt.Errorf("%s: schedule %s: %w", field(ps, i, "schedule_id"), p.ScheduleID, store.ErrNotFound)
 			}
 		}
 	}
@@ -197,7 +264,7 @@ func (s *Store) enqueue(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueuePa
 	// Runs already there: the same tick, or the same idempotency key.
 	existing, err := s.findExisting(ctx, tx, ps)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	// What is active per schedule, where the policy looks at it.
@@ -218,7 +285,7 @@ func (s *Store) enqueue(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueuePa
 		q := "SELECT schedule_id, status, held, count(*) AS n FROM " + s.activeTable("") + " WHERE schedule_id IN (?) AND " +
 			activeRuns + " GROUP BY schedule_id, status, held"
 		if err := tx.NewRaw(q, bun.List(counted)).Scan(ctx, &counts); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, c := range counts {
 			a := active[c.ScheduleID]
@@ -284,19 +351,19 @@ func (s *Store) enqueue(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueuePa
 
 	if len(cancelFor) > 0 {
 		if err := s.cancelOthers(ctx, tx, cancelFor, now, out); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 
 	if len(rows) > 0 {
 		ids, err := s.insertRuns(ctx, tx, rows)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(ids) < len(rows) {
 			// Another transaction took an idempotency key first.
 			if err := s.resolveRaces(ctx, tx, ps, rows, rowOf, ids, results); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
@@ -322,13 +389,10 @@ func (s *Store) enqueue(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueuePa
 			due = true
 		}
 	}
-	if err := s.advanceLastFired(ctx, tx, lastFired); err != nil {
-		return nil, err
-	}
 	if due {
 		out.add(store.Notification{Topic: store.TopicRunDue})
 	}
-	return results, nil
+	return results, lastFired, nil
 }
 
 // insertRuns inserts rows, skipping those that would take a unique key
@@ -338,8 +402,21 @@ func (s *Store) enqueue(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueuePa
 func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow) ([]string, error) {
 	var ids []string
 	if s.pg() {
+		// In the order of the ticks' unique key: two transactions that
+		// write the same ticks (two nodes) wait for each other's keys in
+		// one order.
+		ordered := rows
+		if len(rows) > 1 {
+			ordered = slices.Clone(rows)
+			slices.SortFunc(ordered, func(a, b runRow) int {
+				if c := strings.Compare(a.ScheduleID, b.ScheduleID); c != 0 {
+					return c
+				}
+				return a.ScheduledFor.Compare(b.ScheduledFor)
+			})
+		}
 		var got []insertedRun
-		q, args := insertPG(rows)
+		q, args := insertPG(ordered)
 		if err := s.scanTx(ctx, tx, &got, q, args...); err != nil {
 			return nil, err
 		}
@@ -582,9 +659,11 @@ const advanceFiredSQL = "UPDATE herald_schedules SET last_fired_at = ?, next_run
 
 // advanceFiredPG is advanceLastFired on PostgreSQL, from one array per
 // column: its text does not grow with the batch.
-const advanceFiredPG = "UPDATE herald_schedules AS s SET last_fired_at = v.t, next_run_at = COALESCE(v.n, s.next_run_at) " +
-	"FROM unnest(?::text[]::uuid[], ?::timestamptz[], ?::timestamptz[]) AS v(id, t, n) " +
-	"WHERE s.id = v.id AND (s.last_fired_at IS NULL OR s.last_fired_at < v.t)"
+// The schedules are locked in id order first (l), as everywhere.
+const advanceFiredPG = "WITH v(id, t, n) AS (SELECT * FROM unnest(?::text[]::uuid[], ?::timestamptz[], ?::timestamptz[])), " +
+	"l AS MATERIALIZED (SELECT id FROM herald_schedules WHERE id IN (SELECT id FROM v) ORDER BY id FOR NO KEY UPDATE) " +
+	"UPDATE herald_schedules AS s SET last_fired_at = v.t, next_run_at = COALESCE(v.n, s.next_run_at) " +
+	"FROM v JOIN l USING (id) WHERE s.id = v.id AND (s.last_fired_at IS NULL OR s.last_fired_at < v.t)"
 
 // firedTick is a schedule's newest tick in a batch and the next fire time
 // that follows it (zero when not given).

@@ -68,10 +68,10 @@ func translate(err error) error {
 }
 
 // retryable reports whether a transaction failed on a conflict with another
-// one and may simply be run again.
+// one (or errLockAgain) and may simply be run again.
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+	return errors.Is(err, errLockAgain) || errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
 
 // sqliteCode returns the extended result code of a SQLite driver error.

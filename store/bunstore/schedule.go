@@ -152,7 +152,7 @@ func (s *Store) setPaused(ctx context.Context, id string, paused bool, max int) 
 // max of its owner's active schedules (capActive).
 func (s *Store) changeSchedule(ctx context.Context, id string, max int, change func(cur *scheduleRow) (*scheduleRow, error), out **store.Schedule) error {
 	return s.tx(ctx, func(tx bun.Tx, ob *outbox) error {
-		cur, err := getSchedule(ctx, tx, id, s.lockClause("UPDATE"))
+		cur, err := getSchedule(ctx, tx, id, s.lockClause("NO KEY UPDATE"))
 		if err != nil {
 			return err
 		}
@@ -210,8 +210,11 @@ func countActive(ctx context.Context, db bun.IDB, owner string) (int, error) {
 	return int(n), err
 }
 
-// lockClause is the row lock mode ("UPDATE", "SHARE") a transaction takes
-// on PostgreSQL, or "" on SQLite, whose writer lock covers the database.
+// lockClause is the row lock mode ("UPDATE", "NO KEY UPDATE", "SHARE") a
+// transaction takes on PostgreSQL, or "" on SQLite, whose writer lock
+// covers the database. A change of a schedule's row takes NO KEY UPDATE,
+// the lock of its UPDATE, which the KEY SHARE of staged ticks of
+// schedules that allow every overlap does not hold up (lockSchedules).
 func (s *Store) lockClause(mode string) string {
 	if s.pg() {
 		return mode
@@ -296,7 +299,7 @@ func (s *Store) ScheduleSetTimes(ctx context.Context, p *store.ScheduleSetTimesP
 	}
 	var out *store.Schedule
 	err := s.tx(ctx, func(tx bun.Tx, _ *outbox) error {
-		row, err := getSchedule(ctx, tx, p.ID, s.lockClause("UPDATE"))
+		row, err := getSchedule(ctx, tx, p.ID, s.lockClause("NO KEY UPDATE"))
 		if err != nil {
 			return err
 		}
