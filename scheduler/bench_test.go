@@ -434,3 +434,48 @@ func BenchmarkPauseUnderLoad(b *testing.B) {
 	b.ReportMetric(ms(quantile(waits, 0.5)), "pause-p50-ms")
 	b.ReportMetric(ms(quantile(waits, 0.99)), "pause-p99-ms")
 }
+
+// BenchmarkIdleStart measures, on PostgreSQL, how soon an idle node starts
+// a run another process enqueued: from the enqueue's call on one store to
+// the agent's start on a node with its own store (woken by the
+// notification; its poll is a minute). It reports the median and the 99th
+// percentile.
+func BenchmarkIdleStart(b *testing.B) {
+	if os.Getenv(testpg.EnvDSN) == "" {
+		b.Skip("PostgreSQL benchmarks are off: set " + testpg.EnvDSN)
+	}
+	dsn := testpg.DSN(b)
+	started := make(chan time.Time, 1)
+	rec := agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
+		started <- time.Now()
+		return nil, nil
+	})
+	node, err := scheduler.New(openBunTB(b, dsn), scheduler.Config{Agents: registry(map[string]agent.Agent{"rec": rec}), PollInterval: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := node.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer node.Stop(ctx)
+	other := openBunTB(b, dsn)
+	defer other.Close()
+	waits := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		time.Sleep(10 * time.Millisecond) // idle
+		start := time.Now()
+		if _, err := other.RunEnqueue(ctx, &store.RunEnqueueParams{Owner: "bench", Agent: "rec"}); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case at := <-started:
+			waits = append(waits, at.Sub(start))
+		case <-time.After(30 * time.Second):
+			b.Fatal("the idle node did not start the run")
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(ms(quantile(waits, 0.5)), "start-p50-ms")
+	b.ReportMetric(ms(quantile(waits, 0.99)), "start-p99-ms")
+}
