@@ -99,6 +99,25 @@ func TestClaimsAndTicksDoNotDeadlock(t *testing.T) {
 		defer errMu.Unlock()
 		errs = append(errs, fmt.Errorf("%s: %w", what, err))
 	}
+	// loop calls step in a goroutine of its own until the test is done or
+	// step returns false.
+	done := make(chan struct{})
+	loop := func(step func() bool) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if !step() {
+					return
+				}
+			}
+		}()
+	}
 	const rounds = 120
 	tick0 := time.Now().Truncate(time.Second).Add(-time.Hour)
 	// Ticks: every schedule, in a shuffled order, staged on every other
@@ -130,151 +149,113 @@ func TestClaimsAndTicksDoNotDeadlock(t *testing.T) {
 	// Claims, lease extensions, finishes and requeues by four nodes, each
 	// extending the leases of what it holds while it finishes, as a node's
 	// lease keeper does; and cancellations of random runs.
-	done := make(chan struct{})
 	var recent sync.Map // run id → struct{}
 	for n := range 4 {
 		node := fmt.Sprintf("node-%d", n)
 		var heldMu sync.Mutex
 		held := map[string]bool{}
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-done:
-					return
-				default:
+		loop(func() bool {
+			heldMu.Lock()
+			leased := make([]string, 0, len(held))
+			for id := range held {
+				leased = append(leased, id)
+			}
+			heldMu.Unlock()
+			if len(leased) > 0 && n != 3 {
+				if _, err := st.RunExtendLease(ctx, &store.RunExtendLeaseParams{Node: node, IDs: leased, Lease: time.Minute}); err != nil {
+					fail("extend leases", err)
+					return false
 				}
-				heldMu.Lock()
-				ids := make([]string, 0, len(held))
-				for id := range held {
-					ids = append(ids, id)
-				}
-				heldMu.Unlock()
-				if len(ids) > 0 && n != 3 {
-					if _, err := st.RunExtendLease(ctx, &store.RunExtendLeaseParams{Node: node, IDs: ids, Lease: time.Minute}); err != nil {
-						fail("extend leases", err)
-						return
-					}
-				}
+			}
+			time.Sleep(time.Millisecond)
+			return true
+		})
+		i := 0
+		loop(func() bool {
+			i++
+			lease := time.Minute
+			if n == 3 { // a node whose leases lapse, for the rescuer
+				lease = 5 * time.Millisecond
+			}
+			runs, err := st.RunClaim(ctx, &store.RunClaimParams{Node: node, Limit: 5, Lease: lease})
+			if err != nil {
+				fail("claim", err)
+				return false
+			}
+			if len(runs) == 0 {
 				time.Sleep(time.Millisecond)
-			}
-		}()
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				lease := time.Minute
-				if n == 3 { // a node whose leases lapse, for the rescuer
-					lease = 5 * time.Millisecond
-				}
-				runs, err := st.RunClaim(ctx, &store.RunClaimParams{Node: node, Limit: 5, Lease: lease})
-				if err != nil {
-					fail("claim", err)
-					return
-				}
-				if len(runs) == 0 {
-					time.Sleep(time.Millisecond)
-					continue
-				}
-				heldMu.Lock()
-				for _, r := range runs {
-					held[r.ID] = true
-					recent.Store(r.ID, struct{}{})
-				}
-				heldMu.Unlock()
-				if i%5 == 4 { // a release, as a stopping node makes
-					req := make([]*store.RunRequeueParams, len(runs))
-					for i, r := range runs {
-						req[i] = &store.RunRequeueParams{ID: r.ID, Node: node}
-					}
-					_, err = st.RunRequeue(ctx, req...)
-				} else {
-					fin := make([]*store.RunFinishParams, len(runs))
-					for i, r := range runs {
-						fin[i] = &store.RunFinishParams{ID: r.ID, Node: node, Status: store.RunSucceeded}
-					}
-					_, err = st.RunFinish(ctx, fin...)
-				}
-				if err != nil && !errors.Is(err, store.ErrLeaseLost) { // a cancelled run is no longer held
-					fail("finish or requeue", err)
-					return
-				}
-				heldMu.Lock()
-				for _, r := range runs {
-					delete(held, r.ID)
-				}
-				heldMu.Unlock()
-			}
-		}()
-	}
-	wg.Add(1)
-	go func() { // the reaper
-		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			if _, err := st.RunRescue(ctx, &store.RunRescueParams{}); err != nil {
-				fail("rescue", err)
-				return
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			recent.Range(func(k, _ any) bool {
-				recent.Delete(k)
-				if rand.N(4) == 0 {
-					if _, err := st.RunCancel(ctx, &store.RunCancelParams{ID: k.(string)}); err != nil && !errors.Is(err, store.ErrConflict) {
-						fail("cancel", err)
-					}
-				}
 				return true
-			})
-			time.Sleep(2 * time.Millisecond)
+			}
+			heldMu.Lock()
+			for _, r := range runs {
+				held[r.ID] = true
+				recent.Store(r.ID, struct{}{})
+			}
+			heldMu.Unlock()
+			if i%5 == 0 { // a release, as a stopping node makes
+				req := make([]*store.RunRequeueParams, len(runs))
+				for i, r := range runs {
+					req[i] = &store.RunRequeueParams{ID: r.ID, Node: node}
+				}
+				_, err = st.RunRequeue(ctx, req...)
+			} else {
+				fin := make([]*store.RunFinishParams, len(runs))
+				for i, r := range runs {
+					fin[i] = &store.RunFinishParams{ID: r.ID, Node: node, Status: store.RunSucceeded}
+				}
+				_, err = st.RunFinish(ctx, fin...)
+			}
+			if err != nil && !errors.Is(err, store.ErrLeaseLost) { // a cancelled run is no longer held
+				fail("finish or requeue", err)
+				return false
+			}
+			heldMu.Lock()
+			for _, r := range runs {
+				delete(held, r.ID)
+			}
+			heldMu.Unlock()
+			return true
+		})
+	}
+	loop(func() bool { // the reaper
+		if _, err := st.RunRescue(ctx, &store.RunRescueParams{}); err != nil {
+			fail("rescue", err)
+			return false
 		}
-	}()
+		time.Sleep(2 * time.Millisecond)
+		return true
+	})
+	loop(func() bool {
+		recent.Range(func(k, _ any) bool {
+			recent.Delete(k)
+			if rand.N(4) == 0 {
+				if _, err := st.RunCancel(ctx, &store.RunCancelParams{ID: k.(string)}); err != nil && !errors.Is(err, store.ErrConflict) {
+					fail("cancel", err)
+				}
+			}
+			return true
+		})
+		time.Sleep(2 * time.Millisecond)
+		return true
+	})
 	// Pauses, resumes and time updates of random schedules.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			id := ids[rand.N(schedules)]
-			if _, err := st.SchedulePause(ctx, id); err != nil {
-				fail("pause", err)
-				return
-			}
-			if _, err := st.ScheduleResume(ctx, id); err != nil {
-				fail("resume", err)
-				return
-			}
-			next := time.Now()
-			if _, err := st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: id, NextRunAt: &next}); err != nil {
-				fail("set times", err)
-				return
-			}
+	loop(func() bool {
+		id := ids[rand.N(schedules)]
+		if _, err := st.SchedulePause(ctx, id); err != nil {
+			fail("pause", err)
+			return false
 		}
-	}()
+		if _, err := st.ScheduleResume(ctx, id); err != nil {
+			fail("resume", err)
+			return false
+		}
+		next := time.Now()
+		if _, err := st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: id, NextRunAt: &next}); err != nil {
+			fail("set times", err)
+			return false
+		}
+		return true
+	})
 
 	// The ticks end the test: wait for them, then for the claims to drain.
 	<-ticked

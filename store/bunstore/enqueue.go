@@ -29,20 +29,27 @@ func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Conte
 	if s.pg() && plainBatch(ps) && release == nil {
 		res, err = s.enqueuePlain(ctx, ps)
 	} else {
+		var fired map[string]firedTick
 		err = s.tx(ctx, func(tx bun.Tx, out *outbox) error {
-			var fired map[string]firedTick
 			res, fired, err = s.enqueueRuns(ctx, tx, ps, out, nil)
-			if err == nil && release != nil {
-				// The schedules' rows are written after the release: a
-				// pause or an edit meanwhile waits for no staged tick
-				// (see lockSchedules).
-				err = release(ctx)
+			switch {
+			case err != nil:
+				return err
+			case release != nil:
+				return release(ctx)
 			}
-			if err == nil {
-				err = s.advanceLastFired(ctx, tx, fired)
-			}
-			return err
+			return s.advanceLastFired(ctx, tx, fired)
 		})
+		if err == nil && release != nil {
+			// Staged runs commit at their moment without having written
+			// their schedules' rows, so that neither the commit nor a
+			// pause or an edit meanwhile waits for that (lockSchedules):
+			// the last fired ticks follow in a transaction of their own.
+			// Should it fail, a LastFiredAt lags its runs, and the ticks
+			// it lags by are written again as duplicates, which changes
+			// nothing.
+			err = s.tx(ctx, func(tx bun.Tx, _ *outbox) error { return s.advanceLastFired(ctx, tx, fired) })
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("enqueue runs: %w", err)
