@@ -138,7 +138,9 @@ func (s *Store) newRunRow(p *store.RunEnqueueParams, now time.Time) runRow {
 
 // RunEnqueueTx enqueues runs inside the caller's transaction on the store's
 // database, so that the application's own writes and the runs commit (or
-// roll back) together. The rules are those of RunEnqueue. The notification
+// roll back) together. The rules are those of RunEnqueue; an error matching
+// store.ErrConflict (an overlap policy changed while its schedule was being
+// locked) asks for the transaction to be run again. The notification
 // that wakes workers is sent when tx commits. On SQLite, a transaction of
 // another *bun.DB than the store's must handle times as the store does
 // (see New); one that does not is refused before anything is written.
@@ -199,12 +201,11 @@ var errLockAgain = fmt.Errorf("%w: an overlap policy changed while its schedule 
 // deadlock).
 func (s *Store) lockSchedules(ctx context.Context, tx bun.Tx, sids []string) ([]scheduleLock, error) {
 	var rows []scheduleLock
-	if !s.pg() { // SQLite's writer lock covers the database
-		err := tx.NewRaw("SELECT id, overlap FROM herald_schedules WHERE id IN (?)", bun.List(sids)).Scan(ctx, &rows)
-		return rows, err
-	}
 	if err := tx.NewRaw("SELECT id, overlap FROM herald_schedules WHERE id IN (?)", bun.List(sids)).Scan(ctx, &rows); err != nil {
 		return nil, err
+	}
+	if !s.pg() { // SQLite's writer lock covers the database
+		return rows, nil
 	}
 	light := allowAll(rows)
 	q := "SELECT id, overlap FROM herald_schedules WHERE id IN (?) ORDER BY id FOR UPDATE"
