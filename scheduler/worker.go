@@ -590,7 +590,7 @@ func (w *workers) extend() {
 		kept := make(map[string]bool, len(leases))
 		for _, l := range leases {
 			kept[l.ID] = true
-			if e := execs[l.ID]; e != nil {
+			if e := execs[l.ID]; e != nil && !l.LeaseExpiresAt.IsZero() { // zero: held, not extended this time
 				e.guard.Reset(time.Until(w.guardAt(sent)))
 			}
 			if l.CancelRequested {
@@ -621,15 +621,26 @@ func (w *workers) guardFired(e *execution) {
 	}
 	lease := w.s.cfg.Lease
 	ctx, cancel := context.WithTimeout(context.Background(), lease/12)
-	sent := time.Now()
-	leases, err := w.s.st.RunExtendLease(ctx, &store.RunExtendLeaseParams{Node: w.s.cfg.Node, IDs: []string{e.run.ID}, Lease: lease})
-	cancel()
-	if err == nil && len(leases) == 1 {
-		e.guard.Reset(time.Until(w.guardAt(sent)))
+	defer cancel()
+	for {
+		sent := time.Now()
+		leases, err := w.s.st.RunExtendLease(ctx, &store.RunExtendLeaseParams{Node: w.s.cfg.Node, IDs: []string{e.run.ID}, Lease: lease})
+		switch {
+		case err == nil && len(leases) == 1 && !leases[0].LeaseExpiresAt.IsZero():
+			e.guard.Reset(time.Until(w.guardAt(sent)))
+			return
+		case err == nil && len(leases) == 1: // being written at that moment: again
+			select {
+			case <-time.After(5 * time.Millisecond):
+				continue
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		level.Warn(w.s.logger).Log("msg", "lease not extended in time; stopping the run before another node may take it", "run_id", e.run.ID, "err", err)
+		e.cancel(errLeaseLost)
 		return
 	}
-	level.Warn(w.s.logger).Log("msg", "lease not extended in time; stopping the run before another node may take it", "run_id", e.run.ID, "err", err)
-	e.cancel(errLeaseLost)
 }
 
 // extendClaimed extends the leases of every run this node has claimed,

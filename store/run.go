@@ -222,7 +222,11 @@ type RunExtendLeaseParams struct {
 
 // RunLease is an extended lease.
 type RunLease struct {
-	ID             string
+	ID string
+	// LeaseExpiresAt is the lease's new expiry. It is zero when the run is
+	// still held but its lease was not extended this time, because
+	// another transaction was writing the run at that moment (a store may
+	// skip such a run rather than wait for it): the lease is as it was.
 	LeaseExpiresAt time.Time
 	// CancelRequested tells the node that the run should be cancelled.
 	CancelRequested bool

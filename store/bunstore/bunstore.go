@@ -364,7 +364,12 @@ func (s *Store) tx(ctx context.Context, fn func(tx bun.Tx, out *outbox) error) e
 			return nil
 		}
 		if attempt < 5 && retryable(err) {
-			continue
+			// The other transaction is mostly done by then.
+			select {
+			case <-time.After(time.Duration(attempt) * 2 * time.Millisecond):
+				continue
+			case <-ctx.Done():
+			}
 		}
 		return translate(err)
 	}

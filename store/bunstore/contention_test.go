@@ -377,3 +377,57 @@ func TestClaimWaitsForNoScheduleLock(t *testing.T) {
 		t.Errorf("LastRunAt is zero after the claim")
 	}
 }
+
+// TestExtendLeaseWaitsForNoLock: an extension skips a run that another
+// transaction is writing, and returns it, still held, with a zero expiry,
+// rather than wait: a statement that locks runs in another order can then
+// never deadlock with it.
+func TestExtendLeaseWaitsForNoLock(t *testing.T) {
+	dsn := testpg.DSN(t)
+	ctx := context.Background()
+	st, err := bunstore.Open(ctx, dsn, bunstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.RunEnqueue(ctx, &store.RunEnqueueParams{Owner: "ops", Agent: "noop"}, &store.RunEnqueueParams{Owner: "ops", Agent: "noop"}); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := st.RunClaim(ctx, &store.RunClaimParams{Node: "node-a", Limit: 2, Lease: time.Minute})
+	if err != nil || len(runs) != 2 {
+		t.Fatalf("claim = %d runs, %v", len(runs), err)
+	}
+	tx, err := st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SELECT id FROM herald_runs WHERE id = ? FOR UPDATE", runs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []*store.RunLease, 1)
+	go func() {
+		leases, err := st.RunExtendLease(ctx, &store.RunExtendLeaseParams{Node: "node-a", IDs: []string{runs[0].ID, runs[1].ID}, Lease: 2 * time.Minute})
+		if err != nil {
+			t.Errorf("RunExtendLease: %v", err)
+		}
+		done <- leases
+	}()
+	var leases []*store.RunLease
+	select {
+	case leases = <-done:
+	case <-time.After(30 * time.Second):
+		_ = tx.Rollback()
+		t.Fatal("RunExtendLease still waiting after 30 s for a run another transaction locked")
+	}
+	got := map[string]*store.RunLease{}
+	for _, l := range leases {
+		got[l.ID] = l
+	}
+	if l := got[runs[0].ID]; l == nil || !l.LeaseExpiresAt.IsZero() {
+		t.Errorf("the locked run's lease = %+v, want it held with a zero expiry (not extended)", l)
+	}
+	if l := got[runs[1].ID]; l == nil || !l.LeaseExpiresAt.After(runs[1].LeaseExpiresAt) {
+		t.Errorf("the other run's lease = %+v, want it extended past %v", l, runs[1].LeaseExpiresAt)
+	}
+}

@@ -25,12 +25,18 @@
 // the finish of a run whose claim was lost is refused: execution is at
 // least once either way.
 //
-// Locks. A transaction that locks schedule rows locks them in one order,
-// by id (the ticks' SELECT … ORDER BY id FOR UPDATE, the releases' FOR
-// SHARE, the pruning's one-by-one updates), and a claim locks none: a
-// schedule's LastRunAt is read from its runs' latest start
-// (herald_runs_started_idx), not written by the claim, so a claim waits
-// for no tick and no two statements of the store can deadlock.
+// Locks. Transactions lock schedules before runs. A transaction that
+// locks several schedules locks them in id order (the ticks'
+// SELECT … ORDER BY id, the releases' FOR SHARE, the advance of last fired
+// ticks, the pruning's one-by-one updates); ticks of schedules that all
+// allow every overlap lock them only FOR KEY SHARE, which a pause or an
+// edit does not wait for. A claim locks no schedule: a schedule's LastRunAt
+// is read from its runs' latest start (herald_runs_started_idx). Among
+// statements that lock several runs, those that wait for a run's lock hold
+// no other run that a waiting statement holds: claims, rescues and lease
+// extensions skip locked runs, cancel_other takes its runs NOWAIT (and its
+// transaction runs again), and a finish or a requeue is alone in its
+// transaction. So no two statements of the store can deadlock.
 //
 // Clocks. On PostgreSQL without Options.Now, the times of a run's life
 // that nodes compare (due times, claims, leases, rescues, a requeue's

@@ -640,7 +640,12 @@ func (s *Store) resolveRaces(ctx context.Context, tx bun.IDB, ps []*store.RunEnq
 // cancelled, their running runs asked to stop.
 func (s *Store) cancelOthers(ctx context.Context, tx bun.IDB, sids []string, now time.Time, out *outbox) error {
 	if s.pg() {
-		if _, err := tx.NewRaw(s.lockedInOrder("SELECT id FROM herald_runs WHERE schedule_id IN (?) AND "+activeRuns), bun.List(sids)).Exec(ctx); err != nil {
+		// The runs are locked without waiting: a run that another
+		// transaction is writing (its node's finish) makes the whole
+		// enqueue run again (a lock not available is retried, see
+		// retryable), so that this transaction, which holds the
+		// schedules, never waits for a run while holding others.
+		if _, err := tx.NewRaw("SELECT id FROM herald_runs WHERE schedule_id IN (?) AND "+activeRuns+" FOR UPDATE NOWAIT", bun.List(sids)).Exec(ctx); err != nil {
 			return err
 		}
 	}

@@ -71,7 +71,8 @@ func translate(err error) error {
 // one (or errLockAgain) and may simply be run again.
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.Is(err, errLockAgain) || errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+	return errors.Is(err, errLockAgain) ||
+		errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01" || pgErr.Code == "55P03") // 55P03: lock not available (NOWAIT)
 }
 
 // sqliteCode returns the extended result code of a SQLite driver error.

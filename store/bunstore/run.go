@@ -173,7 +173,11 @@ const claimPickSQLite = "rowid AS row_id, *"
 const claimOneSQL = "UPDATE herald_runs SET status = 'running', lease_owner = ?, lease_expires_at = ?, started_at = ? " +
 	"WHERE rowid = ? AND status = 'queued'"
 
-// RunExtendLease implements store.RunStore.
+// RunExtendLease implements store.RunStore. On PostgreSQL it waits for no
+// lock: a run another transaction is writing at that moment (its node's
+// finish, a cancellation) is skipped, and returned, when still held, with
+// a zero LeaseExpiresAt (see store.RunLease). So no statement that locks
+// runs can deadlock with an extension, whatever order it locks them in.
 func (s *Store) RunExtendLease(ctx context.Context, p *store.RunExtendLeaseParams) ([]*store.RunLease, error) {
 	if err := store.CheckExtendLease(p); err != nil {
 		return nil, err
@@ -182,25 +186,44 @@ func (s *Store) RunExtendLease(ctx context.Context, p *store.RunExtendLeaseParam
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var rows []struct {
-		ID              string    `bun:"id"`
-		LeaseExpiresAt  time.Time `bun:"lease_expires_at"`
-		CancelRequested bool      `bun:"cancel_requested"`
-	}
+	var rows []leaseRow
 	err := s.write(func() error {
-		return s.db.NewRaw("UPDATE herald_runs SET lease_expires_at = "+s.nowPlusSQL()+
-			" WHERE id IN ("+s.lockedInOrder("SELECT id FROM herald_runs WHERE id IN (?) AND status = 'running' AND lease_owner = ?")+")"+
+		return s.db.NewRaw("UPDATE herald_runs SET lease_expires_at = "+s.nowPlusSQL()+" WHERE "+
+			s.updatePickedWhere("SELECT id FROM herald_runs WHERE id IN (?) AND status = 'running' AND lease_owner = ?")+
 			" RETURNING id, lease_expires_at, cancel_requested",
 			s.nowArg(), micros(p.Lease), bun.List(ids), p.Node).Scan(ctx, &rows)
 	})
+	if err == nil && s.pg() && len(rows) < len(ids) {
+		extended := make(map[string]bool, len(rows))
+		for _, r := range rows {
+			extended[r.ID] = true
+		}
+		var skipped []string
+		for _, id := range ids {
+			if !extended[id] {
+				skipped = append(skipped, id)
+			}
+		}
+		var held []leaseRow
+		err = s.db.NewRaw("SELECT id, cancel_requested FROM herald_runs WHERE id IN (?) AND status = 'running' AND lease_owner = ?",
+			bun.List(skipped), p.Node).Scan(ctx, &held)
+		rows = append(rows, held...)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("extend leases: %w", err)
+		return nil, fmt.Errorf("extend leases: %w", translate(err))
 	}
 	out := make([]*store.RunLease, len(rows))
 	for i, r := range rows {
 		out[i] = &store.RunLease{ID: r.ID, LeaseExpiresAt: utc(r.LeaseExpiresAt), CancelRequested: r.CancelRequested}
 	}
 	return out, nil
+}
+
+// leaseRow is a lease RunExtendLease read.
+type leaseRow struct {
+	ID              string    `bun:"id"`
+	LeaseExpiresAt  time.Time `bun:"lease_expires_at"`
+	CancelRequested bool      `bun:"cancel_requested"`
 }
 
 // RunProgress implements store.RunStore.
@@ -355,16 +378,13 @@ func (s *Store) transition(ctx context.Context, t transitionSQL, vals [][]any, t
 	var done []runRow
 	if s.pg() {
 		for chunk := range slices.Chunk(vals, 1000) {
-			// Several runs are locked in id order (l) before they are
-			// updated, as every statement that locks several runs does.
-			q := "WITH v(id, node, " + t.cols + ") AS (VALUES " + strings.Repeat(t.row+", ", len(chunk)-1) + t.row + ") "
-			from := "v"
-			if len(chunk) > 1 {
-				q += ", l AS MATERIALIZED (SELECT id FROM herald_runs WHERE id IN (SELECT id FROM v) ORDER BY id FOR UPDATE) "
-				from = "v JOIN l USING (id)"
-			}
-			q += "UPDATE herald_runs AS r SET " + t.set + ", lease_owner = NULL, lease_expires_at = NULL " +
-				"FROM " + from + " WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING r.*"
+			// The runs are locked in no set order: no statement that
+			// waits for a run's lock holds another run this one waits
+			// for (extensions skip locked runs, cancel_other waits for
+			// none: cancelOthers).
+			q := "WITH v(id, node, " + t.cols + ") AS (VALUES " + strings.Repeat(t.row+", ", len(chunk)-1) + t.row + ") " +
+				"UPDATE herald_runs AS r SET " + t.set + ", lease_owner = NULL, lease_expires_at = NULL " +
+				"FROM v WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING r.*"
 			var rows []runRow
 			err := s.write(func() error { return s.scanNative(ctx, &rows, q, append(slices.Concat(chunk...), tail...)...) })
 			done = append(done, rows...)
@@ -414,21 +434,19 @@ func (s *Store) updatePickedFrom(set, from, pick string) string {
 	if from != "" {
 		q += " FROM " + from
 	}
+	q += " WHERE " + s.updatePickedWhere(pick)
 	if s.pg() {
-		return q + " WHERE id = ANY(ARRAY(" + pick + " FOR UPDATE SKIP LOCKED)) RETURNING herald_runs.*"
+		return q + " RETURNING herald_runs.*"
 	}
-	return q + " WHERE id IN (" + pick + ") RETURNING *"
+	return q + " RETURNING *"
 }
 
-// lockedInOrder is pick (a SELECT of run ids) with, on PostgreSQL, its
-// rows locked in id order: every statement that locks several runs and
-// waits for their locks takes them in that one order, so that no two can
-// deadlock. SQLite's single writer needs no lock.
-func (s *Store) lockedInOrder(pick string) string {
+// updatePickedWhere is the condition of updatePicked.
+func (s *Store) updatePickedWhere(pick string) string {
 	if s.pg() {
-		return pick + " ORDER BY id FOR UPDATE"
+		return "id = ANY(ARRAY(" + pick + " FOR UPDATE SKIP LOCKED))"
 	}
-	return pick
+	return "id IN (" + pick + ")"
 }
 
 // cast spells a cast where PostgreSQL cannot infer a type; SQLite needs none.
