@@ -431,3 +431,57 @@ func TestExtendLeaseWaitsForNoLock(t *testing.T) {
 		t.Errorf("the other run's lease = %+v, want it extended past %v", l, runs[1].LeaseExpiresAt)
 	}
 }
+
+// TestPauseWaitsForNoStagedTick: a pause of a schedule that allows every
+// overlap returns while a staged tick of it waits for its moment. It used
+// to wait for the tick's commit (the lead, up to 500 ms a moment; 3 to 19 s
+// a pause under the load of a deadlock pile-up).
+func TestPauseWaitsForNoStagedTick(t *testing.T) {
+	dsn := testpg.DSN(t)
+	ctx := context.Background()
+	st, err := bunstore.Open(ctx, dsn, bunstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s, err := st.ScheduleCreate(ctx, &store.Schedule{Owner: "ops", Name: "report", Agent: "noop",
+		Overlap: store.OverlapAllowAll, Trigger: store.Trigger{Kind: store.TriggerCron, Cron: "* * * * * *"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	written, release := make(chan struct{}), make(chan struct{})
+	staged := make(chan error, 1)
+	go func() {
+		_, err := st.RunEnqueueStaged(ctx, func(context.Context) error {
+			close(written)
+			<-release
+			return nil
+		}, &store.RunEnqueueParams{ScheduleID: s.ID, ScheduledFor: time.Now().Truncate(time.Second).Add(time.Second), Owner: "ops", Agent: "noop"})
+		staged <- err
+	}()
+	<-written
+	paused := make(chan error, 1)
+	go func() {
+		_, err := st.SchedulePause(ctx, s.ID)
+		paused <- err
+	}()
+	select {
+	case err := <-paused:
+		if err != nil {
+			t.Errorf("SchedulePause: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("SchedulePause still waiting after 30 s for a staged tick")
+	}
+	close(release)
+	if err := <-staged; err != nil {
+		t.Fatalf("the staged tick: %v", err)
+	}
+	got, err := st.ScheduleGet(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Paused || got.LastFiredAt.IsZero() {
+		t.Errorf("after both: paused %v, last fired %v; want paused, with the staged tick's last fired", got.Paused, got.LastFiredAt)
+	}
+}
