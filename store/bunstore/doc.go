@@ -45,7 +45,7 @@
 //
 // Notifications. A write that makes runs due wakes this process's workers
 // at once; other processes hear of it through one NOTIFY sent after the
-// commit by a notifier that sends at most one every few milliseconds,
+// commit by a notifier that sends at most one every 10 ms (the first at once),
 // never inside the writing transaction: PostgreSQL serializes the commits
 // of notifying transactions on one lock.
 //

@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -82,7 +83,13 @@ func (s *Store) enqueuePlain(ctx context.Context, ps []*store.RunEnqueueParams) 
 	}
 	var got []insertedRun
 	q, args := insertPG(rows)
-	err := s.write(func() error { return s.scanNative(ctx, &got, q, args...) })
+	err := s.write(func() error {
+		r, err := s.queryNative(ctx, q, args...)
+		if err == nil {
+			got, err = scanInserted(r, len(rows))
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +112,22 @@ func (s *Store) enqueuePlain(ctx context.Context, ps []*store.RunEnqueueParams) 
 type insertedRun struct {
 	ID    string    `bun:"id"`
 	RunAt time.Time `bun:"run_at"`
+}
+
+// scanInserted reads the rows of insertRunPG or insertRunsPG (id, run_at)
+// and closes them: by hand, as bun's scan into structs costs more than the
+// insert of a hundred runs.
+func scanInserted(rows *sql.Rows, n int) ([]insertedRun, error) {
+	defer rows.Close()
+	got := make([]insertedRun, 0, n)
+	for rows.Next() {
+		var r insertedRun
+		if err := rows.Scan(&r.ID, &r.RunAt); err != nil {
+			return nil, err
+		}
+		got = append(got, r)
+	}
+	return got, rows.Err()
 }
 
 // setRunAt gives the rows the RunAt the database gave them.
@@ -410,9 +433,10 @@ func (s *Store) enqueueRuns(ctx context.Context, tx bun.Tx, ps []*store.RunEnque
 func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow) ([]string, error) {
 	var ids []string
 	if s.pg() {
-		// In the order of the ticks' unique key: two transactions that
-		// write the same ticks (two nodes) wait for each other's keys in
-		// one order.
+		// In the order of the unique keys (a tick's, an idempotency
+		// key's): two transactions that write the same keys (two nodes
+		// firing one moment, a client's retry) wait for each other's keys
+		// in one order.
 		ordered := rows
 		if len(rows) > 1 {
 			ordered = slices.Clone(rows)
@@ -420,12 +444,24 @@ func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow) ([]str
 				if c := strings.Compare(a.ScheduleID, b.ScheduleID); c != 0 {
 					return c
 				}
-				return a.ScheduledFor.Compare(b.ScheduledFor)
+				if c := a.ScheduledFor.Compare(b.ScheduledFor); c != 0 {
+					return c
+				}
+				if c := strings.Compare(a.Owner, b.Owner); c != 0 {
+					return c
+				}
+				return strings.Compare(a.IdempotencyKey, b.IdempotencyKey)
 			})
 		}
-		var got []insertedRun
 		q, args := insertPG(ordered)
-		if err := s.scanTx(ctx, tx, &got, q, args...); err != nil {
+		st := s.stmtIn(ctx, tx, q)
+		defer st.close()
+		r, err := st.query(ctx, args...)
+		if err != nil {
+			return nil, err
+		}
+		got, err := scanInserted(r, len(rows))
+		if err != nil {
 			return nil, err
 		}
 		setRunAt(rows, got)

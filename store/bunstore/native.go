@@ -27,6 +27,17 @@ type statements struct {
 // their client CPU in SQLite's parser, and much of the server's in
 // PostgreSQL's planner, otherwise. The rows are scanned into dest.
 func (s *Store) scanNative(ctx context.Context, dest any, q string, args ...any) error {
+	rows, err := s.queryNative(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return s.db.ScanRows(ctx, rows, dest)
+}
+
+// queryNative runs q as scanNative does and returns its rows, for a caller
+// that scans them itself.
+func (s *Store) queryNative(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	var rows *sql.Rows
 	var err error
 	if s.pg() {
@@ -42,11 +53,7 @@ func (s *Store) scanNative(ctx context.Context, dest any, q string, args ...any)
 			}
 		}
 	}
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	return s.db.ScanRows(ctx, rows, dest)
+	return rows, err
 }
 
 // txStmt is how a statement with driver-bound arguments runs inside a
