@@ -44,10 +44,10 @@
 // cannot take another's runs; the other stamps are the process's.
 //
 // Notifications. A write that makes runs due wakes this process's workers
-// at once; other processes hear of it through one NOTIFY sent after the
-// commit by a notifier that sends at most one every 10 ms (the first at once),
-// never inside the writing transaction: PostgreSQL serializes the commits
-// of notifying transactions on one lock.
+// at once; other processes hear of it through a NOTIFY sent after the
+// commit, never inside the writing transaction (PostgreSQL serializes the
+// commits of notifying transactions on one lock), by a notifier that sends
+// at most one every 10 ms, the first after a quiet spell at once.
 //
 // Every native error is translated to the store's sentinels in one place
 // (see translate in errors.go).
