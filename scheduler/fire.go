@@ -441,12 +441,7 @@ func (s *Scheduler) writeDue(ctx context.Context, e *entry, until time.Time) err
 	case err != nil:
 		return fmt.Errorf("write the ticks of schedule %s due by %s: %w", e.sch.ID, until.Format(time.RFC3339Nano), err)
 	}
-	for j, r := range res {
-		if !r.Duplicate {
-			level.Debug(s.logger).Log("msg", "tick due before a change enqueued", "schedule_id", e.sch.ID,
-				"tick", params[j].ScheduledFor.Format(time.RFC3339), "run_id", r.Run.ID)
-		}
-	}
+	s.logTicks(params, res)
 	return nil
 }
 
@@ -678,9 +673,14 @@ func (f *fireLoop) enqueued(params []*store.RunEnqueueParams, res []*store.Enque
 	if err != nil {
 		return
 	}
+	f.s.logTicks(params, res)
+}
+
+// logTicks logs the ticks of params that res wrote (not duplicates).
+func (s *Scheduler) logTicks(params []*store.RunEnqueueParams, res []*store.EnqueueResult) {
 	for j, r := range res {
 		if !r.Duplicate {
-			level.Debug(f.s.logger).Log("msg", "tick enqueued", "schedule_id", params[j].ScheduleID,
+			level.Debug(s.logger).Log("msg", "tick enqueued", "schedule_id", params[j].ScheduleID,
 				"tick", params[j].ScheduledFor.Format(time.RFC3339), "run_id", r.Run.ID, "status", r.Run.Status)
 		}
 	}

@@ -205,7 +205,8 @@ func (s *Scheduler) setNextRun(ctx context.Context, sch *store.Schedule) error {
 // node catches up ticks of the new trigger, or of the paused stretch, from
 // before the change.
 func (s *Scheduler) updateDefinition(ctx context.Context, cur, c *store.Schedule) (*store.Schedule, error) {
-	move := !sameTrigger(cur.Trigger, c.Trigger) || (cur.Paused && !c.Paused)
+	retrigger := !sameTrigger(cur.Trigger, c.Trigger)
+	move := retrigger || (cur.Paused && !c.Paused)
 	if move {
 		if _, err := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: cur.ID, LastFiredAt: ptr(s.cfg.Clock.Now())}); err != nil {
 			return nil, err
@@ -218,7 +219,7 @@ func (s *Scheduler) updateDefinition(ctx context.Context, cur, c *store.Schedule
 			err = errors.Join(err, fmt.Errorf("restore the last fired tick: %w", rerr))
 		}
 	}
-	if err == nil && (!sameTrigger(cur.Trigger, c.Trigger) || c.Paused) {
+	if err == nil && (retrigger || c.Paused) {
 		s.flushBefore(ctx, cur, out.UpdatedAt)
 	}
 	return out, err

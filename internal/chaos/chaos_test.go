@@ -139,7 +139,7 @@ func TestChaos(t *testing.T) {
 	if deadlocks != 0 {
 		t.Errorf("PostgreSQL counted %d deadlocks during the test (own database: %v)", deadlocks, d.own)
 	}
-	rescued := c.countLines(regexp.MustCompile(`run rescued from an expired lease`))
+	_, rescued := c.logLines(regexp.MustCompile(`run rescued from an expired lease`), 0)
 
 	t.Logf("load: %v (phase 1 %v, phase 2 %v), drained in %v; %d node processes, %d kills",
 		loadEnd.Sub(loadStart).Round(time.Second), chaosCalm, chaosStorm, drained.Round(100*time.Millisecond), len(lives), kills)

@@ -464,13 +464,12 @@ func (l life) upThrough(a, b time.Time) bool {
 	return end.IsZero() || end.After(b)
 }
 
-// logLines returns the lines of every node's log that match re, at most
-// max of them, each prefixed with its node.
-func (c *cluster) logLines(re *regexp.Regexp, max int) []string {
+// logLines returns how many lines of every node's log match re, and the
+// first max of them, each prefixed with its node.
+func (c *cluster) logLines(re *regexp.Regexp, max int) (lines []string, n int) {
 	c.mu.Lock()
 	procs := append([]*proc(nil), c.procs...)
 	c.mu.Unlock()
-	var out []string
 	for _, p := range procs {
 		f, err := os.Open(p.log)
 		if err != nil {
@@ -479,40 +478,19 @@ func (c *cluster) logLines(re *regexp.Regexp, max int) []string {
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
 		for sc.Scan() {
-			if re.MatchString(sc.Text()) {
-				if len(out) == max {
-					f.Close()
-					return append(out, "… (more)")
-				}
-				out = append(out, p.name+": "+sc.Text())
+			if !re.MatchString(sc.Text()) {
+				continue
+			}
+			if n++; len(lines) < max {
+				lines = append(lines, p.name+": "+sc.Text())
 			}
 		}
 		f.Close()
 	}
-	return out
-}
-
-// countLines counts the lines of every node's log that match re.
-func (c *cluster) countLines(re *regexp.Regexp) int {
-	c.mu.Lock()
-	procs := append([]*proc(nil), c.procs...)
-	c.mu.Unlock()
-	n := 0
-	for _, p := range procs {
-		f, err := os.Open(p.log)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			if re.MatchString(sc.Text()) {
-				n++
-			}
-		}
-		f.Close()
+	if n > len(lines) {
+		lines = append(lines, "… (more)")
 	}
-	return n
+	return lines, n
 }
 
 // reportLogs prints the nodes' log lines about deadlocks and lost leases,
@@ -523,14 +501,15 @@ func (c *cluster) reportLogs() {
 	}
 	// The words of the log lines worth showing.
 	kinds := []string{"deadlock", "lease lost", "not held", "level=error"}
-	lines := c.logLines(regexp.MustCompile(`(?i)deadlock|lease lost|not held|level=error`), 60)
+	lines, _ := c.logLines(regexp.MustCompile(`(?i)deadlock|lease lost|not held|level=error`), 60)
 	if len(lines) == 0 {
 		c.t.Logf("the nodes' logs (%s) mention no deadlock, lost lease or error", c.dir)
 		return
 	}
 	counts := make([]string, len(kinds))
 	for i, k := range kinds {
-		counts[i] = fmt.Sprintf("%q %d", k, c.countLines(regexp.MustCompile("(?i)"+regexp.QuoteMeta(k))))
+		_, n := c.logLines(regexp.MustCompile("(?i)"+regexp.QuoteMeta(k)), 0)
+		counts[i] = fmt.Sprintf("%q %d", k, n)
 	}
 	c.t.Logf("the nodes' log lines about deadlocks, lost leases and errors (%s; all logs in %s):\n%s",
 		strings.Join(counts, ", "), c.dir, strings.Join(lines, "\n"))

@@ -3,6 +3,7 @@ package bunstore_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -38,13 +39,11 @@ func (l *lockedLog) String() string {
 }
 
 // deadlocks reads how many deadlocks PostgreSQL has detected in the
-// database so far, flushing this backend's statistics first.
+// database so far. Statistics reach the shared view once a backend
+// flushes them, within a second of it going idle: the caller polls.
 func deadlocks(t *testing.T, st *bunstore.Store) int64 {
 	t.Helper()
 	ctx := context.Background()
-	// Statistics reach the shared view once a backend flushes them; the
-	// backends that deadlocked are the store's, which flush within a
-	// second when idle.
 	var n int64
 	if err := st.DB().NewRaw("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()").Scan(ctx, &n); err != nil {
 		t.Fatalf("read deadlocks: %v", err)
@@ -318,6 +317,50 @@ func countTicks(t *testing.T, st *bunstore.Store) int {
 	return n
 }
 
+// returnsWhileHeld runs call in a goroutine and fails the test unless it
+// returns (with no error) while a lock it must not wait for is held:
+// within 30 s, which a call that waits for the lock never is, as the lock
+// is held until after this returns.
+func returnsWhileHeld(t *testing.T, what string, call func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- call() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s still waiting after 30 s for a lock it must not wait for", what)
+	}
+}
+
+// allowAllSchedule creates a schedule that allows every overlap.
+func allowAllSchedule(t *testing.T, st *bunstore.Store, cron string) *store.Schedule {
+	t.Helper()
+	s, err := st.ScheduleCreate(context.Background(), &store.Schedule{Owner: "ops", Name: "report", Agent: "noop",
+		Overlap: store.OverlapAllowAll, Trigger: store.Trigger{Kind: store.TriggerCron, Cron: cron}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// lockRow locks a row in a transaction of its own, rolled back when the
+// test ends (or earlier, by the caller).
+func lockRow(t *testing.T, st *bunstore.Store, query, id string) *sql.Tx {
+	t.Helper()
+	tx, err := st.DB().BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback() })
+	if _, err := tx.ExecContext(context.Background(), query, id); err != nil {
+		t.Fatal(err)
+	}
+	return tx.Tx
+}
+
 // TestClaimWaitsForNoScheduleLock checks that a claim of a schedule's runs
 // returns while another transaction holds the schedule's row lock (as a
 // staged tick does until its moment): a claimed run must be its node's,
@@ -325,47 +368,20 @@ func countTicks(t *testing.T, st *bunstore.Store) int {
 // schedule's last_run_at after it committed, and waited for the lock with
 // the runs already leased to it.
 func TestClaimWaitsForNoScheduleLock(t *testing.T) {
-	dsn := testpg.DSN(t)
 	ctx := context.Background()
-	st, err := bunstore.Open(ctx, dsn, bunstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s, err := st.ScheduleCreate(ctx, &store.Schedule{Owner: "ops", Name: "report", Agent: "noop",
-		Overlap: store.OverlapAllowAll, Trigger: store.Trigger{Kind: store.TriggerCron, Cron: "* * * * *"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := open(t, testpg.DSN(t))
+	s := allowAllSchedule(t, st, "* * * * *")
 	if _, err := st.RunEnqueue(ctx, &store.RunEnqueueParams{ScheduleID: s.ID, Owner: "ops", Agent: "noop"}); err != nil {
 		t.Fatal(err)
 	}
-
-	tx, err := st.DB().BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "SELECT id FROM herald_schedules WHERE id = ? FOR UPDATE", s.ID); err != nil {
-		t.Fatal(err)
-	}
-	claimed := make(chan error, 1)
-	go func() {
+	tx := lockRow(t, st, "SELECT id FROM herald_schedules WHERE id = ? FOR UPDATE", s.ID)
+	returnsWhileHeld(t, "RunClaim", func() error {
 		runs, err := st.RunClaim(ctx, &store.RunClaimParams{Node: "node-a", Limit: 10, Lease: time.Minute})
 		if err == nil && len(runs) != 1 {
 			err = fmt.Errorf("claimed %d runs, want 1", len(runs))
 		}
-		claimed <- err
-	}()
-	select {
-	case err := <-claimed:
-		if err != nil {
-			t.Fatalf("RunClaim: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		_ = tx.Rollback()
-		t.Fatalf("RunClaim still waiting after 30 s for a lock held on its run's schedule")
-	}
+		return err
+	})
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
@@ -383,13 +399,8 @@ func TestClaimWaitsForNoScheduleLock(t *testing.T) {
 // rather than wait: a statement that locks runs in another order can then
 // never deadlock with it.
 func TestExtendLeaseWaitsForNoLock(t *testing.T) {
-	dsn := testpg.DSN(t)
 	ctx := context.Background()
-	st, err := bunstore.Open(ctx, dsn, bunstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := open(t, testpg.DSN(t))
 	if _, err := st.RunEnqueue(ctx, &store.RunEnqueueParams{Owner: "ops", Agent: "noop"}, &store.RunEnqueueParams{Owner: "ops", Agent: "noop"}); err != nil {
 		t.Fatal(err)
 	}
@@ -397,29 +408,12 @@ func TestExtendLeaseWaitsForNoLock(t *testing.T) {
 	if err != nil || len(runs) != 2 {
 		t.Fatalf("claim = %d runs, %v", len(runs), err)
 	}
-	tx, err := st.DB().BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "SELECT id FROM herald_runs WHERE id = ? FOR UPDATE", runs[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan []*store.RunLease, 1)
-	go func() {
-		leases, err := st.RunExtendLease(ctx, &store.RunExtendLeaseParams{Node: "node-a", IDs: []string{runs[0].ID, runs[1].ID}, Lease: 2 * time.Minute})
-		if err != nil {
-			t.Errorf("RunExtendLease: %v", err)
-		}
-		done <- leases
-	}()
+	lockRow(t, st, "SELECT id FROM herald_runs WHERE id = ? FOR UPDATE", runs[0].ID)
 	var leases []*store.RunLease
-	select {
-	case leases = <-done:
-	case <-time.After(30 * time.Second):
-		_ = tx.Rollback()
-		t.Fatal("RunExtendLease still waiting after 30 s for a run another transaction locked")
-	}
+	returnsWhileHeld(t, "RunExtendLease", func() (err error) {
+		leases, err = st.RunExtendLease(ctx, &store.RunExtendLeaseParams{Node: "node-a", IDs: []string{runs[0].ID, runs[1].ID}, Lease: 2 * time.Minute})
+		return err
+	})
 	got := map[string]*store.RunLease{}
 	for _, l := range leases {
 		got[l.ID] = l
@@ -437,18 +431,9 @@ func TestExtendLeaseWaitsForNoLock(t *testing.T) {
 // to wait for the tick's commit (the lead, up to 500 ms a moment; 3 to 19 s
 // a pause under the load of a deadlock pile-up).
 func TestPauseWaitsForNoStagedTick(t *testing.T) {
-	dsn := testpg.DSN(t)
 	ctx := context.Background()
-	st, err := bunstore.Open(ctx, dsn, bunstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s, err := st.ScheduleCreate(ctx, &store.Schedule{Owner: "ops", Name: "report", Agent: "noop",
-		Overlap: store.OverlapAllowAll, Trigger: store.Trigger{Kind: store.TriggerCron, Cron: "* * * * * *"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := open(t, testpg.DSN(t))
+	s := allowAllSchedule(t, st, "* * * * * *")
 	written, release := make(chan struct{}), make(chan struct{})
 	staged := make(chan error, 1)
 	go func() {
@@ -460,23 +445,21 @@ func TestPauseWaitsForNoStagedTick(t *testing.T) {
 		staged <- err
 	}()
 	<-written
-	paused := make(chan error, 1)
-	go func() {
+	var once sync.Once
+	commit := func() { // the staged tick commits in any case
+		once.Do(func() {
+			close(release)
+			if err := <-staged; err != nil {
+				t.Errorf("the staged tick: %v", err)
+			}
+		})
+	}
+	defer commit()
+	returnsWhileHeld(t, "SchedulePause", func() error {
 		_, err := st.SchedulePause(ctx, s.ID)
-		paused <- err
-	}()
-	select {
-	case err := <-paused:
-		if err != nil {
-			t.Errorf("SchedulePause: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Error("SchedulePause still waiting after 30 s for a staged tick")
-	}
-	close(release)
-	if err := <-staged; err != nil {
-		t.Fatalf("the staged tick: %v", err)
-	}
+		return err
+	})
+	commit()
 	got, err := st.ScheduleGet(ctx, s.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -536,14 +536,9 @@ func (s *Store) RunCancel(ctx context.Context, p *store.RunCancelParams) (*store
 			// A schedule's lock comes before its runs' (as in a tick's
 			// transaction): the run's schedule is share-locked first, for
 			// the release below, then the run.
-			var sid []string
-			if err := tx.NewRaw("SELECT schedule_id FROM herald_runs WHERE id = ? AND schedule_id IS NOT NULL", p.ID).Scan(ctx, &sid); err != nil {
+			if _, err := tx.NewRaw("SELECT id FROM herald_schedules WHERE id = (SELECT schedule_id FROM herald_runs WHERE id = ?) FOR SHARE",
+				p.ID).Exec(ctx); err != nil {
 				return err
-			}
-			if len(sid) == 1 {
-				if _, err := tx.NewRaw("SELECT id FROM herald_schedules WHERE id = ? FOR SHARE", sid[0]).Exec(ctx); err != nil {
-					return err
-				}
 			}
 		}
 		q := tx.NewSelect().Model(row).Where("id = ?", p.ID)

@@ -102,7 +102,7 @@ func (s *Store) ScheduleUpdateCapped(ctx context.Context, in *store.Schedule, ma
 		}
 		next := scheduleToRow(c)
 		next.ID, next.Owner, next.Static, next.CreatedAt = cur.ID, cur.Owner, cur.Static, cur.CreatedAt
-		next.LastRunAt, next.LastFiredAt = cur.LastRunAt, cur.LastFiredAt
+		next.LastRunAt, next.LastFiredAt, next.RunStartedAt = cur.LastRunAt, cur.LastFiredAt, cur.RunStartedAt
 		return next, nil
 	}, &out)
 	if err != nil {

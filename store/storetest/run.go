@@ -265,6 +265,13 @@ func testRunClaimLastRunAt(t *testing.T, fx *fixture) {
 	fx.clock.Advance(time.Minute)
 	fx.claimOne("node-a", r.ID)
 	wantTime(t, "LastRunAt after a second claim", fx.getSchedule(s.ID).LastRunAt, fx.now())
+	upd := fx.getSchedule(s.ID)
+	upd.Payload = json.RawMessage(`{"v":2}`)
+	updated, err := fx.st.ScheduleUpdate(fx.ctx, upd)
+	if err != nil {
+		t.Fatalf("ScheduleUpdate: %v", err)
+	}
+	wantTime(t, "LastRunAt of an updated schedule, as the update returns it", updated.LastRunAt, fx.now())
 }
 
 func testRunLastRunAtAfterPrune(t *testing.T, fx *fixture) {
