@@ -19,6 +19,10 @@ type Event struct {
 	Body []byte
 	// RunID is the run the event started.
 	RunID string
+	// Owner is the owner of that run, kept with the event so that an
+	// owner's events are found without the run (whose history may have
+	// been pruned).
+	Owner string
 	// ReceivedAt is when the store accepted the event.
 	ReceivedAt time.Time
 }
@@ -53,6 +57,12 @@ type EventAcceptResult struct {
 type EventListParams struct {
 	// Source, when set, keeps that source's events only.
 	Source string
+	// Owner, when set, keeps the events whose run that owner owns.
+	Owner string
+	// ReceivedFrom (inclusive) and ReceivedTo (exclusive), when set, bound
+	// ReceivedAt.
+	ReceivedFrom time.Time
+	ReceivedTo   time.Time
 	// Cursor continues a listing: pass the Next of the previous page.
 	Cursor string
 	// Limit caps the page size: zero means ListLimitDefault, and it is at

@@ -181,6 +181,10 @@ type RunListParams struct {
 	ScheduleID string
 	// Statuses, when set, keeps runs in one of these statuses only.
 	Statuses []RunStatus
+	// Agent, when set, keeps that agent's runs only.
+	Agent string
+	// Kinds, when set, keeps runs of one of these kinds only.
+	Kinds []RunKind
 	// CreatedFrom (inclusive) and CreatedTo (exclusive), when set, bound
 	// CreatedAt.
 	CreatedFrom time.Time
