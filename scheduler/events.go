@@ -42,3 +42,33 @@ func (s *Scheduler) AcceptEvent(ctx context.Context, req EventRequest) (*store.E
 	}
 	return res, nil
 }
+
+// GetEvent returns a webhook event p may see: an admin sees every event,
+// anyone else the events whose run they own. Any other event is
+// store.ErrNotFound.
+func (s *Scheduler) GetEvent(ctx context.Context, p Principal, id string) (*store.Event, error) {
+	e, err := s.st.EventGet(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get event: %w", err)
+	}
+	if !p.can(e.Owner) {
+		return nil, fmt.Errorf("get event: %w", store.ErrNotFound)
+	}
+	return e, nil
+}
+
+// ListEvents lists the webhook events p may see: an admin's listing is as
+// params say, anyone else's is limited to the events whose run they own.
+func (s *Scheduler) ListEvents(ctx context.Context, p Principal, params store.EventListParams) (*store.EventPage, error) {
+	if !p.Admin {
+		if p.Subject == "" || (params.Owner != "" && params.Owner != p.Subject) {
+			return &store.EventPage{}, nil
+		}
+		params.Owner = p.Subject
+	}
+	page, err := s.st.EventList(ctx, &params)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return page, nil
+}

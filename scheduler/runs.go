@@ -124,3 +124,16 @@ func (s *Scheduler) CancelRun(ctx context.Context, p Principal, id, reason strin
 	}
 	return r, nil
 }
+
+// RunDeliveries returns the delivery attempts of a run p may see, in the
+// order they were made.
+func (s *Scheduler) RunDeliveries(ctx context.Context, p Principal, runID string) ([]*store.Delivery, error) {
+	if _, err := s.GetRun(ctx, p, runID); err != nil {
+		return nil, err
+	}
+	ds, err := s.st.DeliveryList(ctx, &store.DeliveryListParams{RunID: runID})
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	return ds, nil
+}

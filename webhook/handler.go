@@ -46,6 +46,28 @@ type Event struct {
 	// Agent and Owner are the source's: the run's agent and owner.
 	Agent string
 	Owner string
+	// Targets are the source's: where the run's result is delivered.
+	Targets []Target
+}
+
+// Target is a place a run's result is delivered to: a channel of the
+// sink's delivery router, an address within it, and which outcomes it
+// receives ("always", "success" or "failure"; empty means always).
+type Target struct {
+	Channel string
+	To      string
+	On      string
+}
+
+// SourceChecker is an optional capability of a Sink, found with a type
+// assertion: NewHandler hands it each source, so that a source the sink
+// could never serve (an agent or a delivery channel it does not know) is
+// refused when the handler is built, not answered 503 on every delivery
+// while the sender retries a permanent mistake.
+type SourceChecker interface {
+	// CheckSource returns an error saying what is wrong with src, naming
+	// the field ("Agent", "Targets[0].Channel").
+	CheckSource(src Source) error
 }
 
 // Receipt is what the Sink made of an event.
@@ -109,6 +131,8 @@ type Source struct {
 	// Agent and Owner are those of the runs it starts. Required.
 	Agent string
 	Owner string
+	// Targets receive the results of the runs it starts.
+	Targets []Target
 	// MaxBody bounds a request body in bytes; zero means MaxBodyDefault.
 	MaxBody int64
 	// DeliveryIDHeader names the header that identifies a delivery when
@@ -230,6 +254,11 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		case src.MaxBody < 0:
 			return nil, fmt.Errorf("webhook: handler: %s.MaxBody must not be negative", field)
 		}
+		if c, ok := cfg.Sink.(SourceChecker); ok {
+			if err := c.CheckSource(src); err != nil {
+				return nil, fmt.Errorf("webhook: handler: %s (%s): %w", field, src.Name, err)
+			}
+		}
 		s := src
 		if s.MaxBody == 0 {
 			s.MaxBody = MaxBodyDefault
@@ -302,7 +331,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := &Event{Source: name, DeliveryID: id, Headers: keep(r.Header, src.KeepHeaders),
-		Body: body, Agent: src.Agent, Owner: src.Owner}
+		Body: body, Agent: src.Agent, Owner: src.Owner, Targets: src.Targets}
 	rc, err := h.sink.Accept(r.Context(), ev)
 	if errors.Is(err, ErrInvalidEvent) {
 		h.refuse(w, name, idHeader, err)

@@ -179,3 +179,47 @@ func TestHandlerMaxDeliveryID(t *testing.T) {
 		}
 	}
 }
+
+// checkingSink is a Sink that knows one agent and hands events to got.
+type checkingSink struct {
+	got chan *webhook.Event
+}
+
+func (s checkingSink) Accept(_ context.Context, e *webhook.Event) (*webhook.Receipt, error) {
+	s.got <- e
+	return &webhook.Receipt{EventID: "e", RunID: "r"}, nil
+}
+
+func (checkingSink) CheckSource(src webhook.Source) error {
+	if src.Agent != "echo" {
+		return fmt.Errorf("Agent: names no registered agent: %q", src.Agent)
+	}
+	return nil
+}
+
+func TestSourceCheckerAndTargets(t *testing.T) {
+	sink := checkingSink{got: make(chan *webhook.Event, 1)}
+	_, err := webhook.NewHandler(webhook.HandlerConfig{Sink: sink, Sources: []webhook.Source{
+		{Name: "good", Verifier: webhook.Insecure(), Agent: "echo", Owner: "ops"},
+		{Name: "bad", Verifier: webhook.Insecure(), Agent: "ehco", Owner: "ops"},
+	}})
+	if err == nil || !strings.Contains(err.Error(), `Sources[1] (bad): Agent: names no registered agent: "ehco"`) {
+		t.Fatalf("NewHandler: %v, want the unknown agent of Sources[1] refused", err)
+	}
+	targets := []webhook.Target{{Channel: "log"}, {Channel: "slack", To: "#ops", On: "failure"}}
+	h, err := webhook.NewHandler(webhook.HandlerConfig{Sink: sink, Sources: []webhook.Source{
+		{Name: "good", Verifier: webhook.Insecure(), Agent: "echo", Owner: "ops", Targets: targets},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/good", strings.NewReader(`{}`)))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d (%s)", rec.Code, rec.Body)
+	}
+	e := <-sink.got
+	if fmt.Sprint(e.Targets) != fmt.Sprint(targets) {
+		t.Errorf("event targets %v, want %v", e.Targets, targets)
+	}
+}
