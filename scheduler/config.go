@@ -111,6 +111,12 @@ type Config struct {
 	Delivery *delivery.Router
 	// Logger receives the engine's logs; nil means none.
 	Logger log.Logger
+	// Observer is told what the engine does (runs claimed, attempts and
+	// runs ended, ticks written, deliveries made), for metrics; nil means
+	// none. It is called synchronously on the engine's goroutines, outside
+	// its locks: it must be quick and safe for concurrent use. See
+	// Observer and the *Observed types.
+	Observer Observer
 	// Clock is the engine's clock; nil means the system clock.
 	Clock Clock
 	// Node names this node in leases; empty means host name, process id and

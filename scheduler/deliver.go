@@ -412,6 +412,8 @@ func (d *deliverer) deliver(j *deliveryJob) {
 				"attempt", n, "final", rec.Status == store.DeliveryFailed, "err", err)
 		}
 		d.record(rec)
+		s.observer.Observe(DeliveryObserved{Run: j.run, Channel: rec.Channel, Attempt: n, Status: rec.Status,
+			Duration: since(rec.FinishedAt, rec.StartedAt)})
 		if err == nil || last {
 			d.settle(j, err == nil || !handedOver)
 			return
@@ -445,6 +447,7 @@ func (d *deliverer) abandon(j *deliveryJob, why string) {
 	level.Error(d.s.logger).Log("msg", "delivery abandoned", "run_id", j.run.ID, "channel", j.target.Channel, "reason", why)
 	d.record(&store.Delivery{RunID: j.run.ID, Channel: j.target.Channel, To: j.target.To, Attempt: j.first,
 		Status: store.DeliveryFailed, Error: why, StartedAt: now, FinishedAt: now})
+	d.s.observer.Observe(DeliveryObserved{Run: j.run, Channel: j.target.Channel, Attempt: j.first, Status: store.DeliveryFailed})
 }
 
 func (d *deliverer) record(rec *store.Delivery) {

@@ -442,6 +442,7 @@ func (s *Scheduler) writeDue(ctx context.Context, e *entry, until time.Time) err
 		return fmt.Errorf("write the ticks of schedule %s due by %s: %w", e.sch.ID, until.Format(time.RFC3339Nano), err)
 	}
 	s.logTicks(params, res)
+	s.observeTicks(params, res)
 	return nil
 }
 
@@ -674,6 +675,34 @@ func (f *fireLoop) enqueued(params []*store.RunEnqueueParams, res []*store.Enque
 		return
 	}
 	f.s.logTicks(params, res)
+	f.s.observeTicks(params, res)
+}
+
+// observeTicks tells the Observer of the ticks of params that res wrote
+// (not duplicates), committed now: one observation per tick time.
+func (s *Scheduler) observeTicks(params []*store.RunEnqueueParams, res []*store.EnqueueResult) {
+	if _, nop := s.observer.(nopObserver); nop {
+		return
+	}
+	now := s.cfg.Clock.Now()
+	var groups []TicksObserved
+	index := map[int64]int{} // groups by tick time
+	for j, r := range res {
+		if r.Duplicate {
+			continue
+		}
+		t := params[j].ScheduledFor
+		k, ok := index[t.UnixNano()]
+		if !ok {
+			k = len(groups)
+			index[t.UnixNano()] = k
+			groups = append(groups, TicksObserved{ScheduledFor: t, CommittedAt: now, Lateness: since(now, t)})
+		}
+		groups[k].Count++
+	}
+	for _, g := range groups {
+		s.observer.Observe(g)
+	}
 }
 
 // logTicks logs the ticks of params that res wrote (not duplicates).

@@ -9,12 +9,17 @@ import (
 // Observer is told what the engine does, for metrics and traces: the
 // engine stays free of any metrics library, and a package such as
 // github.com/heraldhq/herald/metrics turns observations into series.
-// Observe is called synchronously on the engine's goroutines: it must be
-// quick, must not block, and must be safe for concurrent use. It must not
-// keep or change the records it is handed.
+// Observe is called synchronously on the engine's goroutines, never under
+// one of the engine's locks: it must be quick, must not block, and must be
+// safe for concurrent use. It must not keep or change the records it is
+// handed (the *store.Run of an observation is shared with the engine).
 //
 // Observer grows by new Observation types, never by new methods: an
 // observer ignores the types it does not know.
+//
+// Every time and duration of an observation is read on the engine's clock
+// (Config.Clock): with a fake clock in tests, they are as deterministic as
+// the clock.
 type Observer interface {
 	Observe(o Observation)
 }
@@ -26,15 +31,165 @@ type ObserverFunc func(o Observation)
 func (f ObserverFunc) Observe(o Observation) { f(o) }
 
 // Observation is one thing the engine did: one of the *Observed types of
-// this package.
+// this package (RunClaimObserved, AttemptObserved, RunEndObserved,
+// TicksObserved, DeliveryObserved).
 type Observation interface {
 	observation()
 }
+
+// RunClaimObserved: this node claimed a run and is about to execute it.
+// It is observed on the run's worker goroutine, before the attempt starts.
+type RunClaimObserved struct {
+	// Run is the run as claimed: status running, with its Agent, Kind,
+	// Owner, ID, Attempt and RunAt.
+	Run *store.Run
+	// ClaimedAt is when the claim returned, on the engine's clock.
+	ClaimedAt time.Time
+	// Lateness is ClaimedAt minus the run's RunAt (when it became due),
+	// zero when that is negative (the store's clock, which decides what is
+	// due, may run ahead of the engine's).
+	Lateness time.Duration
+}
+
+// AttemptOutcome is how an attempt of a run ended.
+type AttemptOutcome string
+
+// Attempt outcomes.
+const (
+	// AttemptSucceeded: the agent returned a result; the run succeeded.
+	AttemptSucceeded AttemptOutcome = "succeeded"
+	// AttemptFailed: the agent failed (or panicked, or is not registered,
+	// or its result was refused) and the run will not be tried again.
+	AttemptFailed AttemptOutcome = "failed"
+	// AttemptRetry: the agent failed and the run is queued for another
+	// attempt.
+	AttemptRetry AttemptOutcome = "retry"
+	// AttemptTimedOut: the attempt ran out of time; the run ended timed_out.
+	AttemptTimedOut AttemptOutcome = "timed_out"
+	// AttemptCancelled: the run's cancellation was asked for during the
+	// attempt; the run ended cancelled.
+	AttemptCancelled AttemptOutcome = "cancelled"
+	// AttemptLeaseLost: this node lost the run's lease (it was not extended
+	// in time, or the store refused the outcome): the attempt's outcome was
+	// dropped, and the run is another node's to rescue or to run.
+	AttemptLeaseLost AttemptOutcome = "lease_lost"
+	// AttemptReleased: the node stopped during the attempt and gave the run
+	// back to the queue, with the same attempt number.
+	AttemptReleased AttemptOutcome = "released"
+)
+
+// AttemptObserved: an attempt of a run ended on this node. It is observed
+// once its outcome is recorded in the store (or could not be), on the
+// goroutine that records outcomes; for a lost lease, on the run's worker
+// goroutine. The outcome is the one the store recorded: a retry of a run
+// whose cancellation was asked for meanwhile is AttemptCancelled. An
+// outcome the store could not record (it stayed unavailable) is reported
+// as the engine decided it; the run's lease then expires and it is
+// rescued.
+type AttemptObserved struct {
+	// Run is the run as claimed for this attempt.
+	Run *store.Run
+	// Attempt is the 1-based number of the attempt.
+	Attempt int
+	// Outcome is how the attempt ended.
+	Outcome AttemptOutcome
+	// Duration is the time from the worker taking the run up to the
+	// attempt's end (the agent returned, or the attempt's context ended and
+	// the agent returned or was abandoned), on the engine's clock; the
+	// recording of the outcome is not included.
+	Duration time.Duration
+}
+
+// RunEndObserved: a run executing on this node ended for good, in the
+// store. It is observed on the goroutine that records outcomes, after the
+// run's AttemptObserved. Runs that end without an attempt ending on this
+// node (a queued run cancelled, a tick skipped by its overlap policy, a
+// run whose lease expired rescued into a final status) are not observed.
+type RunEndObserved struct {
+	// Run is the run as recorded, with its final Status and FinishedAt.
+	Run *store.Run
+	// Status is Run.Status: succeeded, failed, cancelled or timed_out.
+	Status store.RunStatus
+	// Attempts is the number of the last attempt (Run.Attempt).
+	Attempts int
+	// Duration is the last attempt's duration, as in AttemptObserved: the
+	// engine cannot see the earlier attempts, which may have run on other
+	// nodes. The backoff between attempts is not included.
+	Duration time.Duration
+}
+
+// TicksObserved: this node wrote schedule ticks as runs, and the store
+// committed them. Ticks another node had already written (duplicates) are
+// not counted. One observation covers the ticks of one write that share a
+// tick time: a batch of ticks due at one moment is one observation, and
+// missed ticks caught up by a misfire policy come one per tick time.
+type TicksObserved struct {
+	// ScheduledFor is the tick time of the runs written.
+	ScheduledFor time.Time
+	// Count is the number of runs written for that tick (one per schedule).
+	Count int
+	// CommittedAt is when the write returned, committed, on the engine's
+	// clock.
+	CommittedAt time.Time
+	// Lateness is CommittedAt minus ScheduledFor, zero when that is
+	// negative. A schedule's jitter is not included: it delays the run's
+	// RunAt, not its writing.
+	Lateness time.Duration
+}
+
+// DeliveryObserved: this node made a delivery attempt of a run's result to
+// one target, and recorded it. A delivery given up before its first
+// attempt because the node stopped, with a store that keeps no delivery
+// outbox, is recorded as failed and observed so too, with a zero Duration;
+// with an outbox it is left to another node and not observed.
+type DeliveryObserved struct {
+	// Run is the run whose result was delivered.
+	Run *store.Run
+	// Channel is the target's delivery channel, as registered in the
+	// delivery.Router.
+	Channel string
+	// Attempt is the 1-based number of the attempt for this target.
+	Attempt int
+	// Status is the attempt's outcome as recorded: succeeded, retrying
+	// (another attempt follows, here or, after a stop, on another node) or
+	// failed (for good).
+	Status store.DeliveryStatus
+	// Duration is how long the deliverer took, on the engine's clock.
+	Duration time.Duration
+}
+
+func (RunClaimObserved) observation() {}
+func (AttemptObserved) observation()  {}
+func (RunEndObserved) observation()   {}
+func (TicksObserved) observation()    {}
+func (DeliveryObserved) observation() {}
 
 // nopObserver observes nothing.
 type nopObserver struct{}
 
 func (nopObserver) Observe(Observation) {}
 
-var _ = time.Second
-var _ store.RunStatus
+// since is now minus t, zero when negative.
+func since(now, t time.Time) time.Duration {
+	return max(now.Sub(t), 0)
+}
+
+// attemptOutcome is the outcome of an attempt that left its run in
+// status; release says that the engine gave the run back without counting
+// the attempt (the node was stopping).
+func attemptOutcome(status store.RunStatus, release bool) AttemptOutcome {
+	switch status {
+	case store.RunSucceeded:
+		return AttemptSucceeded
+	case store.RunFailed:
+		return AttemptFailed
+	case store.RunTimedOut:
+		return AttemptTimedOut
+	case store.RunCancelled:
+		return AttemptCancelled
+	}
+	if release {
+		return AttemptReleased
+	}
+	return AttemptRetry
+}

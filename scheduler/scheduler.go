@@ -42,9 +42,10 @@ var (
 // Stop it to leave. Its methods are safe for concurrent use. The schedule and
 // run methods work on the store whether or not the scheduler is started.
 type Scheduler struct {
-	st     store.Store
-	cfg    Config
-	logger log.Logger
+	st       store.Store
+	cfg      Config
+	logger   log.Logger
+	observer Observer // cfg.Observer, or one that observes nothing
 
 	triggers *triggerCache
 
@@ -85,8 +86,12 @@ func New(st store.Store, cfg Config) (*Scheduler, error) {
 		st:       st,
 		cfg:      c,
 		logger:   log.With(c.Logger, "component", "scheduler", "node", c.Node),
+		observer: c.Observer,
 		triggers: newTriggerCache(),
 		stopped:  make(chan struct{}),
+	}
+	if s.observer == nil {
+		s.observer = nopObserver{}
 	}
 	for i, sch := range c.Static {
 		if err := s.checkSchedule(context.Background(), sch, fmt.Sprintf("Static[%d].", i)); err != nil {

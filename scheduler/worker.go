@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -85,6 +86,10 @@ type outcome struct {
 	finish  *store.RunFinishParams
 	requeue *store.RunRequeueParams
 	targets []store.Target // extra targets from the agent's result
+	// run is the run as claimed for the attempt, and took how long the
+	// attempt took on the engine's clock (for the Observer).
+	run  *store.Run
+	took time.Duration
 }
 
 func newWorkers(s *Scheduler) *workers {
@@ -180,8 +185,9 @@ func (w *workers) claimLoop(ctx context.Context) {
 				w.claimMu.Lock()
 				sent := time.Now()
 				runs, err := w.s.st.RunClaim(cctx, &store.RunClaimParams{Node: cfg.Node, Limit: n, Lease: cfg.Lease})
+				claimed := cfg.Clock.Now()
 				for _, r := range runs {
-					w.start(r, sent)
+					w.start(r, sent, claimed)
 				}
 				w.claimMu.Unlock()
 				cancel()
@@ -219,8 +225,9 @@ func (w *workers) claimLoop(ctx context.Context) {
 	}
 }
 
-// start executes r, whose lease was granted by a claim sent at sent.
-func (w *workers) start(r *store.Run, sent time.Time) {
+// start executes r, whose lease was granted by a claim sent at sent (on
+// the system clock) that returned at claimed (on the engine's).
+func (w *workers) start(r *store.Run, sent, claimed time.Time) {
 	ctx, cancel := context.WithCancelCause(w.runCtx)
 	e := &execution{run: r, cancel: cancel}
 	e.guard = time.AfterFunc(time.Until(w.guardAt(sent)), func() { w.guardFired(e) })
@@ -234,10 +241,17 @@ func (w *workers) start(r *store.Run, sent time.Time) {
 	w.execWG.Add(1)
 	go func() {
 		defer w.execWG.Done()
+		w.s.observer.Observe(RunClaimObserved{Run: r, ClaimedAt: claimed, Lateness: since(claimed, r.RunAt)})
+		clock := w.s.cfg.Clock
+		began := clock.Now()
 		out := w.execute(ctx, r)
+		took := since(clock.Now(), began)
 		e.guard.Stop()
 		if out != nil {
+			out.run, out.took = r, took
 			w.s.deliver.prepare(r, out)
+		} else {
+			w.s.observer.Observe(AttemptObserved{Run: r, Attempt: r.Attempt, Outcome: AttemptLeaseLost, Duration: took})
 		}
 		cancel(nil)
 		w.mu.Lock()
@@ -463,14 +477,16 @@ func (w *workers) record(batch []*outcome) {
 			runs, err = w.s.st.RunFinish(ctx, fins...)
 			return err
 		})
+		var errs []error // by entry, when recorded one by one
 		if errors.Is(err, store.ErrInvalid) {
 			// One entry the store refuses must not sink the others.
-			runs, err = make([]*store.Run, len(fins)), nil
+			runs, err, errs = make([]*store.Run, len(fins)), nil, make([]error, len(fins))
 			for i, f := range fins {
 				rs, ferr := w.recordOne(f)
 				if len(rs) == 1 {
 					runs[i] = rs[0]
 				}
+				errs[i] = ferr
 				err = errors.Join(err, ferr)
 			}
 		}
@@ -483,6 +499,13 @@ func (w *workers) record(batch []*outcome) {
 		}
 		if err != nil {
 			level.Warn(w.s.logger).Log("msg", "runs not recorded; their leases will expire and they will run again", "err", err)
+		}
+		for i, o := range finOut {
+			entryErr := err
+			if errs != nil {
+				entryErr = errs[i]
+			}
+			w.observe(o, at(runs, i), entryErr)
 		}
 	}
 	if len(reqs) > 0 {
@@ -501,7 +524,60 @@ func (w *workers) record(batch []*outcome) {
 		if err != nil {
 			level.Warn(w.s.logger).Log("msg", "runs not requeued; their leases will expire and they will be rescued", "err", err)
 		}
+		i := 0
+		for _, o := range batch {
+			if o.requeue != nil {
+				w.observe(o, at(runs, i), err)
+				i++
+			}
+		}
 	}
+}
+
+// at is runs[i], or nil when runs is shorter.
+func at(runs []*store.Run, i int) *store.Run {
+	if i < len(runs) {
+		return runs[i]
+	}
+	return nil
+}
+
+// observe tells the Observer how the attempt of outcome o ended: r is the
+// run as the store recorded it, nil when the store refused the outcome or
+// could not record it (err says why).
+func (w *workers) observe(o *outcome, r *store.Run, err error) {
+	if o.run == nil {
+		return
+	}
+	obs := w.s.observer
+	a := AttemptObserved{Run: o.run, Attempt: o.run.Attempt, Duration: o.took}
+	switch {
+	case r != nil:
+		a.Outcome = attemptOutcome(r.Status, o.requeue != nil && !o.requeue.NextAttempt)
+	case leaseLost(err, o.runID()):
+		a.Outcome = AttemptLeaseLost
+	case o.finish != nil:
+		a.Outcome = attemptOutcome(o.finish.Status, false)
+	default:
+		a.Outcome = attemptOutcome(store.RunQueued, !o.requeue.NextAttempt)
+	}
+	obs.Observe(a)
+	if r != nil && r.Status.Terminal() {
+		obs.Observe(RunEndObserved{Run: r, Status: r.Status, Attempts: r.Attempt, Duration: o.took})
+	}
+}
+
+// leaseLost reports whether err says that the store refused the outcome of
+// run id because this node no longer held it.
+func leaseLost(err error, id string) bool {
+	if !errors.Is(err, store.ErrLeaseLost) {
+		return false
+	}
+	var lle *store.LeaseLostError
+	if !errors.As(err, &lle) {
+		return true // a refusal of this entry alone
+	}
+	return slices.Contains(lle.RunIDs, id)
 }
 
 // recordOne records one finish; one the store refuses as invalid is

@@ -416,7 +416,13 @@ func (h *Handler) reject(w http.ResponseWriter, source, reason string, status in
 	writeJSONStatus(w, status, map[string]any{"type": "about:blank", "title": http.StatusText(status), "status": status, "detail": detail})
 }
 
+// count counts a rejection. Requests naming no configured source are
+// counted under the empty source, whatever name they sent: the sender
+// chooses it, and the counts must stay bounded.
 func (h *Handler) count(source, reason string) {
+	if h.sources[source] == nil {
+		source = ""
+	}
 	k := rejectionKey{source, reason}
 	h.mu.Lock()
 	c := h.rejected[k]
@@ -430,7 +436,7 @@ func (h *Handler) count(source, reason string) {
 
 // Rejection counts the rejected requests of one source for one reason.
 type Rejection struct {
-	// Source is empty for requests naming no valid source.
+	// Source is empty for requests naming no configured source.
 	Source string
 	// Reason is a verification Reason, or one of bad_path, bad_source,
 	// unknown_source, method, too_large, read_body, invalid_event,

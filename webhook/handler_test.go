@@ -176,7 +176,7 @@ func TestHandlerStatuses(t *testing.T) {
 	for _, r := range fx.h.Rejections() {
 		counts[r.Source+"/"+r.Reason] += r.Count
 	}
-	for _, k := range []string{"/bad_source", "nope/unknown_source", "github/method", "github/missing_header",
+	for _, k := range []string{"/bad_source", "/unknown_source", "github/method", "github/missing_header",
 		"github/bad_signature", "github/too_large", "github/verifier_unavailable"} {
 		if counts[k] != 1 {
 			t.Errorf("rejections %s = %d, want 1 (all: %v)", k, counts[k], counts)
