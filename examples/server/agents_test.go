@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/examples/server/agents"
@@ -16,7 +18,7 @@ import (
 func TestBuiltinAgents(t *testing.T) {
 	st := memstore.New(memstore.Options{})
 	t.Cleanup(func() { st.Close() })
-	reg := builtinAgents(st)
+	reg := builtinAgents(st, retentionConfig{})
 	lookup := func(name string) agent.Agent {
 		t.Helper()
 		a, err := reg.Lookup(name)
@@ -38,6 +40,29 @@ func TestBuiltinAgents(t *testing.T) {
 		if err != nil || !strings.Contains(res.Summary, want) {
 			t.Errorf("kpi_report of %s = %+v, %v; want a report on %s", owner, res, err, want)
 		}
+	}
+
+	// The config file's checks know the names registered.
+	if got := reg.Names(); !slices.Equal(got, slices.Sorted(slices.Values(builtinAgentNames))) {
+		t.Errorf("registered %q, but the config file accepts %q", got, builtinAgentNames)
+	}
+
+	// Retention prunes for the static schedules' owner only.
+	retention := lookup("retention")
+	res, err = retention.Run(t.Context(), &agent.Task{Owner: "system"})
+	if err != nil || res.Summary != "deleted 0 finished runs older than 30 days" {
+		t.Errorf("retention = %+v, %v; want nothing to delete", res, err)
+	}
+	if _, err := retention.Run(t.Context(), &agent.Task{Owner: "alice"}); !agent.IsNoRetry(err) {
+		t.Errorf("retention of alice = %v, want a refusal", err)
+	}
+	r48, err := builtinAgents(st, retentionConfig{MaxAge: 48 * time.Hour}).Lookup("retention")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = r48.Run(t.Context(), &agent.Task{Owner: "system"})
+	if err != nil || !strings.HasSuffix(res.Summary, "older than 2 days") {
+		t.Errorf("retention with max_age 48h = %+v, %v", res, err)
 	}
 
 	health := lookup("health_check")

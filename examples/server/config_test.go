@@ -4,18 +4,43 @@ import (
 	"errors"
 	"flag"
 	"io"
-	"reflect"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/go-kit/log"
 )
 
-func TestParseConfig(t *testing.T) {
+// mustLoadConfig is loadConfig of args with the environment env, failing
+// the test on error.
+func mustLoadConfig(t *testing.T, env map[string]string, args ...string) config {
+	t.Helper()
+	cfg, err := loadConfig(args, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatalf("loadConfig(%q): %v", args, err)
+	}
+	return cfg
+}
+
+// writeFile writes text to a file of a temporary directory and returns
+// its path.
+func writeFile(t *testing.T, text string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "herald.yaml")
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+func TestLoadConfig(t *testing.T) {
+	file := "listen: 127.0.0.1:7000\ndatabase: file.db\n"
 	tests := []struct {
 		name string
 		args []string
 		env  map[string]string
+		file string // the config file's text, when -config names one
 		want config
 	}{
 		{
@@ -34,49 +59,89 @@ func TestParseConfig(t *testing.T) {
 			want: config{Addr: "127.0.0.1:0", Database: "other.db"},
 		},
 		{
-			name: "config file",
-			args: []string{"-config", "flag.yaml"},
-			env:  map[string]string{"HERALD_CONFIG": "env.yaml"},
-			want: config{Addr: "127.0.0.1:8080", Database: "sqlite://herald.db", File: "flag.yaml"},
+			name: "empty variables are unset",
+			env:  map[string]string{"HERALD_ADDR": "", "HERALD_DATABASE_URL": ""},
+			want: config{Addr: "127.0.0.1:8080", Database: "sqlite://herald.db"},
+		},
+		{
+			name: "the config file wins over the defaults",
+			file: file,
+			want: config{Addr: "127.0.0.1:7000", Database: "file.db"},
+		},
+		{
+			name: "the environment wins over the config file",
+			file: file,
+			env:  map[string]string{"HERALD_ADDR": ":9000"},
+			want: config{Addr: ":9000", Database: "file.db"},
+		},
+		{
+			name: "flags win over the config file",
+			file: file,
+			args: []string{"-db", "other.db"},
+			want: config{Addr: "127.0.0.1:7000", Database: "other.db"},
+		},
+		{
+			name: "the config file's values from the environment",
+			file: "listen: ${LISTEN}\ndatabase: ${DB}\n",
+			env:  map[string]string{"LISTEN": ":7070", "DB": "postgres://db/h"},
+			want: config{Addr: ":7070", Database: "postgres://db/h"},
 		},
 		{
 			name: "config file from the environment",
-			env:  map[string]string{"HERALD_CONFIG": "env.yaml"},
-			want: config{Addr: "127.0.0.1:8080", Database: "sqlite://herald.db", File: "env.yaml"},
-		},
-		{
-			name: "empty variables are unset",
-			env:  map[string]string{"HERALD_ADDR": "", "HERALD_DATABASE_URL": ""},
+			file: "workers: 3\n",
+			env:  map[string]string{"HERALD_CONFIG": "<file>"},
 			want: config{Addr: "127.0.0.1:8080", Database: "sqlite://herald.db"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
-			if err != nil {
-				t.Fatal(err)
+			env := map[string]string{}
+			for k, v := range tt.env {
+				env[k] = v
 			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("parseConfig = %+v, want %+v", got, tt.want)
+			args := tt.args
+			var path string
+			if tt.file != "" {
+				path = writeFile(t, tt.file)
+				if env["HERALD_CONFIG"] == "<file>" {
+					env["HERALD_CONFIG"] = path
+				} else {
+					args = append([]string{"-config", path}, args...)
+				}
+			}
+			got := mustLoadConfig(t, env, args...)
+			if got.File != path {
+				t.Errorf("File = %q, want %q", got.File, path)
+			}
+			if got.Addr != tt.want.Addr || got.Database != tt.want.Database {
+				t.Errorf("loadConfig = addr %q, database %q; want %q, %q", got.Addr, got.Database, tt.want.Addr, tt.want.Database)
 			}
 		})
 	}
 }
 
-func TestParseConfigErrors(t *testing.T) {
+func TestLoadConfigErrors(t *testing.T) {
 	noEnv := func(string) string { return "" }
-	for _, args := range [][]string{
-		{"-nope"},
-		{"extra"},
-		{"-addr", ""},
-		{"-db", ""},
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-nope"}, "flag provided but not defined"},
+		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"-addr", ""}, "-addr must not be empty"},
+		{[]string{"-db", ""}, "-db must not be empty"},
+		{[]string{"-config", "/nonexistent/herald.yaml"}, "config file: open /nonexistent/herald.yaml"},
 	} {
-		if _, err := parseConfig(args, noEnv, io.Discard); err == nil {
-			t.Errorf("parseConfig(%q) = nil error, want one", args)
+		if _, err := loadConfig(tc.args, noEnv, io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("loadConfig(%q) = %v, want an error with %q", tc.args, err, tc.want)
 		}
 	}
-	if _, err := parseConfig([]string{"-h"}, noEnv, io.Discard); !errors.Is(err, flag.ErrHelp) {
-		t.Errorf("parseConfig(-h) = %v, want flag.ErrHelp", err)
+	if _, err := loadConfig([]string{"-h"}, noEnv, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("loadConfig(-h) = %v, want flag.ErrHelp", err)
+	}
+	_, err := loadConfig([]string{"-config", writeFile(t, "workers: many\n")}, noEnv, io.Discard)
+	if _, ok := errors.AsType[*configError](err); !ok || !strings.Contains(err.Error(), "line 1: workers: must be a whole number") {
+		t.Errorf("loadConfig of a bad file = %v, want a *configError naming workers", err)
 	}
 }
 

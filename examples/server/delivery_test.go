@@ -17,6 +17,8 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/heraldhq/herald/internal/testpg"
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/bunstore"
 )
 
 // mailbox is an SMTP server on loopback that keeps every message it
@@ -131,12 +133,13 @@ func testFailureEmailed(t *testing.T, dsn string) {
 	}
 	env := map[string]string{"SMTP_PORT": strconv.Itoa(mb.port)}
 	ready := make(chan string, 1)
-	cfg := config{Addr: "127.0.0.1:0", Database: dsn, File: file, Getenv: func(k string) string { return env[k] }, Ready: ready}
+	cfg := mustLoadConfig(t, env, "-addr", "127.0.0.1:0", "-db", dsn, "-config", file)
+	cfg.Ready = ready
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var logs syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, newLogger(&logs, dsnSecrets(dsn)...)) }()
+	go func() { done <- run(ctx, cfg, newLogger(&logs, logConfig{}, dsnSecrets(dsn)...)) }()
 	select {
 	case <-ready:
 	case err := <-done:
@@ -188,34 +191,73 @@ func testFailureEmailed(t *testing.T, dsn string) {
 	}
 }
 
+// TestDeliveryAndScheduleConfigRefused checks that the server refuses to
+// start on a config file with a problem, naming the key at fault.
 func TestDeliveryAndScheduleConfigRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name, file, want string
 	}{
-		{"email without host", "delivery:\n  email: {from: a@example.test}\n", "delivery.email: "},
-		{"callback with a short secret", "delivery:\n  callback: {secrets: [whsec_c2hvcnQ=]}\n", "delivery.callback: callback: Config.Secrets[0]"},
-		{"slack channel without token", "delivery:\n  slack: {channel: \"#ops\"}\n", "delivery.slack: slack: Config.Channel needs Config.Token"},
-		{"two triggers", "schedules:\n  - {name: a, agent: echo, cron: \"@daily\", interval: 1h}\n", "schedules[0] (a): cron, interval, at: exactly one is required"},
-		{"no trigger", "schedules:\n  - {name: a, agent: echo}\n", "schedules[0] (a): cron, interval, at: exactly one is required"},
-		{"unknown channel", "schedules:\n  - {name: a, agent: echo, cron: \"@daily\", deliver: [{channel: pager}]}\n", "pager"},
-		{"unknown agent", "schedules:\n  - {name: a, agent: nope, cron: \"@daily\"}\n", "nope"},
-		{"bad cron", "schedules:\n  - {name: a, agent: echo, cron: \"61 * * * *\"}\n", "cron"},
-		{"unknown key", "schedules:\n  - {name: a, agent: echo, cron: \"@daily\", colour: red}\n", "colour"},
+		{"email without host", "delivery:\n  email: {from: a@example.test}\n", "line 2: delivery.email.host: required"},
+		{"callback with a short secret", "delivery:\n  callback: {secrets: [whsec_c2hvcnQ=]}\n",
+			`line 2: delivery.callback.secrets[0]: must be "whsec_" and the base64 of a 24 to 64 byte key`},
+		{"slack channel without token", "delivery:\n  slack: {channel: \"#ops\"}\n",
+			"line 2: delivery.slack.channel: needs token: chat.postMessage takes a bot token"},
+		{"two triggers", "schedules:\n  - {name: a, agent: echo, cron: \"@daily\", interval: 1h}\n",
+			"line 2: schedules[0].interval: excludes cron: a schedule fires on one of cron, interval and at"},
+		{"no trigger", "schedules:\n  - {name: a, agent: echo}\n", "line 2: schedules[0]: needs one of cron, interval and at"},
+		{"unknown channel", "schedules:\n  - {name: a, agent: echo, cron: \"@daily\", deliver: [{channel: pager}]}\n",
+			"line 2: schedules[0].deliver[0].channel: must be one of log"},
+		{"unknown agent", "schedules:\n  - {name: a, agent: nope, cron: \"@daily\"}\n",
+			"line 2: schedules[0].agent: must be one of echo, health_check, kpi_report, retention"},
+		{"bad cron", "schedules:\n  - {name: a, agent: echo, cron: \"61 * * * *\"}\n", "line 2: schedules[0].cron: "},
+		{"unknown key", "schedules:\n  - {name: a, agent: echo, cron: \"@daily\", colour: red}\n", "line 2: schedules[0].colour: unknown key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "herald.yaml")
 			if err := os.WriteFile(file, []byte(tc.file), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cfg := config{Addr: "127.0.0.1:0", Database: "sqlite://" + filepath.Join(t.TempDir(), "h.db"), File: file,
-				Getenv: func(string) string { return "" }}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			err := run(ctx, cfg, nil)
+			cfg, err := loadConfig([]string{"-addr", "127.0.0.1:0", "-db", "sqlite://" + filepath.Join(t.TempDir(), "h.db"),
+				"-config", file}, func(string) string { return "" }, io.Discard)
+			if err == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				err = run(ctx, cfg, nil)
+			}
 			t.Log(err)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("run = %v, want an error with %q", err, tc.want)
+				t.Errorf("error %v, want one with %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestStaticScheduleTakenAtStart checks that a problem only the store can
+// tell (a user's schedule has the static schedule's name) is reported at
+// start by the schedule's path and line, the scheduler's error kept.
+func TestStaticScheduleTakenAtStart(t *testing.T) {
+	dsn := "sqlite://" + filepath.Join(t.TempDir(), "h.db")
+	st, err := bunstore.Open(t.Context(), dsn, bunstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.ScheduleCreate(t.Context(), &store.Schedule{Owner: "system", Name: "nightly", Agent: "echo",
+		Trigger: store.Trigger{Kind: store.TriggerCron, Cron: "@daily"}})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "herald.yaml")
+	text := "schedules:\n  - {name: hourly, agent: echo, cron: \"@hourly\"}\n  - {name: nightly, agent: echo, cron: \"@daily\"}\n"
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := mustLoadConfig(t, nil, "-addr", "127.0.0.1:0", "-db", dsn, "-config", file)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = run(ctx, cfg, nil)
+	want := "config file " + file + ": line 3: schedules[1]: scheduler: start: static schedule \"nightly\""
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, store.ErrConflict) {
+		t.Errorf("run = %v, want an error starting %q that matches store.ErrConflict", err, want)
 	}
 }

@@ -1,22 +1,32 @@
 // Command server is Herald's bundled example server: it opens a store
 // (an embedded SQLite file by default, PostgreSQL when given a postgres://
 // DSN), applies the migrations, runs the scheduler with the built-in
-// agents (echo, health_check, kpi_report), the static schedules and the
-// delivery channels of its config file (log always; slack, teams, email and
-// callback when configured), serves the config file's webhook sources at
-// POST /v1/webhooks/{source}, and health and readiness endpoints.
+// agents (echo, health_check, kpi_report, retention), the static schedules
+// and the delivery channels of its config file (log always; slack, teams,
+// email and callback when configured), serves the config file's webhook
+// sources at POST /v1/webhooks/{source}, and health and readiness
+// endpoints.
 //
 // It is the reference for how the library is wired, and grows with it: the
-// REST API and authentication come later.
+// REST API, its authentication and rate limits come next (their config is
+// read and checked already).
 //
 // Usage:
 //
 //	server [-addr 127.0.0.1:8080] [-db sqlite://herald.db] [-config herald.yaml]
 //
-// HERALD_ADDR, HERALD_DATABASE_URL and HERALD_CONFIG set the same values; a
-// flag wins over its variable. A config file (${VAR} is expanded from the
-// environment):
+// HERALD_ADDR, HERALD_DATABASE_URL and HERALD_CONFIG set the same values.
+// The address and the database are taken from the flag, else the
+// variable, else the config file's listen and database, else the default.
 //
+// The config file is YAML; ${VAR} in a value is replaced by the
+// variable's value. herald.example.yaml shows and explains every key; in
+// short:
+//
+//	listen: 127.0.0.1:8080
+//	database: sqlite://herald.db
+//	auth:
+//	  tokens: [{subject: ops, role: admin, token: "${HERALD_ADMIN_TOKEN}"}]
 //	webhooks:
 //	  - {source: github, scheme: github, secrets: ["${GITHUB_SECRET}"], agent: echo, owner: ops}
 //	delivery:
@@ -27,9 +37,14 @@
 //	    cron: "0 1 * * 1"
 //	    agent: kpi_report
 //	    deliver: [{channel: slack, to: "#ops"}, {channel: email, to: admin@example.com, on: failure}]
+//
+// A config file with problems is refused, with every problem listed by
+// line and key ("line 12: schedules[0].deliver[0].channel: must be one of
+// log, email"), and the server exits with status 2.
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -39,7 +54,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 )
 
@@ -63,51 +77,66 @@ type config struct {
 	// Database is the store's DSN: postgres://…, sqlite://…, or a path
 	// ending in .db.
 	Database string
-	// File is the config file's path; empty means none.
+	// File is the config file's path, for messages; empty means none.
 	File string
-	// Getenv expands ${VAR} references in the config file; nil means
-	// os.Getenv.
-	Getenv func(string) string
+	// Settings are the config file's, checked; zero when there is none.
+	Settings fileConfig
 	// Ready, when set, receives the address the server listens on, once it
 	// listens.
 	Ready chan<- string
 }
 
-// parseConfig reads the flags in args, falling back to the environment
-// (through getenv) and then to the defaults.
-func parseConfig(args []string, getenv func(string) string, output io.Writer) (config, error) {
-	orDefault := func(key, def string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		return def
-	}
-	var cfg config
+// loadConfig reads the flags in args and the environment (through
+// getenv), then the config file they name, and settles each setting:
+// flag, else variable, else config file, else default. Its error is
+// flag.ErrHelp for -h, a *configError listing the config file's problems,
+// or another error saying what is wrong.
+func loadConfig(args []string, getenv func(string) string, output io.Writer) (config, error) {
+	var addr, database, file string
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(output)
-	fs.StringVar(&cfg.Addr, "addr", orDefault(envAddr, addrDefault),
-		"address to listen on (env "+envAddr+")")
-	fs.StringVar(&cfg.Database, "db", orDefault(envDatabase, databaseDefault),
-		"store DSN: sqlite://FILE, FILE.db or postgres://USER@HOST:PORT/DB (env "+envDatabase+")")
-	fs.StringVar(&cfg.File, "config", getenv(envConfig),
-		"config file (YAML; ${VAR} expanded from the environment) with webhook sources, delivery channels and static schedules (env "+envConfig+")")
+	fs.StringVar(&addr, "addr", getenv(envAddr),
+		"address to listen on (env "+envAddr+"; else the config file's listen; default "+addrDefault+")")
+	fs.StringVar(&database, "db", getenv(envDatabase),
+		"store DSN: sqlite://FILE, FILE.db or postgres://USER@HOST:PORT/DB (env "+envDatabase+"; else the config file's database; default "+databaseDefault+")")
+	fs.StringVar(&file, "config", getenv(envConfig),
+		"config file (YAML; ${VAR} expanded from the environment; see herald.example.yaml) (env "+envConfig+")")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if cfg.Addr == "" {
-		return config{}, errors.New("-addr must not be empty")
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if f.Value.String() == "" && f.Name != "config" {
+			err = fmt.Errorf("-%s must not be empty", f.Name)
+		}
+	})
+	if err != nil {
+		return config{}, err
 	}
-	if cfg.Database == "" {
-		return config{}, errors.New("-db must not be empty")
+	cfg := config{File: file}
+	if file != "" {
+		fc, err := loadConfigFile(file, getenv)
+		if err != nil {
+			return config{}, err
+		}
+		cfg.Settings = *fc
 	}
+	cfg.Addr = cmp.Or(addr, cfg.Settings.Listen, addrDefault)
+	cfg.Database = cmp.Or(database, cfg.Settings.Database, databaseDefault)
 	return cfg, nil
 }
 
+// secrets lists what the log must never show: the DSN's password, and
+// the config file's tokens, passwords and signing secrets.
+func (c config) secrets() []string {
+	return append(dsnSecrets(c.Database), c.Settings.secrets()...)
+}
+
 func main() {
-	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
+	cfg, err := loadConfig(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}
@@ -115,7 +144,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(2)
 	}
-	logger := newLogger(os.Stderr, dsnSecrets(cfg.Database)...)
+	logger := newLogger(os.Stderr, cfg.Settings.Log, cfg.secrets()...)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -123,13 +152,4 @@ func main() {
 		level.Error(logger).Log("msg", "server failed", "err", err)
 		os.Exit(1)
 	}
-}
-
-// newLogger returns the server's logger: logfmt on w, info and above, with
-// a timestamp and the caller, and every secret replaced by xxxxx.
-func newLogger(w io.Writer, secrets ...string) log.Logger {
-	var l log.Logger = log.NewLogfmtLogger(log.NewSyncWriter(w))
-	l = newRedactLogger(l, secrets...)
-	l = level.NewFilter(l, level.AllowInfo())
-	return log.With(l, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
 }

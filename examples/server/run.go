@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/go-kit/log"
@@ -38,35 +37,34 @@ func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
 		}
 	}()
 
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	fc := &fileConfig{}
-	if cfg.File != "" {
-		if fc, err = loadConfigFile(cfg.File, getenv); err != nil {
-			return err
-		}
-	}
+	fc := &cfg.Settings
 	sources, err := fc.sources()
 	if err != nil {
 		return fmt.Errorf("config file %s: %w", cfg.File, err)
 	}
-	router, err := fc.Delivery.router(logger)
+	router, err := fc.Delivery.router(logger, fc.problems(cfg.File))
 	if err != nil {
-		return fmt.Errorf("config file %s: %w", cfg.File, err)
+		return err
 	}
 	statics, err := fc.statics()
 	if err != nil {
 		return fmt.Errorf("config file %s: %w", cfg.File, err)
 	}
 
-	sched, err := scheduler.New(st, scheduler.Config{Agents: builtinAgents(st), Delivery: router, Static: statics, Logger: logger})
+	sched, err := scheduler.New(st, scheduler.Config{
+		Agents:   builtinAgents(st, fc.Retention),
+		Delivery: router,
+		Static:   statics,
+		Logger:   logger,
+		Node:     fc.NodeID,
+		Workers:  fc.Workers,
+		Policy:   fc.Policy.scheduler(),
+	})
 	if err != nil {
-		return err
+		return schedulerError(err, fc, cfg.File)
 	}
 	if err := sched.Start(ctx); err != nil {
-		return err
+		return startError(err, fc, cfg.File)
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)

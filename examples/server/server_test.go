@@ -104,7 +104,7 @@ func TestReadyzHidesTheStoreError(t *testing.T) {
 	st := pingStore{newMemstore(t), func(context.Context) error {
 		return fmt.Errorf("%w: dial %s: connection refused", store.ErrUnavailable, secret)
 	}}
-	h := mustServer(t, st, newLogger(&logs, dsnSecrets(secret)...))
+	h := mustServer(t, st, newLogger(&logs, logConfig{}, dsnSecrets(secret)...))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	if rec.Code != http.StatusServiceUnavailable {
@@ -221,7 +221,7 @@ func testRun(t *testing.T, dsn, dialect string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, newLogger(&logs, dsnSecrets(dsn)...)) }()
+	go func() { done <- run(ctx, cfg, newLogger(&logs, logConfig{}, dsnSecrets(dsn)...)) }()
 
 	var addr string
 	select {
@@ -267,7 +267,7 @@ func TestRunRefusesABadDatabase(t *testing.T) {
 	// error nor the log may show the password.
 	const dsn = "postgres://herald:hunter2@127.0.0.1:1/herald?sslmode=disable&connect_timeout=5"
 	var logs syncBuffer
-	logger := newLogger(&logs, dsnSecrets(dsn)...)
+	logger := newLogger(&logs, logConfig{}, dsnSecrets(dsn)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := run(ctx, config{Addr: "127.0.0.1:0", Database: dsn}, logger)

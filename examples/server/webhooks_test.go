@@ -27,7 +27,7 @@ import (
 
 const testConfig = `webhooks:
   - {source: github, scheme: github, secrets: ["${TEST_GITHUB_SECRET}"], agent: echo, owner: ops}
-  - {source: plain, scheme: insecure, agent: echo, owner: ops, delivery_id_header: X-Request-Id}
+  - {source: plain, scheme: insecure, agent: echo, owner: ops, delivery_id_header: X-Request-Id, deliver: [{channel: log, to: plain-results}]}
 `
 
 func TestWebhooksEndToEnd(t *testing.T) {
@@ -48,11 +48,12 @@ func testWebhooks(t *testing.T, dsn string) {
 	}
 	env := map[string]string{"TEST_GITHUB_SECRET": "s3cret"}
 	ready := make(chan string, 1)
-	cfg := config{Addr: "127.0.0.1:0", Database: dsn, File: file, Getenv: func(k string) string { return env[k] }, Ready: ready}
+	cfg := mustLoadConfig(t, env, "-addr", "127.0.0.1:0", "-db", dsn, "-config", file)
+	cfg.Ready = ready
 	ctx, cancel := context.WithCancel(context.Background())
 	var logs syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, newLogger(&logs, "s3cret")) }()
+	go func() { done <- run(ctx, cfg, newLogger(&logs, logConfig{}, "s3cret")) }()
 	var addr string
 	select {
 	case addr = <-ready:
@@ -92,8 +93,9 @@ func testWebhooks(t *testing.T, dsn string) {
 	if status, out := post("github", "sha256="+hex.EncodeToString(mac.Sum(nil)), strings.Repeat("g", 201)); status != http.StatusBadRequest {
 		t.Errorf("delivery id over the store's limit: %d %v, want 400 (a 503 is retried forever)", status, out)
 	}
-	if status, out := post("plain", "", "p-1"); status != http.StatusOK || out["duplicate"] != false {
-		t.Errorf("insecure source: %d %v", status, out)
+	status, plain := post("plain", "", "p-1")
+	if status != http.StatusOK || plain["duplicate"] != false {
+		t.Errorf("insecure source: %d %v", status, plain)
 	}
 	if status, out := post("plain", "", "p-1"); status != http.StatusOK || out["duplicate"] != true {
 		t.Errorf("insecure source, same id: %d %v, want a duplicate", status, out)
@@ -118,6 +120,17 @@ func testWebhooks(t *testing.T, dsn string) {
 	}
 	if r.Status != store.RunSucceeded || string(r.Output) != body || r.Kind != store.RunKindWebhook {
 		t.Errorf("webhook run: %s %s output %s", r.Kind, r.Status, r.Output)
+	}
+	// The plain source's target gets the result of its run.
+	plainRun, _ := plain["run_id"].(string)
+	delivered := func() bool {
+		return strings.Contains(logs.String(), `msg="run result" run_id=`+plainRun+" owner=ops agent=echo status=succeeded channel=log to=plain-results")
+	}
+	for deadline := time.Now().Add(10 * time.Second); !delivered() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !delivered() {
+		t.Errorf("the run's result was not delivered to the source's target:\n%s", logs.String())
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -168,7 +181,7 @@ func (s acceptErrStore) EventAccept(context.Context, *store.EventAcceptParams) (
 // through newServer on st.
 func webhookServer(t *testing.T, st store.Store, secret string) http.Handler {
 	t.Helper()
-	sched, err := scheduler.New(st, scheduler.Config{Agents: builtinAgents(st)})
+	sched, err := scheduler.New(st, scheduler.Config{Agents: builtinAgents(st, retentionConfig{})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +272,7 @@ func TestSchedulerSinkTranslatesStoreErrors(t *testing.T) {
 			if c.err != nil {
 				st = acceptErrStore{Store: mem, err: c.err}
 			}
-			sched, err := scheduler.New(st, scheduler.Config{Agents: builtinAgents(st)})
+			sched, err := scheduler.New(st, scheduler.Config{Agents: builtinAgents(st, retentionConfig{})})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -283,7 +296,7 @@ func TestSchedulerSinkTranslatesStoreErrors(t *testing.T) {
 	// the store's rule reaches the sender, with the header's name.
 	t.Run("handler", func(t *testing.T) {
 		st := newMemstore(t)
-		sched, err := scheduler.New(st, scheduler.Config{Agents: builtinAgents(st)})
+		sched, err := scheduler.New(st, scheduler.Config{Agents: builtinAgents(st, retentionConfig{})})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,11 @@
 //   - KPIReport ("kpi_report") reads Herald's own run history and reports,
 //     per schedule and in total, how many runs there were, how many
 //     succeeded, how long they took and why they failed.
+//   - Retention ("retention") deletes the finished runs older than a
+//     configured age (30 days by default), batch by batch, through
+//     store.RunStore's RunDeleteFinished; only the runs of a system owner
+//     (the server's static schedules) may run it, since the history is
+//     every owner's.
 //
 // The example server registers them in its builtinAgents; import this package
 // to register them with a scheduler of your own, or to read how an agent is
