@@ -18,7 +18,7 @@
 // absent values:
 //
 //	POST   /v1/schedules                 create a schedule (201)
-//	GET    /v1/schedules                 list schedules (own; an admin all, or ?owner=)
+//	GET    /v1/schedules                 list schedules: owner, name (own; an admin all, or ?owner=)
 //	GET    /v1/schedules/{id}            read one
 //	PATCH  /v1/schedules/{id}            change the fields sent (JSON merge patch)
 //	DELETE /v1/schedules/{id}            delete (204); its runs stay in the history
@@ -30,15 +30,16 @@
 //	GET    /v1/runs/{id}                 a run with its delivery attempts
 //	POST   /v1/runs/{id}/cancel          cancel, with a reason
 //	POST   /v1/triggers/preview          the fire times of a trigger
-//	GET    /v1/events                    webhook events: source, since, until
+//	GET    /v1/events                    webhook events: source, owner, since, until
 //	GET    /v1/events/{id}               one event (its body and headers to admins only)
 //	POST   /v1/webhooks/{source}         webhook sources (no bearer token: each verifies its own)
 //	GET    /v1/agents, /v1/channels      what is registered
 //	GET    /v1/openapi.json              the OpenAPI 3.1 document of all of this
 //
 // and at the root GET /healthz, GET /readyz and, when Config.MetricsHandler
-// is set, GET /metrics. Lists are pages of at most 1,000 (default 100),
-// newest first for runs and events, with an opaque next_cursor.
+// is set, GET /metrics. Lists take limit (at most 1,000, default 100) and
+// cursor (the next_cursor of the page before); runs and events come newest
+// first.
 //
 // # Authentication and access
 //

@@ -62,7 +62,7 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, p scheduler
 		a.fail(w, r, "schedule", err, fields)
 		return
 	}
-	w.Header().Set("Location", "v1/schedules/"+out.ID)
+	w.Header().Set("Location", "schedules/"+out.ID) // relative to /v1/schedules, wherever the API is mounted
 	a.writeJSON(w, r, http.StatusCreated, a.showSchedule(out))
 }
 

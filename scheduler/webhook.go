@@ -32,7 +32,7 @@ func (s *Scheduler) Accept(ctx context.Context, e *webhook.Event) (*webhook.Rece
 	if err != nil {
 		return nil, sinkError(err)
 	}
-	rc := &webhook.Receipt{EventID: res.Event.ID, Duplicate: res.Duplicate}
+	rc := &webhook.Receipt{EventID: res.Event.ID, RunID: res.Event.RunID, Duplicate: res.Duplicate}
 	if res.Run != nil {
 		rc.RunID = res.Run.ID
 	}

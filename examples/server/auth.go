@@ -54,11 +54,10 @@ type jwtConfig struct {
 	// JWKSURL is the identity provider's JWKS, an https URL (http for a
 	// loopback host only).
 	JWKSURL string `yaml:"jwks_url"`
-	// Issuer, when set, must equal the token's iss claim; required with
-	// JWKSURL, whose keys sign for every application of the provider.
+	// Issuer must equal the token's iss claim. Required.
 	Issuer string `yaml:"issuer"`
-	// Audience, when set, must be in the token's aud claim; required with
-	// JWKSURL, for the same reason.
+	// Audience must be in the token's aud claim. Required: the provider's
+	// keys may sign tokens for other applications too.
 	Audience string `yaml:"audience"`
 	// SubjectClaim names the claim holding the subject; empty means
 	// jwtSubjectClaimDefault ("sub").
@@ -181,12 +180,12 @@ func (c jwtConfig) check(p *problems, path string) {
 		if !validJWKSURL(c.JWKSURL) {
 			p.add(key(path, "jwks_url"), "must be an https URL (http only for a loopback host)")
 		}
-		if c.Issuer == "" {
-			p.add(key(path, "issuer"), "required with jwks_url: the provider's keys sign for other issuers' tokens too")
-		}
-		if c.Audience == "" {
-			p.add(key(path, "audience"), "required with jwks_url: the provider's keys sign tokens for other applications too")
-		}
+	}
+	if c.Issuer == "" {
+		p.add(key(path, "issuer"), "required: the token's iss claim must name it")
+	}
+	if c.Audience == "" {
+		p.add(key(path, "audience"), "required: the token's aud claim must name it (a key may sign tokens for other applications too)")
 	}
 	for _, claim := range []struct{ key, v string }{{"subject_claim", c.SubjectClaim}, {"role_claim", c.RoleClaim}} {
 		if strings.ContainsFunc(claim.v, unicode.IsSpace) {

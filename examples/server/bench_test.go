@@ -17,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
+
 	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/api/auth"
 	"github.com/heraldhq/herald/internal/testpg"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store/bunstore"
@@ -65,7 +68,11 @@ func BenchmarkWebhookIngest(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := newServer(st, nil, sched, []webhook.Source{{Name: "github", Verifier: gh, Agent: "noop", Owner: "ops"}})
+	authn, err := auth.NewTokens([]auth.Token{{Subject: "ops", Admin: true, Hash: auth.HashToken(testToken)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := newHandler(sched, authn, rateLimitConfig{}, []webhook.Source{{Name: "github", Verifier: gh, Agent: "noop", Owner: "ops"}}, nil, nil, log.NewNopLogger())
 	if err != nil {
 		b.Fatal(err)
 	}

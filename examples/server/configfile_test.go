@@ -172,24 +172,24 @@ func TestConfigFileAuth(t *testing.T) {
 		{"a token from an unset variable", "auth:\n  tokens:\n    - subject: ops\n      role: admin\n      token: \"${HERALD_ADMIN_TOKEN}\"\n", nil, []string{
 			"line 5: auth.tokens[0].token: required: token or token_sha256 (${HERALD_ADMIN_TOKEN} not set)",
 		}},
-		{"jwt without a key", "auth:\n  jwt: {issuer: x}\n", nil, []string{"line 2: auth.jwt: needs secret or jwks_url"}},
-		{"jwt with both", "auth:\n  jwt:\n    secret: \"${S}\"\n    jwks_url: https://id.example.com/jwks\n", map[string]string{"S": strings.Repeat("s", 32)}, []string{
+		{"jwt without a key", "auth:\n  jwt: {issuer: x, audience: y}\n", nil, []string{"line 2: auth.jwt: needs secret or jwks_url"}},
+		{"jwt with both", "auth:\n  jwt:\n    secret: \"${S}\"\n    jwks_url: https://id.example.com/jwks\n    issuer: x\n    audience: y\n", map[string]string{"S": strings.Repeat("s", 32)}, []string{
 			"line 4: auth.jwt.jwks_url: excludes secret: a JWT is verified one way",
 		}},
-		{"jwt short secret", "auth:\n  jwt: {secret: short}\n", nil, []string{
+		{"jwt short secret", "auth:\n  jwt: {secret: short, issuer: me, audience: herald}\n", nil, []string{
 			"line 2: auth.jwt.secret: must be at least 32 bytes (openssl rand -hex 32 makes one)",
 		}},
 		{"jwt jwks", "auth:\n  jwt:\n    jwks_url: http://id.example.com/jwks\n    subject_claim: email\n    role_claim: email\n    leeway: 1h\n", nil, []string{
 			"line 3: auth.jwt.jwks_url: must be an https URL (http only for a loopback host)",
 			// A missing key is reported on the line of its mapping.
-			"line 3: auth.jwt.issuer: required with jwks_url: the provider's keys sign for other issuers' tokens too",
-			"line 3: auth.jwt.audience: required with jwks_url: the provider's keys sign tokens for other applications too",
+			"line 3: auth.jwt.issuer: required: the token's iss claim must name it",
+			"line 3: auth.jwt.audience: required: the token's aud claim must name it (a key may sign tokens for other applications too)",
 			"line 5: auth.jwt.role_claim: must differ from subject_claim",
 			"line 6: auth.jwt.leeway: must be between 0 and 5m0s",
 		}},
 		{"jwt jwks on loopback", "auth:\n  jwt: {jwks_url: \"http://127.0.0.1:9000/jwks\", issuer: me, audience: herald, leeway: 30s}\n", nil, nil},
-		{"jwt unknown key", "auth:\n  jwt:\n    secret: " + strings.Repeat("s", 32) + "\n    audiance: herald\n", nil, []string{
-			"line 4: auth.jwt.audiance: unknown key; did you mean audience?",
+		{"jwt unknown key", "auth:\n  jwt:\n    secret: " + strings.Repeat("s", 32) + "\n    issuer: me\n    audience: herald\n    audiance: herald\n", nil, []string{
+			"line 6: auth.jwt.audiance: unknown key; did you mean audience?",
 		}},
 	})
 }
@@ -585,7 +585,7 @@ func TestConfigSecrets(t *testing.T) {
   tokens:
     - {subject: ops, role: admin, token: "${ADMIN}"}
     - {subject: bob, role: user, token_sha256: "sha256:0c7d0b8ee2d5ee13a1e0d4d1fa3d5c5b7f8b5c3bcb8f3fd1e8df1cf9c4a4bd5a"}
-  jwt: {secret: "${JWT}"}
+  jwt: {secret: "${JWT}", issuer: me, audience: herald}
 webhooks:
   - {source: a, scheme: github, secrets: ["${GH}"], agent: echo, owner: ops}
 delivery:

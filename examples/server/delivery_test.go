@@ -139,7 +139,7 @@ func testFailureEmailed(t *testing.T, dsn string) {
 	defer cancel()
 	var logs syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, newLogger(&logs, logConfig{}, dsnSecrets(dsn)...)) }()
+	go func() { done <- run(ctx, quiet(cfg), newLogger(&logs, logConfig{}, dsnSecrets(dsn)...)) }()
 	select {
 	case <-ready:
 	case err := <-done:
@@ -222,7 +222,7 @@ func TestDeliveryAndScheduleConfigRefused(t *testing.T) {
 			if err == nil {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
-				err = run(ctx, cfg, nil)
+				err = run(ctx, quiet(cfg), nil)
 			}
 			t.Log(err)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -255,7 +255,7 @@ func TestStaticScheduleTakenAtStart(t *testing.T) {
 	cfg := mustLoadConfig(t, nil, "-addr", "127.0.0.1:0", "-db", dsn, "-config", file)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = run(ctx, cfg, nil)
+	err = run(ctx, quiet(cfg), nil)
 	want := "config file " + file + ": line 3: schedules[1]: scheduler: start: static schedule \"nightly\""
 	if err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, store.ErrConflict) {
 		t.Errorf("run = %v, want an error starting %q that matches store.ErrConflict", err, want)

@@ -3,17 +3,22 @@
 // DSN), applies the migrations, runs the scheduler with the built-in
 // agents (echo, health_check, kpi_report, retention), the static schedules
 // and the delivery channels of its config file (log always; slack, teams,
-// email and callback when configured), serves the config file's webhook
-// sources at POST /v1/webhooks/{source}, and health and readiness
-// endpoints.
+// email and callback when configured), and serves the REST API of package
+// api at /v1 (schedules, runs, events, trigger previews, the config file's
+// webhook sources at POST /v1/webhooks/{source}), with /healthz, /readyz
+// and /metrics at the root.
 //
-// It is the reference for how the library is wired, and grows with it: the
-// REST API, its authentication and rate limits come next (their config is
-// read and checked already).
+// Requests carry a bearer token: one of the config file's auth tokens, a
+// JWT it accepts, or the admin token the server makes on its first start
+// when the config file sets no auth. That token is printed once, with a
+// curl line, and only its SHA-256 is kept in the store;
+// -reset-admin-token makes a new one and revokes the old.
+//
+// It is the reference for how the library is wired.
 //
 // Usage:
 //
-//	server [-addr 127.0.0.1:8080] [-db sqlite://herald.db] [-config herald.yaml]
+//	server [-addr 127.0.0.1:8080] [-db sqlite://herald.db] [-config herald.yaml] [-reset-admin-token]
 //
 // HERALD_ADDR, HERALD_DATABASE_URL and HERALD_CONFIG set the same values.
 // The address and the database are taken from the flag, else the
@@ -81,6 +86,12 @@ type config struct {
 	File string
 	// Settings are the config file's, checked; zero when there is none.
 	Settings fileConfig
+	// ResetAdminToken makes a new generated admin token, revoking the
+	// one before (-reset-admin-token).
+	ResetAdminToken bool
+	// Out receives what the operator must see once (a generated admin
+	// token); nil means os.Stdout.
+	Out io.Writer
 	// Ready, when set, receives the address the server listens on, once it
 	// listens.
 	Ready chan<- string
@@ -101,6 +112,9 @@ func loadConfig(args []string, getenv func(string) string, output io.Writer) (co
 		"store DSN: sqlite://FILE, FILE.db or postgres://USER@HOST:PORT/DB (env "+envDatabase+"; else the config file's database; default "+databaseDefault+")")
 	fs.StringVar(&file, "config", getenv(envConfig),
 		"config file (YAML; ${VAR} expanded from the environment; see herald.example.yaml) (env "+envConfig+")")
+	var reset bool
+	fs.BoolVar(&reset, "reset-admin-token", false,
+		"make a new admin token, print it once and revoke the one made before (the config file's tokens are not touched)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -116,7 +130,7 @@ func loadConfig(args []string, getenv func(string) string, output io.Writer) (co
 	if err != nil {
 		return config{}, err
 	}
-	cfg := config{File: file}
+	cfg := config{File: file, ResetAdminToken: reset}
 	if file != "" {
 		fc, err := loadConfigFile(file, getenv)
 		if err != nil {

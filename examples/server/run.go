@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/go-kit/log"
@@ -51,7 +52,12 @@ func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
 		return fmt.Errorf("config file %s: %w", cfg.File, err)
 	}
 
+	reg, m, err := newMetrics(st)
+	if err != nil {
+		return err
+	}
 	sched, err := scheduler.New(st, scheduler.Config{
+		Observer: m,
 		Agents:   builtinAgents(st, fc.Retention),
 		Delivery: router,
 		Static:   statics,
@@ -73,7 +79,16 @@ func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
 			err = errors.Join(err, fmt.Errorf("stop scheduler: %w", serr))
 		}
 	}()
-	handler, err := newServer(st, logger, sched, sources)
+	adminToken, err := ensureAdminToken(ctx, st, fc.Auth, cfg.ResetAdminToken)
+	if err != nil {
+		return err
+	}
+	authn, closeAuth, err := fc.Auth.authenticator(ctx, st, log.With(logger, "component", "auth"))
+	if err != nil {
+		return err
+	}
+	defer closeAuth()
+	handler, err := newHandler(sched, authn, fc.RateLimit, sources, reg, m, logger)
 	if err != nil {
 		return err
 	}
@@ -93,6 +108,13 @@ func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	if adminToken != "" {
+		out := cfg.Out
+		if out == nil {
+			out = os.Stdout
+		}
+		printAdminToken(out, adminToken, addr)
+	}
 
 	if cfg.Ready != nil {
 		select {

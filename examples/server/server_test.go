@@ -19,9 +19,13 @@ import (
 	"github.com/go-kit/log"
 	"go.uber.org/goleak"
 
+	"github.com/heraldhq/herald/api"
+	"github.com/heraldhq/herald/api/auth"
 	"github.com/heraldhq/herald/internal/testpg"
+	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/memstore"
+	"github.com/heraldhq/herald/webhook"
 )
 
 func TestMain(m *testing.M) {
@@ -116,7 +120,7 @@ func TestReadyzHidesTheStoreError(t *testing.T) {
 	if strings.Contains(logs.String(), "hunter2") || strings.Contains(logs.String(), secret) {
 		t.Errorf("the log shows the password: %s", logs.String())
 	}
-	if !strings.Contains(logs.String(), "store ping failed") || !strings.Contains(logs.String(), "connection refused") {
+	if !strings.Contains(logs.String(), "not ready") || !strings.Contains(logs.String(), "connection refused") {
 		t.Errorf("the log does not say why the store is not ready: %s", logs.String())
 	}
 }
@@ -133,8 +137,8 @@ func TestReadyzTimesOut(t *testing.T) {
 		if code != http.StatusServiceUnavailable || body.Status != "unavailable" || !strings.Contains(body.Error, "did not answer") {
 			t.Errorf("GET /readyz = %d %+v, want 503 unavailable, did not answer", code, body)
 		}
-		if d := time.Since(start); d != readyTimeout {
-			t.Errorf("answered after %v, want %v", d, readyTimeout)
+		if d := time.Since(start); d != api.ReadyTimeoutDefault {
+			t.Errorf("answered after %v, want %v", d, api.ReadyTimeoutDefault)
 		}
 	})
 }
@@ -221,7 +225,7 @@ func testRun(t *testing.T, dsn, dialect string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, newLogger(&logs, logConfig{}, dsnSecrets(dsn)...)) }()
+	go func() { done <- run(ctx, quiet(cfg), newLogger(&logs, logConfig{}, dsnSecrets(dsn)...)) }()
 
 	var addr string
 	select {
@@ -270,7 +274,7 @@ func TestRunRefusesABadDatabase(t *testing.T) {
 	logger := newLogger(&logs, logConfig{}, dsnSecrets(dsn)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := run(ctx, config{Addr: "127.0.0.1:0", Database: dsn}, logger)
+	err := run(ctx, quiet(config{Addr: "127.0.0.1:0", Database: dsn}), logger)
 	if err == nil {
 		t.Fatal("run with an unreachable database = nil, want an error")
 	}
@@ -283,12 +287,54 @@ func TestRunRefusesABadDatabase(t *testing.T) {
 	}
 }
 
-// mustServer is newServer with no scheduler nor webhook sources.
+// statusResponse is the body of the health and readiness endpoints.
+type statusResponse = api.Status
+
+// mustServer is the server's handler on a scheduler started on st, with
+// no webhook sources.
 func mustServer(t *testing.T, st store.Store, logger log.Logger) http.Handler {
 	t.Helper()
-	h, err := newServer(st, logger, nil, nil)
+	sched, err := scheduler.New(st, scheduler.Config{Agents: builtinAgents(st, retentionConfig{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sched.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sched.Stop(context.Background()) })
+	return testHandler(t, st, logger, sched, nil)
+}
+
+// testToken is the admin token of testHandler.
+const testToken = "hrld_test_admin_token_0123456789"
+
+// testHandler is the server's handler for sched, with sources, one admin
+// token (testToken) and metrics on a registry of its own.
+func testHandler(t *testing.T, st store.Store, logger log.Logger, sched *scheduler.Scheduler, sources []webhook.Source) http.Handler {
+	t.Helper()
+	authn, err := auth.NewTokens([]auth.Token{{Subject: "ops", Admin: true, Hash: auth.HashToken(testToken)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
+	reg, m, err := newMetrics(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newHandler(sched, authn, rateLimitConfig{}, sources, reg, m, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// quiet is c with what the server prints once (a generated admin token)
+// dropped.
+func quiet(c config) config {
+	if c.Out == nil {
+		c.Out = io.Discard
+	}
+	return c
 }

@@ -53,7 +53,7 @@ func testWebhooks(t *testing.T, dsn string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var logs syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, newLogger(&logs, logConfig{}, "s3cret")) }()
+	go func() { done <- run(ctx, quiet(cfg), newLogger(&logs, logConfig{}, "s3cret")) }()
 	var addr string
 	select {
 	case addr = <-ready:
@@ -178,7 +178,7 @@ func (s acceptErrStore) EventAccept(context.Context, *store.EventAcceptParams) (
 }
 
 // webhookServer serves one GitHub source, "github", signed with secret,
-// through newServer on st.
+// through the server's handler on st.
 func webhookServer(t *testing.T, st store.Store, secret string) http.Handler {
 	t.Helper()
 	sched, err := scheduler.New(st, scheduler.Config{Agents: builtinAgents(st, retentionConfig{})})
@@ -189,11 +189,7 @@ func webhookServer(t *testing.T, st store.Store, secret string) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := newServer(st, nil, sched, []webhook.Source{{Name: "github", Verifier: gh, Agent: "echo", Owner: "ops"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return testHandler(t, st, nil, sched, []webhook.Source{{Name: "github", Verifier: gh, Agent: "echo", Owner: "ops"}})
 }
 
 // TestWebhookRefusalsAreNot503 checks that a delivery the store can never
@@ -276,7 +272,7 @@ func TestSchedulerSinkTranslatesStoreErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = schedulerSink(sched).Accept(context.Background(), &c.event)
+			_, err = sched.Accept(context.Background(), &c.event)
 			if !errors.Is(err, c.is) {
 				t.Errorf("error %v does not match %v", err, c.is)
 			}
@@ -300,7 +296,7 @@ func TestSchedulerSinkTranslatesStoreErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := webhook.NewHandler(webhook.HandlerConfig{Sink: schedulerSink(sched), MaxDeliveryID: 1000, Sources: []webhook.Source{
+		h, err := webhook.NewHandler(webhook.HandlerConfig{Sink: sched, MaxDeliveryID: 1000, Sources: []webhook.Source{
 			{Name: "plain", Verifier: webhook.Insecure(), Agent: "echo", Owner: "ops", DeliveryIDHeader: "X-Request-Id"}}})
 		if err != nil {
 			t.Fatal(err)
