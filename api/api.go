@@ -94,8 +94,10 @@ type Config struct {
 	// MaxBody bounds a request body in bytes; zero means MaxBodyDefault.
 	// Webhook sources set their own.
 	MaxBody int64
-	// Logger receives one line per request (with its request id) and the
-	// errors answered 5xx; nil means none.
+	// Logger receives one line per request at info level (method, route,
+	// status, duration, subject and request id: the client's X-Request-Id
+	// when it sent a sane one, else a new one, echoed in the answer), and
+	// the errors answered 5xx; nil means none.
 	Logger log.Logger
 	// Now is the clock for rate limits and request timing; nil means
 	// time.Now.
@@ -243,7 +245,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if a.observer != nil {
 			a.observer.ObserveHTTP(route, rec.code, d)
 		}
-		l := level.Debug(a.logger)
+		l := level.Info(a.logger)
 		if rec.code >= 500 {
 			l = level.Warn(a.logger)
 		}

@@ -204,6 +204,8 @@ func TestValidationProblems(t *testing.T) {
 		{"negative attempts", base("max_attempts", -1), "max_attempts"},
 		{"payload not object", base("payload", "text"), "payload"},
 		{"unknown field", base("cronn", "x"), "cronn"},
+		{"NUL in name", base("name", "a\x00b"), "name"},
+		{"newline in channel", base("deliver", []map[string]any{{"channel": "log\n"}}), "deliver[0].channel"},
 		{"wrong type", base("name", 5), "name"},
 		{"malformed JSON", `{"name": "n",`, "body"},
 		{"not an object", `[1,2]`, "body"},
@@ -266,6 +268,20 @@ func TestRequestProblems(t *testing.T) {
 			}
 		})
 	}
+	for _, path := range []string{
+		"/v1/events?limit=5000", "/v1/events?since=now", "/v1/events?cursor=%27%3B--", "/v1/events?source=" + strings.Repeat("s", 64),
+		"/v1/events?x=1", "/v1/schedules?limit=9999", "/v1/schedules?cursor=../x", "/v1/schedules?owner=" + strings.Repeat("o", 201),
+		"/v1/schedules?owner=%00", "/v1/runs?agent=a%0Ab", "/v1/events?source=%FF",
+	} {
+		t.Run(path, func(t *testing.T) {
+			if p := f.do("GET", path, opsToken, nil).want(t, 400).problem(t); len(p.Errors) == 0 {
+				t.Errorf("no field errors: %+v", p)
+			}
+		})
+	}
+	for _, path := range []string{"/v1/events?source=x'%20OR%201=1--", "/v1/schedules?name=x'%20OR%20'1'='1"} {
+		f.do("GET", path, opsToken, nil).want(t, 200)
+	}
 	// SQL metacharacters in a filter are just values: no match, no error.
 	for _, q := range []string{"agent=x'%3B%20DROP%20TABLE%20herald_runs%3B--", "schedule_id=1%20OR%201%3D1", "owner=alice'--"} {
 		var runs api.RunList
@@ -281,6 +297,15 @@ func TestRequestProblems(t *testing.T) {
 		f.do("GET", path, aliceToken, nil).want(t, 404).problem(t)
 	}
 	f.do("PUT", "/v1/runs", aliceToken, nil).want(t, 405)
+
+	// None of it wrote anything.
+	var runs api.RunList
+	f.do("GET", "/v1/runs", opsToken, nil).want(t, 200).decode(t, &runs)
+	var schedules api.ScheduleList
+	f.do("GET", "/v1/schedules", opsToken, nil).want(t, 200).decode(t, &schedules)
+	if len(runs.Runs) != 0 || len(schedules.Schedules) != 0 {
+		t.Errorf("bad requests wrote %d runs and %d schedules", len(runs.Runs), len(schedules.Schedules))
+	}
 }
 
 func TestRateLimit(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // decode reads r's JSON body into v: at most a.maxBody bytes (else 413),
@@ -200,6 +202,10 @@ func (q *query) str(name string, max int) string {
 	}
 	if len(vs[0]) > max {
 		q.errs = append(q.errs, FieldError{Field: name, Message: fmt.Sprintf("must be at most %d bytes", max)})
+		return ""
+	}
+	if !utf8.ValidString(vs[0]) || strings.ContainsFunc(vs[0], unicode.IsControl) {
+		q.errs = append(q.errs, FieldError{Field: name, Message: "must be UTF-8 text without control characters"})
 		return ""
 	}
 	return vs[0]

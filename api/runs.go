@@ -24,6 +24,10 @@ func (a *API) enqueue(w http.ResponseWriter, r *http.Request, p scheduler.Princi
 	if msg := checkPayload(req.Payload); msg != "" {
 		errs = append(errs, FieldError{Field: "payload", Message: msg})
 	}
+	checkText(&errs, "agent", req.Agent)
+	checkText(&errs, "owner", req.Owner)
+	checkText(&errs, "idempotency_key", req.IdempotencyKey)
+	checkTargets(&errs, req.Deliver)
 	er := scheduler.EnqueueRequest{Agent: req.Agent, Payload: payloadOf(req.Payload), Targets: toTargets(req.Deliver),
 		IdempotencyKey: req.IdempotencyKey, MaxAttempts: req.MaxAttempts, Owner: req.Owner,
 		RunAt: parseTime(&errs, "run_at", req.RunAt), Timeout: parseDuration(&errs, "timeout", req.Timeout)}
@@ -125,6 +129,11 @@ func (a *API) cancelRun(w http.ResponseWriter, r *http.Request, p scheduler.Prin
 	}
 	if len(req.Reason) > maxReason {
 		writeProblem(w, invalidField("reason", "must be at most %d bytes", maxReason))
+		return
+	}
+	var errs []FieldError
+	if checkText(&errs, "reason", req.Reason); len(errs) > 0 {
+		writeProblem(w, invalid(errs...))
 		return
 	}
 	run, err := a.sched.CancelRun(r.Context(), p, id, req.Reason)

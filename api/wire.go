@@ -3,7 +3,9 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald/store"
@@ -415,6 +417,14 @@ func scheduleOf(req *ScheduleRequest) (*store.Schedule, fieldMap, *Problem) {
 	if req.Version != nil {
 		sch.Version = *req.Version
 	}
+	checkText(&errs, "name", sch.Name)
+	checkText(&errs, "agent", sch.Agent)
+	checkText(&errs, "owner", sch.Owner)
+	checkText(&errs, "cron", tr.Cron)
+	checkText(&errs, "timezone", tr.Timezone)
+	checkText(&errs, "overlap", string(sch.Overlap))
+	checkText(&errs, "misfire", string(sch.Misfire))
+	checkTargets(&errs, req.Deliver)
 	if sch.Name == "" {
 		errs = append(errs, FieldError{Field: "name", Message: "is required"})
 	}
@@ -428,6 +438,24 @@ func scheduleOf(req *ScheduleRequest) (*store.Schedule, fieldMap, *Problem) {
 		return nil, nil, invalid(errs...)
 	}
 	return sch, scheduleFields.with("trigger", which).with("trigger.kind", which), nil
+}
+
+// checkText refuses text fields that hold control characters (a NUL
+// byte, a newline in a name) or that are not UTF-8: no store keeps them
+// faithfully, and they make logs lie.
+func checkText(errs *[]FieldError, field, s string) {
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+		*errs = append(*errs, FieldError{Field: field, Message: "must be UTF-8 text without control characters"})
+	}
+}
+
+// checkTargets checks the text of delivery targets.
+func checkTargets(errs *[]FieldError, ts []Target) {
+	for i, t := range ts {
+		checkText(errs, fmt.Sprintf("deliver[%d].channel", i), t.Channel)
+		checkText(errs, fmt.Sprintf("deliver[%d].to", i), t.To)
+		checkText(errs, fmt.Sprintf("deliver[%d].on", i), t.On)
+	}
 }
 
 // checkPayload says what is wrong with a payload, or "".
@@ -488,5 +516,3 @@ func eventOut(e *store.Event, full bool) *Event {
 
 // nextCursor is a page's cursor, null on the last page.
 func nextCursor(next string) *string { return strPtr(next) }
-
-var _ = fmt.Sprint
