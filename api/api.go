@@ -228,7 +228,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id = newRequestID()
 	}
 	w.Header().Set("X-Request-Id", id)
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	subject := new(string) // filled in by authenticated, for the log line
+	ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+	r = r.WithContext(context.WithValue(ctx, subjectKey{}, subject))
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 	defer func() {
 		if v := recover(); v != nil {
@@ -250,7 +252,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			l = level.Warn(a.logger)
 		}
 		l.Log("msg", "request", "request_id", id, "method", r.Method, "route", route, "status", rec.code,
-			"duration", d, "subject", subjectOf(r))
+			"duration", d, "subject", *subject)
 	}()
 	if _, pattern := a.mux.Handler(r); pattern == "" {
 		a.noRoute(rec, r)
@@ -308,7 +310,8 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 type requestIDKey struct{}
 
-// subjectKey holds a *string the authentication fills in, for the log.
+// subjectKey holds a *string the authentication fills in, for the log
+// line that ServeHTTP writes.
 type subjectKey struct{}
 
 // requestIDPattern is what a client's X-Request-Id must look like to be
@@ -327,14 +330,6 @@ func requestID(r *http.Request) string {
 	return id
 }
 
-// subjectOf is the authenticated subject of r, for the log.
-func subjectOf(r *http.Request) string {
-	if p, ok := r.Context().Value(subjectKey{}).(*string); ok {
-		return *p
-	}
-	return ""
-}
-
 // authenticated wraps h with authentication and the rate limit.
 func (a *API) authenticated(h func(http.ResponseWriter, *http.Request, scheduler.Principal)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -347,8 +342,9 @@ func (a *API) authenticated(h func(http.ResponseWriter, *http.Request, scheduler
 			a.refuse(w, r, fmt.Errorf("%w: the credentials name no subject", auth.ErrInvalidToken))
 			return
 		}
-		subject := p.Subject
-		r = r.WithContext(context.WithValue(r.Context(), subjectKey{}, &subject))
+		if holder, ok := r.Context().Value(subjectKey{}).(*string); ok {
+			*holder = p.Subject
+		}
 		if a.limiter != nil {
 			if wait, ok := a.limiter.allow(p.Subject); !ok {
 				secs := max(1, int((wait+time.Second-1)/time.Second))

@@ -20,6 +20,16 @@ import (
 // server is asked to stop.
 const shutdownGrace = 10 * time.Second
 
+// runGrace is how long runs under way get to finish once the server is
+// asked to stop; then they are cancelled and put back in the queue, for
+// another node or the next start. stopTimeout bounds the whole stop of
+// the scheduler: the runs' grace, their requeue, and the deliveries under
+// way (which get as long again).
+const (
+	runGrace    = 10 * time.Second
+	stopTimeout = 2*runGrace + 5*time.Second
+)
+
 // run opens the store, serves HTTP until ctx is done, then shuts the server
 // down and closes the store. It returns nil after a clean shutdown.
 func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
@@ -57,23 +67,26 @@ func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
 		return err
 	}
 	sched, err := scheduler.New(st, scheduler.Config{
-		Observer: m,
-		Agents:   builtinAgents(st, fc.Retention),
-		Delivery: router,
-		Static:   statics,
-		Logger:   logger,
-		Node:     fc.NodeID,
-		Workers:  fc.Workers,
-		Policy:   fc.Policy.scheduler(),
+		Observer:      m,
+		Agents:        builtinAgents(st, fc.Retention),
+		Delivery:      router,
+		Static:        statics,
+		Logger:        logger,
+		Node:          fc.NodeID,
+		Workers:       fc.Workers,
+		Policy:        fc.Policy.scheduler(),
+		ShutdownGrace: runGrace,
 	})
 	if err != nil {
 		return schedulerError(err, fc, cfg.File)
 	}
-	if err := sched.Start(ctx); err != nil {
+	// The scheduler is stopped by Stop below, with its grace, not by the
+	// signal's context: that would stop it at once, without the grace.
+	if err := sched.Start(context.WithoutCancel(ctx)); err != nil {
 		return startError(err, fc, cfg.File)
 	}
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()
 		if serr := sched.Stop(sctx); serr != nil {
 			err = errors.Join(err, fmt.Errorf("stop scheduler: %w", serr))
