@@ -100,11 +100,12 @@ type AttemptObserved struct {
 	Duration time.Duration
 }
 
-// RunEndObserved: a run executing on this node ended for good, in the
-// store. It is observed on the goroutine that records outcomes, after the
-// run's AttemptObserved. Runs that end without an attempt ending on this
-// node (a queued run cancelled, a tick skipped by its overlap policy, a
-// run whose lease expired rescued into a final status) are not observed.
+// RunEndObserved: a run ended for good, in the store. A run executing on
+// this node is observed on the goroutine that records outcomes, after its
+// AttemptObserved; a queued run cancelled through CancelRun, by the node
+// that cancels it, with no duration. Runs that end without an attempt in
+// other ways (a tick skipped by its overlap policy, a run whose lease
+// expired rescued into a final status) are not observed.
 type RunEndObserved struct {
 	// Run is the run as recorded, with its final Status and FinishedAt.
 	Run *store.Run

@@ -296,3 +296,25 @@ func TestObserverFuncAdapts(t *testing.T) {
 		t.Errorf("ObserverFunc passed on %+v", got)
 	}
 }
+
+func TestObserveQueuedRunCancelled(t *testing.T) {
+	o := &observations{}
+	agents := agent.NewRegistry()
+	agents.MustRegister("a", agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) { return nil, nil }))
+	h := schedulertest.New(t, scheduler.Config{Agents: agents, Observer: o})
+	run, err := h.Scheduler.Enqueue(context.Background(), schedulertest.Principal,
+		scheduler.EnqueueRequest{Agent: "a", RunAt: h.Clock.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Scheduler.CancelRun(context.Background(), schedulertest.Principal, run.ID, "not now"); err != nil {
+		t.Fatal(err)
+	}
+	ends, _ := observed[scheduler.RunEndObserved](o)
+	if len(ends) != 1 || ends[0].Run.ID != run.ID || ends[0].Status != store.RunCancelled || ends[0].Duration != 0 {
+		t.Fatalf("run ends observed: %+v, want the cancelled run's", ends)
+	}
+	if claims, _ := observed[scheduler.RunClaimObserved](o); len(claims) != 0 {
+		t.Errorf("%d claims observed of a run never claimed", len(claims))
+	}
+}

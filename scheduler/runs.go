@@ -122,6 +122,11 @@ func (s *Scheduler) CancelRun(ctx context.Context, p Principal, id, reason strin
 	if w := s.running(); w != nil {
 		w.cancel(id, errCancelled) // at once when it runs here
 	}
+	if r.Status == store.RunCancelled {
+		// A queued run ends here, never reaching a worker; a running one
+		// ends on its node, which observes it.
+		s.observer.Observe(RunEndObserved{Run: r, Status: r.Status, Attempts: r.Attempt})
+	}
 	return r, nil
 }
 
