@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/api"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/webhook"
 )
 
 func TestScheduleLifecycle(t *testing.T) {
@@ -373,5 +376,66 @@ func TestPreviewAgentsChannels(t *testing.T) {
 	f.do("GET", "/v1/channels", aliceToken, nil).want(t, 200).decode(t, &channels)
 	if fmt.Sprint(channels["channels"]) != "[{log}]" {
 		t.Errorf("channels %v", channels)
+	}
+}
+
+func TestWebhookSourceOfAnUnknownAgentIsRefused(t *testing.T) {
+	f := newFixture(t)
+	for _, src := range []webhook.Source{
+		{Name: "gh", Verifier: webhook.Insecure(), Agent: "nope", Owner: "ops"},
+		{Name: "gh", Verifier: webhook.Insecure(), Agent: "echo", Owner: "ops", Targets: []webhook.Target{{Channel: "pager"}}},
+	} {
+		_, err := api.New(api.Config{Scheduler: f.h.Scheduler, Authenticator: api.AuthenticatorFunc(func(*http.Request) (scheduler.Principal, error) {
+			return scheduler.Principal{}, nil
+		}), Webhooks: []webhook.Source{src}})
+		if err == nil || !strings.Contains(err.Error(), "Sources[0] (gh)") {
+			t.Errorf("source %+v: New = %v, want it refused", src, err)
+		}
+	}
+}
+
+func TestWebhookThroughTheAPI(t *testing.T) {
+	f := newFixture(t, fixtureOptions{webhooks: []webhook.Source{{Name: "hook", Verifier: webhook.Insecure(), Agent: "echo",
+		Owner: "alice", DeliveryIDHeader: "X-Delivery", Targets: []webhook.Target{{Channel: "log"}}}}})
+	post := func() map[string]any {
+		req := httptest.NewRequest("POST", "/v1/webhooks/hook", strings.NewReader(`{"x":1}`))
+		req.Header.Set("X-Delivery", "d-1")
+		rec := httptest.NewRecorder()
+		f.api.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("webhook: %d %s", rec.Code, rec.Body)
+		}
+		var out map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	first, again := post(), post()
+	if first["duplicate"] != false || again["duplicate"] != true || first["run_id"] != again["run_id"] {
+		t.Fatalf("first %v, again %v", first, again)
+	}
+	runID := first["run_id"].(string)
+	f.h.WaitFinished(runID, store.RunSucceeded)
+	var run api.RunDetail
+	f.do("GET", "/v1/runs/"+runID, aliceToken, nil).want(t, 200).decode(t, &run)
+	if run.Kind != "webhook" || len(run.Deliver) != 1 || run.Deliver[0].Channel != "log" {
+		t.Errorf("run %+v: want a webhook run delivered to log", run)
+	}
+	var events api.EventList
+	f.do("GET", "/v1/events", aliceToken, nil).want(t, 200).decode(t, &events)
+	if len(events.Events) != 1 || events.Events[0].Body != nil {
+		t.Fatalf("alice's events %+v: want one, without its body", events)
+	}
+	f.do("GET", "/v1/events", bobToken, nil).want(t, 200).decode(t, &events)
+	if len(events.Events) != 0 {
+		t.Errorf("bob sees %d events of alice's", len(events.Events))
+	}
+	id := first["event_id"].(string)
+	f.do("GET", "/v1/events/"+id, bobToken, nil).want(t, 404)
+	var ev api.Event
+	f.do("GET", "/v1/events/"+id, opsToken, nil).want(t, 200).decode(t, &ev)
+	if ev.Body == nil || *ev.Body != `{"x":1}` || *ev.BodyEncoding != "utf-8" {
+		t.Errorf("the admin's event %+v: want its body", ev)
 	}
 }

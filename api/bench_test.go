@@ -58,6 +58,21 @@ func benchAPI(b *testing.B, dialect string, working bool) *api.API {
 	return a
 }
 
+// benchShape is a store and whether the node's workers run meanwhile.
+type benchShape struct {
+	dialect string
+	working bool
+}
+
+func (c benchShape) name() string {
+	if c.working {
+		return c.dialect + "/working"
+	}
+	return c.dialect + "/alone"
+}
+
+var benchShapes = []benchShape{{"sqlite", false}, {"sqlite", true}, {"postgres", false}, {"postgres", true}}
+
 var enqueueBody = []byte(`{"agent":"noop","payload":{"report":"weekly","n":1}}`)
 
 // postRun sends one POST /v1/runs through the whole handler.
@@ -80,15 +95,8 @@ func postRun(b *testing.B, a http.Handler) {
 //
 //	go test -run '^$' -bench 'EnqueueHTTP$' -benchtime 5000x ./api
 func BenchmarkEnqueueHTTP(b *testing.B) {
-	for _, c := range []struct {
-		dialect string
-		working bool
-	}{{"sqlite", false}, {"sqlite", true}, {"postgres", false}, {"postgres", true}} {
-		name := c.dialect + "/alone"
-		if c.working {
-			name = c.dialect + "/working"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, c := range benchShapes {
+		b.Run(c.name(), func(b *testing.B) {
 			a := benchAPI(b, c.dialect, c.working)
 			const clients = 32
 			var next atomic.Int64
@@ -111,16 +119,17 @@ func BenchmarkEnqueueHTTP(b *testing.B) {
 }
 
 // BenchmarkEnqueueHTTPLatency measures POST /v1/runs open loop at a fixed
-// 1,000 requests/s for 3 s: each request's latency is counted from the
-// moment it was due to be sent, so a stall is charged to every request
-// it delays (no coordinated omission). It reports p50, p99 and max in ms.
+// 1,000 requests/s for 3 s, the handler alone and with the node's workers
+// running: each request's latency is counted from the moment it was due
+// to be sent, so a stall is charged to every request it delays (no
+// coordinated omission). It reports p50, p99 and max in ms.
 //
 //	go test -run '^$' -bench EnqueueHTTPLatency -benchtime 1x ./api
 func BenchmarkEnqueueHTTPLatency(b *testing.B) {
 	const rate, seconds = 1000, 3
-	for _, dialect := range []string{"sqlite", "postgres"} {
-		b.Run(dialect, func(b *testing.B) {
-			a := benchAPI(b, dialect, true)
+	for _, c := range benchShapes {
+		b.Run(c.name(), func(b *testing.B) {
+			a := benchAPI(b, c.dialect, c.working)
 			for range 200 { // warm up
 				postRun(b, a)
 			}

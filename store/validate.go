@@ -375,6 +375,54 @@ func PrepareRequeue(p *RunRequeueParams, field string) (*RunRequeueParams, error
 	return &c, nil
 }
 
+// CheckRunList validates a RunList call: every status and kind it filters
+// on must be a known one. A nil p is an unfiltered listing.
+func CheckRunList(p *RunListParams) error {
+	if p == nil {
+		return nil
+	}
+	for i, st := range p.Statuses {
+		if !st.Valid() {
+			return Invalid(fmt.Sprintf("statuses[%d]", i), "must be one of queued, running, succeeded, failed, cancelled, timed_out, skipped")
+		}
+	}
+	for i, k := range p.Kinds {
+		switch k {
+		case RunKindSchedule, RunKindManual, RunKindWebhook, RunKindEnqueue:
+		default:
+			return Invalid(fmt.Sprintf("kinds[%d]", i), "must be one of schedule, manual, webhook, enqueue")
+		}
+	}
+	return nil
+}
+
+// tokenHashLen is the length of a token's hash: a SHA-256.
+const tokenHashLen = 32
+
+// PrepareToken validates t for TokenCreate and returns a copy with its
+// CreatedAt set to now (in storage form) and its own copy of the hash.
+func PrepareToken(t *Token, now time.Time) (*Token, error) {
+	if t == nil {
+		return nil, Invalid("token", "must not be nil")
+	}
+	switch {
+	case strings.TrimSpace(t.Name) == "":
+		return nil, Invalid("name", "must not be empty")
+	case len(t.Name) > maxNameLen:
+		return nil, Invalid("name", fmt.Sprintf("must be at most %d bytes", maxNameLen))
+	case strings.TrimSpace(t.Subject) == "":
+		return nil, Invalid("subject", "must not be empty")
+	case len(t.Subject) > maxNameLen:
+		return nil, Invalid("subject", fmt.Sprintf("must be at most %d bytes", maxNameLen))
+	case len(t.Hash) != tokenHashLen:
+		return nil, Invalid("hash", fmt.Sprintf("must be a SHA-256: %d bytes (got %d)", tokenHashLen, len(t.Hash)))
+	}
+	c := *t
+	c.Hash = append([]byte(nil), t.Hash...)
+	c.CreatedAt = Timestamp(now)
+	return &c, nil
+}
+
 // CheckClaim validates a RunClaim call.
 func CheckClaim(p *RunClaimParams) error {
 	switch {

@@ -164,7 +164,7 @@ func (s *Store) acceptOne(ctx context.Context, tx bun.Tx, r *acceptReq) (*store.
 	ev, run := r.ev, r.run
 	var ids []string
 	err := s.scanTx(ctx, tx, &ids, acceptEventSQL,
-		ev.ID, ev.Source, ev.DeliveryID, nullable(ev.Headers), ev.Body, ev.RunID, ev.ReceivedAt)
+		ev.ID, ev.Source, ev.DeliveryID, nullable(ev.Headers), ev.Body, ev.RunID, ev.Owner, ev.ReceivedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -249,8 +249,8 @@ const acceptBatchSQL = `WITH data AS (
 		?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::timestamptz[])
 		AS d (id, source, delivery_id, headers, body, run_id, received_at, owner, agent, payload, targets, max_attempts, timeout, run_at)
 ), ev AS (
-	INSERT INTO herald_events (id, source, delivery_id, headers, body, run_id, received_at)
-	SELECT id, source, delivery_id, headers::json, body, run_id, received_at FROM data
+	INSERT INTO herald_events (id, source, delivery_id, headers, body, run_id, owner, received_at)
+	SELECT id, source, delivery_id, headers::json, body, run_id, owner, received_at FROM data
 	ON CONFLICT DO NOTHING RETURNING id
 )
 INSERT INTO herald_runs (` + acceptRunColumns + `)

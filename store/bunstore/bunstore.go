@@ -19,6 +19,7 @@ import (
 
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/internal/notify"
+	"github.com/heraldhq/herald/store/internal/uuid7"
 )
 
 // Options configure a Store. The zero value is ready to use.
@@ -50,6 +51,7 @@ type Store struct {
 	now     func() time.Time
 	dbClock bool // PostgreSQL without Options.Now: runs' times are now()
 	limits  store.Limits
+	ids     uuid7.Generator // the ids of runs and events, from their creation times
 	logger  log.Logger
 	hub     *notify.Hub
 	origin  string // this handle's id in notifications it sends
@@ -61,6 +63,12 @@ type Store struct {
 	writeSem chan struct{}
 	groupMu  sync.Mutex
 	pending  []*groupWrite
+	// plainSem bounds the grouped plain inserts under way on PostgreSQL
+	// (on SQLite they take writeSem); plainPending queues the plain
+	// enqueues waiting for one (enqueue_group.go).
+	plainSem     chan struct{}
+	plainMu      sync.Mutex
+	plainPending []*plainWrite
 
 	listener stopper // LISTEN on PostgreSQL, polling on SQLite
 	growth
@@ -84,6 +92,8 @@ var (
 	_ store.DeliveryOutbox = (*Store)(nil)
 	_ store.StagedEnqueuer = (*Store)(nil)
 	_ store.ScheduleCapper = (*Store)(nil)
+	_ store.StatsReader    = (*Store)(nil)
+	_ store.TokenStore     = (*Store)(nil)
 )
 
 // Open opens a store from a DSN and applies the migrations. A DSN is
@@ -145,6 +155,7 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 		closed: make(chan struct{}),
 
 		writeSem: make(chan struct{}, 1),
+		plainSem: make(chan struct{}, plainInFlight),
 	}
 	switch db.Dialect().Name().String() {
 	case "pg":

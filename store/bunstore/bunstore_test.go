@@ -2,6 +2,7 @@ package bunstore_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -16,7 +17,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"))
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
+		goleak.Cleanup(func(code int) {
+			dropLargeHistories() // the databases of BenchmarkRunList
+			os.Exit(code)
+		}))
 }
 
 // factory returns a storetest.Factory that opens stores on dsn(t).

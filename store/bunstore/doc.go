@@ -43,6 +43,12 @@
 // delay, finishes) are the database's now(), so a node whose clock is off
 // cannot take another's runs; the other stamps are the process's.
 //
+// Ids. The id of a run or an event is a UUIDv7 of its creation time on the
+// store's clock (an injected clock's included), so that ids order as
+// creation times do and a listing bounded in creation time reads one span
+// of an index: every listing walks an index in id order and reads about a
+// page, whatever the size of the history (list.go).
+//
 // Notifications. A write that makes runs due wakes this process's workers
 // at once; other processes hear of it through a NOTIFY sent after the
 // commit, never inside the writing transaction (PostgreSQL serializes the

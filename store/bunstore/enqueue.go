@@ -27,7 +27,7 @@ func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Conte
 		return nil, err
 	}
 	var res []*store.EnqueueResult
-	if s.pg() && plainBatch(ps) && release == nil {
+	if plainBatch(ps) && release == nil {
 		res, err = s.enqueuePlain(ctx, ps)
 	} else {
 		var fired map[string]firedTick
@@ -70,7 +70,8 @@ func plainBatch(ps []*store.RunEnqueueParams) bool {
 	return true
 }
 
-// enqueuePlain inserts a plain batch on PostgreSQL in one statement: one
+// enqueuePlain inserts a plain batch, grouped with the plain batches of
+// concurrent callers (insertPlain): on PostgreSQL in one statement, one
 // round trip instead of three (BEGIN, INSERT, COMMIT). The notification
 // that wakes other processes' workers is sent after the commit, by the
 // run-due notifier (kickDue): a NOTIFY in the statement would serialize
@@ -81,22 +82,9 @@ func (s *Store) enqueuePlain(ctx context.Context, ps []*store.RunEnqueueParams) 
 	for i, p := range ps {
 		rows[i] = s.newRunRow(p, now)
 	}
-	var got []insertedRun
-	q, args := insertPG(rows)
-	err := s.write(func() error {
-		r, err := s.queryNative(ctx, q, args...)
-		if err == nil {
-			got, err = scanInserted(r, len(rows))
-		}
-		return err
-	})
-	if err != nil {
+	if err := s.insertPlain(ctx, rows); err != nil {
 		return nil, err
 	}
-	if len(got) != len(rows) {
-		return nil, fmt.Errorf("%w: inserted %d of %d runs", store.ErrConflict, len(got), len(rows))
-	}
-	setRunAt(rows, got)
 	out := &outbox{notes: []store.Notification{{Topic: store.TopicRunDue}}}
 	s.publish(out)
 	s.kickDue(out)
@@ -143,12 +131,13 @@ func setRunAt(rows []runRow, got []insertedRun) {
 	}
 }
 
-// newRunRow is the row of a new queued run, due at once (on the store's
-// clock) when p sets no RunAt: on the database's clock its RunAt stays
-// zero, which insertRunsPG writes as now().
+// newRunRow is the row of a new queued run created at now, whose id
+// carries now (uuid7), due at once (on the store's clock) when p sets no
+// RunAt: on the database's clock its RunAt stays zero, which insertRunsPG
+// writes as now().
 func (s *Store) newRunRow(p *store.RunEnqueueParams, now time.Time) runRow {
 	row := runRow{
-		ID: newID(), Kind: string(p.Kind), ScheduleID: p.ScheduleID, ScheduledFor: p.ScheduledFor,
+		ID: s.ids.New(now), Kind: string(p.Kind), ScheduleID: p.ScheduleID, ScheduledFor: p.ScheduledFor,
 		Owner: p.Owner, Agent: p.Agent, Payload: string(p.Payload), Targets: marshalTargets(p.Targets),
 		IdempotencyKey: p.IdempotencyKey, Status: string(store.RunQueued), Attempt: 1,
 		MaxAttempts: p.MaxAttempts, Timeout: p.Timeout, RunAt: p.RunAt, CreatedAt: now,

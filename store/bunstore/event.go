@@ -16,8 +16,10 @@ func (s *Store) EventAccept(ctx context.Context, params *store.EventAcceptParams
 	if err != nil {
 		return nil, err
 	}
-	ev := &eventRow{ID: newID(), Source: p.Source, DeliveryID: p.DeliveryID, Body: p.Body,
-		RunID: newID(), ReceivedAt: s.clock()}
+	now := s.clock()
+	runID := s.ids.New(now)
+	ev := &eventRow{ID: s.ids.New(now), Source: p.Source, DeliveryID: p.DeliveryID, Body: p.Body,
+		RunID: runID, Owner: p.Run.Owner, ReceivedAt: now}
 	if p.Headers != nil {
 		b, _ := json.Marshal(p.Headers)
 		ev.Headers = string(b)
@@ -55,8 +57,8 @@ func (s *Store) EventAccept(ctx context.Context, params *store.EventAcceptParams
 // a webhook body is never parsed as SQL text, and each statement is parsed
 // once (accept.go).
 const (
-	acceptEventSQL = "INSERT INTO herald_events (id, source, delivery_id, headers, body, run_id, received_at) " +
-		"VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
+	acceptEventSQL = "INSERT INTO herald_events (id, source, delivery_id, headers, body, run_id, owner, received_at) " +
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
 	acceptRunColumns = "id, kind, event_id, owner, agent, payload, targets, status, held, attempt, max_attempts, " +
 		"timeout, run_at, cancel_requested, created_at"
 	acceptRunSQL = "INSERT INTO herald_runs (" + acceptRunColumns + ") " +
@@ -109,39 +111,4 @@ func (s *Store) EventGet(ctx context.Context, id string) (*store.Event, error) {
 		return nil, fmt.Errorf("get event %s: %w", id, translate(err))
 	}
 	return row.event(), nil
-}
-
-// EventList implements store.EventStore.
-func (s *Store) EventList(ctx context.Context, p *store.EventListParams) (*store.EventPage, error) {
-	if s.isClosed() {
-		return nil, store.ErrClosed
-	}
-	if p == nil {
-		p = &store.EventListParams{}
-	}
-	limit := store.ListLimit(p.Limit)
-	var rows []eventRow
-	q := s.db.NewSelect().Model(&rows).OrderExpr("id DESC").Limit(int64(limit + 1))
-	if p.Source != "" {
-		q = q.Where("source = ?", p.Source)
-	}
-	if p.Cursor != "" {
-		if !validID(p.Cursor) {
-			return nil, store.Invalid("cursor", "must be the Next of a previous page")
-		}
-		q = q.Where("id < ?", p.Cursor)
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, fmt.Errorf("list events: %w", translate(err))
-	}
-	page := &store.EventPage{}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		page.Next = rows[limit-1].ID
-	}
-	page.Events = make([]*store.Event, len(rows))
-	for i := range rows {
-		page.Events[i] = rows[i].event()
-	}
-	return page, nil
 }

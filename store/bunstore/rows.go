@@ -202,11 +202,13 @@ type eventRow struct {
 	Headers    string    `bun:"headers,nullzero"`
 	Body       []byte    `bun:"body"`
 	RunID      string    `bun:"run_id"`
+	Owner      string    `bun:"owner"`
 	ReceivedAt time.Time `bun:"received_at"`
 }
 
 func (r *eventRow) event() *store.Event {
-	e := &store.Event{ID: r.ID, Source: r.Source, DeliveryID: r.DeliveryID, Body: r.Body, RunID: r.RunID, ReceivedAt: utc(r.ReceivedAt)}
+	e := &store.Event{ID: r.ID, Source: r.Source, DeliveryID: r.DeliveryID, Body: r.Body, RunID: r.RunID, Owner: r.Owner,
+		ReceivedAt: utc(r.ReceivedAt)}
 	if r.Headers != "" {
 		_ = json.Unmarshal([]byte(r.Headers), &e.Headers)
 	}

@@ -28,53 +28,6 @@ func (s *Store) RunGet(ctx context.Context, id string) (*store.Run, error) {
 	return row.run(), nil
 }
 
-// RunList implements store.RunStore.
-func (s *Store) RunList(ctx context.Context, p *store.RunListParams) (*store.RunPage, error) {
-	if s.isClosed() {
-		return nil, store.ErrClosed
-	}
-	if p == nil {
-		p = &store.RunListParams{}
-	}
-	limit := store.ListLimit(p.Limit)
-	var rows []runRow
-	q := s.db.NewSelect().Model(&rows).OrderExpr("id DESC").Limit(int64(limit + 1))
-	if p.Owner != "" {
-		q = q.Where("owner = ?", p.Owner)
-	}
-	if p.ScheduleID != "" {
-		if !validID(p.ScheduleID) {
-			return &store.RunPage{}, nil
-		}
-		q = q.Where("schedule_id = ?", p.ScheduleID)
-	}
-	if len(p.Statuses) > 0 {
-		q = q.Where("status IN (?)", bun.List(p.Statuses))
-	}
-	if !p.CreatedFrom.IsZero() {
-		q = q.Where("created_at >= ?", store.Timestamp(p.CreatedFrom))
-	}
-	if !p.CreatedTo.IsZero() {
-		q = q.Where("created_at < ?", store.Timestamp(p.CreatedTo))
-	}
-	if p.Cursor != "" {
-		if !validID(p.Cursor) {
-			return nil, store.Invalid("cursor", "must be the Next of a previous page")
-		}
-		q = q.Where("id < ?", p.Cursor)
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, fmt.Errorf("list runs: %w", translate(err))
-	}
-	page := &store.RunPage{}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		page.Next = rows[limit-1].ID
-	}
-	page.Runs = runs(rows)
-	return page, nil
-}
-
 // write runs one write statement outside a transaction: on SQLite it
 // queues behind this process's other writers.
 func (s *Store) write(fn func() error) error {

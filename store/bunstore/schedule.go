@@ -17,6 +17,8 @@ func validID(id string) bool {
 	return err == nil && len(id) == 36
 }
 
+// newID is the id of a new schedule or delivery. Those of runs and events
+// come from Store.ids, out of their creation times.
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // ScheduleCreate implements store.ScheduleStore.

@@ -28,19 +28,17 @@ func (s *Store) EventAccept(ctx context.Context, params *store.EventAcceptParams
 		}
 		return res, nil
 	}
-	ids, err := newIDs(2)
-	if err != nil {
-		return nil, fmt.Errorf("accept event: %w", err)
-	}
+	runID, eventID := s.ids.New(now), s.ids.New(now)
 	var fx effects
-	r, _ := s.enqueueLocked(&c.Run, ids[0], ids[1], now, nil, &fx)
+	r, _ := s.enqueueLocked(&c.Run, runID, eventID, now, nil, &fx)
 	e := &store.Event{
-		ID:         ids[1],
+		ID:         eventID,
 		Source:     c.Source,
 		DeliveryID: c.DeliveryID,
 		Headers:    c.Headers,
 		Body:       cloneBytes(c.Body),
 		RunID:      r.ID,
+		Owner:      r.Owner,
 		ReceivedAt: now,
 	}
 	s.events[e.ID] = e
@@ -73,10 +71,14 @@ func (s *Store) EventList(ctx context.Context, params *store.EventListParams) (*
 	if params != nil {
 		p = *params
 	}
+	from, to := store.Timestamp(p.ReceivedFrom), store.Timestamp(p.ReceivedTo)
 	var rows []*store.Event
 	for _, e := range s.events {
 		switch {
 		case p.Source != "" && e.Source != p.Source,
+			p.Owner != "" && e.Owner != p.Owner,
+			!from.IsZero() && e.ReceivedAt.Before(from),
+			!to.IsZero() && !e.ReceivedAt.Before(to),
 			p.Cursor != "" && e.ID >= p.Cursor:
 			continue
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/internal/notify"
+	"github.com/heraldhq/herald/store/internal/uuid7"
 )
 
 // Options configures a Store. The zero value is ready to use.
@@ -36,6 +37,7 @@ type Store struct {
 	now    func() time.Time
 	limits store.Limits
 	hub    *notify.Hub
+	ids    uuid7.Generator // the ids of runs and events, from their creation times
 
 	mu            sync.Mutex // guards everything below
 	closed        bool
@@ -52,6 +54,7 @@ type Store struct {
 	outbox        map[string]*store.Run        // runs with a DeliverAfter, by id
 	cursors       map[store.CursorKey]*store.Cursor
 	messages      map[store.CursorKey]map[string]*store.Message // channel → ts → message
+	tokens        map[string]*store.Token                       // by name
 }
 
 var (
@@ -59,6 +62,8 @@ var (
 	_ store.DeliveryOutbox = (*Store)(nil)
 	_ store.StagedEnqueuer = (*Store)(nil)
 	_ store.ScheduleCapper = (*Store)(nil)
+	_ store.StatsReader    = (*Store)(nil)
+	_ store.TokenStore     = (*Store)(nil)
 )
 
 type ownerKey struct{ owner, name string }
@@ -92,6 +97,7 @@ func New(opts Options) *Store {
 		outbox:        make(map[string]*store.Run),
 		cursors:       make(map[store.CursorKey]*store.Cursor),
 		messages:      make(map[store.CursorKey]map[string]*store.Message),
+		tokens:        make(map[string]*store.Token),
 	}
 }
 
@@ -158,24 +164,14 @@ func (s *Store) publish(fx *effects) {
 	}
 }
 
-// newIDs returns n fresh UUIDv7 strings, in increasing order. They are made
-// before anything is written, so a failure leaves the store untouched.
-func newIDs(n int) ([]string, error) {
-	ids := make([]string, n)
-	for i := range ids {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return nil, fmt.Errorf("new id: %w", err)
-		}
-		ids[i] = id.String()
-	}
-	return ids, nil
-}
-
+// newID returns a fresh UUIDv7 string: the id of a schedule or a
+// delivery (those of runs and events come from Store.ids, which derives
+// them from their creation times). It is made before anything is written,
+// so a failure leaves the store untouched.
 func newID() (string, error) {
-	ids, err := newIDs(1)
+	id, err := uuid.NewV7()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("new id: %w", err)
 	}
-	return ids[0], nil
+	return id.String(), nil
 }

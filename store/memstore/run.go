@@ -46,9 +46,9 @@ func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Conte
 			return nil, fmt.Errorf("enqueue runs: schedule %s: %w", p.ScheduleID, store.ErrNotFound)
 		}
 	}
-	ids, err := newIDs(len(prepared))
-	if err != nil {
-		return nil, fmt.Errorf("enqueue runs: %w", err)
+	ids := make([]string, len(prepared))
+	for i := range ids {
+		ids[i] = s.ids.New(now)
 	}
 	var fx effects
 	active := make(map[string]overlap.Active)
@@ -229,6 +229,9 @@ func (s *Store) RunList(ctx context.Context, params *store.RunListParams) (*stor
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	defer s.mu.Unlock()
+	if err := store.CheckRunList(params); err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
 	var p store.RunListParams
 	if params != nil {
 		p = *params
@@ -240,6 +243,8 @@ func (s *Store) RunList(ctx context.Context, params *store.RunListParams) (*stor
 		case p.Owner != "" && r.Owner != p.Owner,
 			p.ScheduleID != "" && r.ScheduleID != p.ScheduleID,
 			len(p.Statuses) > 0 && !slices.Contains(p.Statuses, r.Status),
+			p.Agent != "" && r.Agent != p.Agent,
+			len(p.Kinds) > 0 && !slices.Contains(p.Kinds, r.Kind),
 			!from.IsZero() && r.CreatedAt.Before(from),
 			!to.IsZero() && !r.CreatedAt.Before(to),
 			p.Cursor != "" && r.ID >= p.Cursor:

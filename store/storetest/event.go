@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +22,8 @@ func eventTests() []test {
 		{"AcceptRejectsBadInputAndWritesNothing", testEventBadInput},
 		{"MissingEventIsNotFound", testEventNotFound},
 		{"ListPagesNewestFirst", testEventList},
+		{"AcceptRecordsTheRunsOwner", testEventOwner},
+		{"ListFiltersByOwnerAndTime", testEventListFilters},
 		{"ConcurrentAcceptsYieldOneEvent", testEventConcurrent},
 		{"ConcurrentMixedAcceptsYieldOneEventEach", testEventConcurrentMixed},
 	}
@@ -56,6 +60,7 @@ func testEventAccept(t *testing.T, fx *fixture) {
 		want(t, how+" Source", e.Source, "github")
 		want(t, how+" DeliveryID", e.DeliveryID, "d-1")
 		want(t, how+" RunID", e.RunID, res.Run.ID)
+		want(t, how+" Owner", e.Owner, alice)
 		wantTime(t, how+" ReceivedAt", e.ReceivedAt, fx.now())
 		if !bytes.Equal(e.Body, p.Body) {
 			t.Errorf("%s Body = %q, want %q", how, e.Body, p.Body)
@@ -308,6 +313,131 @@ func testEventConcurrentMixed(t *testing.T, fx *fixture) {
 	for _, r := range runs {
 		if !runIDs[r.ID] {
 			t.Errorf("run %s is no delivery's", r.ID)
+		}
+	}
+}
+
+// testEventOwner checks that an event keeps its run's owner, also once
+// the run's history is pruned.
+func testEventOwner(t *testing.T, fx *fixture) {
+	p := delivery("github", "d-1")
+	p.Run.Owner = bob
+	res, err := fx.st.EventAccept(fx.ctx, p)
+	if err != nil {
+		t.Fatalf("EventAccept: %v", err)
+	}
+	want(t, "accepted Owner", res.Event.Owner, bob)
+	again, err := fx.st.EventAccept(fx.ctx, delivery("github", "d-1")) // alice's, this time
+	if err != nil {
+		t.Fatalf("EventAccept of a redelivery: %v", err)
+	}
+	want(t, "Owner of the redelivery's original", again.Event.Owner, bob)
+	ev, err := fx.open().EventGet(fx.ctx, res.Event.ID)
+	if err != nil {
+		t.Fatalf("EventGet: %v", err)
+	}
+	want(t, "read back Owner", ev.Owner, bob)
+
+	fx.claimOne(nodeA, res.Run.ID)
+	fx.finish(res.Run.ID, nodeA, store.RunSucceeded)
+	fx.clock.Advance(2 * time.Hour)
+	if n, err := fx.st.RunDeleteFinished(fx.ctx, &store.RunDeleteFinishedParams{OlderThan: time.Hour}); err != nil || n != 1 {
+		t.Fatalf("RunDeleteFinished = %d, %v; want 1", n, err)
+	}
+	ev, err = fx.st.EventGet(fx.ctx, res.Event.ID)
+	if err != nil {
+		t.Fatalf("EventGet after the run was pruned: %v", err)
+	}
+	want(t, "Owner after the run was pruned", ev.Owner, bob)
+	page, err := fx.st.EventList(fx.ctx, &store.EventListParams{Owner: bob})
+	if err != nil {
+		t.Fatalf("EventList: %v", err)
+	}
+	if len(page.Events) != 1 || page.Events[0].ID != res.Event.ID || page.Events[0].Owner != bob {
+		t.Errorf("bob's events after the run was pruned = %+v, want the event", page.Events)
+	}
+}
+
+// testEventListFilters checks the owner and time filters of EventList,
+// alone, together and with Source, across pages; ReceivedFrom and
+// ReceivedTo bound ReceivedAt to the microsecond, whatever the order the
+// events came in (the clock goes back in between).
+func testEventListFilters(t *testing.T, fx *fixture) {
+	base := fx.now().Truncate(time.Millisecond).Add(time.Millisecond)
+	n := 0
+	at := func(d time.Duration, source, owner string) *store.Event {
+		t.Helper()
+		fx.clock.Set(base.Add(d))
+		n++
+		p := delivery(source, fmt.Sprintf("d-%d", n))
+		p.Run.Owner = owner
+		res, err := fx.st.EventAccept(fx.ctx, p)
+		if err != nil {
+			t.Fatalf("EventAccept: %v", err)
+		}
+		return res.Event
+	}
+	us, ms, none := time.Microsecond, time.Millisecond, time.Time{}
+	e0 := at(-us, "github", alice)
+	e1 := at(0, "github", bob)
+	e2 := at(us, "stripe", alice)
+	e3 := at(ms, "github", alice)
+	e4 := at(time.Hour, "stripe", bob)
+	e5 := at(-time.Hour, "github", alice) // came last, received first
+	cases := []struct {
+		name   string
+		params store.EventListParams
+		want   []*store.Event
+	}{
+		{"owner", store.EventListParams{Owner: alice}, []*store.Event{e0, e2, e3, e5}},
+		{"another owner", store.EventListParams{Owner: bob}, []*store.Event{e1, e4}},
+		{"unknown owner", store.EventListParams{Owner: "carol"}, nil},
+		{"owner and source", store.EventListParams{Owner: alice, Source: "github"}, []*store.Event{e0, e3, e5}},
+		{"from", store.EventListParams{ReceivedFrom: base}, []*store.Event{e1, e2, e3, e4}},
+		{"to", store.EventListParams{ReceivedTo: base}, []*store.Event{e0, e5}},
+		{"between", store.EventListParams{ReceivedFrom: base.Add(us), ReceivedTo: base.Add(ms + us)}, []*store.Event{e2, e3}},
+		{"to the earlier hour", store.EventListParams{ReceivedTo: base.Add(-30 * time.Minute)}, []*store.Event{e5}},
+		{"owner, from", store.EventListParams{Owner: alice, ReceivedFrom: base}, []*store.Event{e2, e3}},
+		{"source, to", store.EventListParams{Source: "stripe", ReceivedTo: base.Add(time.Hour)}, []*store.Event{e2}},
+		{"every filter", store.EventListParams{Owner: bob, Source: "github", ReceivedFrom: base, ReceivedTo: base.Add(us)}, []*store.Event{e1}},
+		{"no bounds", store.EventListParams{ReceivedFrom: none, ReceivedTo: none}, []*store.Event{e0, e1, e2, e3, e4, e5}},
+	}
+	for _, tc := range cases {
+		for _, limit := range []int{0, 1} {
+			params := tc.params
+			params.Limit = limit
+			var got []string
+			for pages := 0; ; pages++ {
+				if pages > len(tc.want)+1 {
+					t.Fatalf("%s, limit %d: paging does not end; so far %v", tc.name, limit, got)
+				}
+				page, err := fx.st.EventList(fx.ctx, &params)
+				if err != nil {
+					t.Fatalf("%s: EventList: %v", tc.name, err)
+				}
+				for _, e := range page.Events {
+					got = append(got, e.ID)
+					if tc.params.Owner != "" && e.Owner != tc.params.Owner {
+						t.Errorf("%s: event %s of %q", tc.name, e.ID, e.Owner)
+					}
+				}
+				if page.Next == "" {
+					break
+				}
+				params.Cursor = page.Next
+			}
+			if !slices.IsSortedFunc(got, func(a, b string) int { return strings.Compare(b, a) }) || len(slices.Compact(slices.Clone(got))) != len(got) {
+				t.Errorf("%s, limit %d: %v, want descending ids, each once", tc.name, limit, got)
+			}
+			slices.Sort(got)
+			var expect []string
+			for _, e := range tc.want {
+				expect = append(expect, e.ID)
+			}
+			slices.Sort(expect)
+			if !slices.Equal(got, expect) {
+				t.Errorf("%s, limit %d (sorted) = %v, want %v", tc.name, limit, got, expect)
+			}
 		}
 	}
 }

@@ -38,6 +38,9 @@ func runTests() []test {
 		{"ListFilters", testRunListFilters},
 		{"ListPagesNewestFirst", testRunListPages},
 		{"ListSeesEveryRowOnceDuringInserts", testRunListDuringInserts},
+		{"ListFiltersByAgentAndKind", testRunListAgentKind},
+		{"ListRejectsUnknownStatusesAndKinds", testRunListBadFilters},
+		{"ListCreatedBoundsAreExact", testRunListCreatedBounds},
 		{"DeleteFinishedPrunesOldHistory", testRunDeleteFinished},
 		{"ConcurrentClaimersClaimEveryRunOnce", testRunConcurrentClaimers},
 		{"ConcurrentTicksYieldOneRunAllowAll", func(t *testing.T, fx *fixture) {

@@ -42,8 +42,11 @@ type Factory func(t *testing.T, now func() time.Time) (open func() store.Store)
 
 // Run runs the conformance suite against the stores f makes, as subtests
 // grouped by entity (Schedule/..., Run/..., Lease/..., Overlap/..., Event/...,
-// Delivery/..., Outbox/..., Backfill/..., Notify/..., Time/..., Store/...).
-// The Outbox cases skip for a store that is no store.DeliveryOutbox.
+// Delivery/..., Outbox/..., Stats/..., Token/..., Backfill/..., Notify/...,
+// Time/..., Store/...). The cases of an optional capability skip for a
+// store that lacks it: Outbox (store.DeliveryOutbox), Staged
+// (store.StagedEnqueuer), Capped (store.ScheduleCapper), Stats
+// (store.StatsReader) and Token (store.TokenStore).
 func Run(t *testing.T, f Factory) {
 	groups := []struct {
 		name  string
@@ -58,6 +61,8 @@ func Run(t *testing.T, f Factory) {
 		{"Outbox", outboxTests()},
 		{"Staged", stagedTests()},
 		{"Capped", cappedTests()},
+		{"Stats", statsTests()},
+		{"Token", tokenTests()},
 		{"Backfill", backfillTests()},
 		{"Notify", notifyTests()},
 		{"Time", timeTests()},

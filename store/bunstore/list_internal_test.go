@@ -1,0 +1,98 @@
+package bunstore
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/store"
+)
+
+// TestRunListWalksSQLite checks the plan of each RunList statement on
+// SQLite: the index it seeks by, and that it reads that index in id order
+// (no sort) unless it lists several statuses under way. SQLite plans
+// without statistics (the store runs no ANALYZE), so the plans of an empty
+// database are those of a large one.
+func TestRunListWalksSQLite(t *testing.T) {
+	st, err := Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "plans.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const sid = "01900000-0000-7000-8000-000000000001"
+	from := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	one := func(s store.RunStatus) []store.RunStatus { return []store.RunStatus{s} }
+	kind := []store.RunKind{store.RunKindManual}
+	cases := []struct {
+		name   string
+		params store.RunListParams
+		index  string // the index the plan seeks by
+		sorted bool   // the plan sorts
+	}{
+		{"no filter", store.RunListParams{}, "sqlite_autoindex_herald_runs_1", false},
+		{"created from", store.RunListParams{CreatedFrom: from}, "sqlite_autoindex_herald_runs_1", false},
+		{"created range and cursor", store.RunListParams{CreatedFrom: from, CreatedTo: from.Add(time.Hour), Cursor: sid}, "sqlite_autoindex_herald_runs_1", false},
+		{"owner", store.RunListParams{Owner: "a"}, "herald_runs_owner_idx", false},
+		{"owner, created to", store.RunListParams{Owner: "a", CreatedTo: from}, "herald_runs_owner_idx", false},
+		{"schedule", store.RunListParams{ScheduleID: sid}, "herald_runs_schedule_idx", false},
+		{"schedule and owner", store.RunListParams{ScheduleID: sid, Owner: "a"}, "herald_runs_schedule_idx", false},
+		{"status", store.RunListParams{Statuses: one(store.RunQueued)}, "herald_runs_status_idx", false},
+		{"statuses under way", store.RunListParams{Statuses: []store.RunStatus{store.RunQueued, store.RunRunning}}, "herald_runs_status_idx", true},
+		{"ended statuses", store.RunListParams{Statuses: []store.RunStatus{store.RunFailed, store.RunTimedOut}}, "sqlite_autoindex_herald_runs_1", false},
+		{"agent", store.RunListParams{Agent: "x"}, "herald_runs_agent_idx", false},
+		{"kind", store.RunListParams{Kinds: kind}, "herald_runs_kind_idx", false},
+		{"owner and status", store.RunListParams{Owner: "a", Statuses: one(store.RunFailed)}, "herald_runs_owner_status_idx", false},
+		{"owner and agent", store.RunListParams{Owner: "a", Agent: "x"}, "herald_runs_owner_agent_idx", false},
+		{"owner and kind", store.RunListParams{Owner: "a", Kinds: kind}, "herald_runs_owner_kind_idx", false},
+		{"owner, status and agent", store.RunListParams{Owner: "a", Agent: "x", Statuses: one(store.RunFailed)}, "herald_runs_owner_status_idx", false},
+	}
+	for _, tc := range cases {
+		plan, err := st.explainRunList(context.Background(), &tc.params)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !strings.Contains(plan, "USING INDEX "+tc.index+" ") && !strings.Contains(plan, "USING COVERING INDEX "+tc.index+" ") {
+			t.Errorf("%s: the plan does not seek by %s:\n%s", tc.name, tc.index, plan)
+		}
+		if sorts := strings.Contains(plan, "TEMP B-TREE"); sorts != tc.sorted {
+			t.Errorf("%s: the plan sorts: %v, want %v:\n%s", tc.name, sorts, tc.sorted, plan)
+		}
+	}
+}
+
+// explainRunList returns the plan of the statement of a RunList call: on
+// PostgreSQL run, with its timing and buffers (EXPLAIN ANALYZE), on SQLite
+// as planned (EXPLAIN QUERY PLAN).
+func (s *Store) explainRunList(ctx context.Context, p *store.RunListParams) (string, error) {
+	q, args, err := s.runListQuery(p)
+	if err != nil || q == "" {
+		return "", err
+	}
+	return s.explain(ctx, s.db.NewRaw(q, args).String())
+}
+
+// explain returns the plan of the statement text, as explainRunList does.
+func (s *Store) explain(ctx context.Context, text string) (string, error) {
+	if s.pg() {
+		var lines []string
+		err := s.db.NewRaw("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "+text).Scan(ctx, &lines)
+		return strings.Join(lines, "\n"), err
+	}
+	var rows []struct {
+		ID      int    `bun:"id"`
+		Parent  int    `bun:"parent"`
+		NotUsed int    `bun:"notused"`
+		Detail  string `bun:"detail"`
+	}
+	if err := s.db.NewRaw("EXPLAIN QUERY PLAN "+text).Scan(ctx, &rows); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%d %d %s\n", r.ID, r.Parent, r.Detail)
+	}
+	return b.String(), nil
+}
