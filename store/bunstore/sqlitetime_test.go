@@ -109,12 +109,12 @@ type timeKey struct {
 }
 
 // timeColumns lists "table.column" of every timestamp column of Herald's
-// own tables but herald_tokens, which came after the integer times'
+// own tables but herald_tokens and herald_workspaces, which came after the integer times'
 // migration and never held text times.
 func timeColumns(t *testing.T, db *sql.DB) []string {
 	t.Helper()
 	rows, err := db.Query(`SELECT m.name || '.' || p.name FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p
-		WHERE m.type = 'table' AND m.name LIKE 'herald_%' AND m.name NOT LIKE 'herald_migration%' AND m.name <> 'herald_tokens'
+		WHERE m.type = 'table' AND m.name LIKE 'herald_%' AND m.name NOT LIKE 'herald_migration%' AND m.name NOT IN ('herald_tokens', 'herald_workspaces')
 		AND lower(p.type) = 'timestamp'`)
 	if err != nil {
 		t.Fatal(err)

@@ -55,6 +55,7 @@ type Store struct {
 	cursors       map[store.CursorKey]*store.Cursor
 	messages      map[store.CursorKey]map[string]*store.Message // channel → ts → message
 	tokens        map[string]*store.Token                       // by name
+	workspaces    map[string]*store.Workspace                   // by id
 }
 
 var (
@@ -98,6 +99,7 @@ func New(opts Options) *Store {
 		cursors:       make(map[store.CursorKey]*store.Cursor),
 		messages:      make(map[store.CursorKey]map[string]*store.Message),
 		tokens:        make(map[string]*store.Token),
+		workspaces:    make(map[string]*store.Workspace),
 	}
 }
 

@@ -42,11 +42,12 @@ type Factory func(t *testing.T, now func() time.Time) (open func() store.Store)
 
 // Run runs the conformance suite against the stores f makes, as subtests
 // grouped by entity (Schedule/..., Run/..., Lease/..., Overlap/..., Event/...,
-// Delivery/..., Outbox/..., Stats/..., Token/..., Backfill/..., Notify/...,
+// Delivery/..., Outbox/..., Stats/..., Token/..., Workspace/..., Backfill/..., Notify/...,
 // Time/..., Store/...). The cases of an optional capability skip for a
 // store that lacks it: Outbox (store.DeliveryOutbox), Staged
 // (store.StagedEnqueuer), Capped (store.ScheduleCapper), Stats
-// (store.StatsReader) and Token (store.TokenStore).
+// (store.StatsReader), Token (store.TokenStore) and Workspace
+// (store.WorkspaceStore).
 func Run(t *testing.T, f Factory) {
 	groups := []struct {
 		name  string
@@ -63,6 +64,7 @@ func Run(t *testing.T, f Factory) {
 		{"Capped", cappedTests()},
 		{"Stats", statsTests()},
 		{"Token", tokenTests()},
+		{"Workspace", workspaceTests()},
 		{"Backfill", backfillTests()},
 		{"Notify", notifyTests()},
 		{"Time", timeTests()},
