@@ -17,7 +17,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/api/auth"
+	"github.com/heraldhq/herald/backfill"
 	"github.com/heraldhq/herald/scheduler"
+	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/webhook"
 )
 
@@ -85,6 +87,15 @@ type Config struct {
 	// RateLimit limits each principal's requests; the zero value means no
 	// limit. Webhooks, health, readiness and metrics are not limited.
 	RateLimit RateLimit
+	// Backfill, when set, serves /v1/workspaces (the chat workspaces whose
+	// history the slack_backfill agent collects, with their tokens sealed)
+	// and checks the runs and schedules of that agent: their workspace
+	// must be their owner's, and a workspace has at most one active
+	// backfill schedule.
+	Backfill *backfill.Vault
+	// Messages serves GET /v1/workspaces/{id}/messages: the collected
+	// messages. Required with Backfill.
+	Messages store.MessageStore
 	// Observer is told about requests; nil means none.
 	Observer Observer
 	// MetricsHandler serves GET /metrics (for example promhttp.HandlerFor
@@ -110,6 +121,8 @@ type API struct {
 	authn    Authenticator
 	observer Observer
 	limiter  *limiter
+	vault    *backfill.Vault    // nil: no workspaces
+	messages store.MessageStore // with vault
 	logger   log.Logger
 	maxBody  int64
 	now      func() time.Time
@@ -129,10 +142,14 @@ func New(cfg Config) (*API, error) {
 	if cfg.MaxBody < 0 {
 		return nil, errors.New("api: Config.MaxBody must not be negative")
 	}
+	if cfg.Backfill != nil && cfg.Messages == nil {
+		return nil, errors.New("api: Config.Messages is required with Config.Backfill")
+	}
 	if cfg.RateLimit.PerSecond < 0 || cfg.RateLimit.Burst < 0 || cfg.RateLimit.MaxPrincipals < 0 {
 		return nil, errors.New("api: Config.RateLimit: fields must not be negative")
 	}
 	a := &API{sched: cfg.Scheduler, authn: cfg.Authenticator, observer: cfg.Observer, logger: cfg.Logger,
+		vault: cfg.Backfill, messages: cfg.Messages,
 		maxBody: cfg.MaxBody, now: cfg.Now, mux: http.NewServeMux()}
 	if a.logger == nil {
 		a.logger = log.NewNopLogger()
@@ -185,6 +202,9 @@ func (a *API) routes(cfg Config) error {
 	authed("GET /v1/events/{id}", a.getEvent)
 	authed("GET /v1/agents", a.agents)
 	authed("GET /v1/channels", a.channels)
+	if a.vault != nil {
+		a.workspaceRoutes(authed)
+	}
 
 	if len(cfg.Webhooks) > 0 {
 		var sink webhook.Sink = a.sched

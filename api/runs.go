@@ -1,9 +1,11 @@
 package api
 
 import (
+	"cmp"
 	"net/http"
 	"strings"
 
+	"github.com/heraldhq/herald/backfill"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store"
 )
@@ -38,6 +40,12 @@ func (a *API) enqueue(w http.ResponseWriter, r *http.Request, p scheduler.Princi
 	if prob := ownerParam(p, req.Owner); prob != nil {
 		writeProblem(w, prob)
 		return
+	}
+	if a.vault != nil && req.Agent == backfill.AgentName {
+		if _, err := a.checkBackfillRun(r.Context(), cmp.Or(req.Owner, p.Subject), er.Payload); err != nil {
+			a.fail(w, r, "run", err, runFields)
+			return
+		}
 	}
 	run, err := a.sched.Enqueue(r.Context(), p, er)
 	if err != nil {

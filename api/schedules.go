@@ -2,10 +2,12 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
 
+	"github.com/heraldhq/herald/backfill"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store"
 )
@@ -57,7 +59,15 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, p scheduler
 		writeProblem(w, prob)
 		return
 	}
+	workspace, err := a.checkBackfillSchedule(r.Context(), cmp.Or(sch.Owner, p.Subject), sch)
+	if err != nil {
+		a.fail(w, r, "schedule", err, fields)
+		return
+	}
 	out, err := a.sched.CreateSchedule(r.Context(), p, sch)
+	if err == nil {
+		err = a.giveWay(r.Context(), out, workspace, false, func() error { return a.sched.DeleteSchedule(r.Context(), p, out.ID) })
+	}
 	if err != nil {
 		a.fail(w, r, "schedule", err, fields)
 		return
@@ -154,6 +164,10 @@ func (a *API) patchSchedule(w http.ResponseWriter, r *http.Request, p scheduler.
 		return
 	}
 	sch.ID = id
+	if _, err := a.checkBackfillSchedule(r.Context(), cur.Owner, sch); err != nil {
+		a.fail(w, r, "schedule", err, fields)
+		return
+	}
 	out, err := a.sched.UpdateSchedule(r.Context(), p, sch)
 	if err != nil {
 		a.fail(w, r, "schedule", err, fields)
@@ -188,6 +202,14 @@ func (a *API) scheduleAction(act func(context.Context, scheduler.Principal, stri
 			return
 		}
 		sch, err := act(r.Context(), p, id)
+		if err == nil && !sch.Paused && a.vault != nil && sch.Agent == backfill.AgentName {
+			if bp, perr := backfill.ParsePayload(sch.Payload); perr == nil {
+				err = a.giveWay(r.Context(), sch, bp.WorkspaceID, true, func() error {
+					_, err := a.sched.PauseSchedule(r.Context(), p, sch.ID)
+					return err
+				})
+			}
+		}
 		if err != nil {
 			a.fail(w, r, "schedule", err, nil)
 			return

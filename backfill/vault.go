@@ -97,3 +97,24 @@ func (v *Vault) Reseal(ctx context.Context) (int, error) {
 		cursor = page.Next
 	}
 }
+
+// Get returns workspace id (its Secret sealed).
+func (v *Vault) Get(ctx context.Context, id string) (*store.Workspace, error) {
+	return v.ws.WorkspaceGet(ctx, id)
+}
+
+// List returns a page of workspaces (their Secrets sealed).
+func (v *Vault) List(ctx context.Context, params *store.WorkspaceListParams) (*store.WorkspacePage, error) {
+	return v.ws.WorkspaceList(ctx, params)
+}
+
+// Delete removes workspace id and its token; its messages and cursors stay.
+func (v *Vault) Delete(ctx context.Context, id string) error {
+	return v.ws.WorkspaceDelete(ctx, id)
+}
+
+// KeyID returns the id of the key w's token is sealed under.
+func (v *Vault) KeyID(w *store.Workspace) string {
+	id, _ := v.kr.KeyID(w.Secret)
+	return id
+}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"net/http"
 	"reflect"
 	"strings"
 	"sync"
@@ -532,6 +534,25 @@ func TestRetryAfter(t *testing.T) {
 			t.Fatalf("waits %v, want %v", got, want)
 		}
 	})
+	t.Run("Retry-After forms", func(t *testing.T) {
+		for value, want := range map[string]string{
+			"0":                 "1s",
+			"12":                "12s",
+			"soon":              "1m0s",
+			"99999999999999999": "1m0s",
+			epoch.Add(30 * time.Second).UTC().Format(http.TimeFormat): "30s",
+		} {
+			ws := workspace()
+			ws.Faults = []slacktest.Fault{{Method: slack.MethodUsersInfo, At: 1, Status: 429, RetryAfter: value}}
+			f := newFixture(t, ws)
+			if _, err := f.source.UserName(ctx, "U1"); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.waits.get(); !reflect.DeepEqual(got, []string{"users.info " + want}) {
+				t.Errorf("Retry-After %q: waits %v, want %s", value, got, want)
+			}
+		}
+	})
 	t.Run("ok:false ratelimited is retried", func(t *testing.T) {
 		ws := workspace()
 		ws.Faults = []slacktest.Fault{{Method: slack.MethodConversationsList, At: 1, Code: "ratelimited"}}
@@ -854,4 +875,29 @@ func TestConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// BenchmarkHistory reads pages of 200 messages through the Source: the
+// cost of slack-go's decoding plus the second pass that cuts Raw from the
+// captured body, over loopback HTTP.
+func BenchmarkHistory(b *testing.B) {
+	ws := slacktest.Generate(slacktest.GenerateParams{Channels: 1, Messages: 100_000})
+	server := slacktest.New(b, ws)
+	source, err := slack.New(slack.Config{
+		Token: server.Token(), BaseURL: server.URL(), HTTPClient: server.Client(),
+		RateLimits: map[string]float64{slack.MethodConversationsHistory: math.Inf(1)},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	cursor := ""
+	b.ReportAllocs()
+	for b.Loop() {
+		page, err := source.History(ctx, backfill.HistoryParams{Channel: "C0000000", Cursor: cursor, Limit: 200})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cursor = page.Next
+	}
 }
