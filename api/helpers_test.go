@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,9 +15,12 @@ import (
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/api"
 	"github.com/heraldhq/herald/api/auth"
+	"github.com/heraldhq/herald/backfill"
 	"github.com/heraldhq/herald/delivery"
+	"github.com/heraldhq/herald/keyring"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/scheduler/schedulertest"
+	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/webhook"
 )
 
@@ -40,6 +44,7 @@ type fixtureOptions struct {
 	rate     api.RateLimit
 	webhooks []webhook.Source
 	observer api.Observer
+	backfill bool // serve /v1/workspaces, with a stub slack_backfill agent
 }
 
 func newFixture(t *testing.T, opts ...fixtureOptions) *fixture {
@@ -61,6 +66,11 @@ func newFixture(t *testing.T, opts ...fixtureOptions) *fixture {
 			return &agent.Result{Summary: "slept"}, nil
 		}
 	}))
+	if o.backfill {
+		agents.MustRegister(backfill.AgentName, agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
+			return &agent.Result{Summary: "backfilled"}, nil
+		}))
+	}
 	router := delivery.NewRouter()
 	router.MustHandle("log", delivery.Func(func(context.Context, *delivery.Message) error { return nil }))
 	f.h = schedulertest.New(t, scheduler.Config{Agents: agents, Delivery: router, Policy: o.policy, ShutdownGrace: time.Second})
@@ -79,8 +89,25 @@ func newFixture(t *testing.T, opts ...fixtureOptions) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := api.New(api.Config{Scheduler: f.h.Scheduler, Authenticator: tokens, RateLimit: o.rate,
-		Webhooks: o.webhooks, Observer: o.observer, Now: f.h.Clock.Now})
+	cfg := api.Config{Scheduler: f.h.Scheduler, Authenticator: tokens, RateLimit: o.rate,
+		Webhooks: o.webhooks, Observer: o.observer, Now: f.h.Clock.Now}
+	if o.backfill {
+		key, err := keyring.GenerateKey("k1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		kr, err := keyring.New(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Backfill, err = backfill.NewVault(f.h.Store.(store.WorkspaceStore), kr,
+			func(*store.Workspace, keyring.Secret) (backfill.Source, error) { return nil, errors.New("no source in these tests") })
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Messages = f.h.Store
+	}
+	a, err := api.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
