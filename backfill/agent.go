@@ -41,7 +41,9 @@ type Workspaces interface {
 type WorkspacesFunc func(ctx context.Context, owner, id string) (Source, error)
 
 // Open implements Workspaces.
-func (f WorkspacesFunc) Open(ctx context.Context, owner, id string) (Source, error) { return f(ctx, owner, id) }
+func (f WorkspacesFunc) Open(ctx context.Context, owner, id string) (Source, error) {
+	return f(ctx, owner, id)
+}
 
 // Config configures the backfill agent.
 type Config struct {

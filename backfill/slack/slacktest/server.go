@@ -401,7 +401,8 @@ func (s *Server) conversationsList(form url.Values) response {
 func (s *Server) readable(form url.Values) (*channel, string) {
 	ch := s.byID[form.Get("channel")]
 	switch {
-	case ch == nil:
+	case ch == nil, ch.private && !ch.member && ch.err == "":
+		// A private channel is invisible to non-members.
 		return nil, "channel_not_found"
 	case ch.err != "":
 		return nil, ch.err

@@ -218,6 +218,7 @@ func TestHistory(t *testing.T) {
 		for _, tc := range []struct{ channel, cursor, code string }{
 			{"C9", "", "channel_not_found"},
 			{"C5", "", "not_in_channel"},
+			{"C3", "", "channel_not_found"},
 			{"C1", "bm9wZQ==", "invalid_cursor"},
 		} {
 			if a := call(t, s, "conversations.history", "channel", tc.channel, "cursor", tc.cursor); a.OK || a.Error != tc.code {

@@ -68,7 +68,8 @@ type Channel struct {
 	// Archived channels are left out when exclude_archived is set.
 	Archived bool
 	// Member tells whether the bot is in the channel; history and replies
-	// of a channel it is not in are answered not_in_channel.
+	// of a public channel it is not in are answered not_in_channel, of a
+	// private one channel_not_found.
 	Member bool
 	// Error, when set, is the code history and replies of the channel are
 	// answered with.
