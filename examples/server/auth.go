@@ -177,7 +177,7 @@ func (c jwtConfig) check(p *problems, path string) {
 			p.addf(key(path, "secret"), "must be at least %d bytes (openssl rand -hex 32 makes one)", jwtSecretMinLen)
 		}
 	default:
-		if !validJWKSURL(c.JWKSURL) {
+		if !secureURL(c.JWKSURL) {
 			p.add(key(path, "jwks_url"), "must be an https URL (http only for a loopback host)")
 		}
 	}
@@ -200,9 +200,9 @@ func (c jwtConfig) check(p *problems, path string) {
 	}
 }
 
-// validJWKSURL reports whether s is an absolute https URL, or an http one
+// secureURL reports whether s is an absolute https URL, or an http one
 // to a loopback host.
-func validJWKSURL(s string) bool {
+func secureURL(s string) bool {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
 		return false

@@ -72,7 +72,7 @@ func BenchmarkWebhookIngest(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := newHandler(sched, authn, rateLimitConfig{}, []webhook.Source{{Name: "github", Verifier: gh, Agent: "noop", Owner: "ops"}}, nil, nil, log.NewNopLogger())
+	h, err := newHandler(sched, authn, rateLimitConfig{}, []webhook.Source{{Name: "github", Verifier: gh, Agent: "noop", Owner: "ops"}}, nil, nil, log.NewNopLogger(), nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -106,6 +106,8 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 		d.mapping(path, n, v)
 	case reflect.Slice:
 		d.sequence(path, n, v)
+	case reflect.Map:
+		d.dict(path, n, v)
 	case reflect.Interface:
 		var x any
 		if err := n.Decode(&x); err != nil {
@@ -126,6 +128,13 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 			return
 		}
 		v.SetInt(i)
+	case reflect.Bool:
+		var b bool
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
+			d.p.at(path, n.Line, "must be true or false"+got(n))
+			return
+		}
+		v.SetBool(b)
 	case reflect.Float64:
 		var f float64
 		tag := n.ShortTag()
@@ -186,6 +195,33 @@ func got(n *yaml.Node) string {
 		return ", not a list"
 	}
 	return fmt.Sprintf(", not %q", n.Value)
+}
+
+// dict decodes a mapping of free keys into the map v, whose keys are
+// strings: each value is decoded at the path path.KEY.
+func (d *decoder) dict(path string, n *yaml.Node, v reflect.Value) {
+	if n.Kind != yaml.MappingNode {
+		d.p.at(path, n.Line, "must be a mapping")
+		return
+	}
+	if v.IsNil() {
+		v.Set(reflect.MakeMap(v.Type()))
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := deref(n.Content[i])
+		if k.Kind != yaml.ScalarNode || k.Value == "" {
+			d.p.at(path, k.Line, "must have names as keys")
+			continue
+		}
+		kp := key(path, k.Value)
+		if v.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
+			d.p.at(kp, k.Line, "is set twice")
+			continue
+		}
+		e := reflect.New(v.Type().Elem()).Elem()
+		d.decode(kp, n.Content[i+1], e)
+		v.SetMapIndex(reflect.ValueOf(k.Value), e)
+	}
 }
 
 // sequence decodes a list into the slice v.

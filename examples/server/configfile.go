@@ -50,6 +50,10 @@ type fileConfig struct {
 	Schedules []scheduleConfig `yaml:"schedules"`
 	// Retention configures the retention agent.
 	Retention retentionConfig `yaml:"retention"`
+	// Backfill configures the slack_backfill agent.
+	Backfill backfillConfig `yaml:"backfill"`
+	// Credentials are the keys that seal the workspaces' bot tokens.
+	Credentials credentialsConfig `yaml:"credentials"`
 	// Log configures the server's log.
 	Log logConfig `yaml:"log"`
 
@@ -155,6 +159,8 @@ func (fc *fileConfig) check(p *problems) {
 	checkWebhooks(p, "webhooks", fc.Webhooks, fc.Delivery)
 	checkSchedules(p, "schedules", fc.Schedules, fc.Delivery, fc.Policy.scheduler())
 	fc.Retention.check(p, "retention")
+	fc.Backfill.check(p, "backfill")
+	fc.Credentials.check(p, "credentials")
 	fc.Log.check(p, "log")
 }
 
@@ -218,5 +224,8 @@ func (fc *fileConfig) secrets() []string {
 		out = append(out, w.Secrets...)
 	}
 	out = append(out, fc.Delivery.secrets()...)
+	for _, k := range fc.Credentials.Keys {
+		out = append(out, k.Key)
+	}
 	return nonEmpty(out)
 }

@@ -492,10 +492,11 @@ func TestConfigFileMergeKeys(t *testing.T) {
 
 // exampleEnv are dummy values of the variables herald.example.yaml uses.
 var exampleEnv = map[string]string{
-	"HERALD_ADMIN_TOKEN":    "example-admin-token-0123456789",
-	"GITHUB_WEBHOOK_SECRET": "example-github-secret",
-	"SLACK_BOT_TOKEN":       "xoxb-example",
-	"SMTP_PASSWORD":         "example-smtp-password",
+	"HERALD_ADMIN_TOKEN":     "example-admin-token-0123456789",
+	"GITHUB_WEBHOOK_SECRET":  "example-github-secret",
+	"SLACK_BOT_TOKEN":        "xoxb-example",
+	"SMTP_PASSWORD":          "example-smtp-password",
+	"HERALD_CREDENTIALS_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
 }
 
 func TestExampleConfig(t *testing.T) {

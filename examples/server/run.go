@@ -12,6 +12,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/heraldhq/herald/backfill"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store/bunstore"
 )
@@ -66,9 +67,21 @@ func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
 	if err != nil {
 		return err
 	}
+	kr, err := fc.Credentials.keyring(cfg.Database, st.Dialect(), logger)
+	if err != nil {
+		return err
+	}
+	backfiller, vault, err := fc.Backfill.agent(st, kr, logger)
+	if err != nil {
+		return err
+	}
+	agents := builtinAgents(st, fc.Retention)
+	if backfiller != nil {
+		agents.MustRegister(backfill.AgentName, backfiller)
+	}
 	sched, err := scheduler.New(st, scheduler.Config{
 		Observer:      m,
-		Agents:        builtinAgents(st, fc.Retention),
+		Agents:        agents,
 		Delivery:      router,
 		Static:        statics,
 		Logger:        logger,
@@ -101,7 +114,7 @@ func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
 		return err
 	}
 	defer closeAuth()
-	handler, err := newHandler(sched, authn, fc.RateLimit, sources, reg, m, logger)
+	handler, err := newHandler(sched, authn, fc.RateLimit, sources, reg, m, logger, vault, st)
 	if err != nil {
 		return err
 	}

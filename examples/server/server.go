@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/heraldhq/herald/api"
+	"github.com/heraldhq/herald/backfill"
 	"github.com/heraldhq/herald/metrics"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store"
@@ -33,11 +34,12 @@ func newMetrics(st store.Store) (*prometheus.Registry, *metrics.Metrics, error) 
 }
 
 // newHandler returns the server's HTTP handler: the REST API of package
-// api, with the webhook sources and GET /metrics, at the root.
+// api, with the webhook sources, the workspaces of vault (when set) and
+// GET /metrics, at the root.
 func newHandler(sched *scheduler.Scheduler, authn api.Authenticator, rl rateLimitConfig, sources []webhook.Source,
-	reg *prometheus.Registry, m *metrics.Metrics, logger log.Logger) (http.Handler, error) {
+	reg *prometheus.Registry, m *metrics.Metrics, logger log.Logger, vault *backfill.Vault, messages store.MessageStore) (http.Handler, error) {
 	cfg := api.Config{Scheduler: sched, Authenticator: authn, Webhooks: sources, Logger: log.With(logger, "component", "api"),
-		RateLimit: api.RateLimit{PerSecond: rl.PerSecond, Burst: rl.Burst}}
+		RateLimit: api.RateLimit{PerSecond: rl.PerSecond, Burst: rl.Burst}, Backfill: vault, Messages: messages}
 	if m != nil {
 		cfg.Observer = m
 		cfg.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})

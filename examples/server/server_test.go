@@ -323,7 +323,7 @@ func testHandler(t *testing.T, st store.Store, logger log.Logger, sched *schedul
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := newHandler(sched, authn, rateLimitConfig{}, sources, reg, m, logger)
+	h, err := newHandler(sched, authn, rateLimitConfig{}, sources, reg, m, logger, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
