@@ -183,11 +183,10 @@ func (c backfillConfig) agent(st store.Store, kr *keyring.Keyring, logger log.Lo
 		return nil, nil, err
 	}
 	a, err := backfill.NewAgent(backfill.Config{Workspaces: vault, Cursors: st, Sink: backfill.StoreSink(st),
-		Filter: backfill.Filter{Subtypes: c.SkipSubtypes, KeepBots: c.KeepBots, MinLength: c.MinLength},
+		Filter:   backfill.Filter{Subtypes: c.SkipSubtypes, KeepBots: c.KeepBots, MinLength: c.MinLength},
 		PageSize: c.PageSize, Logger: log.With(logger, "component", "backfill")})
 	if err != nil {
 		return nil, nil, err
 	}
 	return a, vault, nil
 }
-
