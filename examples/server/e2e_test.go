@@ -55,6 +55,10 @@ func TestE2E(t *testing.T) {
 		t.Parallel()
 		e2eTwoNodes(t, bin, testpg.DSN(t))
 	})
+	t.Run("Backfill/sqlite", func(t *testing.T) {
+		t.Parallel()
+		e2eBackfill(t, bin, sqliteDSN(t))
+	})
 	t.Run("FirstStart/sqlite", func(t *testing.T) {
 		t.Parallel()
 		e2eFirstStart(t, bin, sqliteDSN(t))
