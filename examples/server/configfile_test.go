@@ -678,3 +678,24 @@ func TestSchedulerError(t *testing.T) {
 		t.Errorf("schedulerError of another field = %v, want it unchanged", err)
 	}
 }
+
+func TestConfigFileBackfillAndCredentials(t *testing.T) {
+	const key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	runConfigCases(t, []configCase{
+		{"backfill ok", "backfill:\n  slack: {non_marketplace: true, base_url: \"http://127.0.0.1:9/api/\", rate_limits: {conversations.history: 1}}\n  min_length: 3\n  keep_bots: true\n  skip_subtypes: []\n", nil, nil},
+		{"backfill", "backfill:\n  slack:\n    base_url: http://slack.example.com/api/\n    non_marketplace: yes please\n    rate_limits: {conversations.hist: 5, users.info: 0}\n  min_length: -1\n  page_size: 5000\n", nil, []string{
+			"line 3: backfill.slack.base_url: must be an https URL (http only for a loopback host)",
+			`line 4: backfill.slack.non_marketplace: must be true or false, not "yes please"`,
+			"line 5: backfill.slack.rate_limits.conversations.hist: is not a method the backfill calls: conversations.list, conversations.history, conversations.replies, users.info, users.list",
+			"line 5: backfill.slack.rate_limits.users.info: must be a positive number of requests per minute",
+			"line 6: backfill.min_length: must not be negative",
+			"line 7: backfill.page_size: must be between 0 and 999",
+		}},
+		{"credentials ok", "credentials:\n  keys:\n    - {id: k2, key: \"${K}\"}\n", map[string]string{"K": key}, nil},
+		{"credentials", "credentials:\n  keys:\n    - {id: k1, key: short}\n    - {id: k1, key: \"" + key + "\"}\n    - {id: \"bad id\", key: \"" + key + "\"}\n", nil, []string{
+			"line 3: credentials.keys[0].key: must be 32 random bytes in base64 (openssl rand -base64 32)",
+			"line 4: credentials.keys[1].id: is used twice",
+			"line 5: credentials.keys[2].id: must be 1 to 32 of A-Z a-z 0-9 . _ -",
+		}},
+	})
+}

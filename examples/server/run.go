@@ -78,6 +78,15 @@ func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
 	agents := builtinAgents(st, fc.Retention)
 	if backfiller != nil {
 		agents.MustRegister(backfill.AgentName, backfiller)
+		// A rotation's re-encrypt step: tokens sealed under an older key
+		// move to the first one, so that the older key can then go.
+		n, err := vault.Reseal(ctx)
+		if err != nil {
+			return fmt.Errorf("credentials: %w", err)
+		}
+		if n > 0 {
+			level.Info(logger).Log("msg", "workspace tokens resealed under the first credentials key", "count", n)
+		}
 	}
 	sched, err := scheduler.New(st, scheduler.Config{
 		Observer:      m,
