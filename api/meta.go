@@ -19,7 +19,7 @@ func (a *API) preview(w http.ResponseWriter, r *http.Request, p scheduler.Princi
 		return
 	}
 	var errs []FieldError
-	tr, which := triggerOf(&errs, req.Cron, req.Every, req.At, req.Timezone, req.Start, req.End, nil)
+	tr, which := triggerOf(&errs, &req.TriggerFields, nil)
 	from := parseTime(&errs, "from", req.From)
 	count := 10
 	if req.Count != nil {

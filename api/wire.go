@@ -22,28 +22,36 @@ type Target struct {
 	On      string `json:"on"`
 }
 
+// TriggerFields say when a schedule fires: exactly one of Cron (5 or 6
+// fields, or @daily, @every 10m), Every (a duration, "15m") and At (an RFC
+// 3339 instant), read in Timezone (IANA, default UTC), between Start and
+// End (RFC 3339, both optional).
+type TriggerFields struct {
+	Cron     *string `json:"cron"`
+	Every    *string `json:"every"`
+	At       *string `json:"at"`
+	Timezone *string `json:"timezone"`
+	Start    *string `json:"start"`
+	End      *string `json:"end"`
+}
+
 // ScheduleRequest is the body of POST /v1/schedules and PATCH
 // /v1/schedules/{id}. Exactly one of Cron, Every and At says when the
 // schedule fires. Durations are Go duration strings, times RFC 3339.
 type ScheduleRequest struct {
-	Name        *string         `json:"name"`
-	Owner       *string         `json:"owner"`
-	Agent       *string         `json:"agent"`
-	Payload     json.RawMessage `json:"payload"`
-	Cron        *string         `json:"cron"`
-	Every       *string         `json:"every"`
-	At          *string         `json:"at"`
-	Timezone    *string         `json:"timezone"`
-	Start       *string         `json:"start"`
-	End         *string         `json:"end"`
-	Jitter      *string         `json:"jitter"`
-	Deliver     []Target        `json:"deliver"`
-	Overlap     *string         `json:"overlap"`
-	Misfire     *string         `json:"misfire"`
-	MisfireCap  *int            `json:"misfire_cap"`
-	Timeout     *string         `json:"timeout"`
-	MaxAttempts *int            `json:"max_attempts"`
-	Paused      *bool           `json:"paused"`
+	Name    *string         `json:"name"`
+	Owner   *string         `json:"owner"`
+	Agent   *string         `json:"agent"`
+	Payload json.RawMessage `json:"payload"`
+	TriggerFields
+	Jitter      *string  `json:"jitter"`
+	Deliver     []Target `json:"deliver"`
+	Overlap     *string  `json:"overlap"`
+	Misfire     *string  `json:"misfire"`
+	MisfireCap  *int     `json:"misfire_cap"`
+	Timeout     *string  `json:"timeout"`
+	MaxAttempts *int     `json:"max_attempts"`
+	Paused      *bool    `json:"paused"`
 	// Version, in a PATCH, must be the schedule's current version (else
 	// 409); absent means any.
 	Version *int64 `json:"version"`
@@ -167,14 +175,9 @@ type CancelRequest struct {
 // ScheduleRequest, the instant to start from (default now) and how many
 // fire times to return (default 10, at most 1,000).
 type PreviewRequest struct {
-	Cron     *string `json:"cron"`
-	Every    *string `json:"every"`
-	At       *string `json:"at"`
-	Timezone *string `json:"timezone"`
-	Start    *string `json:"start"`
-	End      *string `json:"end"`
-	From     *string `json:"from"`
-	Count    *int    `json:"count"`
+	TriggerFields
+	From  *string `json:"from"`
+	Count *int    `json:"count"`
 }
 
 // Preview is the answer of POST /v1/triggers/preview.
@@ -340,8 +343,9 @@ func scheduleRequestOf(sch *store.Schedule) *ScheduleRequest {
 		return str(t.Format(time.RFC3339Nano))
 	}
 	req := &ScheduleRequest{
-		Name: str(sch.Name), Agent: str(sch.Agent), Payload: sch.Payload, Timezone: str(tr.Timezone),
-		Start: tm(tr.StartAt), End: tm(tr.EndAt), Jitter: dur(tr.Jitter), Deliver: fromTargets(sch.Targets),
+		Name: str(sch.Name), Agent: str(sch.Agent), Payload: sch.Payload,
+		TriggerFields: TriggerFields{Timezone: str(tr.Timezone), Start: tm(tr.StartAt), End: tm(tr.EndAt)},
+		Jitter:        dur(tr.Jitter), Deliver: fromTargets(sch.Targets),
 		Overlap: str(string(sch.Overlap)), Misfire: str(string(sch.Misfire)), MisfireCap: &sch.MisfireCap,
 		Timeout: dur(sch.Timeout), MaxAttempts: &sch.MaxAttempts, Paused: &sch.Paused,
 	}
@@ -358,7 +362,8 @@ func scheduleRequestOf(sch *store.Schedule) *ScheduleRequest {
 
 // triggerOf reads the trigger fields of a request; which names the field
 // that was used (cron, every or at) for the errors of the whole trigger.
-func triggerOf(errs *[]FieldError, cron, every, at, tz, start, end, jitter *string) (tr store.Trigger, which string) {
+func triggerOf(errs *[]FieldError, f *TriggerFields, jitter *string) (tr store.Trigger, which string) {
+	cron, every, at := f.Cron, f.Every, f.At
 	n := 0
 	if cron != nil {
 		tr.Kind, tr.Cron, which = store.TriggerCron, *cron, "cron"
@@ -382,11 +387,11 @@ func triggerOf(errs *[]FieldError, cron, every, at, tz, start, end, jitter *stri
 		*errs = append(*errs, FieldError{Field: "cron", Message: "exactly one of cron, every and at is required"})
 		which = "cron"
 	}
-	if tz != nil {
-		tr.Timezone = *tz
+	if f.Timezone != nil {
+		tr.Timezone = *f.Timezone
 	}
-	tr.StartAt = parseTime(errs, "start", start)
-	tr.EndAt = parseTime(errs, "end", end)
+	tr.StartAt = parseTime(errs, "start", f.Start)
+	tr.EndAt = parseTime(errs, "end", f.End)
 	tr.Jitter = parseDuration(errs, "jitter", jitter)
 	return tr, which
 }
@@ -394,7 +399,7 @@ func triggerOf(errs *[]FieldError, cron, every, at, tz, start, end, jitter *stri
 // scheduleOf reads a schedule request into a store schedule.
 func scheduleOf(req *ScheduleRequest) (*store.Schedule, fieldMap, *Problem) {
 	var errs []FieldError
-	tr, which := triggerOf(&errs, req.Cron, req.Every, req.At, req.Timezone, req.Start, req.End, req.Jitter)
+	tr, which := triggerOf(&errs, &req.TriggerFields, req.Jitter)
 	sch := &store.Schedule{Trigger: tr, Payload: payloadOf(req.Payload), Targets: toTargets(req.Deliver)}
 	deref := func(p *string) string {
 		if p == nil {
