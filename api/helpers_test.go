@@ -101,7 +101,9 @@ func newFixture(t *testing.T, opts ...fixtureOptions) *fixture {
 			t.Fatal(err)
 		}
 		cfg.Backfill, err = backfill.NewVault(f.h.Store.(store.WorkspaceStore), kr,
-			func(*store.Workspace, keyring.Secret) (backfill.Source, error) { return nil, errors.New("no source in these tests") })
+			func(*store.Workspace, keyring.Secret) (backfill.Source, error) {
+				return nil, errors.New("no source in these tests")
+			})
 		if err != nil {
 			t.Fatal(err)
 		}

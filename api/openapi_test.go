@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -15,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -30,6 +32,8 @@ import (
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/api"
 	"github.com/heraldhq/herald/api/auth"
+	"github.com/heraldhq/herald/backfill"
+	"github.com/heraldhq/herald/keyring"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/scheduler/schedulertest"
 	"github.com/heraldhq/herald/store"
@@ -275,6 +279,29 @@ func newAPI(t *testing.T, cfg api.Config) *api.API {
 	return a
 }
 
+// withBackfill returns cfg serving /v1/workspaces from st, with a keyring
+// of its own: for the APIs that answer before any token is opened.
+func withBackfill(t *testing.T, cfg api.Config, st store.Store) api.Config {
+	t.Helper()
+	key, err := keyring.GenerateKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := keyring.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Backfill, err = backfill.NewVault(st.(store.WorkspaceStore), kr,
+		func(*store.Workspace, keyring.Secret) (backfill.Source, error) {
+			return nil, errors.New("no source in these tests")
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Messages = st
+	return cfg
+}
+
 func echoAgents() *agent.Registry {
 	agents := agent.NewRegistry()
 	agents.MustRegister("echo", agent.Func(func(_ context.Context, task *agent.Task) (*agent.Result, error) {
@@ -286,6 +313,10 @@ func echoAgents() *agent.Registry {
 const (
 	slackSecret = "slack-signing-secret"
 	unknownID   = "00000000-0000-0000-0000-000000000000"
+	// sampleWorkspace is the workspace of the sample requests: the
+	// conformance test registers it, so that the routes of a workspace
+	// reach their body.
+	sampleWorkspace = "T0SAMPLE"
 )
 
 // webhookSources serves every answer of the webhook endpoint.
@@ -335,6 +366,10 @@ func sampleBody(op string) string {
 		return `{"cron":"0 9 * * *","count":2}`
 	case "POST /v1/webhooks/{source}":
 		return `{"sample":true}`
+	case "PUT /v1/workspaces/{id}":
+		return `{"bot_token":"xoxb-sample"}`
+	case "POST /v1/workspaces/{id}/backfill":
+		return `{"days_to_backfill":1}`
 	}
 	return ""
 }
@@ -342,7 +377,14 @@ func sampleBody(op string) string {
 // sample is a request for op ("METHOD /path/{id}") with its sample body.
 func sample(op string) exchange {
 	method, path, _ := strings.Cut(op, " ")
-	path = strings.NewReplacer("{id}", unknownID, "{source}", "hook").Replace(path)
+	id := unknownID
+	if strings.HasPrefix(path, "/v1/workspaces/") {
+		id = sampleWorkspace
+	}
+	path = strings.NewReplacer("{id}", id, "{source}", "hook").Replace(path)
+	if op == "GET /v1/workspaces/{id}/messages" {
+		path += "?channel=C1" // required
+	}
 	x := exchange{method: method, path: path}
 	if b := sampleBody(op); b != "" {
 		x.body = b
@@ -355,7 +397,7 @@ func sample(op string) exchange {
 // OpenAPI document; every response the document lists must be produced.
 func TestOpenAPIConformance(t *testing.T) {
 	c := loadContract(t)
-	f := newFixture(t, fixtureOptions{policy: scheduler.Policy{MaxActiveSchedules: 2}, webhooks: webhookSources(t)})
+	f := newFixture(t, fixtureOptions{policy: scheduler.Policy{MaxActiveSchedules: 2}, webhooks: webhookSources(t), backfill: true})
 	a := f.api
 	do := func(t *testing.T, x exchange) *response {
 		t.Helper()
@@ -664,6 +706,172 @@ func TestOpenAPIConformance(t *testing.T) {
 		do(t, exchange{method: "GET", path: "/v1/events/" + unknownID, token: opsToken, code: 404})
 	})
 
+	t.Run("workspaces", func(t *testing.T) {
+		put := exchange{method: "PUT", path: "/v1/workspaces/T0ACME", token: opsToken,
+			body: map[string]any{"name": "Acme", "bot_token": botToken, "owner": "bob"}}
+		var ws api.Workspace
+		put.code = 201
+		r := do(t, put)
+		r.decode(t, &ws)
+		if ws.ID != "T0ACME" || ws.Owner != "bob" || ws.Source != "slack" || ws.KeyID != "k1" {
+			t.Errorf("created %+v", ws)
+		}
+		// The token is write-only: no answer shows it, and a workspace
+		// showing it would break the document.
+		if strings.Contains(string(r.body), botToken) {
+			t.Errorf("PUT shows the token: %s", r.body)
+		}
+		var shown map[string]any
+		r.decode(t, &shown)
+		shown["bot_token"] = botToken
+		if err := c.doc.Components.Schemas["Workspace"].Value.VisitJSON(shown,
+			append(c.doc.GetSchemaValidationOptions(), openapi3.EnableJSONSchema2020())...); err == nil {
+			t.Error("the Workspace schema admits a bot_token")
+		}
+		put.code = 200
+		do(t, put)
+		put.token, put.code = bobToken, 403
+		do(t, put)
+		do(t, exchange{method: "PUT", path: "/v1/workspaces/" + sampleWorkspace, token: opsToken, code: 201, body: sampleBody("PUT /v1/workspaces/{id}")})
+		for _, x := range []exchange{
+			{body: map[string]any{"bot_token": botToken, "name": "tab\there"}, code: 400},
+			{body: map[string]any{"name": "no token"}, code: 400, offDoc: true},
+			{body: map[string]any{"bot_token": "has space"}, code: 400, offDoc: true},
+			{body: map[string]any{"bot_token": botToken, "extra": 1}, code: 400, offDoc: true},
+			{body: ``, code: 400, offDoc: true},
+			{path: "/v1/workspaces/bad%20id", body: map[string]any{"bot_token": botToken}, code: 400, offDoc: true},
+		} {
+			x.method, x.token = "PUT", opsToken
+			x.path = cmp.Or(x.path, "/v1/workspaces/T0ACME")
+			do(t, x)
+		}
+
+		var list api.WorkspaceList
+		r = do(t, exchange{method: "GET", path: "/v1/workspaces", token: bobToken, code: 200})
+		r.decode(t, &list)
+		if len(list.Workspaces) != 1 || list.Workspaces[0].ID != "T0ACME" || strings.Contains(string(r.body), botToken) {
+			t.Errorf("bob's workspaces %s", r.body)
+		}
+		do(t, exchange{method: "GET", path: "/v1/workspaces?limit=1", token: opsToken, code: 200}).decode(t, &list)
+		if list.NextCursor == nil {
+			t.Fatal("page of 1 of 2: no next cursor")
+		}
+		do(t, exchange{method: "GET", path: "/v1/workspaces?owner=ops&limit=1&cursor=" + *list.NextCursor, token: opsToken, code: 200}).decode(t, &list)
+		if len(list.Workspaces) != 1 || list.Workspaces[0].ID != sampleWorkspace || list.NextCursor != nil {
+			t.Errorf("second page %+v", list)
+		}
+		do(t, exchange{method: "GET", path: "/v1/workspaces?owner=ops", token: bobToken, code: 403})
+		do(t, exchange{method: "GET", path: "/v1/workspaces?limit=0", token: bobToken, code: 400, offDoc: true})
+
+		do(t, exchange{method: "GET", path: "/v1/workspaces/T0ACME", token: bobToken, code: 200})
+		do(t, exchange{method: "GET", path: "/v1/workspaces/T0ACME", token: aliceToken, code: 404})
+		do(t, exchange{method: "GET", path: "/v1/workspaces/T0NONE", token: opsToken, code: 404})
+		do(t, exchange{method: "GET", path: "/v1/workspaces/bad%20id", token: opsToken, code: 404, offDoc: true})
+
+		// Backfill now: a run of the owner's, the workspace in its payload.
+		var acc api.RunAccepted
+		do(t, exchange{method: "POST", path: "/v1/workspaces/T0ACME/backfill", token: bobToken, code: 202}).decode(t, &acc)
+		do(t, exchange{method: "POST", path: "/v1/workspaces/T0ACME/backfill", token: opsToken, code: 202, body: map[string]any{
+			"since": "2026-01-01T00:00:00Z", "include_all_channels": false, "channel_ids": []string{"C1"}, "include_threads": false,
+			"days_to_backfill": nil}}).decode(t, &acc)
+		f.h.WaitFinished(acc.RunID, store.RunSucceeded)
+		var detail api.RunDetail
+		do(t, exchange{method: "GET", path: "/v1/runs/" + acc.RunID, token: bobToken, code: 200}).decode(t, &detail)
+		if detail.Owner != "bob" || detail.Agent != backfill.AgentName {
+			t.Errorf("backfill run %+v", detail)
+		}
+		payload, _ := json.Marshal(detail.Payload)
+		c.checkSchema(t, "the payload of a backfill run", "BackfillPayload", payload)
+		if !strings.Contains(string(payload), `"workspace_id":"T0ACME"`) {
+			t.Errorf("backfill run payload %s", payload)
+		}
+		for _, x := range []exchange{
+			{body: map[string]any{"days_to_backfill": 3, "since": "2026-01-01T00:00:00Z"}, code: 400},
+			{body: map[string]any{"include_all_channels": false}, code: 400},
+			{body: map[string]any{"days_to_backfill": 0}, code: 400, offDoc: true},
+			{body: map[string]any{"workspace_id": sampleWorkspace}, code: 400, offDoc: true},
+			{body: map[string]any{"days_to_backfill": 1}, token: aliceToken, code: 404},
+			{path: "/v1/workspaces/T0NONE/backfill", code: 404},
+		} {
+			x.method, x.token = "POST", cmp.Or(x.token, bobToken)
+			x.path = cmp.Or(x.path, "/v1/workspaces/T0ACME/backfill")
+			do(t, x)
+		}
+
+		// Messages, one channel at a time.
+		if _, err := f.h.Store.MessageUpsert(context.Background(),
+			&store.Message{Source: "slack", Workspace: "T0ACME", Channel: "C1", TS: "1767225600.000100", User: "U1", UserName: "ann",
+				Text: "hello", Raw: json.RawMessage(`{"type":"message","text":"hello"}`)},
+			&store.Message{Source: "slack", Workspace: "T0ACME", Channel: "C1", TS: "1767225700.000200", ThreadTS: "1767225600.000100",
+				Text: "reply"}); err != nil {
+			t.Fatal(err)
+		}
+		var msgs api.MessageList
+		do(t, exchange{method: "GET", path: "/v1/workspaces/T0ACME/messages?channel=C1", token: bobToken, code: 200}).decode(t, &msgs)
+		if len(msgs.Messages) != 2 || msgs.Messages[0].UserName == nil || string(msgs.Messages[1].Raw) != "null" || msgs.NextCursor != nil {
+			t.Fatalf("messages %+v", msgs)
+		}
+		do(t, exchange{method: "GET", path: "/v1/workspaces/T0ACME/messages?channel=C1&limit=1", token: opsToken, code: 200}).decode(t, &msgs)
+		if msgs.NextCursor == nil {
+			t.Fatal("page of 1 of 2: no next cursor")
+		}
+		do(t, exchange{method: "GET", path: "/v1/workspaces/T0ACME/messages?channel=C1&cursor=" + *msgs.NextCursor, token: bobToken, code: 200}).decode(t, &msgs)
+		if len(msgs.Messages) != 1 || msgs.Messages[0].ThreadTS == nil {
+			t.Errorf("after the cursor %+v", msgs)
+		}
+		do(t, exchange{method: "GET", path: "/v1/workspaces/T0ACME/messages?channel=C1&since=2026-01-01T00:01:00Z", token: bobToken, code: 200}).decode(t, &msgs)
+		if len(msgs.Messages) != 1 || msgs.Messages[0].TS != "1767225700.000200" {
+			t.Errorf("since %+v", msgs)
+		}
+		do(t, exchange{method: "GET", path: "/v1/workspaces/T0ACME/messages?channel=C%01", token: bobToken, code: 400})
+		do(t, exchange{method: "GET", path: "/v1/workspaces/T0ACME/messages", token: bobToken, code: 400, offDoc: true})
+		do(t, exchange{method: "GET", path: "/v1/workspaces/T0ACME/messages?channel=C1&since=yesterday", token: bobToken, code: 400, offDoc: true})
+		do(t, exchange{method: "GET", path: "/v1/workspaces/T0ACME/messages?channel=C1", token: aliceToken, code: 404})
+
+		// A backfill run or schedule reads a workspace of its owner's,
+		// with a valid payload; one active backfill schedule per workspace.
+		backfillRun := func(token string, payload map[string]any, code int) *response {
+			return do(t, exchange{method: "POST", path: "/v1/runs", token: token, code: code,
+				body: map[string]any{"agent": backfill.AgentName, "payload": payload}})
+		}
+		wantField := func(r *response, field string) {
+			t.Helper()
+			if p := r.problem(t); len(p.Errors) == 0 || p.Errors[0].Field != field {
+				t.Errorf("errors %+v, want %s", p.Errors, field)
+			}
+		}
+		wantField(backfillRun(aliceToken, map[string]any{"workspace_id": "T0ACME"}, 400), "payload.workspace_id")
+		wantField(backfillRun(bobToken, map[string]any{"workspace_id": "T0ACME", "days_to_backfill": 0}, 400), "payload.days_to_backfill")
+		backfillRun(bobToken, map[string]any{"workspace_id": "T0ACME"}, 202)
+
+		payload = []byte(`{"workspace_id":"T0ACME","days_to_backfill":7}`)
+		c.checkSchema(t, "a backfill schedule's payload", "BackfillPayload", payload)
+		sched := map[string]any{"name": "nightly", "agent": backfill.AgentName, "cron": "0 2 * * *", "payload": json.RawMessage(payload)}
+		do(t, exchange{method: "POST", path: "/v1/schedules", token: bobToken, code: 201, body: sched})
+		sched["name"] = "again"
+		r = do(t, exchange{method: "POST", path: "/v1/schedules", token: bobToken, code: 409, body: sched})
+		if p := r.problem(t); p.Type != "urn:herald:problem:conflict" || !strings.Contains(p.Detail, "already has an active backfill schedule") {
+			t.Errorf("second active backfill schedule: %+v", p)
+		}
+		sched["paused"] = true
+		var spare api.Schedule
+		do(t, exchange{method: "POST", path: "/v1/schedules", token: bobToken, code: 201, body: sched}).decode(t, &spare)
+		do(t, exchange{method: "PATCH", path: "/v1/schedules/" + spare.ID, token: bobToken, code: 409, body: `{"paused":false}`})
+		do(t, exchange{method: "POST", path: "/v1/schedules/" + spare.ID + "/resume", token: bobToken, code: 409})
+		wantField(do(t, exchange{method: "PATCH", path: "/v1/schedules/" + spare.ID, token: bobToken, code: 400,
+			body: `{"payload":{"workspace_id":"T0NONE"}}`}), "payload.workspace_id")
+		sched["name"], sched["payload"] = "theirs", map[string]any{"workspace_id": sampleWorkspace}
+		wantField(do(t, exchange{method: "POST", path: "/v1/schedules", token: bobToken, code: 400, body: sched}), "payload.workspace_id")
+
+		// Only an admin deletes a workspace; its owner is refused.
+		do(t, exchange{method: "DELETE", path: "/v1/workspaces/T0ACME", token: bobToken, code: 403})
+		do(t, exchange{method: "DELETE", path: "/v1/workspaces/T0ACME", token: aliceToken, code: 404})
+		do(t, exchange{method: "DELETE", path: "/v1/workspaces/T0ACME", token: opsToken, code: 204})
+		do(t, exchange{method: "DELETE", path: "/v1/workspaces/T0ACME", token: opsToken, code: 404})
+		do(t, exchange{method: "DELETE", path: "/v1/workspaces/bad%20id", token: opsToken, code: 404, offDoc: true})
+		do(t, exchange{method: "GET", path: "/v1/workspaces/T0ACME", token: bobToken, code: 404})
+	})
+
 	t.Run("registry", func(t *testing.T) {
 		do(t, exchange{method: "GET", path: "/v1/agents", token: aliceToken, code: 200})
 		do(t, exchange{method: "GET", path: "/v1/channels", token: aliceToken, code: 200})
@@ -676,16 +884,17 @@ func TestOpenAPIConformance(t *testing.T) {
 	})
 
 	// The answers every authenticated route shares, route by route.
-	limited := newAPI(t, api.Config{Scheduler: f.h.Scheduler, Authenticator: fixtureTokens(t),
-		RateLimit: api.RateLimit{PerSecond: 1e-6, Burst: 1}, Now: f.h.Clock.Now})
+	// They serve the workspaces of the fixture's store too.
+	limited := newAPI(t, withBackfill(t, api.Config{Scheduler: f.h.Scheduler, Authenticator: fixtureTokens(t),
+		RateLimit: api.RateLimit{PerSecond: 1e-6, Burst: 1}, Now: f.h.Clock.Now}, f.h.Store))
 	c.do(t, limited, exchange{method: "GET", path: "/v1/agents", token: opsToken, code: 200}) // the one request allowed
-	unavailable := newAPI(t, api.Config{Scheduler: f.h.Scheduler, Authenticator: api.AuthenticatorFunc(
+	unavailable := newAPI(t, withBackfill(t, api.Config{Scheduler: f.h.Scheduler, Authenticator: api.AuthenticatorFunc(
 		func(*http.Request) (scheduler.Principal, error) {
 			return scheduler.Principal{}, fmt.Errorf("fetch the key set: %w", auth.ErrUnavailable)
-		})})
-	panicking := newAPI(t, api.Config{Scheduler: f.h.Scheduler, Authenticator: api.AuthenticatorFunc(
-		func(*http.Request) (scheduler.Principal, error) { panic("authenticator bug") })})
-	small := newAPI(t, api.Config{Scheduler: f.h.Scheduler, Authenticator: fixtureTokens(t), MaxBody: 64})
+		})}, f.h.Store))
+	panicking := newAPI(t, withBackfill(t, api.Config{Scheduler: f.h.Scheduler, Authenticator: api.AuthenticatorFunc(
+		func(*http.Request) (scheduler.Principal, error) { panic("authenticator bug") })}, f.h.Store))
+	small := newAPI(t, withBackfill(t, api.Config{Scheduler: f.h.Scheduler, Authenticator: fixtureTokens(t), MaxBody: 64}, f.h.Store))
 	for _, op := range c.operations() {
 		method, path, _ := strings.Cut(op, " ")
 		o := c.doc.Paths.Value(path).GetOperation(method)
@@ -873,21 +1082,33 @@ func TestOpenAPIContractBites(t *testing.T) {
 }
 
 // TestOpenAPIRoutes checks that the document and the routes registered in
-// api.go name the same operations, and that the API serves each
-// documented operation (not the "no such route" 404 or a 405).
+// the package's files name the same operations, and that the API serves
+// each documented operation (not the "no such route" 404 or a 405).
 func TestOpenAPIRoutes(t *testing.T) {
 	c := loadContract(t)
 	documented := c.operations()
 
-	// The patterns registered in api.go: string literals shaped like a
-	// ServeMux pattern, as the first argument of a call.
-	fset := token.NewFileSet()
-	file, err := parser.ParseFile(fset, "api.go", nil, 0)
+	// The patterns registered in the package's non-test files: string
+	// literals shaped like a ServeMux pattern, as the first argument of a
+	// call.
+	names, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	fset := token.NewFileSet()
+	var files []*ast.File
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, file)
+	}
 	var registered []string
-	ast.Inspect(file, func(n ast.Node) bool {
+	inspect := func(n ast.Node) bool {
 		call, ok := n.(*ast.CallExpr)
 		if !ok || len(call.Args) == 0 {
 			return true
@@ -908,9 +1129,12 @@ func TestOpenAPIRoutes(t *testing.T) {
 			registered = append(registered, strings.TrimSpace(method+" "+path))
 		}
 		return true
-	})
-	if len(registered) < 20 {
-		t.Fatalf("found %d patterns in api.go: %v", len(registered), registered)
+	}
+	for _, file := range files {
+		ast.Inspect(file, inspect)
+	}
+	if len(registered) < 26 {
+		t.Fatalf("found %d patterns in %d files: %v", len(registered), len(files), registered)
 	}
 	for _, p := range registered {
 		method, path, found := strings.Cut(p, " ")
@@ -928,14 +1152,14 @@ func TestOpenAPIRoutes(t *testing.T) {
 	for _, op := range documented {
 		method, path, _ := strings.Cut(op, " ")
 		if !slices.Contains(registered, op) && !slices.Contains(registered, path) {
-			t.Errorf("documented %s is not registered in api.go (%s)", op, method)
+			t.Errorf("documented %s is not registered in the package (%s)", op, method)
 		}
 	}
 
 	// Each documented operation is served by its route.
 	f := newFixture(t)
-	full := newAPI(t, api.Config{Scheduler: f.h.Scheduler, Authenticator: fixtureTokens(t), Webhooks: webhookSources(t),
-		MetricsHandler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "up 1\n") })})
+	full := newAPI(t, withBackfill(t, api.Config{Scheduler: f.h.Scheduler, Authenticator: fixtureTokens(t), Webhooks: webhookSources(t),
+		MetricsHandler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "up 1\n") })}, f.h.Store))
 	for _, op := range documented {
 		x := sample(op)
 		req := httptest.NewRequest(x.method, x.path, strings.NewReader(sampleBody(op)))

@@ -203,11 +203,17 @@ func (a *API) scheduleAction(act func(context.Context, scheduler.Principal, stri
 		}
 		sch, err := act(r.Context(), p, id)
 		if err == nil && !sch.Paused && a.vault != nil && sch.Agent == backfill.AgentName {
-			if bp, perr := backfill.ParsePayload(sch.Payload); perr == nil {
-				err = a.giveWay(r.Context(), sch, bp.WorkspaceID, true, func() error {
-					_, err := a.sched.PauseSchedule(r.Context(), p, sch.ID)
-					return err
-				})
+			// Resumed: its workspace must still be its owner's, and the
+			// only one active backfill schedule's.
+			undo := func() error {
+				_, err := a.sched.PauseSchedule(r.Context(), p, sch.ID)
+				return err
+			}
+			bp, cerr := a.checkBackfillRun(r.Context(), sch.Owner, sch.Payload)
+			if cerr == nil {
+				err = a.giveWay(r.Context(), sch, bp.WorkspaceID, true, undo)
+			} else if err = undo(); err == nil {
+				err = cerr
 			}
 		}
 		if err != nil {

@@ -68,6 +68,10 @@ type BackfillRequest struct {
 	IncludeThreads     *bool      `json:"include_threads"`
 }
 
+// minSince is the earliest since a messages listing bounds by: 2001-09-09,
+// when Unix time reached 10 digits.
+const minSince = 1_000_000_000
+
 // workspaceID is the form of a workspace id (a Slack team id).
 var workspaceID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
@@ -259,22 +263,29 @@ func (a *API) listMessages(w http.ResponseWriter, r *http.Request, p scheduler.P
 		return
 	}
 	after := cursor
-	if after == "" && !since.IsZero() {
-		after = fmt.Sprintf("%d.%06d", since.Unix()-1, 999999) // every message at or after since
+	if after == "" && since.Unix() >= minSince {
+		// Every message at or after since. Timestamps of 10 digits are
+		// compared as text: an earlier since bounds nothing.
+		after = fmt.Sprintf("%d.%06d", since.Unix()-1, 999999)
 	}
 	n := store.ListLimit(limit)
+	// One more than the page: a next_cursor only when there is more.
 	msgs, err := a.messages.MessageList(r.Context(), &store.MessageListParams{
-		CursorKey: store.CursorKey{Source: ws.Source, Workspace: ws.ID, Channel: channel}, After: after, Limit: n})
+		CursorKey: store.CursorKey{Source: ws.Source, Workspace: ws.ID, Channel: channel}, After: after, Limit: min(n+1, store.ListLimitMax)})
 	if err != nil {
 		a.fail(w, r, "workspace", err, nil)
 		return
+	}
+	more := len(msgs) > n
+	if more {
+		msgs = msgs[:n]
 	}
 	out := &MessageList{Messages: make([]*Message, len(msgs))}
 	for i, m := range msgs {
 		out.Messages[i] = &Message{Channel: m.Channel, TS: m.TS, ThreadTS: strPtr(m.ThreadTS), User: strPtr(m.User),
 			UserName: strPtr(m.UserName), Text: m.Text, Raw: jsonOrNull(m.Raw), CollectedAt: m.CollectedAt.UTC()}
 	}
-	if len(msgs) == n {
+	if more {
 		out.NextCursor = strPtr(msgs[len(msgs)-1].TS)
 	}
 	a.writeJSON(w, r, http.StatusOK, out)
