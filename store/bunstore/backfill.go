@@ -1,8 +1,10 @@
 package bunstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/uptrace/bun"
@@ -75,43 +77,139 @@ func (s *Store) MessageUpsert(ctx context.Context, msgs ...*store.Message) (int,
 		rows = append(rows, r)
 	}
 	var inserted int
-	err = s.tx(ctx, func(tx bun.Tx, _ *outbox) error {
-		q := tx.NewInsert().Model(&rows).
-			On("CONFLICT (source, workspace, channel, ts) DO UPDATE").
-			Set("thread_ts = EXCLUDED.thread_ts, user_id = EXCLUDED.user_id, user_name = EXCLUDED.user_name, text = EXCLUDED.text, raw = EXCLUDED.raw")
-		if s.pg() {
-			// xmax is zero on a row this statement inserted.
-			var fresh []bool
-			if err := q.Returning("(xmax = 0)").Scan(ctx, &fresh); err != nil {
-				return err
-			}
-			inserted = 0
-			for _, f := range fresh {
-				if f {
-					inserted++
-				}
-			}
-			return nil
-		}
-		var conds []string
-		var args []any
-		for _, r := range rows {
-			conds = append(conds, "(?, ?, ?, ?)")
-			args = append(args, r.Source, r.Workspace, r.Channel, r.TS)
-		}
-		var known int
-		if err := tx.NewRaw("SELECT count(*) FROM herald_messages WHERE (source, workspace, channel, ts) IN (VALUES "+
-			strings.Join(conds, ", ")+")", args...).Scan(ctx, &known); err != nil {
-			return err
-		}
-		inserted = len(rows) - known
-		_, err := q.Exec(ctx)
-		return err
-	})
+	if s.pg() {
+		inserted, err = s.upsertMessagesPG(ctx, rows)
+	} else {
+		inserted, err = s.upsertMessagesSQLite(ctx, rows)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("upsert messages: %w", err)
 	}
 	return inserted, nil
+}
+
+// upsertMessagesPG upserts rows on PostgreSQL from one array per column
+// (messageArrays) in one statement whose text does not grow with the batch,
+// as insertRunsPG does: bun's multi-row INSERT of a thousand messages,
+// values inlined, cost the server more to parse than to execute. It
+// returns how many rows it inserted: xmax is zero on a row this statement
+// inserted, not on one it updated.
+const upsertMessagesPG = "WITH u AS (INSERT INTO herald_messages " +
+	"(source, workspace, channel, ts, thread_ts, user_id, user_name, text, raw, collected_at) " +
+	"SELECT source, workspace, channel, ts, thread_ts, user_id, user_name, text, raw, ?::timestamptz FROM unnest(" +
+	"?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]::json[]) " +
+	"AS v(source, workspace, channel, ts, thread_ts, user_id, user_name, text, raw) " +
+	"ON CONFLICT (source, workspace, channel, ts) DO UPDATE SET thread_ts = EXCLUDED.thread_ts, " +
+	"user_id = EXCLUDED.user_id, user_name = EXCLUDED.user_name, text = EXCLUDED.text, raw = EXCLUDED.raw " +
+	"RETURNING (xmax = 0) AS inserted) " +
+	"SELECT count(*) FILTER (WHERE inserted) FROM u"
+
+// insertMessageSQL inserts one message on SQLite unless its key is taken;
+// its arguments are messageInsertArgs.
+const insertMessageSQL = "INSERT INTO herald_messages " +
+	"(source, workspace, channel, ts, thread_ts, user_id, user_name, text, raw, collected_at) " +
+	"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, workspace, channel, ts) DO NOTHING"
+
+// updateMessageSQL replaces on SQLite what an update of a message replaces,
+// and keeps its collected_at; its arguments are messageUpdateArgs.
+const updateMessageSQL = "UPDATE herald_messages SET thread_ts = ?, user_id = ?, user_name = ?, text = ?, raw = ? " +
+	"WHERE source = ? AND workspace = ? AND channel = ? AND ts = ?"
+
+func (s *Store) upsertMessagesPG(ctx context.Context, rows []messageRow) (int, error) {
+	// In key order: two batches that share keys lock them in one order.
+	sorted := slices.Clone(rows)
+	slices.SortFunc(sorted, func(a, b messageRow) int {
+		return cmp.Or(strings.Compare(a.Source, b.Source), strings.Compare(a.Workspace, b.Workspace),
+			strings.Compare(a.Channel, b.Channel), strings.Compare(a.TS, b.TS))
+	})
+	args := append([]any{sorted[0].CollectedAt}, messageArrays(sorted)...)
+	var inserted int
+	err := s.tx(ctx, func(tx bun.Tx, _ *outbox) error {
+		st := s.stmtIn(ctx, tx, upsertMessagesPG)
+		defer st.close()
+		res, err := st.query(ctx, args...)
+		if err != nil {
+			return err
+		}
+		defer res.Close()
+		for res.Next() {
+			if err := res.Scan(&inserted); err != nil {
+				return err
+			}
+		}
+		return res.Err()
+	})
+	return inserted, err
+}
+
+// upsertMessagesSQLite upserts rows on SQLite one prepared statement run per
+// row, as insertRuns does: parsing one statement of a thousand rows costs
+// SQLite more than running a thousand prepared ones. Each row is first
+// inserted unless its key is taken, which changes one row exactly when it
+// is new; the rows not inserted are then updated. (An upsert's update also
+// counts as a change, so its count could not tell them apart.)
+func (s *Store) upsertMessagesSQLite(ctx context.Context, rows []messageRow) (int, error) {
+	// Prepared once, outside the transaction (stmtIn never prepares); when
+	// the store's cache is full they run as text.
+	for _, q := range []string{insertMessageSQL, updateMessageSQL} {
+		if _, err := s.stmts.prepared(ctx, s.db.DB, q); err != nil {
+			return 0, err
+		}
+	}
+	inserts := make([][]any, len(rows))
+	for i := range rows {
+		inserts[i] = messageInsertArgs(&rows[i])
+	}
+	var inserted int
+	err := s.tx(ctx, func(tx bun.Tx, _ *outbox) error {
+		changed, err := s.execEach(ctx, tx, insertMessageSQL, inserts)
+		if err != nil {
+			return err
+		}
+		inserted = 0
+		var updates [][]any
+		for i, n := range changed {
+			if n > 0 {
+				inserted++
+			} else {
+				updates = append(updates, messageUpdateArgs(&rows[i]))
+			}
+		}
+		if len(updates) > 0 {
+			_, err = s.execEach(ctx, tx, updateMessageSQL, updates)
+		}
+		return err
+	})
+	return inserted, err
+}
+
+// messageInsertArgs are r's values for insertMessageSQL, as bun would write
+// them: empty strings of nullable columns are NULL.
+func messageInsertArgs(r *messageRow) []any {
+	return []any{r.Source, r.Workspace, r.Channel, r.TS, nullable(r.ThreadTS), nullable(r.User), nullable(r.UserName),
+		nullable(r.Text), nullable(r.Raw), r.CollectedAt}
+}
+
+// messageUpdateArgs are r's values for updateMessageSQL.
+func messageUpdateArgs(r *messageRow) []any {
+	return []any{nullable(r.ThreadTS), nullable(r.User), nullable(r.UserName), nullable(r.Text), nullable(r.Raw),
+		r.Source, r.Workspace, r.Channel, r.TS}
+}
+
+// messageArrays are rows as one array per column of upsertMessagesPG's
+// unnest; NULLs are nil pointers.
+func messageArrays(rows []messageRow) []any {
+	n := len(rows)
+	sources, workspaces, channels, tss := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	threads, users, names, texts, raws := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n),
+		make([]*string, n)
+	for i := range rows {
+		r := &rows[i]
+		sources[i], workspaces[i], channels[i], tss[i] = r.Source, r.Workspace, r.Channel, r.TS
+		threads[i], users[i], names[i], texts[i], raws[i] = nullPtr(r.ThreadTS), nullPtr(r.User), nullPtr(r.UserName),
+			nullPtr(r.Text), nullPtr(r.Raw)
+	}
+	return []any{sources, workspaces, channels, tss, threads, users, names, texts, raws}
 }
 
 // MessageList implements store.MessageStore.
