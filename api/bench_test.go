@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/api/auth"
 	"github.com/heraldhq/herald/internal/testpg"
 	"github.com/heraldhq/herald/scheduler"
+	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/bunstore"
 )
 
@@ -157,6 +158,82 @@ func BenchmarkEnqueueHTTPLatency(b *testing.B) {
 				b.ReportMetric(ms(lat[n*99/100]), "p99-ms")
 				b.ReportMetric(ms(lat[n-1]), "max-ms")
 			}
+		})
+	}
+}
+
+// BenchmarkListRunsHTTP measures GET /v1/runs?limit=100 through the whole
+// handler (authentication, the query, the JSON of 100 runs) beside the
+// store's RunList of the same page, on a history of 10,000 runs, and
+// reports the p50 and p99 of each in ms: the handler's own cost. The
+// store's listing on a history of 1,000,000 runs is BenchmarkRunList in
+// store/bunstore.
+//
+//	go test -run '^$' -bench ListRunsHTTP -benchtime 2000x ./api
+func BenchmarkListRunsHTTP(b *testing.B) {
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		b.Run(dialect, func(b *testing.B) {
+			ctx := context.Background()
+			dsn := "sqlite://" + filepath.Join(b.TempDir(), "bench.db")
+			if dialect == "postgres" {
+				dsn = testpg.DSN(b)
+			}
+			st, err := bunstore.Open(ctx, dsn, bunstore.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			agents := agent.NewRegistry()
+			agents.MustRegister("noop", agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) { return nil, nil }))
+			s, err := scheduler.New(st, scheduler.Config{Agents: agents})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range 10 {
+				batch := make([]*store.RunEnqueueParams, 1000)
+				for i := range batch {
+					batch[i] = &store.RunEnqueueParams{Owner: "alice", Agent: "noop", Payload: []byte(`{"report":"weekly","n":1}`)}
+				}
+				if _, err := st.RunEnqueue(ctx, batch...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			tokens, err := auth.NewTokens([]auth.Token{{Subject: "alice", Hash: auth.HashToken(aliceToken)}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			a, err := api.New(api.Config{Scheduler: s, Authenticator: tokens})
+			if err != nil {
+				b.Fatal(err)
+			}
+			handler := make([]time.Duration, 0, b.N)
+			direct := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for range b.N {
+				req := httptest.NewRequest("GET", "/v1/runs?limit=100", nil)
+				req.Header.Set("Authorization", "Bearer "+aliceToken)
+				rec := httptest.NewRecorder()
+				start := time.Now()
+				a.ServeHTTP(rec, req)
+				handler = append(handler, time.Since(start))
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d", rec.Code)
+				}
+				start = time.Now()
+				if _, err := st.RunList(ctx, &store.RunListParams{Owner: "alice", Limit: 100}); err != nil {
+					b.Fatal(err)
+				}
+				direct = append(direct, time.Since(start))
+			}
+			b.StopTimer()
+			ms := func(d []time.Duration, q int) float64 {
+				slices.Sort(d)
+				return float64(d[len(d)*q/100]) / float64(time.Millisecond)
+			}
+			b.ReportMetric(ms(handler, 50), "http-p50-ms")
+			b.ReportMetric(ms(handler, 99), "http-p99-ms")
+			b.ReportMetric(ms(direct, 50), "store-p50-ms")
+			b.ReportMetric(ms(direct, 99), "store-p99-ms")
 		})
 	}
 }
