@@ -85,9 +85,18 @@ func (s *Store) TokenList(ctx context.Context) ([]*store.Token, error) {
 
 // TokenDelete implements store.TokenStore.
 func (s *Store) TokenDelete(ctx context.Context, name string) error {
+	if err := s.deleteOne(ctx, tokenDeleteSQL, name); err != nil {
+		return fmt.Errorf("delete token %q: %w", name, err)
+	}
+	return nil
+}
+
+// deleteOne runs q, which deletes at most one row keyed by key; no row is
+// store.ErrNotFound.
+func (s *Store) deleteOne(ctx context.Context, q, key string) error {
 	var n int64
 	err := s.write(func() error {
-		res, err := s.db.NewRaw(tokenDeleteSQL, name).Exec(ctx)
+		res, err := s.db.NewRaw(q, key).Exec(ctx)
 		if err == nil {
 			n, err = res.RowsAffected()
 		}
@@ -96,8 +105,5 @@ func (s *Store) TokenDelete(ctx context.Context, name string) error {
 	if err == nil && n == 0 {
 		err = store.ErrNotFound
 	}
-	if err != nil {
-		return fmt.Errorf("delete token %q: %w", name, err)
-	}
-	return nil
+	return err
 }

@@ -113,18 +113,7 @@ func (s *Store) WorkspaceList(ctx context.Context, p *store.WorkspaceListParams)
 
 // WorkspaceDelete implements store.WorkspaceStore.
 func (s *Store) WorkspaceDelete(ctx context.Context, id string) error {
-	var n int64
-	err := s.write(func() error {
-		res, err := s.db.NewRaw(workspaceDeleteSQL, id).Exec(ctx)
-		if err == nil {
-			n, err = res.RowsAffected()
-		}
-		return err
-	})
-	if err == nil && n == 0 {
-		err = store.ErrNotFound
-	}
-	if err != nil {
+	if err := s.deleteOne(ctx, workspaceDeleteSQL, id); err != nil {
 		return fmt.Errorf("delete workspace %q: %w", id, err)
 	}
 	return nil
