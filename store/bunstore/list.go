@@ -16,10 +16,13 @@ import (
 // Listings. RunList and EventList read one page, newest first, by walking
 // an index in id order from the page's cursor down and stopping at the
 // page's end: a page costs about its size, not the size of the history,
-// whatever the filters, as long as the index walked leads with the
-// filters' columns. The indexes are those of migration 20261206000001
-// (runs: by owner, schedule, status, agent and kind, alone and beside the
-// owner) and 20261206000002 (events: by source and owner).
+// as long as most of the entries the walk reads pass the other filters.
+// The runs' indexes are the owner's and the schedule's (of the first
+// migration) and those of 20261207000001: the status (of the runs not
+// succeeded), the agent and the kind (of the runs not fired by a
+// schedule), each carrying the owner, which a user's listing checks there.
+// That migration says which listings those leave unbounded, and why.
+// The events' are by source and owner (20261206000002).
 //
 // Bounds on a creation time become bounds on the id: a run's or an
 // event's id carries its creation time to the millisecond (uuid7), so the
@@ -91,21 +94,21 @@ ORDER BY id DESC`
 type runListWalk int
 
 const (
-	walkRuns        runListWalk = iota // the primary key
-	walkSchedule                       // herald_runs_schedule_idx
-	walkOwner                          // herald_runs_owner_idx
-	walkOwnerStatus                    // herald_runs_owner_status_idx
-	walkOwnerAgent                     // herald_runs_owner_agent_idx
-	walkOwnerKind                      // herald_runs_owner_kind_idx
-	walkStatus                         // herald_runs_status_idx
-	walkAgent                          // herald_runs_agent_idx
-	walkKind                           // herald_runs_kind_idx
+	walkRuns     runListWalk = iota // the primary key
+	walkSchedule                    // herald_runs_schedule_idx
+	walkOwner                       // herald_runs_owner_idx
+	walkStatus                      // herald_runs_status_idx
+	walkAgent                       // herald_runs_agent_idx
+	walkKind                        // herald_runs_kind_idx
 )
 
 // runListSQLite is RunList on SQLite, by the index walked: each statement
 // names its index (without statistics, SQLite's planner would rather seek
 // the index of one column and the span of ids than that of two columns)
-// and states that index's columns plainly, then every filter.
+// and states that index's leading column plainly, and a partial index's
+// condition as the index does, then every filter. The owner, which the
+// status, agent and kind indexes carry, is checked before the run's row
+// is read.
 var runListSQLite = [...]string{
 	walkRuns: `SELECT * FROM herald_runs WHERE ` + runListFilters + `
 ORDER BY id DESC LIMIT ?limit`,
@@ -115,51 +118,37 @@ ORDER BY id DESC LIMIT ?limit`,
 	walkOwner: `SELECT * FROM herald_runs INDEXED BY herald_runs_owner_idx
 WHERE owner = ?owner AND ` + runListFilters + `
 ORDER BY id DESC LIMIT ?limit`,
-	walkOwnerStatus: `SELECT * FROM herald_runs INDEXED BY herald_runs_owner_status_idx
-WHERE owner = ?owner AND status IN (?statuses) AND ` + runListFilters + `
-ORDER BY id DESC LIMIT ?limit`,
-	walkOwnerAgent: `SELECT * FROM herald_runs INDEXED BY herald_runs_owner_agent_idx
-WHERE owner = ?owner AND agent = ?agent AND ` + runListFilters + `
-ORDER BY id DESC LIMIT ?limit`,
-	walkOwnerKind: `SELECT * FROM herald_runs INDEXED BY herald_runs_owner_kind_idx
-WHERE owner = ?owner AND kind IN (?kinds) AND ` + runListFilters + `
-ORDER BY id DESC LIMIT ?limit`,
 	walkStatus: `SELECT * FROM herald_runs INDEXED BY herald_runs_status_idx
-WHERE status IN (?statuses) AND ` + runListFilters + `
+WHERE status IN (?statuses) AND status <> 'succeeded' AND ` + runListFilters + `
 ORDER BY id DESC LIMIT ?limit`,
 	walkAgent: `SELECT * FROM herald_runs INDEXED BY herald_runs_agent_idx
 WHERE agent = ?agent AND ` + runListFilters + `
 ORDER BY id DESC LIMIT ?limit`,
 	walkKind: `SELECT * FROM herald_runs INDEXED BY herald_runs_kind_idx
-WHERE kind IN (?kinds) AND ` + runListFilters + `
+WHERE kind IN (?kinds) AND kind <> 'schedule' AND ` + runListFilters + `
 ORDER BY id DESC LIMIT ?limit`,
 }
 
 // runWalk picks the index a listing walks on SQLite, which has no
-// statistics to choose by: a schedule's runs, else the owner's beside
-// another filter, else one filter's. A status or a kind is walked when
-// it is alone in its list, and so is a list of statuses of runs under way
-// (queued, running), which are few: their entries are read and sorted. A
-// longer list is a filter only, which the walk meets often enough.
+// statistics to choose by: a schedule's runs, else a status's, an agent's
+// or a kind's (checking the owner in the index), else the owner's. A
+// status or a kind is walked when it is alone in its list and in its
+// index (not succeeded, not schedule), and so is a list of statuses of
+// runs under way (queued, running), which are few: their entries are read
+// and sorted. A longer list is a filter only, which the walk meets often
+// enough, and so are succeeded and schedule, which most runs are.
 func runWalk(p *store.RunListParams) runListWalk {
-	status, kind := len(p.Statuses) == 1 || underWay(p.Statuses), len(p.Kinds) == 1
 	switch {
 	case p.ScheduleID != "":
 		return walkSchedule
-	case p.Owner != "" && status:
-		return walkOwnerStatus
-	case p.Owner != "" && p.Agent != "":
-		return walkOwnerAgent
-	case p.Owner != "" && kind:
-		return walkOwnerKind
-	case p.Owner != "":
-		return walkOwner
-	case status:
+	case len(p.Statuses) == 1 && p.Statuses[0] != store.RunSucceeded || underWay(p.Statuses):
 		return walkStatus
 	case p.Agent != "":
 		return walkAgent
-	case kind:
+	case len(p.Kinds) == 1 && p.Kinds[0] != store.RunKindSchedule:
 		return walkKind
+	case p.Owner != "":
+		return walkOwner
 	}
 	return walkRuns
 }

@@ -44,10 +44,14 @@ func TestRunListWalksSQLite(t *testing.T) {
 		{"ended statuses", store.RunListParams{Statuses: []store.RunStatus{store.RunFailed, store.RunTimedOut}}, "sqlite_autoindex_herald_runs_1", false},
 		{"agent", store.RunListParams{Agent: "x"}, "herald_runs_agent_idx", false},
 		{"kind", store.RunListParams{Kinds: kind}, "herald_runs_kind_idx", false},
-		{"owner and status", store.RunListParams{Owner: "a", Statuses: one(store.RunFailed)}, "herald_runs_owner_status_idx", false},
-		{"owner and agent", store.RunListParams{Owner: "a", Agent: "x"}, "herald_runs_owner_agent_idx", false},
-		{"owner and kind", store.RunListParams{Owner: "a", Kinds: kind}, "herald_runs_owner_kind_idx", false},
-		{"owner, status and agent", store.RunListParams{Owner: "a", Agent: "x", Statuses: one(store.RunFailed)}, "herald_runs_owner_status_idx", false},
+		{"succeeded", store.RunListParams{Statuses: one(store.RunSucceeded)}, "sqlite_autoindex_herald_runs_1", false},
+		{"kind schedule", store.RunListParams{Kinds: []store.RunKind{store.RunKindSchedule}}, "sqlite_autoindex_herald_runs_1", false},
+		{"owner and status", store.RunListParams{Owner: "a", Statuses: one(store.RunFailed)}, "herald_runs_status_idx", false},
+		{"owner and succeeded", store.RunListParams{Owner: "a", Statuses: one(store.RunSucceeded)}, "herald_runs_owner_idx", false},
+		{"owner and agent", store.RunListParams{Owner: "a", Agent: "x"}, "herald_runs_agent_idx", false},
+		{"owner and kind", store.RunListParams{Owner: "a", Kinds: kind}, "herald_runs_kind_idx", false},
+		{"owner and kind schedule", store.RunListParams{Owner: "a", Kinds: []store.RunKind{store.RunKindSchedule}}, "herald_runs_owner_idx", false},
+		{"owner, status and agent", store.RunListParams{Owner: "a", Agent: "x", Statuses: one(store.RunFailed)}, "herald_runs_status_idx", false},
 	}
 	for _, tc := range cases {
 		plan, err := st.explainRunList(context.Background(), &tc.params)

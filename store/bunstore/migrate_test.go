@@ -2,6 +2,7 @@ package bunstore_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,6 +64,54 @@ func TestMigrationBackfillsEventOwners(t *testing.T) {
 		page, err := st.EventList(ctx, &store.EventListParams{Owner: "alice"})
 		if err != nil || len(page.Events) != 1 || page.Events[0].ID != kept.Event.ID {
 			t.Errorf("alice's events after the migration: %+v, %v; want the first event", page, err)
+		}
+	})
+}
+
+// TestMigrationTrimsTheListIndexes checks the runs' listing indexes after
+// every migration, as a database first migrated before 20261207000001
+// also has them: the three of that migration, partial where it says, and
+// none of the six it drops.
+func TestMigrationTrimsTheListIndexes(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		st := open(t, dsn)
+		q := "SELECT name, sql AS def FROM sqlite_master WHERE type = 'index' AND tbl_name = 'herald_runs' AND sql IS NOT NULL"
+		if st.Dialect() == bunstore.DialectPostgres {
+			q = "SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'herald_runs'"
+		}
+		var rows []struct {
+			Name string `bun:"name"`
+			Def  string `bun:"def"`
+		}
+		if err := st.DB().NewRaw(q).Scan(ctx, &rows); err != nil {
+			t.Fatal(err)
+		}
+		defs := map[string]string{}
+		for _, r := range rows {
+			defs[r.Name] = r.Def
+		}
+		for _, gone := range []string{"herald_runs_owner_status_idx", "herald_runs_owner_agent_idx", "herald_runs_owner_kind_idx"} {
+			if def, ok := defs[gone]; ok {
+				t.Errorf("%s is still there: %s", gone, def)
+			}
+		}
+		for name, partial := range map[string]string{
+			"herald_runs_status_idx": "succeeded",
+			"herald_runs_agent_idx":  "",
+			"herald_runs_kind_idx":   "schedule",
+		} {
+			def, ok := defs[name]
+			switch {
+			case !ok:
+				t.Errorf("%s is missing", name)
+			case !strings.Contains(def, "owner"):
+				t.Errorf("%s does not carry the owner: %s", name, def)
+			case partial != "" && !strings.Contains(def, partial):
+				t.Errorf("%s is not partial on %s: %s", name, partial, def)
+			case partial == "" && strings.Contains(strings.ToUpper(def), "WHERE"):
+				t.Errorf("%s is partial: %s", name, def)
+			}
 		}
 	})
 }
