@@ -70,8 +70,7 @@ type Store struct {
 	plainMu      sync.Mutex
 	plainPending []*plainWrite
 
-	listener stopper // LISTEN on PostgreSQL, polling on SQLite
-	growth
+	listener  stopper // LISTEN on PostgreSQL, polling on SQLite
 	stmts     statements
 	bg        sync.WaitGroup // background work, waited for by Close
 	closeOnce sync.Once

@@ -55,7 +55,6 @@ func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Conte
 	if err != nil {
 		return nil, fmt.Errorf("enqueue runs: %w", err)
 	}
-	s.grew(len(res))
 	return res, nil
 }
 

@@ -1,0 +1,57 @@
+package bunstore
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/testpg"
+	"github.com/heraldhq/herald/store"
+)
+
+// TestClaimPlanNeedsNoAnalyze checks the plan of the claim on PostgreSQL
+// when the runs table's statistics are as wrong as they get: taken when
+// every run had succeeded, then 20,000 runs enqueued that they know
+// nothing of (autovacuum analyzes a table a minute or more later; the
+// store runs no ANALYZE). The claim must still walk herald_runs_due_idx
+// in its order and stop at its limit, not sort the queued runs.
+func TestClaimPlanNeedsNoAnalyze(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, testpg.DSN(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	enqueue := func(n int) {
+		t.Helper()
+		for done := 0; done < n; done += 1000 {
+			batch := make([]*store.RunEnqueueParams, min(1000, n-done))
+			for i := range batch {
+				batch[i] = &store.RunEnqueueParams{Owner: "a", Agent: "noop"}
+			}
+			if _, err := st.RunEnqueue(ctx, batch...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	enqueue(5000)
+	for _, q := range []string{"UPDATE herald_runs SET status = 'succeeded', finished_at = now()", "ANALYZE herald_runs"} {
+		if _, err := st.db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	enqueue(20000)
+	for name, q := range map[string]string{
+		"pick":  st.db.NewRaw(st.claimPick("id"), st.nowArg(), 100).String(),
+		"claim": st.db.NewRaw(st.claimSQL(), "node", st.nowArg(), micros(time.Minute), st.nowArg(), st.nowArg(), 100).String(),
+	} {
+		plan, err := st.explain(ctx, q)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !strings.Contains(plan, "using herald_runs_due_idx") || strings.Contains(plan, "Sort") {
+			t.Errorf("%s: the plan does not walk herald_runs_due_idx in order:\n%s", name, plan)
+		}
+	}
+}
