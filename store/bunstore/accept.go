@@ -207,7 +207,7 @@ func (s *Store) acceptStatement(ctx context.Context, reqs []*acceptReq) ([]accep
 		EventID string    `bun:"event_id"`
 		RunAt   time.Time `bun:"run_at"`
 	}
-	err := s.write(func() error {
+	err := s.write(ctx, func() error {
 		return s.scanNative(ctx, &inserted, acceptBatchSQL, ids, sources, deliveryIDs, headers, bodies, runIDs, received,
 			owners, agents, payloads, targets, maxAttempts, timeouts, runAts)
 	})

@@ -39,7 +39,7 @@ func (s *Store) CursorSet(ctx context.Context, c *store.Cursor) (*store.Cursor, 
 	}
 	row := &cursorRow{Source: c.Source, Workspace: c.Workspace, Channel: c.Channel,
 		Latest: c.Latest, PageCursor: c.PageCursor, UpdatedAt: s.clock()}
-	err := s.write(func() error {
+	err := s.write(ctx, func() error {
 		_, err := s.db.NewInsert().Model(row).
 			On("CONFLICT (source, workspace, channel) DO UPDATE").
 			Set("latest = EXCLUDED.latest, page_cursor = EXCLUDED.page_cursor, updated_at = EXCLUDED.updated_at").

@@ -357,7 +357,9 @@ func (s *Store) tx(ctx context.Context, fn func(tx bun.Tx, out *outbox) error) e
 		return store.ErrClosed
 	}
 	if !s.pg() {
-		s.lockWrites()
+		if err := s.lockWrites(ctx); err != nil {
+			return err
+		}
 		defer s.unlockWrites()
 	}
 	for attempt := 1; ; attempt++ {

@@ -18,7 +18,7 @@ func (s *Store) DeliveryRecord(ctx context.Context, d *store.Delivery) (*store.D
 	}
 	row := &deliveryRow{ID: newID(), RunID: c.RunID, Channel: c.Channel, Address: c.To, Attempt: c.Attempt,
 		Status: string(c.Status), Error: c.Error, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt}
-	err = s.write(func() error {
+	err = s.write(ctx, func() error {
 		_, err := s.db.NewInsert().Model(row).Exec(ctx)
 		return err
 	})

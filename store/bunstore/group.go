@@ -14,9 +14,9 @@ import (
 // write-ahead log and waits for the disk: when workers claim and finish one
 // run at a time, commits are much of the work. The hot writes (claims,
 // finishes, requeues) therefore queue, and whoever takes the writer next
-// runs every queued write in one transaction, with one commit. A write
-// that waits for the writer may find that another caller's transaction
-// has already done it.
+// runs every queued write in one transaction, with one commit, each write
+// under a savepoint of its own. A write that waits for the writer may find
+// that another caller's transaction has already done it.
 
 // groupWrite is one queued write and, once done is closed, its outcome.
 type groupWrite struct {
@@ -26,13 +26,24 @@ type groupWrite struct {
 	done chan struct{}
 }
 
-// lockWrites takes this process's SQLite writer; unlockWrites gives it back.
-func (s *Store) lockWrites()   { s.writeSem <- struct{}{} }
+// lockWrites takes this process's SQLite writer, or returns ctx's error
+// when ctx ends first, or store.ErrClosed when the store closes;
+// unlockWrites gives the writer back.
+func (s *Store) lockWrites(ctx context.Context) error {
+	select {
+	case s.writeSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closed:
+		return store.ErrClosed
+	}
+}
+
 func (s *Store) unlockWrites() { <-s.writeSem }
 
-// writeGrouped runs fn in a write transaction on SQLite, together with the
-// writes of the other callers waiting for the writer at the time. fn may
-// run twice (see writeGroup), so it must set its results afresh each time.
+// writeGrouped runs fn once, in a write transaction on SQLite, together
+// with the writes of the other callers waiting for the writer at the time.
 func (s *Store) writeGrouped(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
 	if s.isClosed() {
 		return store.ErrClosed
@@ -63,37 +74,50 @@ func (s *Store) writeGrouped(ctx context.Context, fn func(ctx context.Context, t
 	return w.err
 }
 
-// writeGroup runs batch in one transaction. When that fails, for a reason
-// that may be one write's (its caller's context ended, say), each runs
-// again alone, so that a failure is only its own write's.
+// writeGroup runs each write of batch once, in one transaction, and sets
+// its outcome. Each write runs under a savepoint: one that fails (its
+// caller's context ended, say) is rolled back to it alone, and the others
+// commit. When the transaction itself fails (to begin, to roll a write
+// back, to commit), every write of it fails with that error.
 func (s *Store) writeGroup(batch []*groupWrite) {
 	defer func() {
 		for _, w := range batch {
 			close(w.done)
 		}
 	}()
-	if len(batch) > 1 && s.writeTogether(batch) == nil {
+	if len(batch) == 1 {
+		w := batch[0]
+		w.err = translate(s.db.RunInTx(w.ctx, nil, w.fn))
 		return
 	}
-	for _, w := range batch {
-		w.err = translate(s.db.RunInTx(w.ctx, nil, w.fn))
-	}
-}
-
-func (s *Store) writeTogether(batch []*groupWrite) error {
 	// The transaction outlives any one caller's context: each write runs
 	// under its own.
-	return s.db.RunInTx(context.Background(), nil, func(_ context.Context, tx bun.Tx) error {
+	ctx := context.Background()
+	err := s.db.RunInTx(ctx, nil, func(_ context.Context, tx bun.Tx) error {
 		for _, w := range batch {
-			if err := w.ctx.Err(); err != nil {
+			if w.err = w.ctx.Err(); w.err != nil {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT herald_write"); err != nil {
 				return err
 			}
-			if err := w.fn(w.ctx, tx); err != nil {
+			if w.err = w.fn(w.ctx, tx); w.err != nil {
+				if _, err := tx.ExecContext(ctx, "ROLLBACK TO herald_write"); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, "RELEASE herald_write"); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	for _, w := range batch {
+		if w.err == nil {
+			w.err = err
+		}
+		w.err = translate(w.err)
+	}
 }
 
 // updateEach runs q, which changes at most one run, once per row of vals

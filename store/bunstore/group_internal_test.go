@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/heraldhq/herald/store"
 )
 
@@ -48,7 +50,9 @@ func TestGroupCommit(t *testing.T) {
 	}
 
 	// n claimers queue behind the writer; the last one's caller gives up.
-	s.lockWrites()
+	if err := s.lockWrites(ctx); err != nil {
+		t.Fatal(err)
+	}
 	gaveUp, cancel := context.WithCancel(ctx)
 	claimed := make([][]*store.Run, n)
 	errs := make([]error, n)
@@ -99,7 +103,9 @@ func TestGroupCommit(t *testing.T) {
 	}
 
 	// The finishes queue too: one names a run its node does not hold.
-	s.lockWrites()
+	if err := s.lockWrites(ctx); err != nil {
+		t.Fatal(err)
+	}
 	finished := make([][]*store.Run, n-1)
 	for i := range n - 1 {
 		node := "node"
@@ -125,5 +131,106 @@ func TestGroupCommit(t *testing.T) {
 	}
 	if got, err := s.RunGet(ctx, claimed[0][0].ID); err != nil || got.Status != store.RunRunning {
 		t.Fatalf("run finished by the wrong node: %+v, %v", got, err)
+	}
+}
+
+// TestGroupWritesRunOnce: each write of a group runs once; one that fails
+// is rolled back alone (its savepoint), and the others commit.
+func TestGroupWritesRunOnce(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "group.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	runs, err := s.RunEnqueue(ctx, &store.RunEnqueueParams{Owner: "o", Agent: "a"}, &store.RunEnqueueParams{Owner: "o", Agent: "b"},
+		&store.RunEnqueueParams{Owner: "o", Agent: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := errors.New("this write fails after writing")
+	var calls [3]int
+	var errs [3]error
+	if err := s.lockWrites(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i, r := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.writeGrouped(ctx, func(ctx context.Context, tx bun.Tx) error {
+				calls[i]++
+				if _, err := tx.ExecContext(ctx, "UPDATE herald_runs SET summary = 'written' WHERE id = ?", r.Run.ID); err != nil {
+					return err
+				}
+				if i == 1 {
+					return failed
+				}
+				return nil
+			})
+		}()
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.groupMu.Lock()
+		queued := len(s.pending)
+		s.groupMu.Unlock()
+		if queued == len(runs) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes queued, want %d", queued, len(runs))
+		}
+	}
+	s.unlockWrites()
+	wg.Wait()
+	for i, r := range runs {
+		got, err := s.RunGet(ctx, r.Run.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantErr, wantSummary := error(nil), "written"
+		if i == 1 {
+			wantErr, wantSummary = failed, ""
+		}
+		if calls[i] != 1 || !errors.Is(errs[i], wantErr) || got.Summary != wantSummary {
+			t.Errorf("write %d: ran %d times, returned %v, left summary %q; want once, %v, %q", i, calls[i], errs[i], got.Summary, wantErr, wantSummary)
+		}
+	}
+}
+
+// TestWriterWaitEndsWithContext: a write waiting for this process's SQLite
+// writer gives up when its context ends.
+func TestWriterWaitEndsWithContext(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "wait.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.lockWrites(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.unlockWrites()
+	gaveUp, cancel := context.WithCancel(ctx)
+	done := make(chan error, 2)
+	go func() {
+		_, err := s.ScheduleCreate(gaveUp, &store.Schedule{Owner: "o", Name: "s", Agent: "a",
+			Trigger: store.Trigger{Kind: store.TriggerInterval, Interval: time.Minute}})
+		done <- err
+	}()
+	go func() {
+		done <- s.write(gaveUp, func() error { return errors.New("ran without the writer") })
+	}()
+	cancel()
+	for range 2 {
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("a write whose context ended while it waited for the writer: %v, want context.Canceled", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a write whose context ended still waits for the writer")
+		}
 	}
 }

@@ -160,7 +160,7 @@ func (s *Store) receive(payload string) {
 func (s *Store) announce(ctx context.Context, notes ...store.Notification) error {
 	out := &outbox{notes: notes}
 	s.publish(out)
-	return s.write(func() error { return s.sendNotifications(ctx, s.db, out, s.origin) })
+	return s.write(ctx, func() error { return s.sendNotifications(ctx, s.db, out, s.origin) })
 }
 
 // stopper is a background loop of the store.
@@ -300,7 +300,7 @@ func (p *poller) loop(ctx context.Context, s *Store, last int64) {
 			last = r.Seq
 		}
 		if polls%100 == 0 { // about every 10 s
-			_ = s.write(func() error {
+			_ = s.write(ctx, func() error {
 				_, err := s.db.ExecContext(ctx, "DELETE FROM herald_notifications WHERE seq <= (SELECT MAX(seq) FROM herald_notifications) - ?", notificationsKept)
 				return err
 			})

@@ -29,13 +29,15 @@ func (s *Store) RunGet(ctx context.Context, id string) (*store.Run, error) {
 }
 
 // write runs one write statement outside a transaction: on SQLite it
-// queues behind this process's other writers.
-func (s *Store) write(fn func() error) error {
+// queues behind this process's other writers, until ctx ends.
+func (s *Store) write(ctx context.Context, fn func() error) error {
 	if s.isClosed() {
 		return store.ErrClosed
 	}
 	if !s.pg() {
-		s.lockWrites()
+		if err := s.lockWrites(ctx); err != nil {
+			return err
+		}
 		defer s.unlockWrites()
 	}
 	return translate(fn())
@@ -53,7 +55,7 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 	var err error
 	if s.pg() {
 		now := s.nowArg()
-		err = s.write(func() error {
+		err = s.write(ctx, func() error {
 			return s.scanNative(ctx, &rows, s.claimSQL(), p.Node, now, micros(p.Lease), now, now, p.Limit)
 		})
 	} else {
@@ -140,7 +142,7 @@ func (s *Store) RunExtendLease(ctx context.Context, p *store.RunExtendLeaseParam
 		return nil, nil
 	}
 	var rows []leaseRow
-	err := s.write(func() error {
+	err := s.write(ctx, func() error {
 		return s.db.NewRaw("UPDATE herald_runs SET lease_expires_at = "+s.nowPlusSQL()+" WHERE "+
 			s.updatePickedWhere("SELECT id FROM herald_runs WHERE id IN (?) AND status = 'running' AND lease_owner = ?")+
 			" RETURNING id, lease_expires_at, cancel_requested",
@@ -188,7 +190,7 @@ func (s *Store) RunProgress(ctx context.Context, p *store.RunProgressParams) err
 		return fmt.Errorf("record progress of run %s: %w", p.ID, &store.LeaseLostError{RunIDs: []string{p.ID}})
 	}
 	var n int64
-	err := s.write(func() error {
+	err := s.write(ctx, func() error {
 		res, err := s.db.NewRaw("UPDATE herald_runs SET progress = ? WHERE id = ? AND status = 'running' AND lease_owner = ?",
 			nullable(marshalProgress(p.Progress)), p.ID, p.Node).Exec(ctx)
 		if err == nil {
@@ -339,7 +341,7 @@ func (s *Store) transition(ctx context.Context, t transitionSQL, vals [][]any, t
 				"UPDATE herald_runs AS r SET " + t.set + ", lease_owner = NULL, lease_expires_at = NULL " +
 				"FROM v WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node RETURNING r.*"
 			var rows []runRow
-			err := s.write(func() error { return s.scanNative(ctx, &rows, q, append(slices.Concat(chunk...), tail...)...) })
+			err := s.write(ctx, func() error { return s.scanNative(ctx, &rows, q, append(slices.Concat(chunk...), tail...)...) })
 			done = append(done, rows...)
 			if err != nil {
 				return done, err
@@ -432,7 +434,7 @@ func (s *Store) RunRescue(ctx context.Context, p *store.RunRescueParams) ([]*sto
 	args = append(args, now, limit)
 	q := s.updatePicked(set, "SELECT id FROM herald_runs WHERE status = 'running' AND lease_expires_at < "+s.nowSQL()+" ORDER BY lease_expires_at, id LIMIT ?")
 	var done []runRow
-	if err := s.write(func() error { return s.db.NewRaw(q, args...).Scan(ctx, &done) }); err != nil {
+	if err := s.write(ctx, func() error { return s.db.NewRaw(q, args...).Scan(ctx, &done) }); err != nil {
 		return nil, fmt.Errorf("rescue runs: %w", err)
 	}
 	// The releases lock schedules: in a transaction of their own, once the
@@ -770,7 +772,7 @@ func (s *Store) RunDelivered(ctx context.Context, id string) error {
 		return fmt.Errorf("run %s delivered: %w", id, store.ErrNotFound)
 	}
 	var ids []string
-	err := s.write(func() error {
+	err := s.write(ctx, func() error {
 		return s.scanNative(ctx, &ids, "UPDATE herald_runs SET deliver_after = NULL WHERE id = "+s.cast("?", "uuid")+" RETURNING id", id)
 	})
 	if err == nil && len(ids) == 0 {
@@ -791,7 +793,7 @@ func (s *Store) RunDeliveryClaim(ctx context.Context, p *store.RunDeliveryClaimP
 	q := s.updatePicked("deliver_after = "+s.timeArg(),
 		"SELECT id FROM herald_runs WHERE deliver_after IS NOT NULL AND deliver_after <= "+s.nowSQL()+" ORDER BY deliver_after, id LIMIT "+s.limitArg())
 	var rows []runRow
-	err := s.write(func() error { return s.scanNative(ctx, &rows, q, store.Timestamp(p.Until), s.nowArg(), p.Limit) })
+	err := s.write(ctx, func() error { return s.scanNative(ctx, &rows, q, store.Timestamp(p.Until), s.nowArg(), p.Limit) })
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -812,7 +814,7 @@ func (s *Store) RunDeliveryExtend(ctx context.Context, p *store.RunDeliveryExten
 	if len(ids) == 0 {
 		return nil
 	}
-	err := s.write(func() error {
+	err := s.write(ctx, func() error {
 		_, err := s.db.NewRaw("UPDATE herald_runs SET deliver_after = "+s.timeArg()+" WHERE id IN (?) AND deliver_after IS NOT NULL",
 			store.Timestamp(p.Until), bun.List(ids)).Exec(ctx)
 		return err

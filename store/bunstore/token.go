@@ -51,7 +51,7 @@ func (s *Store) TokenCreate(ctx context.Context, t *store.Token) (*store.Token, 
 		return nil, fmt.Errorf("create token: %w", err)
 	}
 	var names []string
-	err = s.write(func() error {
+	err = s.write(ctx, func() error {
 		return s.db.NewRaw(tokenCreateSQL, c.Name, c.Subject, c.Admin, c.Hash, c.CreatedAt).Scan(ctx, &names)
 	})
 	if err == nil && len(names) == 0 {
@@ -95,7 +95,7 @@ func (s *Store) TokenDelete(ctx context.Context, name string) error {
 // store.ErrNotFound.
 func (s *Store) deleteOne(ctx context.Context, q, key string) error {
 	var n int64
-	err := s.write(func() error {
+	err := s.write(ctx, func() error {
 		res, err := s.db.NewRaw(q, key).Exec(ctx)
 		if err == nil {
 			n, err = res.RowsAffected()

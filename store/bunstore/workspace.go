@@ -59,7 +59,7 @@ func (s *Store) WorkspacePut(ctx context.Context, w *store.Workspace) (*store.Wo
 		return nil, fmt.Errorf("put workspace: %w", err)
 	}
 	var rows []workspaceRow
-	err = s.write(func() error {
+	err = s.write(ctx, func() error {
 		return s.db.NewRaw(workspacePutSQL, c.ID, c.Source, c.Name, c.Owner, c.Secret, c.CreatedAt, c.UpdatedAt).Scan(ctx, &rows)
 	})
 	if err == nil && len(rows) != 1 {
