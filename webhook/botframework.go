@@ -2,22 +2,21 @@ package webhook
 
 import (
 	"context"
-	"crypto"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"math/big"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Bot Framework defaults (the public cloud).
@@ -47,6 +46,9 @@ const (
 	botFrameworkMinKeyBits = 2048
 	// botFrameworkAuthorization is the header holding the token.
 	botFrameworkAuthorization = "Authorization"
+	// botFrameworkAlg is the only algorithm accepted: never none, and
+	// never HS*, which would make the public key an HMAC secret.
+	botFrameworkAlg = "RS256"
 )
 
 // BotFrameworkConfig configures NewBotFramework. Zero values mean the
@@ -97,6 +99,9 @@ type BotFramework struct {
 	client      *http.Client
 	ttl         time.Duration
 	opts        options
+	// parser checks the token's form, alg, signature, audience and
+	// validity period.
+	parser *jwt.Parser
 
 	// fetching holds a token while a goroutine fetches the keys, so
 	// that one fetch serves all those waiting for it.
@@ -115,9 +120,8 @@ var _ Verifier = (*BotFramework)(nil)
 // botFrameworkKey is a signing key from the JWKS.
 type botFrameworkKey struct {
 	pub *rsa.PublicKey
-	// endorsed is set when the key lists endorsements: the channels
-	// whose activities it may sign.
-	endorsed     bool
+	// endorsements, when not nil, are the channels whose activities the
+	// key may sign (none when it is empty).
 	endorsements []string
 }
 
@@ -153,44 +157,61 @@ func NewBotFramework(cfg BotFrameworkConfig, opts ...Option) (*BotFramework, err
 	if client == nil {
 		client = &http.Client{Timeout: BotFrameworkHTTPTimeoutDefault}
 	}
+	o := newOptions(opts)
 	return &BotFramework{
 		appID:       cfg.AppID,
 		metadataURL: u,
 		issuers:     issuers,
 		client:      client,
 		ttl:         ttl,
-		opts:        newOptions(opts),
-		fetching:    make(chan struct{}, 1),
+		opts:        o,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{botFrameworkAlg}),
+			jwt.WithStrictDecoding(),
+			jwt.WithAudience(cfg.AppID),
+			jwt.WithExpirationRequired(),
+			jwt.WithLeeway(o.tolerance),
+			jwt.WithTimeFunc(o.now),
+		),
+		fetching: make(chan struct{}, 1),
 	}, nil
 }
 
 // Verify implements Verifier. body is the activity, exactly as received.
 func (b *BotFramework) Verify(ctx context.Context, header http.Header, body []byte) (*Verified, error) {
-	tok, err := botFrameworkParse(header)
+	raw, err := botFrameworkBearer(header)
 	if err != nil {
 		return nil, err
 	}
-	// Only RS256: never none, and never HS*, which would make the public
-	// key an HMAC secret.
-	if tok.alg != "RS256" {
-		return nil, botFrameworkBad("alg is not RS256")
+	// The parser calls keyfunc once the token is well formed and its alg
+	// allowed, before it checks the signature: keyErr is then the
+	// verifier's own error (a fetch failure) or a refusal to pass on as
+	// it is, and key the key that verified the signature.
+	var (
+		key    *botFrameworkKey
+		keyErr error
+	)
+	claims := jwt.MapClaims{}
+	tok, err := b.parser.ParseWithClaims(raw, claims, func(tok *jwt.Token) (any, error) {
+		key, keyErr = b.tokenKey(ctx, tok)
+		if keyErr != nil {
+			return nil, keyErr
+		}
+		return key.pub, nil
+	})
+	switch {
+	case keyErr != nil:
+		return nil, keyErr
+	case err != nil && !errors.Is(err, jwt.ErrTokenInvalidClaims):
+		return nil, botFrameworkRefusal(tok, err)
 	}
-	if tok.crit {
-		return nil, botFrameworkBad("token has critical header parameters")
+	// The signature verifies: the claims are the connector's. Several
+	// issuers may be accepted, which the parser cannot check.
+	if iss, _ := claims.GetIssuer(); !slices.Contains(b.issuers, iss) {
+		return nil, botFrameworkBad("issuer is not accepted")
 	}
-	if tok.kid == "" {
-		return nil, botFrameworkBad("token has no kid")
-	}
-	key, err := b.key(ctx, tok.kid)
 	if err != nil {
-		return nil, err
-	}
-	digest := sha256.Sum256([]byte(tok.signingInput))
-	if err := rsa.VerifyPKCS1v15(key.pub, crypto.SHA256, digest[:], tok.signature); err != nil {
-		return nil, botFrameworkBad("signature does not verify")
-	}
-	if err := b.checkClaims(tok.claims); err != nil {
-		return nil, err
+		return nil, b.claimsRefusal(claims, err)
 	}
 
 	var activity map[string]json.RawMessage
@@ -201,8 +222,9 @@ func (b *BotFramework) Verify(ctx context.Context, header http.Header, body []by
 	if !ok || serviceURL == "" {
 		return nil, fail(ReasonBadToken, "", "activity has no serviceUrl")
 	}
-	claimed, ok := botFrameworkString(tok.claims, "serviceurl")
-	if !ok || claimed == "" {
+	// Claim names are case-sensitive: the connector's is "serviceurl".
+	claimed, _ := claims["serviceurl"].(string)
+	if claimed == "" {
 		return nil, botFrameworkBad("token has no serviceurl claim")
 	}
 	if claimed != serviceURL {
@@ -212,7 +234,9 @@ func (b *BotFramework) Verify(ctx context.Context, header http.Header, body []by
 	if !ok {
 		return nil, fail(ReasonBadToken, "", "activity channelId is not a string")
 	}
-	if key.endorsed && channel != "" && !slices.Contains(key.endorsements, channel) {
+	// A key without endorsements signs for any channel; one with an
+	// empty list, for none.
+	if key.endorsements != nil && channel != "" && !slices.Contains(key.endorsements, channel) {
 		return nil, botFrameworkBad("channel is not endorsed by the signing key")
 	}
 	id, _ := botFrameworkString(activity, "id")
@@ -223,91 +247,85 @@ func (b *BotFramework) Verify(ctx context.Context, header http.Header, body []by
 	return &Verified{DeliveryID: activityID(conversation, id)}, nil
 }
 
-// checkClaims checks iss, aud, exp and nbf.
-func (b *BotFramework) checkClaims(claims map[string]json.RawMessage) error {
-	iss, ok := botFrameworkString(claims, "iss")
-	if !ok || !slices.Contains(b.issuers, iss) {
-		return botFrameworkBad("issuer is not accepted")
+// tokenKey returns the cached key that may verify tok, a well-formed
+// RS256 token, fetching the keys as key does.
+func (b *BotFramework) tokenKey(ctx context.Context, tok *jwt.Token) (*botFrameworkKey, error) {
+	if _, ok := tok.Header["crit"]; ok {
+		return nil, botFrameworkBad("token has critical header parameters")
 	}
-	if !botFrameworkAudience(claims["aud"], b.appID) {
+	kid, ok := tok.Header["kid"].(string)
+	switch {
+	case !ok && tok.Header["kid"] != nil:
+		return nil, botFrameworkMalformed("token kid is not a string")
+	case kid == "":
+		return nil, botFrameworkBad("token has no kid")
+	}
+	return b.key(ctx, kid)
+}
+
+// botFrameworkRefusal says which rule a token the parser refused before
+// its claims breaks. The parser's own error is not passed on: it may
+// quote the token.
+func botFrameworkRefusal(tok *jwt.Token, err error) error {
+	switch {
+	case tok == nil, errors.As(err, new(base64.CorruptInputError)):
+		return botFrameworkMalformed("token is not three base64url parts")
+	case tok.Header == nil:
+		return botFrameworkMalformed("token header is not a JSON object")
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		// The header decoded, and the signature would have failed as
+		// base64: the payload is at fault.
+		return botFrameworkMalformed("token payload is not a JSON object")
+	case tok.Method == nil || tok.Method.Alg() != botFrameworkAlg:
+		return botFrameworkBad("alg is not RS256")
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return botFrameworkBad("signature does not verify")
+	}
+	return botFrameworkBad("token is not valid")
+}
+
+// claimsRefusal says which rule the claims of a verified token, refused by
+// the parser with err, break: the first of aud, exp and nbf.
+func (b *BotFramework) claimsRefusal(claims jwt.MapClaims, err error) error {
+	aud, audErr := claims.GetAudience()
+	exp, expErr := claims.GetExpirationTime()
+	_, nbfErr := claims.GetNotBefore()
+	switch {
+	case audErr != nil, !slices.Contains(aud, b.appID):
 		return botFrameworkBad("audience is not the bot's app id")
-	}
-	now := b.opts.now()
-	tol := b.opts.tolerance
-	exp, present, ok := botFrameworkTime(claims, "exp")
-	switch {
-	case !ok:
+	case expErr != nil:
 		return botFrameworkBad("exp claim is not a valid time")
-	case !present:
+	case exp == nil:
 		return botFrameworkBad("token has no exp claim")
-	case !now.Before(exp.Add(tol)):
+	case errors.Is(err, jwt.ErrTokenExpired):
 		return botFrameworkBad("token expired")
-	}
-	nbf, present, ok := botFrameworkTime(claims, "nbf")
-	switch {
-	case !ok:
+	case nbfErr != nil:
 		return botFrameworkBad("nbf claim is not a valid time")
-	case present && now.Before(nbf.Add(-tol)):
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
 		return botFrameworkBad("token not yet valid")
 	}
-	return nil
+	return botFrameworkBad("claims are not valid")
 }
 
-// botFrameworkToken is a parsed, not yet verified, JWS.
-type botFrameworkToken struct {
-	signingInput string // header.payload, as received
-	alg, kid     string
-	crit         bool
-	claims       map[string]json.RawMessage
-	signature    []byte
-}
-
-// botFrameworkParse reads the token from the Authorization header.
-func botFrameworkParse(header http.Header) (*botFrameworkToken, error) {
+// botFrameworkBearer reads the token from the Authorization header.
+func botFrameworkBearer(header http.Header) (string, error) {
 	values := header.Values(botFrameworkAuthorization)
 	if len(values) > 1 {
-		return nil, botFrameworkMalformed("more than one Authorization header")
+		return "", botFrameworkMalformed("more than one Authorization header")
 	}
 	if len(values) == 0 || strings.TrimSpace(values[0]) == "" {
-		return nil, fail(ReasonMissingHeader, botFrameworkAuthorization, "")
+		return "", fail(ReasonMissingHeader, botFrameworkAuthorization, "")
 	}
 	scheme, token, ok := strings.Cut(strings.TrimSpace(values[0]), " ")
-	// Auth schemes are case-insensitive (RFC 7235, section 2.1).
+	// Auth schemes are case-insensitive (RFC 9110, section 11.1).
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return nil, botFrameworkMalformed("scheme is not Bearer")
+		return "", botFrameworkMalformed("scheme is not Bearer")
 	}
 	token = strings.TrimLeft(token, " ")
 	if len(token) > botFrameworkMaxToken {
-		return nil, botFrameworkMalformed("token is too long")
+		return "", botFrameworkMalformed("token is too long")
 	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
-		return nil, botFrameworkMalformed("token is not three base64url parts")
-	}
-	var decoded [3][]byte
-	for i, p := range parts {
-		d, err := base64.RawURLEncoding.Strict().DecodeString(p)
-		if err != nil {
-			return nil, botFrameworkMalformed("token is not three base64url parts")
-		}
-		decoded[i] = d
-	}
-	var head map[string]json.RawMessage
-	if err := json.Unmarshal(decoded[0], &head); err != nil || head == nil {
-		return nil, botFrameworkMalformed("token header is not a JSON object")
-	}
-	tok := &botFrameworkToken{signingInput: parts[0] + "." + parts[1], signature: decoded[2]}
-	if err := json.Unmarshal(decoded[1], &tok.claims); err != nil || tok.claims == nil {
-		return nil, botFrameworkMalformed("token payload is not a JSON object")
-	}
-	if tok.alg, ok = botFrameworkString(head, "alg"); !ok {
-		return nil, botFrameworkMalformed("token alg is not a string")
-	}
-	if tok.kid, ok = botFrameworkString(head, "kid"); !ok {
-		return nil, botFrameworkMalformed("token kid is not a string")
-	}
-	_, tok.crit = head["crit"]
-	return tok, nil
+	return token, nil
 }
 
 // botFrameworkString returns the string member name of obj: "" and true
@@ -322,45 +340,6 @@ func botFrameworkString(obj map[string]json.RawMessage, name string) (string, bo
 		return "", false
 	}
 	return s, true
-}
-
-// botFrameworkAudience reports whether aud (a string, or an array of
-// strings as RFC 7519 allows) names appID.
-func botFrameworkAudience(aud json.RawMessage, appID string) bool {
-	if aud == nil {
-		return false
-	}
-	var one string
-	if err := json.Unmarshal(aud, &one); err == nil {
-		return one == appID
-	}
-	var many []string
-	if err := json.Unmarshal(aud, &many); err == nil {
-		return slices.Contains(many, appID)
-	}
-	return false
-}
-
-// botFrameworkTime reads a NumericDate claim: present is false when it is
-// absent or null, ok is false when it is not a number in range.
-func botFrameworkTime(claims map[string]json.RawMessage, name string) (t time.Time, present, ok bool) {
-	raw, found := claims[name]
-	if !found {
-		return time.Time{}, false, true
-	}
-	var v *float64
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return time.Time{}, false, false
-	}
-	if v == nil {
-		return time.Time{}, false, true
-	}
-	// Up to the year 9999: beyond, the conversion to int64 could overflow.
-	if *v < 0 || *v > 253402300799 {
-		return time.Time{}, true, false
-	}
-	sec := math.Floor(*v)
-	return time.Unix(int64(sec), int64((*v-sec)*1e9)), true, true
 }
 
 func botFrameworkBad(detail string) error {
@@ -519,40 +498,32 @@ func (b *BotFramework) getJSON(ctx context.Context, u *url.URL, v any) error {
 }
 
 // botFrameworkParseJWK returns a JWK's kid and key, or a nil key when it
-// is not an RSA signing key of at least botFrameworkMinKeyBits bits.
+// is not a valid RSA signing key for RS256 of at least
+// botFrameworkMinKeyBits bits. jwkset reads and checks the standard
+// members; endorsements is the Bot Connector's own.
 func botFrameworkParseJWK(raw json.RawMessage) (string, *botFrameworkKey) {
 	var j struct {
-		Kty          string    `json:"kty"`
-		Use          string    `json:"use"`
-		Alg          string    `json:"alg"`
-		Kid          string    `json:"kid"`
-		N            string    `json:"n"`
-		E            string    `json:"e"`
-		Endorsements *[]string `json:"endorsements"`
+		jwkset.JWKMarshal
+		Endorsements []string `json:"endorsements"`
 	}
 	if err := json.Unmarshal(raw, &j); err != nil {
 		return "", nil
 	}
-	if j.Kty != "RSA" || j.Kid == "" || (j.Use != "" && j.Use != "sig") || (j.Alg != "" && j.Alg != "RS256") {
+	if j.KTY != jwkset.KtyRSA || j.KID == "" || j.USE == jwkset.UseEnc || (j.ALG != "" && j.ALG != jwkset.AlgRS256) {
 		return "", nil
 	}
-	n, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(j.N, "="))
+	// The key is n and e, as for the Bot Builder SDKs: a certificate
+	// chain that Go's X.509 parser refuses, or whose thumbprint differs,
+	// must not cost the bot a key the connector signs with.
+	j.X5C, j.X5T, j.X5TS256, j.X5U = nil, "", "", ""
+	// Private: false reads the public members only.
+	jwk, err := jwkset.NewJWKFromMarshal(j.JWKMarshal, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
 	if err != nil {
 		return "", nil
 	}
-	e, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(j.E, "="))
-	if err != nil || len(e) == 0 || len(e) > 4 {
+	pub, ok := jwk.Key().(*rsa.PublicKey)
+	if !ok || pub.N.BitLen() < botFrameworkMinKeyBits {
 		return "", nil
 	}
-	exp := new(big.Int).SetBytes(e).Int64()
-	mod := new(big.Int).SetBytes(n)
-	if exp < 3 || exp%2 == 0 || exp > math.MaxInt32 || mod.BitLen() < botFrameworkMinKeyBits {
-		return "", nil
-	}
-	k := &botFrameworkKey{pub: &rsa.PublicKey{N: mod, E: int(exp)}}
-	if j.Endorsements != nil {
-		k.endorsed = true
-		k.endorsements = *j.Endorsements
-	}
-	return j.Kid, k
+	return j.KID, &botFrameworkKey{pub: pub, endorsements: j.Endorsements}
 }

@@ -249,6 +249,11 @@ func TestBotFrameworkAccepts(t *testing.T) {
 	idp := newBFIdP(t)
 	idp.set(func(idp *bfIdP) {
 		idp.keys = append(idp.keys, bfJWK(&bfKey().PublicKey, "no-endorsements", nil))
+		// The key is n and e; a certificate chain that does not parse
+		// takes nothing from it.
+		withX5C := bfJWK(&bfKey().PublicKey, "with-x5c", nil)
+		withX5C["x5c"], withX5C["x5t"] = []string{"MIIBbm90IGEgY2VydGlmaWNhdGU="}, "bm90LWEtdGh1bWJwcmludA"
+		idp.keys = append(idp.keys, withX5C)
 	})
 	clock := &bfClock{t: bfStart}
 	bf := newBF(t, idp, clock)
@@ -272,6 +277,8 @@ func TestBotFrameworkAccepts(t *testing.T) {
 			`{"id":"a4","conversation":{"id":"a:1x2y"},"channelId":"msteams","serviceUrl":"https://smba.trafficmanager.net/emea/"}`, "a:1x2y/a4"},
 		{"key without endorsements", bfSign(bfKey(), map[string]any{"alg": "RS256", "kid": "no-endorsements"}, bfClaims(now)),
 			`{"id":"a3","channelId":"slack","serviceUrl":"https://smba.trafficmanager.net/emea/"}`, "a3"},
+		{"key with an unparsable certificate chain", bfSign(bfKey(), map[string]any{"alg": "RS256", "kid": "with-x5c"}, bfClaims(now)),
+			bfActivity, "1485983408511"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -811,4 +818,30 @@ func FuzzBotFrameworkHeader(f *testing.F) {
 			t.Fatalf("accepted a token not signed by the test key: %v", err)
 		}
 	})
+}
+
+// BenchmarkBotFrameworkVerify measures Verify of a valid token whose
+// signing key is cached: the work done for each activity the connector
+// sends.
+func BenchmarkBotFrameworkVerify(b *testing.B) {
+	idp := newBFIdP(b)
+	bf, err := webhook.NewBotFramework(webhook.BotFrameworkConfig{AppID: bfAppID, OpenIDMetadataURL: idp.metadataURL()},
+		webhook.WithClock((&bfClock{t: bfStart}).Now))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	header, body := bfAuth(bfToken(bfStart, nil)), []byte(bfActivity)
+	if _, err := bf.Verify(ctx, header, body); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := bf.Verify(ctx, header, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n := idp.jwksHits.Load(); n != 1 {
+		b.Fatalf("JWKS fetched %d times, want 1", n)
+	}
 }
