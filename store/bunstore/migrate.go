@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log/level"
+	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/migrate"
 )
 
@@ -24,7 +25,8 @@ const migrationWait = time.Minute
 
 // migrate applies the embedded migrations of the store's dialect. Several
 // processes may call it at once: on PostgreSQL they queue on an advisory
-// lock held on a dedicated connection, on SQLite on bun's migration lock.
+// lock held on a dedicated connection (lockMigrations), on SQLite on bun's
+// migration lock.
 func (s *Store) migrate(ctx context.Context) error {
 	sub, err := fs.Sub(migrationFiles, "migrations/"+s.dialect)
 	if err != nil {
@@ -45,8 +47,8 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("bunstore: migrate: %w", translate(err))
 		}
 		defer conn.Close()
-		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", migrationLockKey); err != nil {
-			return fmt.Errorf("bunstore: migrate: lock: %w", translate(err))
+		if err := lockMigrations(ctx, conn); err != nil {
+			return err
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", migrationLockKey) //nolint:errcheck // the session ends with the connection anyway
 		return s.runMigrations(ctx, m)
@@ -68,6 +70,32 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	defer m.Unlock(context.WithoutCancel(ctx)) //nolint:errcheck // a failed unlock is reported by the next migration
 	return s.runMigrations(ctx, m)
+}
+
+// migrationPoll is how often a PostgreSQL process waiting for another's
+// migration tries the lock again.
+const migrationPoll = 50 * time.Millisecond
+
+// lockMigrations takes the migration lock on conn, a dedicated connection.
+// It tries the lock and sleeps between tries rather than waiting in
+// pg_advisory_lock: a waiting statement is a transaction, and a
+// migration's CREATE INDEX CONCURRENTLY waits for every transaction open
+// on the database to end, the waiters' too, which wait for it.
+func lockMigrations(ctx context.Context, conn bun.Conn) error {
+	for {
+		var got bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock(?)", migrationLockKey).Scan(&got); err != nil {
+			return fmt.Errorf("bunstore: migrate: lock: %w", translate(err))
+		}
+		if got {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(migrationPoll):
+		}
+	}
 }
 
 func (s *Store) runMigrations(ctx context.Context, m *migrate.Migrator) error {

@@ -1,3 +1,8 @@
+-- Not in a transaction: an index on a table that may be large is built
+-- CONCURRENTLY, without blocking its writes. A build that failed leaves
+-- an invalid index behind, which the DROP before it removes on the next
+-- try.
+--
 -- The run listings' indexes of 20261206000001, trimmed to what they cost:
 -- each index a run is in takes a write on every insert and, on
 -- PostgreSQL, on every change of status (a claim, a finish: no such
@@ -16,20 +21,20 @@
 -- index and checks the owner there: its cost is bounded by the page when
 -- the owner's runs are a fair share of that filter's, not when the owner
 -- never has a value that others' runs often have.
-DROP INDEX IF EXISTS herald_runs_owner_status_idx;
+DROP INDEX CONCURRENTLY IF EXISTS herald_runs_owner_status_idx;
 --bun:split
-DROP INDEX IF EXISTS herald_runs_owner_agent_idx;
+DROP INDEX CONCURRENTLY IF EXISTS herald_runs_owner_agent_idx;
 --bun:split
-DROP INDEX IF EXISTS herald_runs_owner_kind_idx;
+DROP INDEX CONCURRENTLY IF EXISTS herald_runs_owner_kind_idx;
 --bun:split
-DROP INDEX IF EXISTS herald_runs_status_idx;
+DROP INDEX CONCURRENTLY IF EXISTS herald_runs_status_idx;
 --bun:split
-DROP INDEX IF EXISTS herald_runs_agent_idx;
+DROP INDEX CONCURRENTLY IF EXISTS herald_runs_agent_idx;
 --bun:split
-DROP INDEX IF EXISTS herald_runs_kind_idx;
+DROP INDEX CONCURRENTLY IF EXISTS herald_runs_kind_idx;
 --bun:split
-CREATE INDEX IF NOT EXISTS herald_runs_status_idx ON herald_runs (status, id) INCLUDE (owner) WHERE status <> 'succeeded';
+CREATE INDEX CONCURRENTLY IF NOT EXISTS herald_runs_status_idx ON herald_runs (status, id) INCLUDE (owner) WHERE status <> 'succeeded';
 --bun:split
-CREATE INDEX IF NOT EXISTS herald_runs_agent_idx ON herald_runs (agent, id) INCLUDE (owner);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS herald_runs_agent_idx ON herald_runs (agent, id) INCLUDE (owner);
 --bun:split
-CREATE INDEX IF NOT EXISTS herald_runs_kind_idx ON herald_runs (kind, id) INCLUDE (owner) WHERE kind <> 'schedule';
+CREATE INDEX CONCURRENTLY IF NOT EXISTS herald_runs_kind_idx ON herald_runs (kind, id) INCLUDE (owner) WHERE kind <> 'schedule';
