@@ -14,8 +14,12 @@
 //
 // A deliverer is one method, Deliver(ctx, *Message) error; Func adapts a
 // plain function. The scheduler calls Deliver once per attempt, for many
-// runs at once, so Deliver must be safe for concurrent use and must not
-// modify the Message. When ctx is done, Deliver returns promptly with an
+// runs at once, and owns the retries: it records each attempt, spaces
+// them, bounds them and keeps them across restarts, so Deliver should make
+// one attempt and return its error rather than retry within the call
+// (retries there would be multiplied by the scheduler's, and unseen).
+// Deliver must be safe for concurrent use and must not modify the
+// Message. When ctx is done, Deliver returns promptly with an
 // error that matches ctx.Err(). A delivery may be attempted more than once:
 // receivers that can deduplicate should use Message.IdempotencyKey.
 //

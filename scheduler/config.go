@@ -51,6 +51,13 @@ const (
 	DeliveryWorkersDefault = 8
 	// DeliveryAttemptsDefault bounds the attempts of one delivery.
 	DeliveryAttemptsDefault = 5
+	// DeliveryWaitMaxDefault is the longest wait for a delivery's next
+	// attempt that a node keeps to itself (see Config.DeliveryWaitMax). A
+	// minute covers the Retry-After of a rate limit (Slack's and Teams'
+	// are seconds to a minute) and the default backoff of every attempt,
+	// which then come on time, without a write; the hours of a receiver
+	// that is down for maintenance go to the outbox.
+	DeliveryWaitMaxDefault = time.Minute
 	// DeliveryTakeoverDefault is how long after a run ends another node may
 	// take over deliveries the run's node has not reported done.
 	DeliveryTakeoverDefault = 15 * time.Minute
@@ -158,8 +165,19 @@ type Config struct {
 	// DeliveryWorkersDefault.
 	DeliveryWorkers int
 	// DeliveryAttempts bounds the attempts of one delivery; zero means
-	// DeliveryAttemptsDefault. Delays follow Retry's Base and Max.
+	// DeliveryAttemptsDefault. Each attempt is one call of the deliverer,
+	// recorded. Delays follow Retry's Base and Max, or the receiver's
+	// Retry-After (delivery.RetryAfter) when it gives one. A delivery
+	// waiting for its next attempt holds no delivery worker.
 	DeliveryAttempts int
+	// DeliveryWaitMax is the longest wait for a delivery's next attempt
+	// (a Retry-After, or the backoff) that this node keeps to itself; zero
+	// means DeliveryWaitMaxDefault. A delivery that must wait longer is
+	// left to the outbox: its run's DeliverAfter becomes the time of the
+	// next attempt, and whichever node takes the run over then (this one
+	// included) makes it. With a store that is not a store.DeliveryOutbox,
+	// every wait is kept here, whatever its length.
+	DeliveryWaitMax time.Duration
 	// DeliveryTakeover is how long after a run ends another node may take
 	// over the deliveries its own node has not reported done (the node
 	// crashed, or stopped before it could make them); zero means
@@ -201,7 +219,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"DefaultTimeout", c.DefaultTimeout}, {"Retry.Base", c.Retry.Base}, {"Retry.Max", c.Retry.Max},
 		{"Policy.MinInterval", c.Policy.MinInterval}, {"Policy.MaxTimeout", c.Policy.MaxTimeout},
 		{"MisfireThreshold", c.MisfireThreshold}, {"ResyncInterval", c.ResyncInterval}, {"ShutdownGrace", c.ShutdownGrace},
-		{"DeliveryTakeover", c.DeliveryTakeover},
+		{"DeliveryTakeover", c.DeliveryTakeover}, {"DeliveryWaitMax", c.DeliveryWaitMax},
 	}
 	for _, f := range nonNeg {
 		if f.v < 0 {
@@ -272,6 +290,7 @@ func (c Config) withDefaults() (Config, error) {
 	defInt(&c.DeliveryWorkers, DeliveryWorkersDefault)
 	defInt(&c.DeliveryAttempts, DeliveryAttemptsDefault)
 	def(&c.DeliveryTakeover, DeliveryTakeoverDefault)
+	def(&c.DeliveryWaitMax, DeliveryWaitMaxDefault)
 	for i, s := range c.Static {
 		if s == nil {
 			return bad(fmt.Sprintf("Static[%d]", i), "must not be nil")

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"container/heap"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,14 +20,23 @@ import (
 
 // deliverer sends the results of finished runs to their targets.
 //
+// It owns the retries of a delivery: each attempt is one call of the
+// Deliverer, recorded, and a delivery that must wait for its next attempt
+// (a receiver's Retry-After, or the backoff) holds no delivery worker
+// meanwhile: it is parked on a timer and queued again when its time comes
+// (park, wakeParked). A wait longer than Config.DeliveryWaitMax is not
+// kept here at all: with an outbox, the delivery is left to it, the run's
+// DeliverAfter set to the time of the next attempt, and whichever node
+// takes the run over then makes that attempt (handOver, takeOver).
+//
 // With a store that keeps a delivery outbox, a run that has deliveries to
 // make ends with a DeliverAfter (see prepare); once each of them has
 // succeeded or failed for good, the deliverer clears it. Deliveries cut
 // short by Stop leave it set, and so do a crash's, and another node (or
 // this one, restarted) takes them over once DeliverAfter has passed
 // (takeOver), skipping the targets whose delivery already ended. While a
-// run's deliveries are queued or under way here, the reaper keeps moving
-// its DeliverAfter ahead (extend), so that no node takes them over.
+// run's deliveries are queued, parked or under way here, the reaper keeps
+// moving its DeliverAfter ahead (extend), so that no node takes them over.
 type deliverer struct {
 	s      *Scheduler
 	outbox store.DeliveryOutbox // nil when the store keeps none
@@ -38,28 +48,66 @@ type deliverer struct {
 	recordCtx  context.Context
 	recordStop context.CancelFunc
 
-	mu       sync.Mutex // guards queue, closed, inFlight and every runDeliveries
+	mu       sync.Mutex // guards the fields below and every runDeliveries
+	ready    *sync.Cond // on mu: a job was queued, or the workers may have to end
 	queue    []*deliveryJob
+	parked   parkedJobs  // by wake
+	timer    *time.Timer // fires wakeParked at parked[0].wake; nil until first needed
 	closed   bool
+	deadline time.Time                 // once closed: the end of Stop's grace, on the system clock
 	inFlight map[string]*runDeliveries // by run id: the outbox runs delivered here
-	ready    chan struct{}
-	done     chan struct{} // closed with closed
 	wg       sync.WaitGroup
+
+	// extendMu orders extend's writes of DeliverAfter with handOver's,
+	// so that the run of a delivery left to the outbox is not extended
+	// past the time of its next attempt.
+	extendMu sync.Mutex
 }
 
 // deliveryJob is one run's result for one target.
 type deliveryJob struct {
-	run    *store.Run
-	target store.Target
-	first  int            // the number of its first attempt
-	batch  *runDeliveries // nil when the store keeps no outbox
+	run     *store.Run
+	target  store.Target
+	first   int               // the number of its first attempt here
+	attempt int               // the number of its next attempt
+	batch   *runDeliveries    // nil when the store keeps no outbox
+	msg     *delivery.Message // built at the first attempt
+
+	// Set while parked: when the next attempt is due, on the engine's
+	// clock (due) and on the system's (wake), and the place in parked.
+	due  time.Time
+	wake time.Time
+	pos  int
 }
 
 // runDeliveries follows the deliveries of one run in the outbox.
 type runDeliveries struct {
 	left       int       // deliveries not yet ended
-	incomplete bool      // one was cut short: the run stays in the outbox
+	incomplete bool      // one was cut short or left to the outbox: the run stays there
+	next       time.Time // the latest next attempt of those left to the outbox
 	until      time.Time // the run's DeliverAfter, as last written
+}
+
+// parkedJobs is a heap of parked jobs by wake.
+type parkedJobs []*deliveryJob
+
+func (h parkedJobs) Len() int           { return len(h) }
+func (h parkedJobs) Less(i, j int) bool { return h[i].wake.Before(h[j].wake) }
+func (h parkedJobs) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].pos, h[j].pos = i, j
+}
+func (h *parkedJobs) Push(x any) {
+	j := x.(*deliveryJob)
+	j.pos = len(*h)
+	*h = append(*h, j)
+}
+func (h *parkedJobs) Pop() any {
+	old := *h
+	j := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return j
 }
 
 // takeOverBatch is how many runs one outbox claim takes over.
@@ -69,8 +117,15 @@ func newDeliverer(s *Scheduler) *deliverer {
 	ctx, cancel := context.WithCancel(context.Background())
 	recordCtx, recordStop := context.WithCancel(context.Background())
 	d := &deliverer{s: s, ctx: ctx, cancel: cancel, recordCtx: recordCtx, recordStop: recordStop,
-		ready: make(chan struct{}, 1), done: make(chan struct{}), inFlight: map[string]*runDeliveries{}}
+		inFlight: map[string]*runDeliveries{}}
+	d.ready = sync.NewCond(&d.mu)
 	d.outbox, _ = s.st.(store.DeliveryOutbox)
+	// Workers waiting for a job end once Stop's grace is over.
+	context.AfterFunc(ctx, func() {
+		d.mu.Lock()
+		d.ready.Broadcast()
+		d.mu.Unlock()
+	})
 	for range s.cfg.DeliveryWorkers {
 		d.wg.Add(1)
 		go func() {
@@ -132,7 +187,7 @@ func (d *deliverer) enqueue(r *store.Run, extra []store.Target) {
 	for _, ts := range [][]store.Target{r.Targets, extra} {
 		for _, t := range ts {
 			if wants(t, r.Status) {
-				jobs = append(jobs, &deliveryJob{run: r, target: t, first: 1})
+				jobs = append(jobs, &deliveryJob{run: r, target: t, first: 1, attempt: 1})
 			}
 		}
 	}
@@ -162,22 +217,32 @@ func (d *deliverer) add(r *store.Run, jobs []*deliveryJob) {
 	closed := d.closed
 	if !closed {
 		d.queue = append(d.queue, jobs...)
+		d.wakeWorkers(len(jobs))
 	}
 	d.mu.Unlock()
 	if closed {
 		for _, j := range jobs {
 			d.abandon(j, "scheduler stopped before the delivery started")
 		}
-		return
 	}
-	signal(d.ready)
+}
+
+// wakeWorkers wakes a worker for each of n jobs just queued. d.mu is held.
+func (d *deliverer) wakeWorkers(n int) {
+	if n == 1 {
+		d.ready.Signal()
+	} else if n > 1 {
+		d.ready.Broadcast()
+	}
 }
 
 // takeOver makes the deliveries of runs whose DeliverAfter has passed:
 // their node never reported them done. It takes no more while the queue
 // holds a job per delivery worker, and skips the runs whose deliveries are
-// still going here. An error on one run does not stop the others.
+// still going here. An error on one run does not stop the others. It first
+// queues the parked deliveries due on the engine's clock (see releaseDue).
 func (d *deliverer) takeOver(ctx context.Context) error {
+	d.releaseDue()
 	if d.outbox == nil {
 		return nil
 	}
@@ -214,12 +279,14 @@ func (d *deliverer) takeOver(ctx context.Context) error {
 }
 
 // extend moves ahead the DeliverAfter of the runs whose deliveries are
-// queued or under way here, once less than half of DeliveryTakeover is
+// queued, parked or under way here, once less than half of DeliveryTakeover is
 // left of it, so that no node takes them over.
 func (d *deliverer) extend(ctx context.Context) error {
 	if d.outbox == nil {
 		return nil
 	}
+	d.extendMu.Lock()
+	defer d.extendMu.Unlock()
 	now := d.s.cfg.Clock.Now()
 	until := now.Add(d.s.cfg.DeliveryTakeover)
 	var ids []string
@@ -262,7 +329,7 @@ func (d *deliverer) resume(ctx context.Context, r *store.Run) error {
 	var jobs []*deliveryJob
 	for _, t := range r.Targets {
 		if k := (key{t.Channel, t.To}); wants(t, r.Status) && !ended[k] {
-			jobs = append(jobs, &deliveryJob{run: r, target: t, first: lastAttempt[k] + 1})
+			jobs = append(jobs, &deliveryJob{run: r, target: t, first: lastAttempt[k] + 1, attempt: lastAttempt[k] + 1})
 		}
 	}
 	level.Info(d.s.logger).Log("msg", "taking over deliveries", "run_id", r.ID, "status", r.Status, "deliveries", len(jobs))
@@ -270,23 +337,34 @@ func (d *deliverer) resume(ctx context.Context, r *store.Run) error {
 	return nil
 }
 
-// settle notes that job j ended: complete when its delivery succeeded or
-// failed for good, not when Stop cut it short. The run leaves the outbox
-// when its last delivery settles complete.
-func (d *deliverer) settle(j *deliveryJob, complete bool) {
+// settle notes that job j ended here: complete when its delivery
+// succeeded or failed for good; not when Stop cut it short or it was left
+// to the outbox, next then being the time of its next attempt (zero when
+// unknown). The run leaves the outbox when its last delivery settles
+// complete; when one was left with a next attempt, the run's DeliverAfter
+// becomes the latest such time, so that the outbox makes the attempt then.
+func (d *deliverer) settle(j *deliveryJob, complete bool, next time.Time) {
 	if j.batch == nil {
 		return
 	}
+	b := j.batch
 	d.mu.Lock()
-	j.batch.left--
-	j.batch.incomplete = j.batch.incomplete || !complete
-	done := j.batch.left == 0 && !j.batch.incomplete
-	if j.batch.left == 0 && d.inFlight[j.run.ID] == j.batch {
+	b.left--
+	b.incomplete = b.incomplete || !complete
+	if !complete && next.After(b.next) {
+		b.next = next
+	}
+	ended := b.left == 0
+	if ended && d.inFlight[j.run.ID] == b {
 		delete(d.inFlight, j.run.ID)
 	}
 	d.mu.Unlock()
-	if done {
+	switch {
+	case !ended:
+	case !b.incomplete:
 		d.delivered(j.run.ID)
+	case !b.next.IsZero():
+		d.handOver(j.run.ID, b.next)
 	}
 }
 
@@ -299,29 +377,45 @@ func (d *deliverer) delivered(id string) {
 	}
 }
 
+// handOver sets the DeliverAfter of run id, whose deliveries here have
+// ended but not all for good, to at, when the next attempt of those left
+// is due: from then on any node takes them over. at is at least a second
+// ahead, so that the store takes it.
+func (d *deliverer) handOver(id string, at time.Time) {
+	d.extendMu.Lock()
+	defer d.extendMu.Unlock()
+	at = later(at, d.s.cfg.Clock.Now().Add(time.Second))
+	ctx, cancel := context.WithTimeout(d.recordCtx, 10*time.Second)
+	defer cancel()
+	if err := d.outbox.RunDeliveryExtend(ctx, &store.RunDeliveryExtendParams{IDs: []string{id}, Until: at}); err != nil {
+		level.Warn(d.s.logger).Log("msg", "deliveries left to the outbox at their last deadline, not at their next attempt", "run_id", id, "err", err)
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// next waits for a queued job. It reports false once the deliverer is
+// closed and nothing is left to do here: the queue is empty, and no job is
+// parked or Stop's grace is over.
 func (d *deliverer) next() (*deliveryJob, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for {
-		d.mu.Lock()
 		if len(d.queue) > 0 {
 			j := d.queue[0]
 			d.queue[0] = nil
 			d.queue = d.queue[1:]
-			more := len(d.queue) > 0
-			d.mu.Unlock()
-			if more {
-				signal(d.ready) // let another worker take the next
-			}
 			return j, true
 		}
-		closed := d.closed
-		d.mu.Unlock()
-		if closed {
+		if d.closed && (len(d.parked) == 0 || d.ctx.Err() != nil) {
 			return nil, false
 		}
-		select {
-		case <-d.ready:
-		case <-d.done:
-		}
+		d.ready.Wait()
 	}
 }
 
@@ -332,10 +426,10 @@ func (d *deliverer) work() {
 			return
 		}
 		if d.ctx.Err() != nil {
-			d.abandon(j, "scheduler stopped before the delivery started")
+			d.abandon(j, "scheduler stopped before the delivery's next attempt")
 			continue
 		}
-		d.deliver(j)
+		d.attempt(j)
 	}
 }
 
@@ -386,68 +480,163 @@ func failureText(r *store.Run) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// deliver makes the attempts of job j, recording each.
-func (d *deliverer) deliver(j *deliveryJob) {
+// attempt makes the next attempt of job j and records it. A delivery
+// that is to be tried again waits parked, holding no worker, or, when the
+// wait is longer than Config.DeliveryWaitMax and the run is in the
+// outbox, is left to the outbox, which makes the next attempt when it is
+// due.
+func (d *deliverer) attempt(j *deliveryJob) {
 	s := d.s
-	m := message(j)
-	for n := j.first; ; n++ {
-		started := s.cfg.Clock.Now()
-		err := s.cfg.Delivery.Deliver(d.ctx, m)
-		rec := &store.Delivery{RunID: j.run.ID, Channel: j.target.Channel, To: j.target.To, Attempt: n,
-			Status: store.DeliverySucceeded, StartedAt: started, FinishedAt: s.cfg.Clock.Now()}
-		// Cut short by Stop: with an outbox, another node takes over.
-		handedOver := d.ctx.Err() != nil && j.batch != nil
-		last := n >= max(s.cfg.DeliveryAttempts, j.first) || delivery.IsPermanent(err) || d.ctx.Err() != nil
-		if err != nil {
-			rec.Error = err.Error()
-			rec.Status = store.DeliveryRetrying
-			if last && !handedOver {
-				rec.Status = store.DeliveryFailed
-			}
-			lvl := level.Warn
-			if rec.Status == store.DeliveryFailed {
-				lvl = level.Error
-			}
-			lvl(s.logger).Log("msg", "delivery failed", "run_id", j.run.ID, "channel", j.target.Channel,
-				"attempt", n, "final", rec.Status == store.DeliveryFailed, "err", err)
-		}
-		d.record(rec)
-		s.observer.Observe(DeliveryObserved{Run: j.run, Channel: rec.Channel, Attempt: n, Status: rec.Status,
-			Duration: since(rec.FinishedAt, rec.StartedAt)})
-		if err == nil || last {
-			d.settle(j, err == nil || !handedOver)
-			return
-		}
-		wait, ok := delivery.RetryDelay(err)
-		if !ok {
-			wait = backoff(s.cfg.Retry, n)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-d.ctx.Done():
-			t.Stop()
-			if j.batch != nil { // another node makes the next attempt
-				d.settle(j, false)
-				return
-			}
-		}
+	if j.msg == nil {
+		j.msg = message(j)
 	}
+	n := j.attempt
+	started := s.cfg.Clock.Now()
+	err := s.cfg.Delivery.Deliver(d.ctx, j.msg)
+	rec := &store.Delivery{RunID: j.run.ID, Channel: j.target.Channel, To: j.target.To, Attempt: n,
+		Status: store.DeliverySucceeded, StartedAt: started, FinishedAt: s.cfg.Clock.Now()}
+	// Cut short by Stop: with an outbox, another node takes over.
+	handedOver := d.ctx.Err() != nil && j.batch != nil
+	last := n >= max(s.cfg.DeliveryAttempts, j.first) || delivery.IsPermanent(err) || d.ctx.Err() != nil
+	if err != nil {
+		rec.Error = err.Error()
+		rec.Status = store.DeliveryRetrying
+		if last && !handedOver {
+			rec.Status = store.DeliveryFailed
+		}
+		lvl := level.Warn
+		if rec.Status == store.DeliveryFailed {
+			lvl = level.Error
+		}
+		lvl(s.logger).Log("msg", "delivery failed", "run_id", j.run.ID, "channel", j.target.Channel,
+			"attempt", n, "final", rec.Status == store.DeliveryFailed, "err", err)
+	}
+	d.record(rec)
+	s.observer.Observe(DeliveryObserved{Run: j.run, Channel: rec.Channel, Attempt: n, Status: rec.Status,
+		Duration: since(rec.FinishedAt, rec.StartedAt)})
+	if err == nil || last {
+		d.settle(j, err == nil || !handedOver, time.Time{})
+		return
+	}
+	wait, ok := delivery.RetryDelay(err)
+	if !ok {
+		wait = backoff(s.cfg.Retry, n)
+	}
+	j.attempt = n + 1
+	j.due = rec.FinishedAt.Add(wait)
+	if j.batch != nil && wait > s.cfg.DeliveryWaitMax {
+		level.Info(s.logger).Log("msg", "delivery left to the outbox until its next attempt", "run_id", j.run.ID,
+			"channel", j.target.Channel, "attempt", j.attempt, "wait", wait)
+		d.settle(j, false, j.due)
+		return
+	}
+	d.park(j, wait)
 }
 
-// abandon gives up job j before its first attempt: with an outbox, another
-// node takes it over; without, it is recorded as failed.
+// park keeps job j aside until its next attempt is due, wait from now.
+// Once Stop has begun, a job whose wait outlasts Stop's grace is left at
+// once (see leave).
+func (d *deliverer) park(j *deliveryJob, wait time.Duration) {
+	j.wake = time.Now().Add(wait)
+	d.mu.Lock()
+	if d.closed && j.wake.After(d.deadline) {
+		d.mu.Unlock()
+		d.leave(j)
+		return
+	}
+	heap.Push(&d.parked, j)
+	if j.pos == 0 {
+		d.resetTimer()
+	}
+	d.mu.Unlock()
+}
+
+// resetTimer sets the timer to the wake of the first parked job. d.mu is
+// held.
+func (d *deliverer) resetTimer() {
+	if len(d.parked) == 0 {
+		if d.timer != nil {
+			d.timer.Stop()
+		}
+		return
+	}
+	wait := time.Until(d.parked[0].wake)
+	if d.timer == nil {
+		d.timer = time.AfterFunc(wait, d.wakeParked)
+		return
+	}
+	d.timer.Reset(wait)
+}
+
+// wakeParked queues the parked jobs whose wake has come.
+func (d *deliverer) wakeParked() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now, n := time.Now(), 0
+	for len(d.parked) > 0 && !d.parked[0].wake.After(now) {
+		d.queue = append(d.queue, heap.Pop(&d.parked).(*deliveryJob))
+		n++
+	}
+	d.unparked(n)
+	d.resetTimer()
+}
+
+// releaseDue queues the parked jobs due on the engine's clock. With the
+// system clock the timer does so at the same moment; with a clock that
+// tests move, Scheduler.Tick does it through takeOver.
+func (d *deliverer) releaseDue() {
+	now := d.s.cfg.Clock.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var due []*deliveryJob
+	for _, j := range d.parked {
+		if !j.due.After(now) {
+			due = append(due, j)
+		}
+	}
+	if len(due) == 0 {
+		return
+	}
+	for _, j := range due {
+		heap.Remove(&d.parked, j.pos)
+		d.queue = append(d.queue, j)
+	}
+	d.unparked(len(due))
+	d.resetTimer()
+}
+
+// unparked wakes the workers for n jobs just moved from parked to the
+// queue, and every worker when the last parked job of a closed deliverer
+// is gone, so that those with nothing left to do end. d.mu is held.
+func (d *deliverer) unparked(n int) {
+	if d.closed && len(d.parked) == 0 {
+		d.ready.Broadcast()
+		return
+	}
+	d.wakeWorkers(n)
+}
+
+// leave gives up parked job j here: with an outbox, another node (or
+// this one, restarted) makes its next attempt when it is due; without
+// one, the delivery is recorded as failed.
+func (d *deliverer) leave(j *deliveryJob) {
+	d.abandon(j, "scheduler stopped before the delivery's next attempt")
+}
+
+// abandon gives up job j before its next attempt: with an outbox, another
+// node takes it over (when it is due, if it was parked); without, it is
+// recorded as failed.
 func (d *deliverer) abandon(j *deliveryJob, why string) {
 	if j.batch != nil {
 		level.Info(d.s.logger).Log("msg", "delivery left to another node", "run_id", j.run.ID, "channel", j.target.Channel, "reason", why)
-		d.settle(j, false)
+		d.settle(j, false, j.due)
 		return
 	}
 	now := d.s.cfg.Clock.Now()
 	level.Error(d.s.logger).Log("msg", "delivery abandoned", "run_id", j.run.ID, "channel", j.target.Channel, "reason", why)
-	d.record(&store.Delivery{RunID: j.run.ID, Channel: j.target.Channel, To: j.target.To, Attempt: j.first,
+	d.record(&store.Delivery{RunID: j.run.ID, Channel: j.target.Channel, To: j.target.To, Attempt: j.attempt,
 		Status: store.DeliveryFailed, Error: why, StartedAt: now, FinishedAt: now})
-	d.s.observer.Observe(DeliveryObserved{Run: j.run, Channel: j.target.Channel, Attempt: j.first, Status: store.DeliveryFailed})
+	d.s.observer.Observe(DeliveryObserved{Run: j.run, Channel: j.target.Channel, Attempt: j.attempt, Status: store.DeliveryFailed})
 }
 
 func (d *deliverer) record(rec *store.Delivery) {
@@ -459,18 +648,48 @@ func (d *deliverer) record(rec *store.Delivery) {
 }
 
 // drain lets queued and running deliveries finish for up to grace (or until
-// ctx ends), then cancels the rest: with an outbox they are left to another
-// node (or the next start), without one they are recorded as failed.
+// ctx ends), and parked ones whose next attempt comes within it, then
+// cancels the rest. With an outbox, what could not be made is left to
+// another node (or the next start), a parked delivery for when its next
+// attempt is due; without one, it is recorded as failed.
 func (d *deliverer) drain(ctx context.Context, grace time.Duration) {
 	d.mu.Lock()
 	d.closed = true
-	close(d.done)
+	d.deadline = time.Now().Add(grace)
+	var leaving []*deliveryJob
+	keep := d.parked[:0]
+	for _, j := range d.parked {
+		if j.wake.After(d.deadline) {
+			leaving = append(leaving, j)
+		} else {
+			keep = append(keep, j)
+		}
+	}
+	clear(d.parked[len(keep):])
+	d.parked = keep
+	for i, j := range d.parked {
+		j.pos = i
+	}
+	heap.Init(&d.parked)
+	d.resetTimer()
+	d.ready.Broadcast()
 	d.mu.Unlock()
 	// When Stop's context ends, the records still to write are dropped
 	// (and logged).
 	defer onDone(ctx, d.recordStop)()
+	for _, j := range leaving {
+		d.leave(j)
+	}
 	finished := waitGrace(ctx, &d.wg, grace)
 	d.cancel()
 	<-finished
+	d.mu.Lock()
+	leaving = d.parked
+	d.parked = nil
+	d.resetTimer()
+	d.mu.Unlock()
+	for _, j := range leaving {
+		d.leave(j)
+	}
 	d.recordStop()
 }

@@ -60,7 +60,14 @@
 //
 // After a run ends, its result goes to each of its delivery targets through
 // the delivery.Router; each attempt is recorded, transient failures are
-// retried, and a delivery failure never changes the run's status. With a
+// retried, and a delivery failure never changes the run's status. The
+// scheduler owns a delivery's retries: each attempt is one call of the
+// deliverer (Herald's HTTP deliverers make one request per call), up to
+// Config.DeliveryAttempts, spaced by the backoff or by the receiver's
+// Retry-After (delivery.RetryAfter). A delivery waiting for its next
+// attempt holds no delivery worker: it is parked on a timer, and a fresh
+// delivery goes ahead of it. A wait longer than Config.DeliveryWaitMax
+// is left to the outbox (below), which makes the attempt when it is due. With a
 // store that is a store.DeliveryOutbox (Herald's are), a run whose result
 // is to be delivered is recorded so, in the same write that ends it, until
 // each delivery has succeeded or failed for good: if its node crashes or

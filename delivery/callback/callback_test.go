@@ -214,12 +214,18 @@ func TestHTTP(t *testing.T) {
 		requests   int
 	}{
 		{name: "success", respond: func(w http.ResponseWriter, r *http.Request, n int) bool { w.WriteHeader(204); return true }, requests: 1},
-		{name: "500 then success", respond: func(w http.ResponseWriter, r *http.Request, n int) bool {
+		{name: "500 is one request", respond: func(w http.ResponseWriter, r *http.Request, n int) bool {
 			if n == 1 {
 				w.WriteHeader(500)
 			}
 			return n > 1
-		}, requests: 2},
+		}, wantErr: "callback: status 500", requests: 1},
+		{name: "500 then success, retries asked for", respond: func(w http.ResponseWriter, r *http.Request, n int) bool {
+			if n == 1 {
+				w.WriteHeader(500)
+			}
+			return n > 1
+		}, opts: httppost.Options{Retries: 1}, requests: 2},
 		{name: "429 with Retry-After", respond: func(w http.ResponseWriter, r *http.Request, n int) bool {
 			w.Header().Set("Retry-After", "90")
 			w.WriteHeader(429)

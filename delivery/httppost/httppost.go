@@ -5,18 +5,36 @@
 // contract wants.
 //
 // What a Client promises:
+//   - a Post is one HTTP request, unless Options.Retries asks for more
+//     (see "Who retries" below);
 //   - every attempt has a timeout, and the caller's context ends the whole
 //     call at once, with an error that matches ctx.Err();
-//   - connection errors, 429 and 5xx (but 501) are retried a few times
-//     within the call, with short waits; a Retry-After longer than MaxWait
-//     is not waited out in the call but returned with delivery.RetryAfter,
-//     so the scheduler schedules the next attempt instead of holding a
-//     worker;
-//   - after the last try, 408, 425, 429 and 5xx are transient, other 4xx
-//     and 3xx (redirects are never followed) are delivery.Permanent;
+//   - 408, 425, 429 and 5xx are transient, other 4xx and 3xx (redirects are
+//     never followed) are delivery.Permanent; a 429 or 503 that says how
+//     long to wait (Retry-After) comes back wrapped in delivery.RetryAfter;
 //   - error texts name what was posted and the status, with a short,
 //     one-line excerpt of the response body; never the URL, which for
 //     Slack and Teams webhooks is itself a secret.
+//
+// # Who retries
+//
+// The caller of a Deliverer retries, not this package. Under Herald's
+// scheduler each call of Deliver is one attempt of a delivery: the
+// scheduler records it, honours the receiver's Retry-After (without
+// holding a worker while it waits), bounds the attempts
+// (scheduler.Config.DeliveryAttempts), and, with an outbox, survives a
+// restart between two attempts. Retries made inside a call would be none of
+// that: unrecorded, multiplied by the scheduler's own (2 × 5 requests for
+// one delivery), waited out on a delivery worker, lost with the process.
+// So a Client makes one request per Post by default. The only resend below
+// the scheduler is net/http's own, of a request it never wrote on a
+// reused keep-alive connection, which no receiver can see.
+//
+// Options.Retries is for code that calls a Deliverer without the
+// scheduler (a one-off notification from a command-line tool): connection
+// errors, 429 and 5xx (but 501) are then tried again within the call, with
+// short waits; a Retry-After longer than Options.MaxWait is not waited out
+// but returned. Leave it zero for deliverers that the scheduler drives.
 package httppost
 
 import (
@@ -43,9 +61,11 @@ import (
 const (
 	// TimeoutDefault bounds one HTTP attempt.
 	TimeoutDefault = 10 * time.Second
-	// RetriesDefault is how many times a call retries within itself.
-	RetriesDefault = 2
-	// MaxWaitDefault is the longest wait between two tries of one call.
+	// RetriesDefault is how many times a call retries within itself:
+	// none, the caller of the Deliverer retries (see the package comment).
+	RetriesDefault = 0
+	// MaxWaitDefault is the longest wait between two tries of one call,
+	// with Options.Retries.
 	MaxWaitDefault = 5 * time.Second
 	// MaxResponse bounds the response body read, in bytes.
 	MaxResponse = 1 << 20
@@ -65,12 +85,15 @@ type Options struct {
 	// response body; zero means TimeoutDefault, unless HTTPClient has a
 	// Timeout of its own.
 	Timeout time.Duration
-	// Retries is how many times a call tries again after a connection
-	// error, a 429 or a 5xx; zero means RetriesDefault, a negative value
-	// none.
+	// Retries is how many times a call tries again, within itself, after a
+	// connection error, a 429 or a 5xx; zero (RetriesDefault) and negative
+	// values mean none: the caller retries. Leave it zero under the
+	// scheduler, which retries each delivery itself (see the package
+	// comment).
 	Retries int
-	// MaxWait is the longest wait between two tries of one call; zero
-	// means MaxWaitDefault. A Retry-After longer than that ends the call.
+	// MaxWait is the longest wait between two tries of one call, with
+	// Retries; zero means MaxWaitDefault. A Retry-After longer than that
+	// ends the call.
 	MaxWait time.Duration
 	// UserAgent is sent with every request; empty means "herald".
 	UserAgent string
@@ -98,13 +121,7 @@ func New(o Options) *Client {
 	case hc.Timeout == 0:
 		hc.Timeout = TimeoutDefault
 	}
-	retries := o.Retries
-	switch {
-	case retries == 0:
-		retries = RetriesDefault
-	case retries < 0:
-		retries = 0
-	}
+	retries := max(o.Retries, RetriesDefault)
 	c := &Client{maxWait: o.MaxWait, userAgent: o.UserAgent}
 	if c.maxWait <= 0 {
 		c.maxWait = MaxWaitDefault

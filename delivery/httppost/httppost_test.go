@@ -60,6 +60,10 @@ func newReceiver(t *testing.T, script ...step) *receiver {
 // fast are options that keep the in-call waits short.
 var fast = httppost.Options{MaxWait: 2 * time.Second, Timeout: time.Second}
 
+// retrying asks for retries within the call, which a Client makes only
+// when asked.
+var retrying = httppost.Options{Retries: 2}
+
 func post(t *testing.T, c *httppost.Client, url string) (*httppost.Response, error) {
 	t.Helper()
 	return c.Post(t.Context(), &httppost.Request{What: "test hook", URL: url, Body: []byte(`{"a":1}`)})
@@ -77,11 +81,16 @@ func TestClassification(t *testing.T) {
 	}{
 		{name: "ok", script: []step{{status: 200, body: "ok"}}, hits: 1},
 		{name: "accepted", script: []step{{status: 202}}, hits: 1},
-		{name: "500 then success", script: []step{{status: 500}, {status: 200}}, hits: 2},
-		{name: "503 twice then success", script: []step{{status: 503}, {status: 503}, {status: 204}}, hits: 3},
-		{name: "500 for good", script: []step{{status: 500, body: "boom"}}, wantErr: "test hook: status 500 Internal Server Error: boom", hits: 3},
-		{name: "no in-call retry", script: []step{{status: 500}}, opts: httppost.Options{Retries: -1}, wantErr: "status 500", hits: 1},
-		{name: "429 short wait retried", script: []step{{status: 429, header: map[string]string{"Retry-After": "1"}}, {status: 200}}, hits: 2},
+		{name: "500 is one request", script: []step{{status: 500, body: "boom"}, {status: 200}}, wantErr: "test hook: status 500 Internal Server Error: boom", hits: 1},
+		{name: "429 is one request", script: []step{{status: 429, header: map[string]string{"Retry-After": "1"}}, {status: 200}},
+			wantErr: "status 429", retryAfter: time.Second, hits: 1},
+		{name: "negative retries", script: []step{{status: 500}}, opts: httppost.Options{Retries: -1}, wantErr: "status 500", hits: 1},
+		{name: "retries: 500 then success", script: []step{{status: 500}, {status: 200}}, opts: retrying, hits: 2},
+		{name: "retries: 503 twice then success", script: []step{{status: 503}, {status: 503}, {status: 204}}, opts: retrying, hits: 3},
+		{name: "retries: 500 for good", script: []step{{status: 500, body: "boom"}}, opts: retrying, wantErr: "test hook: status 500 Internal Server Error: boom", hits: 3},
+		{name: "retries: 429 short wait retried", script: []step{{status: 429, header: map[string]string{"Retry-After": "1"}}, {status: 200}}, opts: retrying, hits: 2},
+		{name: "retries: 429 long wait returned", script: []step{{status: 429, header: map[string]string{"Retry-After": "60"}}}, opts: retrying,
+			wantErr: "status 429", retryAfter: time.Minute, hits: 1},
 		{name: "429 long wait returned", script: []step{{status: 429, header: map[string]string{"Retry-After": "60"}, body: `{"ok":false,"error":"ratelimited"}`}},
 			wantErr: `status 429 Too Many Requests: {"ok":false,"error":"ratelimited"}`, retryAfter: time.Minute, hits: 1},
 		{name: "503 long wait returned", script: []step{{status: 503, header: map[string]string{"Retry-After": "120"}}},
@@ -204,11 +213,11 @@ func TestContext(t *testing.T) {
 		t.Errorf("Post returned %v after its context's deadline", d)
 	}
 
-	// The context ends during an in-call wait.
+	// The context ends during an in-call wait (retries asked for).
 	r2 := newReceiver(t, step{status: 503, header: map[string]string{"Retry-After": "2"}})
 	ctx, cancel = context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	_, err = httppost.New(httppost.Options{MaxWait: 5 * time.Second}).Post(ctx, &httppost.Request{What: "hook", URL: r2.URL})
+	_, err = httppost.New(httppost.Options{MaxWait: 5 * time.Second, Retries: 1}).Post(ctx, &httppost.Request{What: "hook", URL: r2.URL})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Post ended during a wait = %v, want context.DeadlineExceeded", err)
 	}

@@ -34,10 +34,11 @@
 //
 // # Retries and duplicates
 //
-// Posting goes through delivery/httppost: every attempt has a timeout,
-// connection errors, 429 and 5xx are retried a few times within the call,
-// a long Retry-After is returned as delivery.RetryAfter, and other 4xx are
-// permanent. Incoming webhooks refuse a message with a 4xx and a plain-text
+// Posting goes through delivery/httppost: each Deliver is one request with
+// a timeout (the scheduler owns retries and records each; retries within
+// the call only with HTTP.Retries), connection errors, 429 and 5xx are
+// transient, a Retry-After is returned as delivery.RetryAfter, and other
+// 4xx are permanent. Incoming webhooks refuse a message with a 4xx and a plain-text
 // code (invalid_payload, channel_not_found, no_service…), which the error
 // quotes. chat.postMessage answers HTTP 200 with "ok": false and an error
 // code; Deliver returns it as an *APIError, transient for Slack's

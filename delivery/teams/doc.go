@@ -28,10 +28,11 @@
 //
 // # Retries and duplicates
 //
-// Posting goes through delivery/httppost: every attempt has a timeout,
-// connection errors, 429 and 5xx are retried a few times within the call,
-// a long Retry-After is returned as delivery.RetryAfter, and other 4xx are
-// permanent. Workflows answer 202 Accepted with an empty body; legacy
+// Posting goes through delivery/httppost: each Deliver is one request with
+// a timeout (the scheduler owns retries and records each; retries within
+// the call only with HTTP.Retries), connection errors, 429 and 5xx are
+// transient, a Retry-After is returned as delivery.RetryAfter, and other
+// 4xx are permanent. Workflows answer 202 Accepted with an empty body; legacy
 // connectors answer 200 with the body "1". A legacy connector may also
 // report a failure inside a 200, as a text such as "Webhook message
 // delivery failed with error: Microsoft Teams endpoint returned HTTP error

@@ -217,7 +217,7 @@ func TestRateLimitedShort(t *testing.T) {
 		}
 		answerWorkflow(w, r)
 	})
-	d := newDeliverer(t, rc, teams.Config{HTTP: httppost.Options{MaxWait: 2 * time.Second}})
+	d := newDeliverer(t, rc, teams.Config{HTTP: httppost.Options{MaxWait: 2 * time.Second, Retries: 1}})
 	start := time.Now()
 	if err := d.Deliver(t.Context(), newMessage(rc.HookURL())); err != nil {
 		t.Fatalf("Deliver = %v, want success after waiting out the Retry-After", err)
@@ -232,18 +232,24 @@ func TestRateLimitedShort(t *testing.T) {
 
 func TestServerErrorThenSuccess(t *testing.T) {
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if n == 1 {
+		if n <= 2 { // the call without retries, then the first try of the one with
 			http.Error(w, "oops", http.StatusInternalServerError)
 			return
 		}
 		answerLegacy(w, r)
 	})
+	// Retries within the call are made only when asked for: under the
+	// scheduler, each Deliver is one attempt (see httppost).
 	d := newDeliverer(t, rc, teams.Config{})
+	if err := d.Deliver(t.Context(), newMessage(rc.HookURL())); err == nil || delivery.IsPermanent(err) {
+		t.Fatalf("Deliver = %v, want a transient error: one request per call", err)
+	}
+	d = newDeliverer(t, rc, teams.Config{HTTP: httppost.Options{Retries: 1}})
 	if err := d.Deliver(t.Context(), newMessage(rc.HookURL())); err != nil {
 		t.Fatalf("Deliver = %v, want success on the retry within the call", err)
 	}
-	if n := len(rc.Requests()); n != 2 {
-		t.Errorf("receiver got %d requests, want 2", n)
+	if n := len(rc.Requests()); n != 3 {
+		t.Errorf("receiver got %d requests, want 3", n)
 	}
 }
 

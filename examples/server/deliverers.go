@@ -45,8 +45,9 @@ type deliveryConfig struct {
 type httpConfig struct {
 	// Timeout bounds one HTTP attempt; zero means 30s.
 	Timeout time.Duration `yaml:"timeout"`
-	// Retries is how many times one delivery retries within itself; zero
-	// means 3, a negative value none.
+	// Retries is how many times one delivery attempt retries within
+	// itself, unseen by the scheduler, which already retries each
+	// delivery (recorded, with its Retry-After): leave it zero (none).
 	Retries int `yaml:"retries"`
 }
 
