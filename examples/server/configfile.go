@@ -56,6 +56,8 @@ type fileConfig struct {
 	Credentials credentialsConfig `yaml:"credentials"`
 	// Log configures the server's log.
 	Log logConfig `yaml:"log"`
+	// Plugins are the out-of-process agents and deliverers.
+	Plugins pluginsConfig `yaml:"plugins"`
 
 	// lines and unset are what loadConfigFile learnt of the file: the
 	// line of each path, the unset variables of each value. Problems
@@ -162,6 +164,7 @@ func (fc *fileConfig) check(p *problems) {
 	fc.Backfill.check(p, "backfill")
 	fc.Credentials.check(p, "credentials")
 	fc.Log.check(p, "log")
+	fc.Plugins.check(p, "plugins")
 }
 
 // checkName checks a name that is also an owner or a label in logs: at

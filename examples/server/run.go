@@ -88,6 +88,15 @@ func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
 			level.Info(logger).Log("msg", "workspace tokens resealed under the first credentials key", "count", n)
 		}
 	}
+	pm, err := fc.Plugins.start(agents, router, logger, fc.problems(cfg.File), "plugins")
+	if err != nil {
+		return err
+	}
+	if pm != nil {
+		// Deferred before the scheduler's Stop, so it runs after it: the
+		// plugins outlive the runs that use them.
+		defer pm.Close()
+	}
 	sched, err := scheduler.New(st, scheduler.Config{
 		Observer:      m,
 		Agents:        agents,
