@@ -486,3 +486,100 @@ func BenchmarkIdleStart(b *testing.B) {
 	b.ReportMetric(ms(quantile(waits, 0.5)), "start-p50-ms")
 	b.ReportMetric(ms(quantile(waits, 0.99)), "start-p99-ms")
 }
+
+// BenchmarkFireBurst: n one-off schedules due at the same instant, a few
+// seconds after they are created and the scheduler started (default
+// configuration but 1,000 workers). It reports the lateness of the run row
+// (from the tick to the commit of its insert, see committedAt) and of the
+// agent's start, p50 and p99, of the b.N-th burst.
+//
+//	go test -run '^$' -bench FireBurst -benchtime 1x ./scheduler
+func BenchmarkFireBurst(b *testing.B) {
+	for _, kind := range benchStores() {
+		for _, n := range []int{1000, 10000} {
+			b.Run(fmt.Sprintf("%s/schedules=%d", kind, n), func(b *testing.B) {
+				for range b.N {
+					fireBurst(b, kind, n+100)
+				}
+			})
+		}
+	}
+}
+
+func fireBurst(b *testing.B, kind string, n int) {
+	st := &committedAt{Store: openBench(b, kind), at: map[string]time.Time{}}
+	var mu sync.Mutex
+	started := map[string]time.Time{}
+	all := make(chan struct{})
+	rec := agent.Func(func(_ context.Context, t *agent.Task) (*agent.Result, error) {
+		now := time.Now()
+		mu.Lock()
+		started[t.RunID] = now
+		if len(started) == n {
+			close(all)
+		}
+		mu.Unlock()
+		return nil, nil
+	})
+	s, err := scheduler.New(st, scheduler.Config{Agents: registry(map[string]agent.Agent{"rec": rec}), Workers: 1000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	create := func(n int, prefix string, at time.Time) { // from 8 goroutines
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for range 8 {
+			wg.Go(func() {
+				for i := next.Add(1); i <= int64(n); i = next.Add(1) {
+					sch := &store.Schedule{Owner: "bench", Name: prefix + strconv.FormatInt(i, 10), Agent: "rec",
+						Trigger: store.Trigger{Kind: store.TriggerOnce, At: at}, Overlap: store.OverlapAllowAll}
+					if _, err := s.CreateSchedule(ctx, admin, sch); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	// The rate of creation, from a probe far ahead, sets the instant far
+	// enough ahead for the rest to be created before it.
+	start := time.Now()
+	create(100, "probe-", start.Add(time.Hour))
+	each := time.Since(start) / 100
+	at := time.Now().Add(2*time.Second + each*time.Duration(n)*3/2).Truncate(time.Second).Add(time.Second)
+	create(n-100, "burst-", at)
+	if time.Until(at) < time.Second {
+		b.Fatalf("creating the schedules took too long: the instant is %v away", time.Until(at))
+	}
+	n -= 100
+	if err := s.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	select {
+	case <-all:
+	case <-time.After(time.Until(at) + time.Minute):
+		b.Fatalf("%d of %d runs started a minute after their tick", len(started), n)
+	}
+	if err := s.Stop(ctx); err != nil {
+		b.Fatal(err)
+	}
+	var rowLag, startLag []time.Duration
+	st.mu.Lock()
+	for _, t := range st.at {
+		rowLag = append(rowLag, t.Sub(at))
+	}
+	st.mu.Unlock()
+	for _, t := range started {
+		startLag = append(startLag, t.Sub(at))
+	}
+	b.ReportMetric(ms(quantile(rowLag, 0.5)), "row-p50-ms")
+	b.ReportMetric(ms(quantile(rowLag, 0.99)), "row-p99-ms")
+	b.ReportMetric(ms(quantile(startLag, 0.5)), "start-p50-ms")
+	b.ReportMetric(ms(quantile(startLag, 0.99)), "start-p99-ms")
+}

@@ -652,7 +652,7 @@ func (d *deliverer) record(rec *store.Delivery) {
 // cancels the rest. With an outbox, what could not be made is left to
 // another node (or the next start), a parked delivery for when its next
 // attempt is due; without one, it is recorded as failed.
-func (d *deliverer) drain(ctx context.Context, grace time.Duration) {
+func (d *deliverer) drain(ctx context.Context, grace time.Duration) error {
 	d.mu.Lock()
 	d.closed = true
 	d.deadline = time.Now().Add(grace)
@@ -676,7 +676,7 @@ func (d *deliverer) drain(ctx context.Context, grace time.Duration) {
 	d.mu.Unlock()
 	// When Stop's context ends, the records still to write are dropped
 	// (and logged).
-	defer onDone(ctx, d.recordStop)()
+	gaveUp := onDone(ctx, d.recordStop)
 	for _, j := range leaving {
 		d.leave(j)
 	}
@@ -692,4 +692,8 @@ func (d *deliverer) drain(ctx context.Context, grace time.Duration) {
 		d.leave(j)
 	}
 	d.recordStop()
+	if gaveUp() {
+		return fmt.Errorf("deliveries were not all recorded or left to the outbox before the context ended (%w): those of runs whose node did not report them done are taken over by another node", ctx.Err())
+	}
+	return nil
 }

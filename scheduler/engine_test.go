@@ -643,3 +643,42 @@ func TestCancelDuringShutdownEndsTheRun(t *testing.T) {
 		return len(mailA.messages())+len(mailB.messages()) == 1 && err == nil && r.DeliverAfter.IsZero()
 	})
 }
+
+// TestStopReportsWhatItLeft: Stop says what it could not do. An agent that
+// ignores its cancelled context is left running, and Stop's error says so
+// (a second Stop returns the same); the run is recorded without it.
+func TestStopReportsWhatItLeft(t *testing.T) {
+	st := memstore.New(memstore.Options{})
+	defer st.Close()
+	release, started := make(chan struct{}), make(chan struct{})
+	agents := registry(map[string]agent.Agent{
+		"deaf": agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
+			close(started)
+			<-release // ignores its context
+			return nil, nil
+		}),
+	})
+	defer close(release)
+	s, err := scheduler.New(st, scheduler.Config{Agents: agents, ShutdownGrace: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	run, err := s.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "deaf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	err = s.Stop(ctx)
+	if err == nil || !strings.Contains(err.Error(), "1 agents ignored their cancelled context") {
+		t.Fatalf("Stop with an agent that ignores its context: %v", err)
+	}
+	if again := s.Stop(ctx); again == nil || again.Error() != err.Error() {
+		t.Errorf("second Stop: %v, want %v", again, err)
+	}
+	if r, _ := st.RunGet(ctx, run.ID); r.Status == store.RunRunning {
+		t.Errorf("the run is still running after Stop: %+v", r)
+	}
+}

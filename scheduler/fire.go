@@ -25,12 +25,15 @@ const (
 	enqueuePartMin  = 100
 )
 
-// A moment's ticks are written stageLead ahead of it at first; the lead
-// then follows how long the writes take, within [stageLeadMin, stageLeadMax].
+// A moment's ticks are written ahead of it by a lead that grows with their
+// number: twice the time their writing is expected to take, from the time
+// one tick took in the last staged writes (stageTickCost at first), plus
+// stageLeadMin, within [stageLeadMin, stageLeadMax]. 10,000 schedules due
+// at once take a second or so to write.
 const (
-	stageLead    = 200 * time.Millisecond
-	stageLeadMin = 10 * time.Millisecond
-	stageLeadMax = 500 * time.Millisecond
+	stageTickCost = 100 * time.Microsecond
+	stageLeadMin  = 10 * time.Millisecond
+	stageLeadMax  = 5 * time.Second
 )
 
 // maxMissedScan bounds the missed ticks of one schedule examined in a pass;
@@ -71,6 +74,18 @@ func (h *dueHeap) Pop() any {
 	*h = old[:len(old)-1]
 	e.index = -1
 	return e
+}
+
+// countDue returns how many entries' next tick is not after now.
+func (h dueHeap) countDue(now time.Time) int {
+	var walk func(i int) int
+	walk = func(i int) int {
+		if i >= len(h) || h[i].next.After(now) {
+			return 0
+		}
+		return 1 + walk(2*i+1) + walk(2*i+2)
+	}
+	return walk(0)
 }
 
 // dueAt returns the entries whose next tick is not after now, without
@@ -120,11 +135,12 @@ type fireLoop struct {
 	retired []retiredEntry
 
 	// staged, when the store is a StagedEnqueuer and the clock the
-	// system's, writes the ticks of the next moment lead ahead of it, to
-	// commit when it comes; stageTimer wakes the loop for that. Both are
-	// owned by the run goroutine.
+	// system's, writes the ticks of the next moment a lead ahead of it
+	// (leadFor), to commit when it comes; stageTimer wakes the loop for
+	// that. tickCost is the time one tick took to write in the last
+	// staged writes. All are owned by the run goroutine.
 	staged     store.StagedEnqueuer
-	lead       time.Duration
+	tickCost   time.Duration
 	stageTimer *time.Timer
 	stagedNew  int // runs the last staged write added (not duplicates)
 
@@ -162,7 +178,7 @@ func newFireLoop(ctx, loopCtx context.Context, s *Scheduler) (*fireLoop, error) 
 	}
 	if st, ok := s.st.(store.StagedEnqueuer); ok {
 		if _, system := s.cfg.Clock.(systemClock); system {
-			f.staged, f.lead = st, stageLead
+			f.staged, f.tickCost = st, stageTickCost
 			f.stageTimer = time.AfterFunc(time.Hour, f.poke)
 			f.stageTimer.Stop()
 		}
@@ -715,19 +731,27 @@ func (s *Scheduler) logTicks(params []*store.RunEnqueueParams, res []*store.Enqu
 	}
 }
 
+// leadFor is how long ahead of their moment n ticks are written: twice
+// the time they are expected to take, and stageLeadMin.
+func (f *fireLoop) leadFor(n int) time.Duration {
+	return min(max(2*time.Duration(n)*f.tickCost+stageLeadMin, stageLeadMin), stageLeadMax)
+}
+
 // stage writes the ticks of the next moment, when it is no further than
-// the lead away, and commits them when it comes, so that they are there
-// at the moment rather than once written. The lead then follows the time
-// the writes took, unless another node had written them all: that write
-// waited for the other's locks, and would drive the nodes' leads up in
-// turn.
+// their lead away, and commits them when it comes, so that they are there
+// at the moment rather than once written. The cost of a tick then follows
+// the time the writes took, unless another node had written them all:
+// that write waited for the other's locks, and would drive the nodes'
+// leads up in turn. On SQLite the staged transaction holds the writer
+// from the end of the writes to the moment, about as long as they took.
 func (f *fireLoop) stage(ctx context.Context) error {
 	if f.staged == nil || len(f.queue) == 0 {
 		return nil
 	}
 	start := time.Now()
 	at := f.queue[0].next
-	if !at.After(start) || at.Sub(start) > f.lead {
+	n := f.queue.countDue(at)
+	if !at.After(start) || at.Sub(start) > f.leadFor(n) {
 		return nil
 	}
 	var wrote time.Duration
@@ -744,12 +768,12 @@ func (f *fireLoop) stage(ctx context.Context) error {
 	}
 	f.stagedNew = 0
 	err := f.pass(ctx, at, false, nil, release)
-	if wrote > 0 && (err != nil || f.stagedNew > 0) {
-		want := 2*wrote + stageLeadMin
-		if want < f.lead {
-			want = f.lead - (f.lead-want)/4 // down slowly, up at once
+	if wrote > 0 && n > 0 && (err != nil || f.stagedNew > 0) {
+		cost := wrote / time.Duration(n)
+		if cost < f.tickCost {
+			cost = f.tickCost - (f.tickCost-cost)/4 // down slowly, up at once
 		}
-		f.lead = min(max(want, stageLeadMin), stageLeadMax)
+		f.tickCost = cost
 	}
 	return err
 }
@@ -768,7 +792,7 @@ func (f *fireLoop) armStage(soon bool) {
 		return
 	}
 	next := f.queue[0].next
-	switch d := time.Until(next.Add(-f.lead)); {
+	switch d := time.Until(next.Add(-f.leadFor(f.queue.countDue(next)))); {
 	case d > 0:
 		f.stageTimer.Reset(d)
 	case soon && time.Until(next) > 0:

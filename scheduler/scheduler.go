@@ -174,9 +174,11 @@ func (s *Scheduler) goLoop(f func()) {
 // returns when the engine's goroutines have ended (an agent that ignores
 // its cancelled context is left behind, and logged). When ctx ends, outcomes
 // not yet recorded are dropped: their leases expire and other nodes rescue
-// the runs. Stop is idempotent: a second call waits for the first and
-// returns its result. Stopping a scheduler that was never started is not an
-// error.
+// the runs. Stop returns an error saying what it could not do: outcomes or
+// deliveries it gave up on when ctx ended, agents left running; the
+// scheduler is stopped either way. Stop is idempotent: a second call waits
+// for the first and returns its result. Stopping a scheduler that was never
+// started is not an error.
 func (s *Scheduler) Stop(ctx context.Context) error {
 	return s.stop(ctx, false)
 }
@@ -217,8 +219,10 @@ func (s *Scheduler) stop(ctx context.Context, hard bool) error {
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), hardStopRecord)
 		defer cancel()
 	}
-	s.work.drain(ctx, grace)
-	s.deliver.drain(ctx, grace)
+	if err := errors.Join(s.work.drain(ctx, grace), s.deliver.drain(ctx, grace)); err != nil {
+		s.stopErr = fmt.Errorf("scheduler: stop: %w", err)
+		level.Warn(s.logger).Log("msg", "scheduler stopped with work left", "err", s.stopErr)
+	}
 	s.subStop()
 	s.notes.Wait()
 	s.unwatch()

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -30,6 +31,10 @@ const finishBatchMax = 1000
 // workers claims due runs and executes them.
 type workers struct {
 	s *Scheduler
+
+	// abandoned counts the agents that ignored their cancelled context
+	// and were left running.
+	abandoned atomic.Int64
 
 	runCtx  context.Context // the parent of every run's context
 	runStop context.CancelCauseFunc
@@ -324,6 +329,7 @@ func (w *workers) execute(ctx context.Context, r *store.Run) *outcome {
 		select {
 		case a = <-ch:
 		case <-time.After(abandonAfter):
+			w.abandoned.Add(1)
 			level.Warn(s.logger).Log("msg", "agent ignores its cancelled context; recording the run without it",
 				"run_id", r.ID, "agent", r.Agent, "cause", context.Cause(tctx))
 		}
@@ -740,10 +746,19 @@ func (w *workers) cancelExec(id string, e *execution, cause error) {
 
 // drain waits up to grace (or until ctx ends) for the running runs, then
 // cancels the rest, which go back to the queue, and records every outcome.
-func (w *workers) drain(ctx context.Context, grace time.Duration) {
+func (w *workers) drain(ctx context.Context, grace time.Duration) (err error) {
 	// When Stop's context ends, outcomes still to record are given up
 	// (their leases expire and other nodes rescue the runs).
-	defer onDone(ctx, w.recordStop)()
+	gaveUp := onDone(ctx, w.recordStop)
+	abandoned := w.abandoned.Load()
+	defer func() {
+		if gaveUp() {
+			err = fmt.Errorf("outcomes of runs were not all recorded before the context ended (%w): other nodes rescue those runs once their leases expire", ctx.Err())
+		}
+		if n := w.abandoned.Load() - abandoned; n > 0 {
+			err = errors.Join(err, fmt.Errorf("%d agents ignored their cancelled context and were left running", n))
+		}
+	}()
 	finished := waitGrace(ctx, &w.execWG, grace)
 	w.runStop(errShutdown)
 	<-finished
@@ -753,6 +768,7 @@ func (w *workers) drain(ctx context.Context, grace time.Duration) {
 	close(w.leaseCh)
 	w.leaseWG.Wait()
 	w.recordStop()
+	return nil
 }
 
 // waitGrace waits until wg is done, grace has passed or ctx has ended,
@@ -774,14 +790,21 @@ func waitGrace(ctx context.Context, wg *sync.WaitGroup, grace time.Duration) <-c
 }
 
 // onDone calls f if ctx ends before the returned release is called.
-func onDone(ctx context.Context, f func()) (release func()) {
-	released := make(chan struct{})
+// onDone calls f when ctx ends before release is called. release reports
+// whether f was called.
+func onDone(ctx context.Context, f func()) (release func() bool) {
+	released, called := make(chan struct{}), make(chan bool, 1)
 	go func() {
 		select {
 		case <-ctx.Done():
 			f()
+			called <- true
 		case <-released:
+			called <- false
 		}
 	}()
-	return func() { close(released) }
+	return func() bool {
+		close(released)
+		return <-called
+	}
 }

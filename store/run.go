@@ -109,7 +109,11 @@ type Run struct {
 	Progress map[string]int64
 	// Error is the last error (of the final attempt, once finished).
 	Error string
-	// CreatedAt is when the run was enqueued.
+	// CreatedAt is when the run was enqueued: when the write of it began.
+	// A schedule's tick may be written (staged) shortly before its time
+	// and committed at it (StagedEnqueuer): its CreatedAt is then up to
+	// the staging lead before ScheduledFor, and no one saw the run before
+	// ScheduledFor. The time a run became due is RunAt.
 	CreatedAt time.Time
 	// StartedAt is when the current (or last) attempt started.
 	StartedAt time.Time
