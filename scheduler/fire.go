@@ -523,6 +523,12 @@ func (f *fireLoop) apply(sch *store.Schedule) {
 		e.next, _ = trig.Next(base)
 		f.retire(old, sch.UpdatedAt)
 	}
+	if e.next.IsZero() {
+		// No fire time left (a one-off that fired, an end passed): a
+		// notification of its last write must not bring it back.
+		f.remove(sch.ID)
+		return
+	}
 	if old != nil && old.index >= 0 {
 		heap.Remove(&f.queue, old.index)
 	}

@@ -17,46 +17,46 @@ import (
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/internal/testpg"
 	"github.com/heraldhq/herald/scheduler"
+	"github.com/heraldhq/herald/scheduler/schedulertest"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/bunstore"
 	"github.com/heraldhq/herald/store/memstore"
 )
 
 // backend opens handles on one database: every call of the function it
-// returns is another node's handle.
+// returns is another node's handle, on the clock now (nil: the real one).
 type backend struct {
 	name string
-	open func(t *testing.T) func() store.Store
+	open func(t *testing.T, now func() time.Time) func() store.Store
 }
 
 func backends() []backend {
 	return []backend{
-		{"memory", func(t *testing.T) func() store.Store {
-			st := memstore.New(memstore.Options{})
+		{"memory", func(t *testing.T, now func() time.Time) func() store.Store {
+			st := memstore.New(memstore.Options{Now: now})
 			t.Cleanup(func() { st.Close() })
 			return func() store.Store { return st }
 		}},
-		{"sqlite", func(t *testing.T) func() store.Store {
-			return bunHandles(t, "sqlite://"+filepath.Join(t.TempDir(), "herald.db"))
+		{"sqlite", func(t *testing.T, now func() time.Time) func() store.Store {
+			return bunHandles(t, "sqlite://"+filepath.Join(t.TempDir(), "herald.db"), now)
 		}},
-		{"postgres", func(t *testing.T) func() store.Store {
-			return bunHandles(t, testpg.DSN(t))
+		{"postgres", func(t *testing.T, now func() time.Time) func() store.Store {
+			return bunHandles(t, testpg.DSN(t), now)
 		}},
 	}
 }
 
-func bunHandles(t *testing.T, dsn string) func() store.Store {
-	return func() store.Store {
-		st := openBun(t, dsn)
-		return st
-	}
+func bunHandles(t *testing.T, dsn string, now func() time.Time) func() store.Store {
+	return func() store.Store { return openBunAt(t, dsn, now) }
 }
 
-func openBun(t *testing.T, dsn string) *bunstore.Store {
+func openBun(t *testing.T, dsn string) *bunstore.Store { return openBunAt(t, dsn, nil) }
+
+func openBunAt(t *testing.T, dsn string, now func() time.Time) *bunstore.Store {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	st, err := bunstore.Open(c, dsn, bunstore.Options{})
+	st, err := bunstore.Open(c, dsn, bunstore.Options{Now: now})
 	if err != nil {
 		t.Fatalf("open %s: %v", dsn, err)
 	}
@@ -72,7 +72,22 @@ func forEachBackend(t *testing.T, f func(t *testing.T, open func() store.Store))
 				testpg.ServerDSN(t)
 			}
 			t.Parallel()
-			f(t, b.open(t))
+			f(t, b.open(t, nil))
+		})
+	}
+}
+
+// forEachBackendAt runs f on every backend, in parallel, with the nodes'
+// stores and schedulers on one fake clock.
+func forEachBackendAt(t *testing.T, f func(t *testing.T, clock *schedulertest.Clock, open func() store.Store)) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			if b.name == "postgres" {
+				testpg.ServerDSN(t)
+			}
+			t.Parallel()
+			clock := schedulertest.NewClock(schedulertest.Start)
+			f(t, clock, b.open(t, clock.Now))
 		})
 	}
 }
@@ -128,18 +143,13 @@ func allRuns(t *testing.T, st store.Store, params store.RunListParams) []*store.
 // fire every second, for 10 seconds: every tick yields one run, every run
 // executes once.
 func TestThreeNodesOneRunPerTick(t *testing.T) {
-	if testing.Short() {
-		t.Skip("takes 10 seconds")
-	}
-	forEachBackend(t, func(t *testing.T, open func() store.Store) {
+	forEachBackendAt(t, func(t *testing.T, clock *schedulertest.Clock, open func() store.Store) {
 		c := newCounter()
 		agents := registry(map[string]agent.Agent{"count": c})
 		var nodes []*scheduler.Scheduler
-		var stores []store.Store
+		st := open()
 		for range 3 {
-			st := open()
-			stores = append(stores, st)
-			nodes = append(nodes, startNode(t, st, scheduler.Config{Agents: agents, Workers: 10, Logger: testLogger(t)}))
+			nodes = append(nodes, startNode(t, open(), scheduler.Config{Agents: agents, Workers: 10, Clock: clock, Logger: testLogger(t)}))
 		}
 		var ids []string
 		for i := range 20 {
@@ -151,15 +161,34 @@ func TestThreeNodesOneRunPerTick(t *testing.T) {
 			}
 			ids = append(ids, sch.ID)
 		}
-		begin := time.Now()
-		time.Sleep(10 * time.Second)
-		end := time.Now()
+		// Every node has every schedule before the clock moves: each node
+		// fires only the schedules it has loaded.
+		for _, n := range nodes {
+			eventually(t, 10*time.Second, "the schedules loaded", func() bool { return n.ScheduleCount() == len(ids) })
+		}
+		// Ten seconds, each ticked by the three nodes at once.
+		begin := clock.Now()
+		for range 10 {
+			clock.Advance(time.Second)
+			var wg sync.WaitGroup
+			errs := make([]error, len(nodes))
+			for i, n := range nodes {
+				wg.Go(func() { errs[i] = n.Tick(ctx) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		end := clock.Now()
+		eventually(t, 10*time.Second, "every run finished", func() bool {
+			return len(allRuns(t, st, store.RunListParams{Statuses: []store.RunStatus{store.RunQueued, store.RunRunning}})) == 0
+		})
 		for _, n := range nodes {
 			if err := n.Stop(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
-		st := stores[0]
 		total := 0
 		for _, id := range ids {
 			runs := allRuns(t, st, store.RunListParams{ScheduleID: id})
@@ -174,25 +203,12 @@ func TestThreeNodesOneRunPerTick(t *testing.T) {
 					t.Errorf("tick %v is not on a second", r.ScheduledFor)
 				}
 			}
-			// Every second well inside the window has its run.
-			for sec := begin.Unix() + 2; sec < end.Unix()-1; sec++ {
+			for sec := begin.Unix() + 1; sec <= end.Unix(); sec++ {
 				if !seen[sec] {
 					t.Errorf("schedule %s: no run for tick %v", id, time.Unix(sec, 0).UTC())
 				}
 			}
 			total += len(runs)
-			if _, err := st.SchedulePause(ctx, id); err != nil {
-				t.Fatal(err)
-			}
-		}
-		// Runs the three nodes left queued (the last ticks) are drained by
-		// a fourth node; then every run has executed exactly once.
-		drain := startNode(t, stores[0], scheduler.Config{Agents: agents})
-		eventually(t, 10*time.Second, "every run finished", func() bool {
-			return len(allRuns(t, st, store.RunListParams{Statuses: []store.RunStatus{store.RunQueued, store.RunRunning}})) == 0
-		})
-		if err := drain.Stop(ctx); err != nil {
-			t.Fatal(err)
 		}
 		executed := c.snapshot()
 		for _, r := range allRuns(t, st, store.RunListParams{}) {
@@ -206,75 +222,97 @@ func TestThreeNodesOneRunPerTick(t *testing.T) {
 		if len(executed) != total {
 			t.Errorf("%d runs executed, %d enqueued", len(executed), total)
 		}
-		t.Logf("%d runs for 20 schedules over %v, each executed once", total, end.Sub(begin).Round(time.Millisecond))
 	})
 }
 
 // TestLiveChangeAcrossNodes: a schedule created, paused, resumed and
-// deleted through one node takes effect on another within a second.
+// deleted through one node takes effect on another, which hears of each
+// change (polled for, with a deadline) and fires accordingly on a fake
+// clock.
 func TestLiveChangeAcrossNodes(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, open func() store.Store) {
+	forEachBackendAt(t, func(t *testing.T, clock *schedulertest.Clock, open func() store.Store) {
 		agents := registry(map[string]agent.Agent{"ok": okAgent()})
-		a, err := scheduler.New(open(), scheduler.Config{Agents: agents}) // API only
+		a, err := scheduler.New(open(), scheduler.Config{Agents: agents, Clock: clock}) // API only
 		if err != nil {
 			t.Fatal(err)
 		}
 		st := open()
-		startNode(t, st, scheduler.Config{Agents: agents})
+		b := startNode(t, st, scheduler.Config{Agents: agents, Clock: clock})
+		holds := func(n int, what string) {
+			t.Helper()
+			eventually(t, 5*time.Second, what, func() bool { return b.ScheduleCount() == n })
+		}
+		runsOf := func(id string) []*store.Run { return allRuns(t, st, store.RunListParams{ScheduleID: id}) }
+		tick := func(d time.Duration) {
+			t.Helper()
+			clock.Advance(d)
+			if err := b.Tick(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
 
-		// Created: a one-off 300 ms ahead runs on the other node.
-		at := time.Now().Add(300 * time.Millisecond)
+		// Created: a one-off runs on the other node.
 		once, err := a.CreateSchedule(ctx, admin, &store.Schedule{Name: "once", Agent: "ok",
-			Trigger: store.Trigger{Kind: store.TriggerOnce, At: at}})
+			Trigger: store.Trigger{Kind: store.TriggerOnce, At: clock.Now().Add(300 * time.Millisecond)}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 1300*time.Millisecond, "the one-off's run", func() bool {
-			return len(allRuns(t, st, store.RunListParams{ScheduleID: once.ID})) == 1
-		})
+		holds(1, "the other node holds the one-off")
+		tick(300 * time.Millisecond)
+		if n := len(runsOf(once.ID)); n != 1 {
+			t.Fatalf("the one-off has %d runs, want 1", n)
+		}
+		holds(0, "the one-off is done")
 
-		// Changed: a schedule that fires every second is paused; a second
-		// later, no more ticks come.
+		// Changed: a schedule that fires every second is paused; no more
+		// ticks come.
 		sec, err := a.CreateSchedule(ctx, admin, cronSchedule("every-second", "ok", "* * * * * *"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 2*time.Second, "a tick of the new schedule", func() bool {
-			return len(allRuns(t, st, store.RunListParams{ScheduleID: sec.ID})) > 0
-		})
+		holds(1, "the other node holds the new schedule")
+		tick(time.Second)
+		if len(runsOf(sec.ID)) == 0 {
+			t.Fatal("no tick of the new schedule")
+		}
 		if _, err := a.PauseSchedule(ctx, admin, sec.ID); err != nil {
 			t.Fatal(err)
 		}
-		paused := time.Now()
-		time.Sleep(2500 * time.Millisecond)
-		for _, r := range allRuns(t, st, store.RunListParams{ScheduleID: sec.ID}) {
-			if r.ScheduledFor.After(paused.Add(time.Second)) {
+		paused := clock.Now()
+		holds(0, "the other node lets the paused schedule go")
+		tick(3 * time.Second)
+		for _, r := range runsOf(sec.ID) {
+			if r.ScheduledFor.After(paused) {
 				t.Errorf("tick %v enqueued after the pause at %v", r.ScheduledFor, paused)
 			}
 		}
-		// Resumed: ticks come again within a second or two.
+		// Resumed: ticks come again.
 		if _, err := a.ResumeSchedule(ctx, admin, sec.ID); err != nil {
 			t.Fatal(err)
 		}
-		resumed := time.Now()
-		eventually(t, 2*time.Second, "a tick after the resume", func() bool {
-			for _, r := range allRuns(t, st, store.RunListParams{ScheduleID: sec.ID}) {
-				if r.ScheduledFor.After(resumed) {
-					return true
+		resumed := clock.Now()
+		holds(1, "the other node holds the resumed schedule")
+		tick(time.Second)
+		after := func(at time.Time) (n int) {
+			for _, r := range runsOf(sec.ID) {
+				if r.ScheduledFor.After(at) {
+					n++
 				}
 			}
-			return false
-		})
-		// Deleted: no tick after a second.
+			return n
+		}
+		if after(resumed) == 0 {
+			t.Error("no tick after the resume")
+		}
+		// Deleted: no more ticks.
 		if err := a.DeleteSchedule(ctx, admin, sec.ID); err != nil {
 			t.Fatal(err)
 		}
-		deleted := time.Now()
-		time.Sleep(2 * time.Second)
-		for _, r := range allRuns(t, st, store.RunListParams{ScheduleID: sec.ID}) {
-			if r.ScheduledFor.After(deleted.Add(time.Second)) {
-				t.Errorf("tick %v enqueued after the deletion at %v", r.ScheduledFor, deleted)
-			}
+		deleted := clock.Now()
+		holds(0, "the other node lets the deleted schedule go")
+		tick(3 * time.Second)
+		if n := after(deleted); n != 0 {
+			t.Errorf("%d ticks enqueued after the deletion at %v", n, deleted)
 		}
 	})
 }
