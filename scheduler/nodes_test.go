@@ -505,23 +505,41 @@ func TestEnqueueInCallerTransaction(t *testing.T) {
 // TestLongRunKeepsItsLease: a run that lasts several leases is extended,
 // so neither its own node's reaper nor another node's rescues it.
 func TestLongRunKeepsItsLease(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, open func() store.Store) {
+	forEachBackendAt(t, func(t *testing.T, clock *schedulertest.Clock, open func() store.Store) {
 		c := newCounter()
+		started, finish := make(chan struct{}), make(chan struct{})
 		slow := agent.Func(func(ctx context.Context, task *agent.Task) (*agent.Result, error) {
+			close(started)
 			select {
-			case <-time.After(2500 * time.Millisecond):
+			case <-finish:
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
 			return c.Run(ctx, task)
 		})
 		agents := registry(map[string]agent.Agent{"slow": slow})
-		a := startNode(t, open(), scheduler.Config{Agents: agents, Lease: time.Second})
-		startNode(t, open(), scheduler.Config{Agents: agents, Lease: time.Second})
-		run, err := a.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "slow"})
+		cfg := scheduler.Config{Agents: agents, Lease: time.Second, Clock: clock}
+		nodes := []*scheduler.Scheduler{startNode(t, open(), cfg), startNode(t, open(), cfg)}
+		run, err := nodes[0].Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "slow"})
 		if err != nil {
 			t.Fatal(err)
 		}
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the long run did not start")
+		}
+		// Two and a half leases go by, in steps of half a lease; at each,
+		// both nodes act (extensions, and rescues of expired leases).
+		for range 5 {
+			clock.Advance(500 * time.Millisecond)
+			for _, n := range nodes {
+				if err := n.Tick(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		close(finish)
 		st := open()
 		var r *store.Run
 		eventually(t, 10*time.Second, "the long run finished", func() bool {
