@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"net/url"
+
+	"github.com/heraldhq/herald/api"
+)
+
+func eventsList(ctx context.Context, c *cli, name string, args []string) error {
+	f := c.newFlags(name, "[-source S] [-owner O] [-since T] [-until T] [-limit N] [-cursor C] [-all]")
+	var source, owner string
+	since, until := timeFlag{now: c.now, ago: true}, timeFlag{now: c.now, ago: true}
+	var p paging
+	f.StringVar(&source, "source", "", "only the events of this webhook `source`")
+	f.StringVar(&owner, "owner", "", "only this `owner`'s events (an admin's token)")
+	f.Var(&since, "since", "only events received from this `time` (RFC 3339, or a duration back from now: 1h)")
+	f.Var(&until, "until", "only events received before this `time` (RFC 3339, or a duration back from now)")
+	p.register(f)
+	if _, err := f.parse(args, 0, 0); err != nil {
+		return err
+	}
+	if err := p.check(name); err != nil {
+		return err
+	}
+	cl, err := c.client(name)
+	if err != nil {
+		return err
+	}
+	defer cl.close()
+	q := url.Values{}
+	setStr(q, "source", source)
+	setStr(q, "owner", owner)
+	since.set(q, "since")
+	until.set(q, "until")
+	all := &api.EventList{Events: []*api.Event{}}
+	cursor, err := p.fetch(ctx, cl, "/v1/events", q, func(b []byte) (*string, error) {
+		var page api.EventList
+		if err := decodeAnswer("/v1/events", b, &page); err != nil {
+			return nil, err
+		}
+		all.Events = append(all.Events, page.Events...)
+		return page.NextCursor, nil
+	})
+	if err != nil {
+		return err
+	}
+	if c.output == "json" {
+		if cursor != "" {
+			all.NextCursor = &cursor
+		}
+		return c.writeJSON(all)
+	}
+	t := c.newTable("ID", "SOURCE", "DELIVERY", "OWNER", "RUN", "RECEIVED")
+	for _, e := range all.Events {
+		t.row(e.ID, e.Source, e.DeliveryID, e.Owner, str(e.RunID), tm(&e.ReceivedAt))
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	c.more(name, cursor)
+	return nil
+}
