@@ -122,7 +122,8 @@ type Config struct {
 	// runs ended, ticks written, deliveries made), for metrics; nil means
 	// none. It is called synchronously on the engine's goroutines, outside
 	// its locks: it must be quick and safe for concurrent use. See
-	// Observer and the *Observed types.
+	// Observer and the *Observed types. An Observer that is also a Tracer
+	// traces the engine's work too, across nodes (see Tracer).
 	Observer Observer
 	// Clock is the engine's clock; nil means the system clock.
 	Clock Clock

@@ -491,8 +491,13 @@ func (d *deliverer) attempt(j *deliveryJob) {
 		j.msg = message(j)
 	}
 	n := j.attempt
+	dctx := d.ctx
+	if t := s.tracer; t != nil {
+		dctx = t.Start(d.ctx, DeliveryWork{Run: j.run, Channel: j.target.Channel, Attempt: n})
+		dctx = delivery.WithTraceContext(dctx, t.TraceContext(dctx))
+	}
 	started := s.cfg.Clock.Now()
-	err := s.cfg.Delivery.Deliver(d.ctx, j.msg)
+	err := s.cfg.Delivery.Deliver(dctx, j.msg)
 	rec := &store.Delivery{RunID: j.run.ID, Channel: j.target.Channel, To: j.target.To, Attempt: n,
 		Status: store.DeliverySucceeded, StartedAt: started, FinishedAt: s.cfg.Clock.Now()}
 	// Cut short by Stop: with an outbox, another node takes over.
@@ -513,7 +518,7 @@ func (d *deliverer) attempt(j *deliveryJob) {
 	}
 	d.record(rec)
 	s.observer.Observe(DeliveryObserved{Run: j.run, Channel: rec.Channel, Attempt: n, Status: rec.Status,
-		Duration: since(rec.FinishedAt, rec.StartedAt)})
+		Duration: since(rec.FinishedAt, rec.StartedAt), Context: dctx})
 	if err == nil || last {
 		d.settle(j, err == nil || !handedOver, time.Time{})
 		return
@@ -636,7 +641,8 @@ func (d *deliverer) abandon(j *deliveryJob, why string) {
 	level.Error(d.s.logger).Log("msg", "delivery abandoned", "run_id", j.run.ID, "channel", j.target.Channel, "reason", why)
 	d.record(&store.Delivery{RunID: j.run.ID, Channel: j.target.Channel, To: j.target.To, Attempt: j.attempt,
 		Status: store.DeliveryFailed, Error: why, StartedAt: now, FinishedAt: now})
-	d.s.observer.Observe(DeliveryObserved{Run: j.run, Channel: j.target.Channel, Attempt: j.attempt, Status: store.DeliveryFailed})
+	d.s.observer.Observe(DeliveryObserved{Run: j.run, Channel: j.target.Channel, Attempt: j.attempt, Status: store.DeliveryFailed,
+		Context: context.Background()})
 }
 
 func (d *deliverer) record(rec *store.Delivery) {

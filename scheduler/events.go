@@ -33,10 +33,20 @@ func (s *Scheduler) AcceptEvent(ctx context.Context, req EventRequest) (*store.E
 	if _, err := s.cfg.Agents.Lookup(req.Agent); err != nil {
 		return nil, fmt.Errorf("accept event: %w", store.Invalid("agent", fmt.Sprintf("names no registered agent: %q", req.Agent)))
 	}
-	res, err := s.st.EventAccept(ctx, &store.EventAcceptParams{
+	params := &store.EventAcceptParams{
 		Source: req.Source, DeliveryID: req.DeliveryID, Headers: req.Headers, Body: req.Body,
 		Run: store.RunEnqueueParams{Owner: req.Owner, Agent: req.Agent, Targets: req.Targets, MaxAttempts: s.cfg.Retry.MaxAttempts},
-	})
+	}
+	w := EnqueueWork{Kind: store.RunKindWebhook, Agent: req.Agent, Source: req.Source}
+	ctx = s.startEnqueue(ctx, w, &params.Run)
+	res, err := s.st.EventAccept(ctx, params)
+	if s.tracer != nil {
+		o := EnqueueObserved{Work: w, Err: err, Context: ctx}
+		if res != nil {
+			o.Run, o.Duplicate = res.Run, res.Duplicate
+		}
+		s.observer.Observe(o)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("accept event: %w", err)
 	}

@@ -450,7 +450,9 @@ func (s *Scheduler) writeDue(ctx context.Context, e *entry, until time.Time) err
 	for i, t := range ticks {
 		params[i] = s.tickParams(e, t)
 	}
+	spans := s.traceTicks(ctx, params)
 	res, err := s.st.RunEnqueue(ctx, params...)
+	s.tracedTicks(spans, params, res, err)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil
@@ -642,8 +644,10 @@ func (f *fireLoop) enqueue(ctx context.Context, params []*store.RunEnqueueParams
 	if len(params) == 0 {
 		return nil
 	}
+	spans := f.s.traceTicks(ctx, params)
 	if release != nil {
 		res, err := f.staged.RunEnqueueStaged(ctx, release, params...)
+		f.s.tracedTicks(spans, params, res, err)
 		f.enqueued(params, res, err)
 		f.stagedNew = 0
 		for _, r := range res {
@@ -671,8 +675,10 @@ func (f *fireLoop) enqueue(ctx context.Context, params []*store.RunEnqueueParams
 			for len(g) > 0 {
 				n := min(len(g), enqueueChunk)
 				res, err := f.s.st.RunEnqueue(ctx, g[:n]...)
+				f.s.tracedTicks(spans, g[:n], res, err)
 				f.enqueued(g[:n], res, err)
 				if err != nil {
+					f.s.tracedTicks(spans, g[n:], nil, err) // not written either
 					errs[i] = fmt.Errorf("enqueue ticks: %w", err)
 					return
 				}
@@ -698,6 +704,45 @@ func (f *fireLoop) enqueued(params []*store.RunEnqueueParams, res []*store.Enque
 	}
 	f.s.logTicks(params, res)
 	f.s.observeTicks(params, res)
+}
+
+// traceTicks tells the Tracer, if any, of the fire of each tick of params
+// under ctx, and keeps the trace context of each tick's context with its
+// run; it returns the ticks' contexts, nil without a Tracer. Each tick is
+// traced on its own: the fire of a tick begins the trace of its run.
+func (s *Scheduler) traceTicks(ctx context.Context, params []*store.RunEnqueueParams) map[*store.RunEnqueueParams]context.Context {
+	if s.tracer == nil {
+		return nil
+	}
+	spans := make(map[*store.RunEnqueueParams]context.Context, len(params))
+	for _, p := range params {
+		spans[p] = s.startEnqueue(ctx, tickWork(p), p)
+	}
+	return spans
+}
+
+// tracedTicks tells the Tracer how the write of the ticks params, begun
+// by traceTicks (spans), ended: res, or err.
+func (s *Scheduler) tracedTicks(spans map[*store.RunEnqueueParams]context.Context, params []*store.RunEnqueueParams, res []*store.EnqueueResult, err error) {
+	if spans == nil {
+		return
+	}
+	for i, p := range params {
+		ctx, ok := spans[p]
+		if !ok {
+			continue
+		}
+		o := EnqueueObserved{Work: tickWork(p), Err: err, Context: ctx}
+		if err == nil && i < len(res) {
+			o.Run, o.Duplicate = res[i].Run, res[i].Duplicate
+		}
+		s.observer.Observe(o)
+	}
+}
+
+// tickWork is the EnqueueWork of tick p.
+func tickWork(p *store.RunEnqueueParams) EnqueueWork {
+	return EnqueueWork{Kind: store.RunKindSchedule, Agent: p.Agent, ScheduleID: p.ScheduleID, ScheduledFor: p.ScheduledFor}
 }
 
 // observeTicks tells the Observer of the ticks of params that res wrote

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"context"
 	"time"
 
 	"github.com/heraldhq/herald/store"
@@ -30,9 +31,89 @@ type ObserverFunc func(o Observation)
 // Observe implements Observer.
 func (f ObserverFunc) Observe(o Observation) { f(o) }
 
+// Tracer is an optional capability of an Observer, found with a type
+// assertion on Config.Observer: an Observer that is also a Tracer follows
+// the engine's work in traces (github.com/heraldhq/herald/otelherald is one,
+// for OpenTelemetry). The engine itself imports no tracing library.
+//
+// Start is told that the engine begins a piece of work (one of the *Work
+// types of this package) under ctx, and returns the context the work runs
+// under: the agent's context for an attempt, the deliverer's for a
+// delivery, the store call's for an enqueue. The work's end is observed
+// (AttemptObserved, DeliveryObserved, EnqueueObserved) with that context
+// in the observation's Context field, so that the tracer ends what Start
+// began. Like Observe, Start must be quick, must not block, and must be
+// safe for concurrent use.
+//
+// TraceContext returns the trace context carried by ctx as propagation
+// fields (W3C "traceparent" and "tracestate"), which the engine stores
+// with a run enqueued under ctx (store.Run.TraceContext) and hands to
+// deliverers (delivery.WithTraceContext); nil when ctx carries none. It
+// must never return anything but propagation fields: they are stored and
+// sent as they are.
+type Tracer interface {
+	Start(ctx context.Context, w Work) context.Context
+	TraceContext(ctx context.Context) map[string]string
+}
+
+// Work is a piece of the engine's work that a Tracer is told of: one of
+// EnqueueWork, AttemptWork, DeliveryWork.
+type Work interface {
+	work()
+}
+
+// EnqueueWork: the engine is about to write a run (an Enqueue, a "run
+// now", a webhook's run, a schedule's tick) under the context Start
+// returns, and stores that context's trace context with the run. Its end
+// is an EnqueueObserved.
+type EnqueueWork struct {
+	// Kind says how the run comes to be; RunKindSchedule is the fire of a
+	// schedule's tick.
+	Kind store.RunKind
+	// Agent names the run's agent.
+	Agent string
+	// ScheduleID names the schedule of a tick or a "run now"; empty for
+	// the other kinds.
+	ScheduleID string
+	// ScheduledFor is a tick's time; zero for the other kinds.
+	ScheduledFor time.Time
+	// Source names the webhook source of a webhook's run.
+	Source string
+}
+
+// AttemptWork: this node is about to make an attempt of a claimed run.
+// The agent runs under the context Start returns. Its end is the
+// attempt's AttemptObserved.
+type AttemptWork struct {
+	// Run is the run as claimed, with its stored TraceContext (the
+	// enqueue's): the attempt belongs to that trace.
+	Run *store.Run
+	// Node is this node's name.
+	Node string
+}
+
+// DeliveryWork: this node is about to make a delivery attempt of a run's
+// result to one target. The deliverer runs under the context Start
+// returns (with its trace context set by delivery.WithTraceContext, so
+// that an HTTP deliverer sends it on). Its end is the attempt's
+// DeliveryObserved.
+type DeliveryWork struct {
+	// Run is the run whose result is delivered, with its stored
+	// TraceContext.
+	Run *store.Run
+	// Channel is the target's delivery channel.
+	Channel string
+	// Attempt is the 1-based number of the attempt for this target.
+	Attempt int
+}
+
+func (EnqueueWork) work()  {}
+func (AttemptWork) work()  {}
+func (DeliveryWork) work() {}
+
 // Observation is one thing the engine did: one of the *Observed types of
 // this package (RunClaimObserved, AttemptObserved, RunEndObserved,
-// TicksObserved, DeliveryObserved).
+// TicksObserved, DeliveryObserved, EnqueueObserved).
 type Observation interface {
 	observation()
 }
@@ -49,6 +130,11 @@ type RunClaimObserved struct {
 	// zero when that is negative (the store's clock, which decides what is
 	// due, may run ahead of the engine's).
 	Lateness time.Duration
+	// ClaimTook is how long the claim that took the run (with the others
+	// of its batch) took, on the engine's clock.
+	ClaimTook time.Duration
+	// Node is this node's name.
+	Node string
 }
 
 // AttemptOutcome is how an attempt of a run ended.
@@ -98,6 +184,10 @@ type AttemptObserved struct {
 	// the agent returned or was abandoned), on the engine's clock; the
 	// recording of the outcome is not included.
 	Duration time.Duration
+	// Context is the context the attempt ran under: the one a Tracer's
+	// Start returned for its AttemptWork, or, without a Tracer, one that
+	// carries nothing. It may be cancelled by now; use it for its values.
+	Context context.Context
 }
 
 // RunEndObserved: a run ended for good, in the store. A run executing on
@@ -157,6 +247,30 @@ type DeliveryObserved struct {
 	Status store.DeliveryStatus
 	// Duration is how long the deliverer took, on the engine's clock.
 	Duration time.Duration
+	// Context is the context the deliverer ran under: the one a Tracer's
+	// Start returned for its DeliveryWork, or, without a Tracer (and for a
+	// delivery given up before its attempt, which had no DeliveryWork),
+	// one that carries nothing of the Tracer's. Use it for its values.
+	Context context.Context
+}
+
+// EnqueueObserved: this node wrote (or tried to write) a run: an
+// Enqueue, a "run now", a webhook's run, a schedule's tick. It is observed
+// on the writer's goroutine once the store answered, only when the
+// Observer is a Tracer (it ends the EnqueueWork that Start began).
+type EnqueueObserved struct {
+	// Work is what Start was told.
+	Work EnqueueWork
+	// Run is the run written, or the one already there (Duplicate); nil
+	// when the write failed.
+	Run *store.Run
+	// Duplicate says that the tick, idempotency key or webhook delivery
+	// was already taken: nothing was written.
+	Duplicate bool
+	// Err is why the write failed; nil when it did not.
+	Err error
+	// Context is the context Start returned for Work.
+	Context context.Context
 }
 
 func (RunClaimObserved) observation() {}
@@ -164,6 +278,7 @@ func (AttemptObserved) observation()  {}
 func (RunEndObserved) observation()   {}
 func (TicksObserved) observation()    {}
 func (DeliveryObserved) observation() {}
+func (EnqueueObserved) observation()  {}
 
 // nopObserver observes nothing.
 type nopObserver struct{}

@@ -68,11 +68,40 @@ func (s *Scheduler) Enqueue(ctx context.Context, p Principal, req EnqueueRequest
 	if err != nil {
 		return nil, fmt.Errorf("enqueue: %w", err)
 	}
+	w := EnqueueWork{Kind: store.RunKindEnqueue, Agent: params.Agent}
+	ctx = s.startEnqueue(ctx, w, params)
 	res, err := s.st.RunEnqueue(ctx, params)
+	s.endEnqueue(ctx, w, res, err)
 	if err != nil {
 		return nil, fmt.Errorf("enqueue: %w", err)
 	}
 	return res[0].Run, nil
+}
+
+// startEnqueue tells the Tracer, if any, of the enqueue w of params under
+// ctx, and keeps the trace context of the context it returns with the run.
+func (s *Scheduler) startEnqueue(ctx context.Context, w EnqueueWork, params *store.RunEnqueueParams) context.Context {
+	if s.tracer == nil {
+		return ctx
+	}
+	ctx = s.tracer.Start(ctx, w)
+	if tc := s.tracer.TraceContext(ctx); tc != nil {
+		params.TraceContext = tc
+	}
+	return ctx
+}
+
+// endEnqueue tells the Tracer, if any, how the enqueue w that
+// startEnqueue began ended: res of one run, or err.
+func (s *Scheduler) endEnqueue(ctx context.Context, w EnqueueWork, res []*store.EnqueueResult, err error) {
+	if s.tracer == nil {
+		return
+	}
+	o := EnqueueObserved{Work: w, Err: err, Context: ctx}
+	if err == nil && len(res) == 1 {
+		o.Run, o.Duplicate = res[0].Run, res[0].Duplicate
+	}
+	s.observer.Observe(o)
 }
 
 // GetRun returns a run p may see.

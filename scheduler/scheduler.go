@@ -46,6 +46,7 @@ type Scheduler struct {
 	cfg      Config
 	logger   log.Logger
 	observer Observer // cfg.Observer, or one that observes nothing
+	tracer   Tracer   // cfg.Observer when it is a Tracer, else nil
 
 	triggers *triggerCache
 
@@ -93,6 +94,7 @@ func New(st store.Store, cfg Config) (*Scheduler, error) {
 	if s.observer == nil {
 		s.observer = nopObserver{}
 	}
+	s.tracer, _ = s.observer.(Tracer)
 	for i, sch := range c.Static {
 		if err := s.checkSchedule(context.Background(), sch, fmt.Sprintf("Static[%d].", i)); err != nil {
 			return nil, fmt.Errorf("scheduler: invalid config: %w", err)

@@ -423,10 +423,14 @@ func (s *Scheduler) RunNow(ctx context.Context, p Principal, id string) (*store.
 	if err != nil {
 		return nil, fmt.Errorf("run now: %w", err)
 	}
-	res, err := s.st.RunEnqueue(ctx, &store.RunEnqueueParams{
+	params := &store.RunEnqueueParams{
 		Kind: store.RunKindManual, ScheduleID: sch.ID, Owner: sch.Owner, Agent: sch.Agent,
 		Payload: sch.Payload, Targets: sch.Targets, MaxAttempts: s.maxAttempts(sch.MaxAttempts), Timeout: sch.Timeout,
-	})
+	}
+	w := EnqueueWork{Kind: store.RunKindManual, Agent: sch.Agent, ScheduleID: sch.ID}
+	ctx = s.startEnqueue(ctx, w, params)
+	res, err := s.st.RunEnqueue(ctx, params)
+	s.endEnqueue(ctx, w, res, err)
 	if err != nil {
 		return nil, fmt.Errorf("run now: %w", err)
 	}

@@ -95,6 +95,10 @@ type outcome struct {
 	// attempt took on the engine's clock (for the Observer).
 	run  *store.Run
 	took time.Duration
+	// ctx is the context the attempt ran under, handed to the Observer
+	// (AttemptObserved.Context) for the values a Tracer put in it; it is
+	// never used to run anything.
+	ctx context.Context
 }
 
 func newWorkers(s *Scheduler) *workers {
@@ -188,11 +192,11 @@ func (w *workers) claimLoop(ctx context.Context) {
 				// leave runs held by no one until their lease expires.
 				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
 				w.claimMu.Lock()
-				sent := time.Now()
+				sent, began := time.Now(), cfg.Clock.Now()
 				runs, err := w.s.st.RunClaim(cctx, &store.RunClaimParams{Node: cfg.Node, Limit: n, Lease: cfg.Lease})
 				claimed := cfg.Clock.Now()
 				for _, r := range runs {
-					w.start(r, sent, claimed)
+					w.start(r, sent, claimed, since(claimed, began))
 				}
 				w.claimMu.Unlock()
 				cancel()
@@ -231,8 +235,9 @@ func (w *workers) claimLoop(ctx context.Context) {
 }
 
 // start executes r, whose lease was granted by a claim sent at sent (on
-// the system clock) that returned at claimed (on the engine's).
-func (w *workers) start(r *store.Run, sent, claimed time.Time) {
+// the system clock) that returned at claimed (on the engine's) and took
+// took.
+func (w *workers) start(r *store.Run, sent, claimed time.Time, took time.Duration) {
 	ctx, cancel := context.WithCancelCause(w.runCtx)
 	e := &execution{run: r, cancel: cancel}
 	e.guard = time.AfterFunc(time.Until(w.guardAt(sent)), func() { w.guardFired(e) })
@@ -246,17 +251,22 @@ func (w *workers) start(r *store.Run, sent, claimed time.Time) {
 	w.execWG.Add(1)
 	go func() {
 		defer w.execWG.Done()
-		w.s.observer.Observe(RunClaimObserved{Run: r, ClaimedAt: claimed, Lateness: since(claimed, r.RunAt)})
+		w.s.observer.Observe(RunClaimObserved{Run: r, ClaimedAt: claimed, Lateness: since(claimed, r.RunAt),
+			ClaimTook: took, Node: w.s.cfg.Node})
+		actx := ctx
+		if t := w.s.tracer; t != nil {
+			actx = t.Start(ctx, AttemptWork{Run: r, Node: w.s.cfg.Node})
+		}
 		clock := w.s.cfg.Clock
 		began := clock.Now()
-		out := w.execute(ctx, r)
+		out := w.execute(actx, r)
 		took := since(clock.Now(), began)
 		e.guard.Stop()
 		if out != nil {
-			out.run, out.took = r, took
+			out.run, out.took, out.ctx = r, took, actx
 			w.s.deliver.prepare(r, out)
 		} else {
-			w.s.observer.Observe(AttemptObserved{Run: r, Attempt: r.Attempt, Outcome: AttemptLeaseLost, Duration: took})
+			w.s.observer.Observe(AttemptObserved{Run: r, Attempt: r.Attempt, Outcome: AttemptLeaseLost, Duration: took, Context: actx})
 		}
 		cancel(nil)
 		w.mu.Lock()
@@ -556,7 +566,7 @@ func (w *workers) observe(o *outcome, r *store.Run, err error) {
 		return
 	}
 	obs := w.s.observer
-	a := AttemptObserved{Run: o.run, Attempt: o.run.Attempt, Duration: o.took}
+	a := AttemptObserved{Run: o.run, Attempt: o.run.Attempt, Duration: o.took, Context: o.ctx}
 	switch {
 	case r != nil:
 		a.Outcome = attemptOutcome(r.Status, o.requeue != nil && !o.requeue.NextAttempt)

@@ -119,6 +119,14 @@ type Run struct {
 	StartedAt time.Time
 	// FinishedAt is when the run reached a terminal status.
 	FinishedAt time.Time
+	// TraceContext is the trace context of the enqueue that asked for the
+	// run, as propagation fields (the W3C Trace Context headers
+	// "traceparent" and "tracestate", or whatever the tracer's propagator
+	// writes), so that the run's execution, on whichever node, joins the
+	// trace that asked for it. Nil when the run was enqueued outside a
+	// trace. The store keeps it as it was written, and it holds nothing
+	// else: never a payload, a secret or a token. See TraceContextMax.
+	TraceContext map[string]string
 	// DeliverAfter, when set, says that the run's result is still to be
 	// delivered: the node that ended the run delivers it and clears
 	// DeliverAfter (DeliveryOutbox.RunDelivered); from DeliverAfter on, any
@@ -161,6 +169,10 @@ type RunEnqueueParams struct {
 	// Timeout bounds one attempt; zero means the scheduler's default. Not
 	// negative.
 	Timeout time.Duration
+	// TraceContext is the trace context to keep with the run (see
+	// Run.TraceContext); nil for none. Its keys and values together are at
+	// most TraceContextMax bytes, in at most TraceContextFieldsMax fields.
+	TraceContext map[string]string
 	// NextRunAt, for a tick, is the schedule's next fire time after
 	// ScheduledFor: when the tick advances the schedule's LastFiredAt, the
 	// schedule's NextRunAt is set to it in the same transaction. Zero

@@ -15,6 +15,41 @@ import (
 // maxNameLen bounds names and keys.
 const maxNameLen = 200
 
+// Bounds of a run's trace context (RunEnqueueParams.TraceContext). A W3C
+// traceparent is 55 bytes and a tracestate at most 32 members of about 256
+// bytes each in theory, 512 bytes in practice.
+const (
+	// TraceContextMax bounds the bytes of a trace context's keys and
+	// values together.
+	TraceContextMax = 2048
+	// TraceContextFieldsMax bounds the fields of a trace context.
+	TraceContextFieldsMax = 8
+)
+
+// prepareTraceContext checks a run's trace context and returns a copy of
+// it; an empty one is nil.
+func prepareTraceContext(field string, tc map[string]string) (map[string]string, error) {
+	if len(tc) == 0 {
+		return nil, nil
+	}
+	if len(tc) > TraceContextFieldsMax {
+		return nil, Invalid(field, fmt.Sprintf("must have at most %d fields", TraceContextFieldsMax))
+	}
+	n := 0
+	c := make(map[string]string, len(tc))
+	for k, v := range tc {
+		if k == "" {
+			return nil, Invalid(field, "must not have an empty key")
+		}
+		n += len(k) + len(v)
+		c[k] = v
+	}
+	if n > TraceContextMax {
+		return nil, Invalid(field, fmt.Sprintf("must be at most %d bytes", TraceContextMax))
+	}
+	return c, nil
+}
+
 // PrepareSchedule validates s for ScheduleCreate and ScheduleUpdate.
 func PrepareSchedule(s *Schedule, lim Limits) (*Schedule, error) {
 	if s == nil {
@@ -207,6 +242,9 @@ func PrepareEnqueue(p *RunEnqueueParams, lim Limits, field string) (*RunEnqueueP
 	}
 	c.Payload = cloneJSON(c.Payload)
 	var err error
+	if c.TraceContext, err = prepareTraceContext(field+"trace_context", c.TraceContext); err != nil {
+		return nil, err
+	}
 	if c.Targets, err = prepareTargets(field+"targets", c.Targets); err != nil {
 		return nil, err
 	}

@@ -14,7 +14,11 @@
 //     long to wait (Retry-After) comes back wrapped in delivery.RetryAfter;
 //   - error texts name what was posted and the status, with a short,
 //     one-line excerpt of the response body; never the URL, which for
-//     Slack and Teams webhooks is itself a secret.
+//     Slack and Teams webhooks is itself a secret;
+//   - the trace context that ctx carries (delivery.WithTraceContext, set
+//     by the scheduler when it traces deliveries) is sent as request
+//     headers ("traceparent", "tracestate"), so that the receiver's spans
+//     join the run's trace.
 //
 // # Who retries
 //
@@ -180,6 +184,12 @@ func (c *Client) Post(ctx context.Context, r *Request) (*Response, error) {
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, r.URL, r.Body)
 	if err != nil {
 		return nil, delivery.Permanent(fmt.Errorf("%s: build the request: %w", r.What, err))
+	}
+	// The trace context of the delivery attempt, when the scheduler traces
+	// it (delivery.WithTraceContext): the receiver's spans join the run's
+	// trace. Headers the caller set win.
+	for k, v := range delivery.TraceContext(ctx) {
+		req.Header.Set(k, v)
 	}
 	for k, vs := range r.Header {
 		req.Header[k] = vs

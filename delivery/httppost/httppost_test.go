@@ -182,6 +182,32 @@ func TestRequest(t *testing.T) {
 	}
 }
 
+// TestTraceContext: the trace context a delivery's context carries is
+// sent as request headers; without one, none is sent.
+func TestTraceContext(t *testing.T) {
+	headers := make(chan http.Header, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		headers <- r.Header.Clone()
+	}))
+	defer srv.Close()
+	c := httppost.New(httppost.Options{})
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	ctx := delivery.WithTraceContext(t.Context(), map[string]string{"traceparent": tp, "tracestate": "v=1"})
+	if _, err := c.Post(ctx, &httppost.Request{What: "x", URL: srv.URL, Body: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	h := <-headers
+	if h.Get("Traceparent") != tp || h.Get("Tracestate") != "v=1" {
+		t.Errorf("traceparent %q, tracestate %q; want %q, %q", h.Get("Traceparent"), h.Get("Tracestate"), tp, "v=1")
+	}
+	if _, err := c.Post(t.Context(), &httppost.Request{What: "x", URL: srv.URL, Body: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	if h := <-headers; h.Get("Traceparent") != "" {
+		t.Errorf("traceparent %q sent without a trace context", h.Get("Traceparent"))
+	}
+}
+
 func TestBadURL(t *testing.T) {
 	c := httppost.New(httppost.Options{})
 	for _, u := range []string{"", "ftp://example.test/x", "http://", "://bad", "hooks.example.test/x"} {

@@ -172,7 +172,8 @@ func (s *Store) acceptOne(ctx context.Context, tx bun.Tx, r *acceptReq) (*store.
 		return s.acceptedBefore(ctx, tx, ev.Source, ev.DeliveryID)
 	}
 	return nil, s.execTx(ctx, tx, acceptRunSQL, run.ID, run.EventID, run.Owner, run.Agent,
-		nullable(run.Payload), nullable(run.Targets), run.MaxAttempts, run.Timeout, run.RunAt, run.CreatedAt)
+		nullable(run.Payload), nullable(run.Targets), run.MaxAttempts, run.Timeout, run.RunAt, run.CreatedAt,
+		nullable(run.TraceContext))
 }
 
 // acceptStatement writes the requests in one PostgreSQL statement, and
@@ -185,6 +186,7 @@ func (s *Store) acceptStatement(ctx context.Context, reqs []*acceptReq) ([]accep
 		ids, sources, deliveryIDs, runIDs, owners, agents = make([]string, 0, n), make([]string, 0, n),
 			make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 		headers, payloads, targets = make([]*string, 0, n), make([]*string, 0, n), make([]*string, 0, n)
+		traces                     = make([]*string, 0, n)
 		bodies                     = make([][]byte, 0, n)
 		received, runAts           = make([]time.Time, 0, n), make([]*time.Time, 0, n)
 		maxAttempts, timeouts      = make([]int64, 0, n), make([]int64, 0, n)
@@ -202,6 +204,7 @@ func (s *Store) acceptStatement(ctx context.Context, reqs []*acceptReq) ([]accep
 		headers, payloads, targets = append(headers, nullPtr(ev.Headers)), append(payloads, nullPtr(run.Payload)), append(targets, nullPtr(run.Targets))
 		bodies, received, runAts = append(bodies, ev.Body), append(received, ev.ReceivedAt), append(runAts, timePtr(run.RunAt))
 		maxAttempts, timeouts = append(maxAttempts, int64(run.MaxAttempts)), append(timeouts, int64(run.Timeout))
+		traces = append(traces, nullPtr(run.TraceContext))
 	}
 	var inserted []struct {
 		EventID string    `bun:"event_id"`
@@ -209,7 +212,7 @@ func (s *Store) acceptStatement(ctx context.Context, reqs []*acceptReq) ([]accep
 	}
 	err := s.write(ctx, func() error {
 		return s.scanNative(ctx, &inserted, acceptBatchSQL, ids, sources, deliveryIDs, headers, bodies, runIDs, received,
-			owners, agents, payloads, targets, maxAttempts, timeouts, runAts)
+			owners, agents, payloads, targets, maxAttempts, timeouts, runAts, traces)
 	})
 	if err != nil {
 		return nil, err
@@ -246,8 +249,8 @@ func (s *Store) acceptStatement(ctx context.Context, reqs []*acceptReq) ([]accep
 // event that was.
 const acceptBatchSQL = `WITH data AS (
 	SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::bytea[], ?::uuid[], ?::timestamptz[],
-		?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::timestamptz[])
-		AS d (id, source, delivery_id, headers, body, run_id, received_at, owner, agent, payload, targets, max_attempts, timeout, run_at)
+		?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::timestamptz[], ?::text[])
+		AS d (id, source, delivery_id, headers, body, run_id, received_at, owner, agent, payload, targets, max_attempts, timeout, run_at, trace_context)
 ), ev AS (
 	INSERT INTO herald_events (id, source, delivery_id, headers, body, run_id, owner, received_at)
 	SELECT id, source, delivery_id, headers::json, body, run_id, owner, received_at FROM data
@@ -255,7 +258,7 @@ const acceptBatchSQL = `WITH data AS (
 )
 INSERT INTO herald_runs (` + acceptRunColumns + `)
 SELECT d.run_id, 'webhook', d.id, d.owner, d.agent, d.payload::json, d.targets::json, 'queued', false, 1, d.max_attempts, d.timeout,
-	COALESCE(d.run_at, now()), false, d.received_at
+	COALESCE(d.run_at, now()), false, d.received_at, d.trace_context
 FROM data d JOIN ev ON ev.id = d.id
 RETURNING event_id, run_at`
 

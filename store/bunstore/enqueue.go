@@ -140,6 +140,7 @@ func (s *Store) newRunRow(p *store.RunEnqueueParams, now time.Time) runRow {
 		Owner: p.Owner, Agent: p.Agent, Payload: string(p.Payload), Targets: marshalTargets(p.Targets),
 		IdempotencyKey: p.IdempotencyKey, Status: string(store.RunQueued), Attempt: 1,
 		MaxAttempts: p.MaxAttempts, Timeout: p.Timeout, RunAt: p.RunAt, CreatedAt: now,
+		TraceContext: marshalTraceContext(p.TraceContext),
 	}
 	if row.RunAt.IsZero() && !s.dbClock {
 		row.RunAt = now
@@ -482,11 +483,11 @@ func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow) ([]str
 const insertRunsPG = "INSERT INTO herald_runs (" + runColumns + ") SELECT " +
 	"id, kind, schedule_id, scheduled_for, event_id, owner, agent, payload, targets, idempotency_key, " +
 	"status, held, attempt, max_attempts, timeout, COALESCE(run_at, now()), lease_owner, lease_expires_at, cancel_requested, " +
-	"output, summary, progress, error, created_at, started_at, finished_at, deliver_after, cancel_reason FROM unnest(" +
+	"output, summary, progress, error, created_at, started_at, finished_at, deliver_after, cancel_reason, trace_context FROM unnest(" +
 	"?::text[]::uuid[], ?::text[], ?::text[]::uuid[], ?::timestamptz[], ?::text[]::uuid[], ?::text[], ?::text[], " +
 	"?::text[]::json[], ?::text[]::json[], ?::text[], ?::text[], ?::boolean[], ?::integer[], ?::integer[], " +
 	"?::bigint[], ?::timestamptz[], ?::text[], ?::timestamptz[], ?::boolean[], ?::text[]::json[], ?::text[], " +
-	"?::text[]::json[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::text[]) " +
+	"?::text[]::json[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::text[], ?::text[]) " +
 	"AS v(" + runColumns + ") ON CONFLICT DO NOTHING RETURNING id, run_at"
 
 // insertPG is the statement and the arguments that insert rows on
@@ -508,6 +509,7 @@ func runArrays(rows []runRow) []any {
 	ids, kinds, owners, agents, statuses := strs(), strs(), strs(), strs(), strs()
 	scheduleIDs, eventIDs, payloads, targets, keys := ptrs(), ptrs(), ptrs(), ptrs(), ptrs()
 	leaseOwners, outputs, summaries, progresses, errs, reasons := ptrs(), ptrs(), ptrs(), ptrs(), ptrs(), ptrs()
+	traces := ptrs()
 	scheduledFor, leaseExpires, started, finished, deliverAfter := times(), times(), times(), times(), times()
 	runAt, created := times(), make([]time.Time, n)
 	held, cancel := make([]bool, n), make([]bool, n)
@@ -519,7 +521,7 @@ func runArrays(rows []runRow) []any {
 			nullPtr(r.Payload), nullPtr(r.Targets), nullPtr(r.IdempotencyKey)
 		leaseOwners[i], outputs[i], summaries[i], progresses[i], errs[i] = nullPtr(r.LeaseOwner), nullPtr(r.Output),
 			nullPtr(r.Summary), nullPtr(r.Progress), nullPtr(r.Error)
-		reasons[i] = nullPtr(r.CancelReason)
+		reasons[i], traces[i] = nullPtr(r.CancelReason), nullPtr(r.TraceContext)
 		scheduledFor[i], leaseExpires[i], started[i], finished[i], deliverAfter[i] = timePtr(r.ScheduledFor),
 			timePtr(r.LeaseExpiresAt), timePtr(r.StartedAt), timePtr(r.FinishedAt), timePtr(r.DeliverAfter)
 		runAt[i], created[i] = timePtr(r.RunAt), r.CreatedAt
@@ -528,7 +530,7 @@ func runArrays(rows []runRow) []any {
 	}
 	return []any{ids, kinds, scheduleIDs, scheduledFor, eventIDs, owners, agents, payloads, targets, keys, statuses,
 		held, attempts, maxAttempts, timeouts, runAt, leaseOwners, leaseExpires, cancel, outputs, summaries, progresses,
-		errs, created, started, finished, deliverAfter, reasons}
+		errs, created, started, finished, deliverAfter, reasons, traces}
 }
 
 // timePtr is &t, or nil when t is zero.

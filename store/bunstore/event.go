@@ -60,9 +60,9 @@ const (
 	acceptEventSQL = "INSERT INTO herald_events (id, source, delivery_id, headers, body, run_id, owner, received_at) " +
 		"VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
 	acceptRunColumns = "id, kind, event_id, owner, agent, payload, targets, status, held, attempt, max_attempts, " +
-		"timeout, run_at, cancel_requested, created_at"
+		"timeout, run_at, cancel_requested, created_at, trace_context"
 	acceptRunSQL = "INSERT INTO herald_runs (" + acceptRunColumns + ") " +
-		"VALUES (?, 'webhook', ?, ?, ?, ?, ?, 'queued', false, 1, ?, ?, ?, false, ?)"
+		"VALUES (?, 'webhook', ?, ?, ?, ?, ?, 'queued', false, 1, ?, ?, ?, false, ?, ?)"
 )
 
 // acceptPlain records event ev and the run p of an event whose run names no

@@ -137,6 +137,7 @@ type runRow struct {
 	FinishedAt      time.Time     `bun:"finished_at,nullzero"`
 	DeliverAfter    time.Time     `bun:"deliver_after,nullzero"`
 	CancelReason    string        `bun:"cancel_reason,nullzero"`
+	TraceContext    string        `bun:"trace_context,nullzero"`
 
 	// RowID is SQLite's rowid, read by the claim only (claimPickSQLite).
 	RowID int64 `bun:"row_id,scanonly"`
@@ -145,21 +146,21 @@ type runRow struct {
 // runColumns are the columns of herald_runs, in runRow's order.
 const runColumns = "id, kind, schedule_id, scheduled_for, event_id, owner, agent, payload, targets, idempotency_key, " +
 	"status, held, attempt, max_attempts, timeout, run_at, lease_owner, lease_expires_at, cancel_requested, " +
-	"output, summary, progress, error, created_at, started_at, finished_at, deliver_after, cancel_reason"
+	"output, summary, progress, error, created_at, started_at, finished_at, deliver_after, cancel_reason, trace_context"
 
 // insertRunSQL inserts one run, unless it would take a unique key already
 // taken; its arguments are runRow.insertArgs.
 const insertRunSQL = "INSERT INTO herald_runs (" + runColumns + ") VALUES " +
-	"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+	"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 
 // insertRunPG inserts one run on PostgreSQL, unless it would take a unique
 // key already taken; its arguments are runRow.insertArgs, and a run without
 // run_at is due at now(). A batch of one costs PostgreSQL less this way
-// than as insertRunsPG's 28 arrays of one element.
+// than as insertRunsPG's 29 arrays of one element.
 const insertRunPG = "INSERT INTO herald_runs (" + runColumns + ") VALUES " +
 	"(?::uuid, ?, ?::uuid, ?::timestamptz, ?::uuid, ?, ?, ?::json, ?::json, ?, ?, ?::boolean, ?::integer, ?::integer, " +
 	"?::bigint, COALESCE(?::timestamptz, now()), ?, ?::timestamptz, ?::boolean, ?::json, ?, ?::json, ?, ?::timestamptz, " +
-	"?::timestamptz, ?::timestamptz, ?::timestamptz, ?) ON CONFLICT DO NOTHING RETURNING id, run_at"
+	"?::timestamptz, ?::timestamptz, ?::timestamptz, ?, ?) ON CONFLICT DO NOTHING RETURNING id, run_at"
 
 // insertArgs are r's values for runColumns, as bun would write them: empty
 // strings and zero times of nullable columns are NULL.
@@ -168,7 +169,8 @@ func (r *runRow) insertArgs() []any {
 		nullable(r.Payload), nullable(r.Targets), nullable(r.IdempotencyKey), r.Status, r.Held, r.Attempt, r.MaxAttempts,
 		int64(r.Timeout), nullTime(r.RunAt), nullable(r.LeaseOwner), nullTime(r.LeaseExpiresAt), r.CancelRequested,
 		nullable(r.Output), nullable(r.Summary), nullable(r.Progress), nullable(r.Error), r.CreatedAt,
-		nullTime(r.StartedAt), nullTime(r.FinishedAt), nullTime(r.DeliverAfter), nullable(r.CancelReason)}
+		nullTime(r.StartedAt), nullTime(r.FinishedAt), nullTime(r.DeliverAfter), nullable(r.CancelReason),
+		nullable(r.TraceContext)}
 }
 
 func (r *runRow) run() *store.Run {
@@ -181,8 +183,34 @@ func (r *runRow) run() *store.Run {
 		CancelRequested: r.CancelRequested, CancelReason: r.CancelReason, Output: rawJSON(r.Output), Summary: r.Summary,
 		Progress: unmarshalProgress(r.Progress), Error: r.Error,
 		CreatedAt: utc(r.CreatedAt), StartedAt: utc(r.StartedAt), FinishedAt: utc(r.FinishedAt),
-		DeliverAfter: utc(r.DeliverAfter),
+		DeliverAfter: utc(r.DeliverAfter), TraceContext: unmarshalTraceContext(r.TraceContext),
 	}
+}
+
+// marshalTraceContext is a run's trace context as stored: a JSON object,
+// or empty (NULL) for none.
+func marshalTraceContext(tc map[string]string) string {
+	if len(tc) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(tc)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// unmarshalTraceContext reads a stored trace context; one that does not
+// parse is dropped (a trace context is a hint, never worth failing a read).
+func unmarshalTraceContext(s string) map[string]string {
+	if s == "" {
+		return nil
+	}
+	var tc map[string]string
+	if json.Unmarshal([]byte(s), &tc) != nil || len(tc) == 0 {
+		return nil
+	}
+	return tc
 }
 
 func runs(rows []runRow) []*store.Run {

@@ -47,7 +47,8 @@ func TestRunColumnsMatchRunRow(t *testing.T) {
 		Agent: "agent", Payload: "payload", Targets: "targets", IdempotencyKey: "key", Status: "status", Held: true,
 		Attempt: 2, MaxAttempts: 3, Timeout: 4, RunAt: at.Add(1), LeaseOwner: "node", LeaseExpiresAt: at.Add(2),
 		CancelRequested: true, Output: "output", Summary: "summary", Progress: "progress", Error: "error",
-		CreatedAt: at.Add(3), StartedAt: at.Add(4), FinishedAt: at.Add(5), DeliverAfter: at.Add(6), CancelReason: "reason"}
+		CreatedAt: at.Add(3), StartedAt: at.Add(4), FinishedAt: at.Add(5), DeliverAfter: at.Add(6), CancelReason: "reason",
+		TraceContext: "trace"}
 	args, arrays := r.insertArgs(), runArrays([]runRow{r})
 	for c, name := range want {
 		v := reflect.ValueOf(arrays[c]).Index(0)

@@ -21,6 +21,7 @@ func cloneRun(r *store.Run) *store.Run {
 	c := *r
 	c.Payload = cloneJSON(r.Payload)
 	c.Targets = cloneTargets(r.Targets)
+	c.TraceContext = maps.Clone(r.TraceContext)
 	c.Output = cloneJSON(r.Output)
 	c.Progress = cloneProgress(r.Progress)
 	return &c

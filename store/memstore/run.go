@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -94,6 +95,7 @@ func (s *Store) enqueueLocked(p *store.RunEnqueueParams, id, eventID string, now
 		Agent:          p.Agent,
 		Payload:        cloneJSON(p.Payload),
 		Targets:        cloneTargets(p.Targets),
+		TraceContext:   maps.Clone(p.TraceContext),
 		IdempotencyKey: p.IdempotencyKey,
 		Status:         store.RunQueued,
 		Attempt:        1,

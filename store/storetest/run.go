@@ -25,6 +25,8 @@ func runTests() []test {
 		{"TickIsDueAtItsMoment", testRunTickDueAtItsMoment},
 		{"IdempotencyKeyIsPerOwner", testRunIdempotencyKey},
 		{"MissingRunIsNotFound", testRunNotFound},
+		{"TraceContextIsKeptWithTheRun", testRunTraceContext},
+		{"TraceContextOverItsBoundsIsRefused", testRunTraceContextBounds},
 		{"ClaimWaitsForRunAt", testRunClaimRunAt},
 		{"ClaimTakesOldestRunAtFirst", testRunClaimOrder},
 		{"ClaimSetsLease", testRunClaimLease},

@@ -1,0 +1,100 @@
+package otelherald
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/heraldhq/herald/scheduler"
+)
+
+// Metric attribute keys: bounded values only (see the package comment).
+const (
+	keyAgent     = attribute.Key("herald.agent")
+	keyRunStatus = attribute.Key("herald.run.status")
+)
+
+// instruments are the OpenTelemetry twins of package metrics' series that
+// come from the scheduler's observations.
+type instruments struct {
+	runsEnded     metric.Int64Counter
+	runDuration   metric.Float64Histogram
+	attempts      metric.Int64Counter
+	claimLateness metric.Float64Histogram
+	fireLateness  metric.Float64Histogram
+	deliveries    metric.Int64Counter
+	deliveryTime  metric.Float64Histogram
+}
+
+// Bucket boundaries, in seconds, as package metrics has them.
+var (
+	durationBounds = []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
+	latenessBounds = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
+)
+
+// newInstruments makes the instruments on m.
+func newInstruments(m metric.Meter) (*instruments, error) {
+	var i instruments
+	var err, e error
+	i.runsEnded, e = m.Int64Counter("herald.runs.ended", metric.WithUnit("{run}"),
+		metric.WithDescription("Runs that ended for good on this node, by agent and final status."))
+	err = join(err, e)
+	i.runDuration, e = m.Float64Histogram("herald.run.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of the last attempt of the runs that ended on this node, by agent."),
+		metric.WithExplicitBucketBoundaries(durationBounds...))
+	err = join(err, e)
+	i.attempts, e = m.Int64Counter("herald.attempts", metric.WithUnit("{attempt}"),
+		metric.WithDescription("Attempts that ended on this node, by agent and outcome."))
+	err = join(err, e)
+	i.claimLateness, e = m.Float64Histogram("herald.claim.lateness", metric.WithUnit("s"),
+		metric.WithDescription("Time from a run being due to this node claiming it."),
+		metric.WithExplicitBucketBoundaries(latenessBounds...))
+	err = join(err, e)
+	i.fireLateness, e = m.Float64Histogram("herald.fire.lateness", metric.WithUnit("s"),
+		metric.WithDescription("Time from a schedule's tick to its run being committed by this node, one per tick."),
+		metric.WithExplicitBucketBoundaries(latenessBounds...))
+	err = join(err, e)
+	i.deliveries, e = m.Int64Counter("herald.deliveries", metric.WithUnit("{attempt}"),
+		metric.WithDescription("Delivery attempts made by this node, by channel and outcome."))
+	err = join(err, e)
+	i.deliveryTime, e = m.Float64Histogram("herald.delivery.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of the delivery attempts made by this node, by channel."),
+		metric.WithExplicitBucketBoundaries(durationBounds...))
+	err = join(err, e)
+	if err != nil {
+		return nil, err
+	}
+	return &i, nil
+}
+
+// join is the first non-nil of a and b.
+func join(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// observe records ob in the instruments.
+func (i *instruments) observe(ob scheduler.Observation) {
+	ctx := context.Background()
+	switch ob := ob.(type) {
+	case scheduler.RunClaimObserved:
+		i.claimLateness.Record(ctx, ob.Lateness.Seconds())
+	case scheduler.AttemptObserved:
+		i.attempts.Add(ctx, 1, metric.WithAttributes(keyAgent.String(ob.Run.Agent), keyOutcome.String(string(ob.Outcome))))
+	case scheduler.RunEndObserved:
+		i.runsEnded.Add(ctx, 1, metric.WithAttributes(keyAgent.String(ob.Run.Agent), keyRunStatus.String(string(ob.Status))))
+		i.runDuration.Record(ctx, ob.Duration.Seconds(), metric.WithAttributes(keyAgent.String(ob.Run.Agent)))
+	case scheduler.TicksObserved:
+		late := ob.Lateness.Seconds()
+		for range ob.Count {
+			i.fireLateness.Record(ctx, late)
+		}
+	case scheduler.DeliveryObserved:
+		attrs := metric.WithAttributes(keyChannel.String(ob.Channel))
+		i.deliveries.Add(ctx, 1, metric.WithAttributes(keyChannel.String(ob.Channel), keyDeliveryStatus.String(string(ob.Status))))
+		i.deliveryTime.Record(ctx, ob.Duration.Seconds(), attrs)
+	}
+}

@@ -1,0 +1,160 @@
+package otelherald
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/heraldhq/herald/scheduler"
+	"github.com/heraldhq/herald/store"
+)
+
+// Attribute keys of Herald's own, beside the semantic conventions'.
+const (
+	keyRunKind        = attribute.Key("herald.run.kind")
+	keyRunAttempt     = attribute.Key("herald.run.attempt")
+	keyRunMaxAttempts = attribute.Key("herald.run.max_attempts")
+	keyScheduleID     = attribute.Key("herald.schedule.id")
+	keyScheduledFor   = attribute.Key("herald.schedule.tick")
+	keyWebhookSource  = attribute.Key("herald.webhook.source")
+	keyDuplicate      = attribute.Key("herald.enqueue.duplicate")
+	keyOutcome        = attribute.Key("herald.attempt.outcome")
+	keyRetry          = attribute.Key("herald.attempt.retry")
+	keyChannel        = attribute.Key("herald.delivery.channel")
+	keyDeliveryTry    = attribute.Key("herald.delivery.attempt")
+	keyDeliveryStatus = attribute.Key("herald.delivery.status")
+	keyRunID          = attribute.Key("herald.run.id")
+)
+
+// system is messaging.system: Herald's run queue.
+var system = semconv.MessagingSystemKey.String("herald")
+
+// Start implements scheduler.Tracer: it begins the span of w under ctx and
+// returns the context that carries it.
+func (o *Observer) Start(ctx context.Context, w scheduler.Work) context.Context {
+	if !o.traced {
+		return ctx
+	}
+	var span trace.Span
+	switch w := w.(type) {
+	case scheduler.EnqueueWork:
+		ctx, span = o.startEnqueue(ctx, w)
+	case scheduler.AttemptWork:
+		r := w.Run
+		parent := trace.SpanContextFromContext(o.extract(context.Background(), r.TraceContext))
+		opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+			system, semconv.MessagingOperationTypeProcess, semconv.MessagingOperationName("process"),
+			semconv.MessagingDestinationName(r.Agent), semconv.MessagingMessageID(r.ID), semconv.MessagingClientID(w.Node),
+			keyRunKind.String(string(r.Kind)), keyRunAttempt.Int(r.Attempt), keyRunMaxAttempts.Int(r.MaxAttempts))}
+		if r.ScheduleID != "" {
+			opts = append(opts, trace.WithAttributes(keyScheduleID.String(r.ScheduleID)))
+		}
+		if parent.IsValid() {
+			// Parent and link: see the package comment.
+			ctx = trace.ContextWithRemoteSpanContext(ctx, parent)
+			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: parent}))
+		} else {
+			opts = append(opts, trace.WithNewRoot())
+		}
+		ctx, span = o.tracer.Start(ctx, "process "+r.Agent, opts...)
+	case scheduler.DeliveryWork:
+		r := w.Run
+		ctx = o.runContext(ctx, r)
+		ctx, span = o.tracer.Start(ctx, "deliver "+w.Channel, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+			keyChannel.String(w.Channel), keyDeliveryTry.Int(w.Attempt), keyRunID.String(r.ID)))
+	default:
+		return ctx
+	}
+	return context.WithValue(ctx, spanKey{}, span)
+}
+
+// startEnqueue begins the span of an enqueue: a tick's is the root of its
+// run's trace, any other enqueue's a child of the caller's span.
+func (o *Observer) startEnqueue(ctx context.Context, w scheduler.EnqueueWork) (context.Context, trace.Span) {
+	attrs := []attribute.KeyValue{system, semconv.MessagingDestinationName(w.Agent), keyRunKind.String(string(w.Kind))}
+	if w.ScheduleID != "" {
+		attrs = append(attrs, keyScheduleID.String(w.ScheduleID))
+	}
+	if w.Source != "" {
+		attrs = append(attrs, keyWebhookSource.String(w.Source))
+	}
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
+	name := "enqueue "
+	if w.Kind == store.RunKindSchedule {
+		name = "fire "
+		attrs = append(attrs, semconv.MessagingOperationTypeCreate, semconv.MessagingOperationName("fire"),
+			keyScheduledFor.String(w.ScheduledFor.UTC().Format(time.RFC3339Nano)))
+		opts = append(opts, trace.WithNewRoot())
+	} else {
+		attrs = append(attrs, semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("enqueue"))
+	}
+	return o.tracer.Start(ctx, name+w.Agent, append(opts, trace.WithAttributes(attrs...))...)
+}
+
+// runContext is ctx with r's stored trace context as its remote parent,
+// or ctx with no parent when r has none.
+func (o *Observer) runContext(ctx context.Context, r *store.Run) context.Context {
+	parent := trace.SpanContextFromContext(o.extract(context.Background(), r.TraceContext))
+	if !parent.IsValid() {
+		return trace.ContextWithSpanContext(ctx, trace.SpanContext{})
+	}
+	return trace.ContextWithRemoteSpanContext(ctx, parent)
+}
+
+// trace ends the spans of the observations that end work, and records the
+// claim spans.
+func (o *Observer) trace(ob scheduler.Observation) {
+	switch ob := ob.(type) {
+	case scheduler.EnqueueObserved:
+		span := started(ob.Context)
+		if span == nil {
+			return
+		}
+		if ob.Run != nil {
+			span.SetAttributes(semconv.MessagingMessageID(ob.Run.ID), keyDuplicate.Bool(ob.Duplicate))
+		}
+		if ob.Err != nil {
+			span.SetAttributes(semconv.ErrorTypeKey.String(errorType(ob.Err)))
+			span.SetStatus(codes.Error, "enqueue failed")
+		}
+		span.End()
+	case scheduler.RunClaimObserved:
+		r := ob.Run
+		end := time.Now()
+		ctx := o.runContext(context.Background(), r)
+		_, span := o.tracer.Start(ctx, "claim "+r.Agent, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithTimestamp(end.Add(-ob.ClaimTook)), trace.WithAttributes(
+				system, semconv.MessagingOperationTypeReceive, semconv.MessagingOperationName("claim"),
+				semconv.MessagingDestinationName(r.Agent), semconv.MessagingMessageID(r.ID),
+				semconv.MessagingClientID(ob.Node), keyRunAttempt.Int(r.Attempt)))
+		span.End(trace.WithTimestamp(end))
+	case scheduler.AttemptObserved:
+		span := started(ob.Context)
+		if span == nil {
+			return
+		}
+		span.SetAttributes(keyOutcome.String(string(ob.Outcome)), keyRetry.Bool(ob.Outcome == scheduler.AttemptRetry))
+		switch ob.Outcome {
+		case scheduler.AttemptSucceeded, scheduler.AttemptCancelled, scheduler.AttemptReleased:
+		default:
+			span.SetAttributes(semconv.ErrorTypeKey.String(string(ob.Outcome)))
+			span.SetStatus(codes.Error, "attempt "+string(ob.Outcome))
+		}
+		span.End()
+	case scheduler.DeliveryObserved:
+		span := started(ob.Context)
+		if span == nil {
+			return
+		}
+		span.SetAttributes(keyDeliveryStatus.String(string(ob.Status)))
+		if ob.Status != store.DeliverySucceeded {
+			span.SetAttributes(semconv.ErrorTypeKey.String("delivery_" + string(ob.Status)))
+			span.SetStatus(codes.Error, "delivery "+string(ob.Status))
+		}
+		span.End()
+	}
+}
