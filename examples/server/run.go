@@ -136,6 +136,10 @@ func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
 	if err != nil {
 		return err
 	}
+	handler, closeDashboard, err := withDashboard(handler, authn, logger)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -150,6 +154,7 @@ func run(ctx context.Context, cfg config, logger log.Logger) (err error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          stdlibLogger(logger),
 	}
+	srv.RegisterOnShutdown(closeDashboard)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	if adminToken != "" {

@@ -1,0 +1,150 @@
+package dashboard_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/api"
+	"github.com/heraldhq/herald/api/auth"
+	"github.com/heraldhq/herald/dashboard"
+	"github.com/heraldhq/herald/scheduler"
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/memstore"
+)
+
+// Sizes of the benchmark's store.
+const (
+	benchRuns      = 100_000
+	benchSchedules = 1_000
+	benchDays      = 30 // the runs are spread over this many days
+)
+
+// benchDashboard is a dashboard over a memstore of benchSchedules
+// schedules and benchRuns runs (a tenth failed, the rest succeeded, a few
+// queued), and the session cookie of an admin.
+func benchDashboard(b *testing.B) (*dashboard.Dashboard, *http.Cookie, string, string) {
+	b.Helper()
+	now := time.Date(2026, 1, 31, 12, 0, 0, 0, time.UTC)
+	// The store's clock moves as the runs are written, so that they were
+	// created over benchDays days; then it stays at now.
+	cur := now.Add(-benchDays * 24 * time.Hour)
+	st := memstore.New(memstore.Options{Now: func() time.Time { return cur }})
+	clock := func() time.Time { return now }
+	ctx := context.Background()
+	var schedIDs []string
+	for i := range benchSchedules {
+		s, err := st.ScheduleCreate(ctx, &store.Schedule{Name: fmt.Sprintf("schedule-%04d", i), Owner: fmt.Sprintf("user%d", i%10),
+			Agent: fmt.Sprintf("agent%d", i%8), Trigger: store.Trigger{Kind: store.TriggerCron, Cron: fmt.Sprintf("%d %d * * *", i%60, i%24), Timezone: "Europe/Paris"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		schedIDs = append(schedIDs, s.ID)
+	}
+	step := benchDays * 24 * time.Hour / benchRuns
+	params := make([]*store.RunEnqueueParams, 0, 100)
+	var runID string
+	for i := range benchRuns {
+		at := now.Add(-time.Duration(benchRuns-i) * step)
+		params = append(params, &store.RunEnqueueParams{ScheduleID: schedIDs[i%benchSchedules], ScheduledFor: at,
+			Owner: fmt.Sprintf("user%d", (i%benchSchedules)%10), Agent: fmt.Sprintf("agent%d", (i%benchSchedules)%8),
+			Payload: []byte(`{"n":1}`), RunAt: at})
+		if len(params) == cap(params) || i == benchRuns-1 {
+			cur = at
+			res, err := st.RunEnqueue(ctx, params...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			runID = res[len(res)-1].Run.ID
+			params = params[:0]
+		}
+	}
+	// Every run ends: a tenth failed, the rest succeeded.
+	cur = now
+	for {
+		claimed, err := st.RunClaim(ctx, &store.RunClaimParams{Node: "bench", Limit: 1000, Lease: time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(claimed) == 0 {
+			break
+		}
+		var fin []*store.RunFinishParams
+		for j, r := range claimed {
+			status := store.RunSucceeded
+			if j%10 == 0 {
+				status = store.RunFailed
+			}
+			fin = append(fin, &store.RunFinishParams{ID: r.ID, Node: "bench", Status: status, Output: []byte(`{"ok":true}`)})
+		}
+		if _, err := st.RunFinish(ctx, fin...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sched, err := scheduler.New(st, scheduler.Config{Clock: clockFunc(clock)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tokens, _ := auth.NewTokens([]auth.Token{{Subject: "ops", Admin: true, Hash: auth.HashToken(opsToken)}})
+	a, err := api.New(api.Config{Scheduler: sched, Authenticator: tokens, Now: clock})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := dashboard.New(dashboard.Config{API: a, Authenticator: tokens, Now: clock})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(d.Close)
+	// Sign in.
+	rec := httptest.NewRecorder()
+	d.ServeHTTP(rec, httptest.NewRequest("GET", "/signin", nil))
+	pre := rec.Result().Cookies()[0]
+	tok := csrfField.FindStringSubmatch(rec.Body.String())[1]
+	req := httptest.NewRequest("POST", "/signin", stringsReader("csrf="+tok+"&token="+opsToken))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(pre)
+	rec = httptest.NewRecorder()
+	d.ServeHTTP(rec, req)
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "herald_session" && c.Value != "" {
+			return d, c, schedIDs[0], runID
+		}
+	}
+	b.Fatal("no session")
+	return nil, nil, "", ""
+}
+
+// BenchmarkPages renders each page with 100,000 runs and 1,000 schedules
+// in the store, as an admin (who sees them all); it reports the page's
+// size in bytes (page-bytes).
+func BenchmarkPages(b *testing.B) {
+	d, session, schedID, runID := benchDashboard(b)
+	for _, p := range []struct{ name, path string }{
+		{"overview", "/"},
+		{"schedules", "/schedules"},
+		{"schedule", "/schedules/" + schedID},
+		{"new-schedule", "/schedules/new"},
+		{"runs", "/runs"},
+		{"runs-failed-7d", "/runs?status=failed&window=168h"},
+		{"run", "/runs/" + runID},
+		{"events", "/events"},
+	} {
+		b.Run(p.name, func(b *testing.B) {
+			var size int
+			for b.Loop() {
+				req := httptest.NewRequest("GET", p.path, nil)
+				req.AddCookie(session)
+				rec := httptest.NewRecorder()
+				d.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("GET %s: %d", p.path, rec.Code)
+				}
+				size = rec.Body.Len()
+			}
+			b.ReportMetric(float64(size), "page-bytes")
+		})
+	}
+}
