@@ -2,6 +2,7 @@ package otelherald
 
 import (
 	"context"
+	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -25,6 +26,29 @@ type instruments struct {
 	fireLateness  metric.Float64Histogram
 	deliveries    metric.Int64Counter
 	deliveryTime  metric.Float64Histogram
+
+	sets sync.Map // attrKey → metric.MeasurementOption, made once per key
+}
+
+// attrKey names a metric attribute set: one or two bounded values under
+// their keys (b empty for one).
+type attrKey struct {
+	ka, kb attribute.Key
+	a, b   string
+}
+
+// attrs is the measurement option of the attribute set k, made once:
+// building a set per measurement would sort and allocate every time.
+func (i *instruments) attrs(k attrKey) metric.MeasurementOption {
+	if v, ok := i.sets.Load(k); ok {
+		return v.(metric.MeasurementOption)
+	}
+	kvs := []attribute.KeyValue{k.ka.String(k.a)}
+	if k.kb != "" {
+		kvs = append(kvs, k.kb.String(k.b))
+	}
+	v, _ := i.sets.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(kvs...)))
+	return v.(metric.MeasurementOption)
 }
 
 // Bucket boundaries, in seconds, as package metrics has them.
@@ -83,18 +107,17 @@ func (i *instruments) observe(ob scheduler.Observation) {
 	case scheduler.RunClaimObserved:
 		i.claimLateness.Record(ctx, ob.Lateness.Seconds())
 	case scheduler.AttemptObserved:
-		i.attempts.Add(ctx, 1, metric.WithAttributes(keyAgent.String(ob.Run.Agent), keyOutcome.String(string(ob.Outcome))))
+		i.attempts.Add(ctx, 1, i.attrs(attrKey{keyAgent, keyOutcome, ob.Run.Agent, string(ob.Outcome)}))
 	case scheduler.RunEndObserved:
-		i.runsEnded.Add(ctx, 1, metric.WithAttributes(keyAgent.String(ob.Run.Agent), keyRunStatus.String(string(ob.Status))))
-		i.runDuration.Record(ctx, ob.Duration.Seconds(), metric.WithAttributes(keyAgent.String(ob.Run.Agent)))
+		i.runsEnded.Add(ctx, 1, i.attrs(attrKey{keyAgent, keyRunStatus, ob.Run.Agent, string(ob.Status)}))
+		i.runDuration.Record(ctx, ob.Duration.Seconds(), i.attrs(attrKey{ka: keyAgent, a: ob.Run.Agent}))
 	case scheduler.TicksObserved:
 		late := ob.Lateness.Seconds()
 		for range ob.Count {
 			i.fireLateness.Record(ctx, late)
 		}
 	case scheduler.DeliveryObserved:
-		attrs := metric.WithAttributes(keyChannel.String(ob.Channel))
-		i.deliveries.Add(ctx, 1, metric.WithAttributes(keyChannel.String(ob.Channel), keyDeliveryStatus.String(string(ob.Status))))
-		i.deliveryTime.Record(ctx, ob.Duration.Seconds(), attrs)
+		i.deliveries.Add(ctx, 1, i.attrs(attrKey{keyChannel, keyDeliveryStatus, ob.Channel, string(ob.Status)}))
+		i.deliveryTime.Record(ctx, ob.Duration.Seconds(), i.attrs(attrKey{ka: keyChannel, a: ob.Channel}))
 	}
 }

@@ -39,6 +39,7 @@ type Observer struct {
 	tracer  trace.Tracer
 	traced  bool // a TracerProvider was given
 	prop    propagation.TextMapPropagator
+	spans   *spanCache
 	next    scheduler.Observer
 	metrics *instruments // nil without a MeterProvider
 }
@@ -51,7 +52,7 @@ var (
 // New returns an Observer for cfg. It fails when an instrument cannot be
 // made.
 func New(cfg Config) (*Observer, error) {
-	o := &Observer{prop: cfg.Propagator, next: cfg.Next}
+	o := &Observer{prop: cfg.Propagator, next: cfg.Next, spans: newSpanCache()}
 	if o.prop == nil {
 		o.prop = propagation.TraceContext{}
 	}
@@ -97,14 +98,6 @@ func (o *Observer) TraceContext(ctx context.Context) map[string]string {
 		return nil
 	}
 	return c
-}
-
-// extract is the context of a stored trace context tc, under ctx.
-func (o *Observer) extract(ctx context.Context, tc map[string]string) context.Context {
-	if len(tc) == 0 {
-		return ctx
-	}
-	return o.prop.Extract(ctx, propagation.MapCarrier(tc))
 }
 
 // spanKey is the context key of the span that Start began: Observe ends

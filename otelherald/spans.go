@@ -6,6 +6,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -45,26 +46,29 @@ func (o *Observer) Start(ctx context.Context, w scheduler.Work) context.Context 
 		ctx, span = o.startEnqueue(ctx, w)
 	case scheduler.AttemptWork:
 		r := w.Run
-		parent := trace.SpanContextFromContext(o.extract(context.Background(), r.TraceContext))
-		opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+		parent := o.parent(r)
+		// One attribute list, made to measure: the SDK copies it.
+		attrs := make([]attribute.KeyValue, 0, 11)
+		attrs = append(attrs,
 			system, semconv.MessagingOperationTypeProcess, semconv.MessagingOperationName("process"),
 			semconv.MessagingDestinationName(r.Agent), semconv.MessagingMessageID(r.ID), semconv.MessagingClientID(w.Node),
-			keyRunKind.String(string(r.Kind)), keyRunAttempt.Int(r.Attempt), keyRunMaxAttempts.Int(r.MaxAttempts))}
+			keyRunKind.String(string(r.Kind)), keyRunAttempt.Int(r.Attempt), keyRunMaxAttempts.Int(r.MaxAttempts))
 		if r.ScheduleID != "" {
-			opts = append(opts, trace.WithAttributes(keyScheduleID.String(r.ScheduleID)))
+			attrs = append(attrs, keyScheduleID.String(r.ScheduleID))
 		}
+		opts := [3]trace.SpanStartOption{o.spans.consumer, trace.WithAttributes(attrs...)}
 		if parent.IsValid() {
 			// Parent and link: see the package comment.
 			ctx = trace.ContextWithRemoteSpanContext(ctx, parent)
-			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: parent}))
+			opts[2] = trace.WithLinks(trace.Link{SpanContext: parent})
 		} else {
-			opts = append(opts, trace.WithNewRoot())
+			opts[2] = o.spans.newRoot
 		}
-		ctx, span = o.tracer.Start(ctx, "process "+r.Agent, opts...)
+		ctx, span = o.tracer.Start(ctx, o.spans.agent(r.Agent).process, opts[:]...)
 	case scheduler.DeliveryWork:
 		r := w.Run
 		ctx = o.runContext(ctx, r)
-		ctx, span = o.tracer.Start(ctx, "deliver "+w.Channel, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		ctx, span = o.tracer.Start(ctx, o.spans.deliver(w.Channel), o.spans.client, trace.WithAttributes(
 			keyChannel.String(w.Channel), keyDeliveryTry.Int(w.Attempt), keyRunID.String(r.ID)))
 	default:
 		return ctx
@@ -75,30 +79,35 @@ func (o *Observer) Start(ctx context.Context, w scheduler.Work) context.Context 
 // startEnqueue begins the span of an enqueue: a tick's is the root of its
 // run's trace, any other enqueue's a child of the caller's span.
 func (o *Observer) startEnqueue(ctx context.Context, w scheduler.EnqueueWork) (context.Context, trace.Span) {
-	attrs := []attribute.KeyValue{system, semconv.MessagingDestinationName(w.Agent), keyRunKind.String(string(w.Kind))}
+	names := o.spans.agent(w.Agent)
+	attrs := make([]attribute.KeyValue, 1, 4)
+	attrs[0] = keyRunKind.String(string(w.Kind))
 	if w.ScheduleID != "" {
 		attrs = append(attrs, keyScheduleID.String(w.ScheduleID))
 	}
 	if w.Source != "" {
 		attrs = append(attrs, keyWebhookSource.String(w.Source))
 	}
-	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
-	name := "enqueue "
 	if w.Kind == store.RunKindSchedule {
-		name = "fire "
-		attrs = append(attrs, semconv.MessagingOperationTypeCreate, semconv.MessagingOperationName("fire"),
-			keyScheduledFor.String(w.ScheduledFor.UTC().Format(time.RFC3339Nano)))
-		opts = append(opts, trace.WithNewRoot())
-	} else {
-		attrs = append(attrs, semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("enqueue"))
+		attrs = append(attrs, keyScheduledFor.String(w.ScheduledFor.UTC().Format(time.RFC3339Nano)))
+		return o.tracer.Start(ctx, names.fire, o.spans.producer, o.spans.newRoot, names.fireAttrs, trace.WithAttributes(attrs...))
 	}
-	return o.tracer.Start(ctx, name+w.Agent, append(opts, trace.WithAttributes(attrs...))...)
+	return o.tracer.Start(ctx, names.enqueue, o.spans.producer, names.enqueueAttrs, trace.WithAttributes(attrs...))
+}
+
+// parent is r's stored trace context, the zero SpanContext when r has
+// none.
+func (o *Observer) parent(r *store.Run) trace.SpanContext {
+	if len(r.TraceContext) == 0 {
+		return trace.SpanContext{}
+	}
+	return trace.SpanContextFromContext(o.prop.Extract(context.Background(), propagation.MapCarrier(r.TraceContext)))
 }
 
 // runContext is ctx with r's stored trace context as its remote parent,
 // or ctx with no parent when r has none.
 func (o *Observer) runContext(ctx context.Context, r *store.Run) context.Context {
-	parent := trace.SpanContextFromContext(o.extract(context.Background(), r.TraceContext))
+	parent := o.parent(r)
 	if !parent.IsValid() {
 		return trace.ContextWithSpanContext(ctx, trace.SpanContext{})
 	}
@@ -125,12 +134,16 @@ func (o *Observer) trace(ob scheduler.Observation) {
 	case scheduler.RunClaimObserved:
 		r := ob.Run
 		end := time.Now()
-		ctx := o.runContext(context.Background(), r)
-		_, span := o.tracer.Start(ctx, "claim "+r.Agent, trace.WithSpanKind(trace.SpanKindClient),
-			trace.WithTimestamp(end.Add(-ob.ClaimTook)), trace.WithAttributes(
-				system, semconv.MessagingOperationTypeReceive, semconv.MessagingOperationName("claim"),
-				semconv.MessagingDestinationName(r.Agent), semconv.MessagingMessageID(r.ID),
-				semconv.MessagingClientID(ob.Node), keyRunAttempt.Int(r.Attempt)))
+		names := o.spans.agent(r.Agent)
+		// The stored context, read under an empty one: its span (if any)
+		// is the parent, with no need to re-wrap it as runContext does.
+		ctx := context.Background()
+		if len(r.TraceContext) > 0 {
+			ctx = o.prop.Extract(ctx, propagation.MapCarrier(r.TraceContext))
+		}
+		_, span := o.tracer.Start(ctx, names.claim, o.spans.client,
+			trace.WithTimestamp(end.Add(-ob.ClaimTook)), names.claimAttrs, trace.WithAttributes(
+				semconv.MessagingMessageID(r.ID), semconv.MessagingClientID(ob.Node), keyRunAttempt.Int(r.Attempt)))
 		span.End(trace.WithTimestamp(end))
 	case scheduler.AttemptObserved:
 		span := started(ob.Context)
