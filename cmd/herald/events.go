@@ -33,26 +33,15 @@ func eventsList(ctx context.Context, c *cli, name string, args []string) error {
 	setStr(q, "owner", owner)
 	since.set(q, "since")
 	until.set(q, "until")
-	all := &api.EventList{Events: []*api.Event{}}
-	cursor, err := p.fetch(ctx, cl, "/v1/events", q, func(b []byte) (*string, error) {
-		var page api.EventList
-		if err := decodeAnswer("/v1/events", b, &page); err != nil {
-			return nil, err
-		}
-		all.Events = append(all.Events, page.Events...)
-		return page.NextCursor, nil
-	})
+	events, cursor, err := fetchAll(ctx, &p, cl, "/v1/events", q, func(pg *api.EventList) ([]*api.Event, *string) { return pg.Events, pg.NextCursor })
 	if err != nil {
 		return err
 	}
 	if c.output == "json" {
-		if cursor != "" {
-			all.NextCursor = &cursor
-		}
-		return c.writeJSON(all)
+		return c.writeJSON(&api.EventList{Events: events, NextCursor: orNil(cursor)})
 	}
 	t := c.newTable("ID", "SOURCE", "DELIVERY", "OWNER", "RUN", "RECEIVED")
-	for _, e := range all.Events {
+	for _, e := range events {
 		t.row(e.ID, e.Source, e.DeliveryID, e.Owner, str(e.RunID), tm(&e.ReceivedAt))
 	}
 	if err := t.flush(); err != nil {

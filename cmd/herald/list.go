@@ -61,6 +61,32 @@ func (p *paging) fetch(ctx context.Context, cl *client, path string, q url.Value
 	}
 }
 
+// fetchAll reads the pages of the list route path as p.fetch does, each
+// decoded as a P whose items and next cursor page returns, and returns
+// their items together (never nil, so that JSON shows []) and the cursor
+// after the last page read.
+func fetchAll[P, E any](ctx context.Context, p *paging, cl *client, path string, q url.Values, page func(*P) ([]E, *string)) ([]E, string, error) {
+	all := []E{}
+	cursor, err := p.fetch(ctx, cl, path, q, func(b []byte) (*string, error) {
+		var pg P
+		if err := decodeAnswer(path, b, &pg); err != nil {
+			return nil, err
+		}
+		items, next := page(&pg)
+		all = append(all, items...)
+		return next, nil
+	})
+	return all, cursor, err
+}
+
+// orNil is &s, or nil when s is empty.
+func orNil(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 // more tells, after a text list, how to read the next page.
 func (c *cli) more(cmd, cursor string) {
 	if cursor != "" {

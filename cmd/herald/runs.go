@@ -59,26 +59,15 @@ func runsList(ctx context.Context, c *cli, name string, args []string) error {
 		return err
 	}
 	defer cl.close()
-	all := &api.RunList{Runs: []*api.Run{}}
-	cursor, err := p.fetch(ctx, cl, "/v1/runs", filters.query(), func(b []byte) (*string, error) {
-		var page api.RunList
-		if err := decodeAnswer("/v1/runs", b, &page); err != nil {
-			return nil, err
-		}
-		all.Runs = append(all.Runs, page.Runs...)
-		return page.NextCursor, nil
-	})
+	runs, cursor, err := fetchAll(ctx, &p, cl, "/v1/runs", filters.query(), func(pg *api.RunList) ([]*api.Run, *string) { return pg.Runs, pg.NextCursor })
 	if err != nil {
 		return err
 	}
 	if c.output == "json" {
-		if cursor != "" {
-			all.NextCursor = &cursor
-		}
-		return c.writeJSON(all)
+		return c.writeJSON(&api.RunList{Runs: runs, NextCursor: orNil(cursor)})
 	}
 	t := c.newTable("ID", "STATUS", "KIND", "AGENT", "OWNER", "CREATED", "STARTED", "DURATION", "ATTEMPT")
-	for _, r := range all.Runs {
+	for _, r := range runs {
 		t.row(r.ID, runStatus(r), r.Kind, r.Agent, r.Owner, tm(&r.CreatedAt), tm(r.StartedAt), dur(r.Duration),
 			fmt.Sprintf("%d/%d", r.Attempt, r.MaxAttempts))
 	}

@@ -37,26 +37,17 @@ func schedulesList(ctx context.Context, c *cli, name string, args []string) erro
 	q := url.Values{}
 	setStr(q, "owner", owner)
 	setStr(q, "name", schedName)
-	all := &api.ScheduleList{Schedules: []*api.Schedule{}}
-	cursor, err := p.fetch(ctx, cl, "/v1/schedules", q, func(b []byte) (*string, error) {
-		var page api.ScheduleList
-		if err := decodeAnswer("/v1/schedules", b, &page); err != nil {
-			return nil, err
-		}
-		all.Schedules = append(all.Schedules, page.Schedules...)
-		return page.NextCursor, nil
+	schedules, cursor, err := fetchAll(ctx, &p, cl, "/v1/schedules", q, func(pg *api.ScheduleList) ([]*api.Schedule, *string) {
+		return pg.Schedules, pg.NextCursor
 	})
 	if err != nil {
 		return err
 	}
 	if c.output == "json" {
-		if cursor != "" {
-			all.NextCursor = &cursor
-		}
-		return c.writeJSON(all)
+		return c.writeJSON(&api.ScheduleList{Schedules: schedules, NextCursor: orNil(cursor)})
 	}
 	t := c.newTable("ID", "NAME", "OWNER", "AGENT", "TRIGGER", "TIMEZONE", "STATE", "NEXT RUN", "LAST RUN")
-	for _, s := range all.Schedules {
+	for _, s := range schedules {
 		t.row(s.ID, s.Name, s.Owner, s.Agent, trigger(s), s.Timezone, state(s), tm(s.NextRunAt), tm(s.LastRunAt))
 	}
 	if err := t.flush(); err != nil {
