@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/heraldhq/herald/dashboard"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/bunstore"
 	"github.com/heraldhq/herald/store/memstore"
 )
 
@@ -23,16 +25,26 @@ const (
 	benchDays      = 30 // the runs are spread over this many days
 )
 
-// benchDashboard is a dashboard over a memstore of benchSchedules
-// schedules and benchRuns runs (a tenth failed, the rest succeeded, a few
-// queued), and the session cookie of an admin.
-func benchDashboard(b *testing.B) (*dashboard.Dashboard, *http.Cookie, string, string) {
+// benchDashboard is a dashboard over a store of kind ("memory" or
+// "sqlite") of benchSchedules schedules and benchRuns runs (a tenth
+// failed, the rest succeeded, a few queued), and the session cookie of an
+// admin.
+func benchDashboard(b *testing.B, kind string) (*dashboard.Dashboard, *http.Cookie, string, string) {
 	b.Helper()
 	now := time.Date(2026, 1, 31, 12, 0, 0, 0, time.UTC)
 	// The store's clock moves as the runs are written, so that they were
 	// created over benchDays days; then it stays at now.
 	cur := now.Add(-benchDays * 24 * time.Hour)
-	st := memstore.New(memstore.Options{Now: func() time.Time { return cur }})
+	var st store.Store = memstore.New(memstore.Options{Now: func() time.Time { return cur }})
+	if kind == "sqlite" {
+		bst, err := bunstore.Open(context.Background(), "sqlite://"+filepath.Join(b.TempDir(), "bench.db"),
+			bunstore.Options{Now: func() time.Time { return cur }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		st = bst
+	}
+	b.Cleanup(func() { st.Close() })
 	clock := func() time.Time { return now }
 	ctx := context.Background()
 	var schedIDs []string
@@ -121,7 +133,13 @@ func benchDashboard(b *testing.B) (*dashboard.Dashboard, *http.Cookie, string, s
 // in the store, as an admin (who sees them all); it reports the page's
 // size in bytes (page-bytes).
 func BenchmarkPages(b *testing.B) {
-	d, session, schedID, runID := benchDashboard(b)
+	for _, kind := range []string{"memory", "sqlite"} {
+		b.Run(kind, func(b *testing.B) { benchPages(b, kind) })
+	}
+}
+
+func benchPages(b *testing.B, kind string) {
+	d, session, schedID, runID := benchDashboard(b, kind)
 	for _, p := range []struct{ name, path string }{
 		{"overview", "/"},
 		{"schedules", "/schedules"},
