@@ -40,55 +40,57 @@ func task(payload string) *agent.Task {
 // boundary, for agents and deliverers.
 func TestErrorCodes(t *testing.T) {
 	t.Parallel()
-	_, a, d := kit(t, plugins.Config{})
+	_, _, d := kit(t, plugins.Config{})
 	ctx := t.Context()
-	for _, tc := range []struct {
-		code       string
-		noRetry    bool
-		retryAfter time.Duration
-		is         error
-	}{
-		{code: "transient"},
-		{code: "permanent", noRetry: true},
-		{code: "retry_after", retryAfter: 1500 * time.Millisecond},
-		{code: "permanent_retry_after", noRetry: true, retryAfter: -1},
-		{code: "canceled", is: context.Canceled},
-		{code: "deadline", is: context.DeadlineExceeded},
-	} {
-		t.Run("agent/"+tc.code, func(t *testing.T) {
-			_, err := a.Run(ctx, task(`{"op":"fail","code":"`+tc.code+`"}`))
-			if err == nil {
-				t.Fatal("Run succeeded, want an error")
-			}
-			if want := "testkit: failed as asked (" + tc.code + ")"; tc.is == nil && err.Error() != want {
-				t.Errorf("error text %q, want %q", err, want)
-			}
-			if got := agent.IsNoRetry(err); got != tc.noRetry {
-				t.Errorf("IsNoRetry(%v) = %t, want %t", err, got, tc.noRetry)
-			}
-			d, ok := agent.RetryDelay(err)
-			switch {
-			case tc.retryAfter > 0 && (!ok || d != tc.retryAfter):
-				t.Errorf("RetryDelay = %v, %t; want %v", d, ok, tc.retryAfter)
-			case tc.retryAfter < 0 && (!ok || d != 0):
-				t.Errorf("RetryDelay = %v, %t; want 0, true", d, ok)
-			case tc.retryAfter == 0 && ok:
-				t.Errorf("RetryDelay = %v, true; want none", d)
-			}
-			if tc.is != nil && !errors.Is(err, tc.is) {
-				t.Errorf("errors.Is(%v, %v) = false", err, tc.is)
-			}
-			var re *plugins.RemoteError
-			if !errors.As(err, &re) || re.Plugin != "testkit" {
-				t.Errorf("errors.As(%v, *RemoteError) = %+v, want one from plugin testkit", err, re)
+	forEachPath(t, func(t *testing.T, a agent.Agent) {
+		for _, tc := range []struct {
+			code       string
+			noRetry    bool
+			retryAfter time.Duration
+			is         error
+		}{
+			{code: "transient"},
+			{code: "permanent", noRetry: true},
+			{code: "retry_after", retryAfter: 1500 * time.Millisecond},
+			{code: "permanent_retry_after", noRetry: true, retryAfter: -1},
+			{code: "canceled", is: context.Canceled},
+			{code: "deadline", is: context.DeadlineExceeded},
+		} {
+			t.Run("agent/"+tc.code, func(t *testing.T) {
+				_, err := a.Run(ctx, task(`{"op":"fail","code":"`+tc.code+`"}`))
+				if err == nil {
+					t.Fatal("Run succeeded, want an error")
+				}
+				if want := "testkit: failed as asked (" + tc.code + ")"; tc.is == nil && err.Error() != want {
+					t.Errorf("error text %q, want %q", err, want)
+				}
+				if got := agent.IsNoRetry(err); got != tc.noRetry {
+					t.Errorf("IsNoRetry(%v) = %t, want %t", err, got, tc.noRetry)
+				}
+				d, ok := agent.RetryDelay(err)
+				switch {
+				case tc.retryAfter > 0 && (!ok || d != tc.retryAfter):
+					t.Errorf("RetryDelay = %v, %t; want %v", d, ok, tc.retryAfter)
+				case tc.retryAfter < 0 && (!ok || d != 0):
+					t.Errorf("RetryDelay = %v, %t; want 0, true", d, ok)
+				case tc.retryAfter == 0 && ok:
+					t.Errorf("RetryDelay = %v, true; want none", d)
+				}
+				if tc.is != nil && !errors.Is(err, tc.is) {
+					t.Errorf("errors.Is(%v, %v) = false", err, tc.is)
+				}
+				var re *plugins.RemoteError
+				if !errors.As(err, &re) || re.Plugin != "testkit" {
+					t.Errorf("errors.As(%v, *RemoteError) = %+v, want one from plugin testkit", err, re)
+				}
+			})
+		}
+		t.Run("agent/panic", func(t *testing.T) {
+			_, err := a.Run(ctx, task(`{"op":"panic"}`))
+			if err == nil || agent.IsNoRetry(err) || !strings.Contains(err.Error(), `plugin "testkit" failed`) || !strings.Contains(err.Error(), "asked to panic") {
+				t.Errorf("Run(panic) = %v, want a transient error naming the plugin and the panic", err)
 			}
 		})
-	}
-	t.Run("agent/panic", func(t *testing.T) {
-		_, err := a.Run(ctx, task(`{"op":"panic"}`))
-		if err == nil || agent.IsNoRetry(err) || !strings.Contains(err.Error(), `plugin "testkit" failed`) || !strings.Contains(err.Error(), "asked to panic") {
-			t.Errorf("Run(panic) = %v, want a transient error naming the plugin and the panic", err)
-		}
 	})
 	for _, tc := range []struct {
 		to         string
@@ -118,103 +120,106 @@ func TestErrorCodes(t *testing.T) {
 // within 100 ms.
 func TestCancelCrosses(t *testing.T) {
 	t.Parallel()
-	_, a, _ := kit(t, plugins.Config{})
-	marker := filepath.Join(t.TempDir(), "ended")
-	tk := task(fmt.Sprintf(`{"op":"sleep","marker":%q}`, marker))
-	// The sleep op reports progress once it runs, then blocks on its
-	// context: the report says the call is in the plugin.
-	running := make(chan struct{}, 1)
-	tk.Progress = agent.ReporterFunc(func(context.Context, map[string]int64) error {
-		running <- struct{}{}
-		return nil
+	forEachPath(t, func(t *testing.T, a agent.Agent) {
+		marker := filepath.Join(t.TempDir(), "ended")
+		tk := task(fmt.Sprintf(`{"op":"sleep","marker":%q}`, marker))
+		// The sleep op reports progress once it runs, then blocks on its
+		// context: the report says the call is in the plugin.
+		running := make(chan struct{}, 1)
+		tk.Progress = agent.ReporterFunc(func(context.Context, map[string]int64) error {
+			running <- struct{}{}
+			return nil
+		})
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { _, err := a.Run(ctx, tk); done <- err }()
+		select {
+		case <-running:
+		case err := <-done:
+			t.Fatalf("Run returned %v before it was cancelled", err)
+		}
+		cancelled := time.Now()
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run = %v, want context.Canceled", err)
+		}
+		ended := time.Unix(0, atoi(t, string(waitFile(t, marker, 10*time.Second))))
+		if lag := ended.Sub(cancelled); lag > 100*time.Millisecond {
+			t.Errorf("the plugin's context ended %v after the cancel, want within 100ms", lag)
+		} else {
+			t.Logf("the plugin's context ended %v after the cancel", lag)
+		}
 	})
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { _, err := a.Run(ctx, tk); done <- err }()
-	select {
-	case <-running:
-	case err := <-done:
-		t.Fatalf("Run returned %v before it was cancelled", err)
-	}
-	cancelled := time.Now()
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("Run = %v, want context.Canceled", err)
-	}
-	ended := time.Unix(0, atoi(t, string(waitFile(t, marker, 10*time.Second))))
-	if lag := ended.Sub(cancelled); lag > 100*time.Millisecond {
-		t.Errorf("the plugin's context ended %v after the cancel, want within 100ms", lag)
-	} else {
-		t.Logf("the plugin's context ended %v after the cancel", lag)
-	}
 }
 
 // TestDeadlineCrosses checks that the run's deadline is the plugin's.
 func TestDeadlineCrosses(t *testing.T) {
 	t.Parallel()
-	_, a, _ := kit(t, plugins.Config{})
-	deadline := time.Now().Add(time.Hour)
-	ctx, cancel := context.WithDeadline(t.Context(), deadline)
-	defer cancel()
-	res, err := a.Run(ctx, task(`{"op":"ok"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out struct {
-		Deadline int64 `json:"deadline_unix_nano"`
-	}
-	if err := json.Unmarshal(res.Output, &out); err != nil {
-		t.Fatal(err)
-	}
-	if out.Deadline == 0 {
-		t.Fatal("the plugin's context has no deadline")
-	}
-	if diff := time.Unix(0, out.Deadline).Sub(deadline).Abs(); diff > time.Second {
-		t.Errorf("the plugin's deadline is %v off the host's", diff)
-	}
-	if len(res.Targets) != 1 || res.Targets[0] != (agent.Target{Channel: "kit", To: "ok"}) || res.Summary != "ok" {
-		t.Errorf("Result = %+v, want summary ok and target kit/ok", res)
-	}
-	// A deadline that passes while the plugin works ends the call with
-	// context.DeadlineExceeded.
-	ctx, cancel = context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancel()
-	if _, err := a.Run(ctx, task(`{"op":"sleep"}`)); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Run(sleep) with a deadline = %v, want context.DeadlineExceeded", err)
-	}
+	forEachPath(t, func(t *testing.T, a agent.Agent) {
+		deadline := time.Now().Add(time.Hour)
+		ctx, cancel := context.WithDeadline(t.Context(), deadline)
+		defer cancel()
+		res, err := a.Run(ctx, task(`{"op":"ok"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Deadline int64 `json:"deadline_unix_nano"`
+		}
+		if err := json.Unmarshal(res.Output, &out); err != nil {
+			t.Fatal(err)
+		}
+		if out.Deadline == 0 {
+			t.Fatal("the plugin's context has no deadline")
+		}
+		if diff := time.Unix(0, out.Deadline).Sub(deadline).Abs(); diff > time.Second {
+			t.Errorf("the plugin's deadline is %v off the host's", diff)
+		}
+		if len(res.Targets) != 1 || res.Targets[0] != (agent.Target{Channel: "kit", To: "ok"}) || res.Summary != "ok" {
+			t.Errorf("Result = %+v, want summary ok and target kit/ok", res)
+		}
+		// A deadline that passes while the plugin works ends the call with
+		// context.DeadlineExceeded.
+		ctx, cancel = context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		if _, err := a.Run(ctx, task(`{"op":"sleep"}`)); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Run(sleep) with a deadline = %v, want context.DeadlineExceeded", err)
+		}
+	})
 }
 
 // TestProgressCrosses checks that progress reports reach the host's
 // reporter, in order, and that a failing reporter stops the run.
 func TestProgressCrosses(t *testing.T) {
 	t.Parallel()
-	_, a, _ := kit(t, plugins.Config{})
-	var mu sync.Mutex
-	var got []map[string]int64
-	tk := task(`{"op":"progress","n":5}`)
-	tk.Progress = agent.ReporterFunc(func(_ context.Context, c map[string]int64) error {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, c)
-		return nil
-	})
-	if _, err := a.Run(t.Context(), tk); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 5 {
-		t.Fatalf("got %d reports, want 5: %v", len(got), got)
-	}
-	for i, c := range got {
-		if c["step"] != int64(i+1) || c["of"] != 5 {
-			t.Errorf("report %d = %v, want step %d of 5", i, c, i+1)
+	forEachPath(t, func(t *testing.T, a agent.Agent) {
+		var mu sync.Mutex
+		var got []map[string]int64
+		tk := task(`{"op":"progress","n":5}`)
+		tk.Progress = agent.ReporterFunc(func(_ context.Context, c map[string]int64) error {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, c)
+			return nil
+		})
+		if _, err := a.Run(t.Context(), tk); err != nil {
+			t.Fatal(err)
 		}
-	}
-	lost := errors.New("lease lost")
-	tk.Progress = agent.ReporterFunc(func(context.Context, map[string]int64) error { return lost })
-	if _, err := a.Run(t.Context(), tk); !errors.Is(err, lost) {
-		t.Errorf("Run with a failing reporter = %v, want %v", err, lost)
-	}
+		if len(got) != 5 {
+			t.Fatalf("got %d reports, want 5: %v", len(got), got)
+		}
+		for i, c := range got {
+			if c["step"] != int64(i+1) || c["of"] != 5 {
+				t.Errorf("report %d = %v, want step %d of 5", i, c, i+1)
+			}
+		}
+		lost := errors.New("lease lost")
+		tk.Progress = agent.ReporterFunc(func(context.Context, map[string]int64) error { return lost })
+		if _, err := a.Run(t.Context(), tk); !errors.Is(err, lost) {
+			t.Errorf("Run with a failing reporter = %v, want %v", err, lost)
+		}
+	})
 }
 
 // TestChecksum checks that a binary is started only when its digest

@@ -28,8 +28,9 @@
 //
 // Every field of agent.Task (but its Progress reporter, which becomes a
 // stream of progress reports back to the host's), agent.Result and
-// delivery.Message. Cancellation and deadlines cross as gRPC's own: cancel
-// a run and the plugin's context ends at once. Errors cross as codes and
+// delivery.Message. Cancellation and deadlines cross with the call: cancel
+// a run and the plugin's context ends at once, and the run's deadline is
+// the plugin's. Errors cross as codes and
 // come back as the same Go errors: agent.NoRetry and delivery.Permanent
 // stay what they were, RetryAfter keeps its delay, a context error still
 // matches context.Canceled or context.DeadlineExceeded, and the text is the
@@ -57,7 +58,11 @@
 //
 // The wire protocol is plugins/proto/herald/plugin/v1/plugin.proto,
 // protocol version 1; plugins in other languages implement it with
-// go-plugin's handshake (the proto file says how). Serve's binaries also
+// go-plugin's handshake (the proto file says how). A plugin served by Serve
+// offers sessions: the host sends all its agents' runs over one long-lived
+// stream per process, which costs a run far less than a call of its own.
+// A plugin that does not (it need implement only Describe and Run) gets a
+// Run call per run; Status.Sessions says which a plugin got. Serve's binaries also
 // print what they serve as JSON when run with -describe, and explain
 // themselves when run by hand.
 package plugins

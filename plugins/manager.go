@@ -36,6 +36,11 @@ type Status struct {
 	PID     int
 	// Restarts counts the restarts since the Manager started the plugin.
 	Restarts int
+	// Sessions says whether the running process offers sessions, so that
+	// its agents' runs share one stream; a plugin that does not (one
+	// written against the protocol by hand, before sessions) gets a Run
+	// call per run, which costs more.
+	Sessions bool
 }
 
 // NewManager starts every plugin of cfg and returns once each has answered

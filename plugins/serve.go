@@ -16,6 +16,8 @@ import (
 
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/delivery"
@@ -226,7 +228,7 @@ func component(name string, v any) Component {
 // Describe lists what s serves.
 func (s *server) Describe(context.Context, *pluginpb.DescribeRequest) (*pluginpb.DescribeResponse, error) {
 	d := s.description()
-	resp := &pluginpb.DescribeResponse{ProtocolVersion: uint32(d.ProtocolVersion)}
+	resp := &pluginpb.DescribeResponse{ProtocolVersion: uint32(d.ProtocolVersion), AgentSessions: true}
 	for _, c := range d.Agents {
 		resp.Agents = append(resp.Agents, &pluginpb.Component{Name: c.Name, Description: c.Description})
 	}
@@ -239,29 +241,35 @@ func (s *server) Describe(context.Context, *pluginpb.DescribeRequest) (*pluginpb
 // Run runs one attempt on the named agent, streaming its progress and then
 // its result or error.
 func (s *server) Run(req *pluginpb.RunRequest, stream grpc.ServerStreamingServer[pluginpb.RunEvent]) error {
+	return s.run(stream.Context(), req, stream.Send)
+}
+
+// run runs one attempt on the named agent, sending its progress and then
+// its result or error with send, which run never calls concurrently nor
+// after it returned. It returns the error of the last send.
+func (s *server) run(ctx context.Context, req *pluginpb.RunRequest, send func(*pluginpb.RunEvent) error) error {
 	a, ok := s.agents[req.GetAgent()]
 	if !ok {
-		return stream.Send(&pluginpb.RunEvent{Event: &pluginpb.RunEvent_Error{
+		return send(&pluginpb.RunEvent{Event: &pluginpb.RunEvent_Error{
 			Error: &pluginpb.Error{Code: pluginpb.ErrorCode_ERROR_CODE_PERMANENT, Message: fmt.Sprintf("plugin does not serve agent %q", req.GetAgent())},
 		}})
 	}
-	// Send is not safe for concurrent use, and must not be called once Run
-	// returned: an agent may report from its own goroutines, or too late.
+	// An agent may report from its own goroutines, or too late.
 	var mu sync.Mutex
 	done := false
-	send := func(ev *pluginpb.RunEvent) error {
+	guarded := func(ev *pluginpb.RunEvent) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if done {
 			return fmt.Errorf("plugins: progress reported after the run returned")
 		}
-		return stream.Send(ev)
+		return send(ev)
 	}
 	task := taskFromPB(req.GetTask())
 	task.Progress = agent.ReporterFunc(func(_ context.Context, counters map[string]int64) error {
-		return send(progressToPB(counters))
+		return guarded(progressToPB(counters))
 	})
-	res, err, internal := runAgent(stream.Context(), a, task)
+	res, err, internal := runAgent(ctx, a, task)
 	var ev *pluginpb.RunEvent
 	switch {
 	case internal != nil:
@@ -271,7 +279,7 @@ func (s *server) Run(req *pluginpb.RunRequest, stream grpc.ServerStreamingServer
 	default:
 		ev = &pluginpb.RunEvent{Event: &pluginpb.RunEvent_Result{Result: resultToPB(res)}}
 	}
-	err = send(ev)
+	err = guarded(ev)
 	mu.Lock()
 	done = true
 	mu.Unlock()
@@ -341,4 +349,40 @@ type remote struct {
 	plugin     pluginpb.PluginServiceClient
 	agents     pluginpb.AgentServiceClient
 	deliverers pluginpb.DelivererServiceClient
+	// sessions says whether the plugin serves AgentService.Session (its
+	// Describe said so); set once, before the remote is shared.
+	sessions bool
+
+	mu     sync.Mutex
+	sess   *session // the open session; nil before the first run
+	closed bool
+}
+
+// session returns r's open session, opening one when there is none yet or
+// the last one broke.
+func (r *remote) session() (*session, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, status.Error(codes.Unavailable, "the plugin is stopping")
+	}
+	if r.sess == nil || r.sess.broken() {
+		s, err := openSession(r.agents)
+		if err != nil {
+			return nil, err
+		}
+		r.sess = s
+	}
+	return r.sess, nil
+}
+
+// close ends r's session, failing its runs in flight with ErrUnavailable,
+// before the supervisor stops the process. It is safe to call twice.
+func (r *remote) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	if r.sess != nil {
+		r.sess.close()
+	}
 }

@@ -50,6 +50,13 @@ type instance struct {
 	desc    *pluginpb.DescribeResponse
 }
 
+// stop ends the instance's session, failing the runs in flight on it, and
+// stops its process.
+func (inst *instance) stop() {
+	inst.remote.close()
+	inst.client.Kill()
+}
+
 // startSupervisor starts the plugin of sp and the loop that watches it.
 func startSupervisor(sp spec, cfg Config) (*supervisor, error) {
 	s := &supervisor{
@@ -123,8 +130,9 @@ func (s *supervisor) start() (*instance, error) {
 	if v := desc.GetProtocolVersion(); v != ProtocolVersion {
 		return fail(fmt.Errorf("the plugin describes itself with protocol version %d; this host speaks %d", v, ProtocolVersion))
 	}
+	r.sessions = desc.GetAgentSessions()
 	inst := &instance{client: client, rpc: rpc, remote: r, pid: proc.pid, started: time.Now(), desc: desc}
-	level.Info(s.logger).Log("msg", "plugin started", "path", s.spec.path, "pid", inst.pid, "mtls", s.spec.mtls,
+	level.Info(s.logger).Log("msg", "plugin started", "path", s.spec.path, "pid", inst.pid, "mtls", s.spec.mtls, "sessions", r.sessions,
 		"agents", fmt.Sprint(names(desc.GetAgents())), "deliverers", fmt.Sprint(names(desc.GetDeliverers())),
 		"took", time.Since(began).Round(time.Microsecond))
 	return inst, nil
@@ -166,7 +174,7 @@ func (s *supervisor) loop() {
 		s.cur = nil
 		s.up = make(chan struct{})
 		s.mu.Unlock()
-		inst.client.Kill()
+		inst.stop()
 		if time.Since(inst.started) >= StableAfter {
 			failures = 0
 		}
@@ -305,7 +313,7 @@ func (s *supervisor) close() {
 	s.cur = nil
 	s.mu.Unlock()
 	if inst != nil {
-		inst.client.Kill()
+		inst.stop()
 	}
 	level.Info(s.logger).Log("msg", "plugin stopped")
 }
@@ -322,7 +330,7 @@ func (s *supervisor) status() Status {
 		Restarts:   s.restarts,
 	}
 	if s.cur != nil {
-		st.Running, st.PID = true, s.cur.pid
+		st.Running, st.PID, st.Sessions = true, s.cur.pid, s.cur.remote.sessions
 	}
 	return st
 }

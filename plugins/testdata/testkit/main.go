@@ -5,6 +5,10 @@
 //	TESTKIT_STDOUT_NOISE=1  print to stdout before serving
 //	TESTKIT_HANG=1          never serve
 //	TESTKIT_PROTOCOL=N      serve protocol version N instead of 1
+//	TESTKIT_NO_SESSIONS=1   serve the agent as a plugin written against the
+//	                        protocol by hand would: Describe and Run only, no
+//	                        sessions and no deliverer (the host falls back to
+//	                        a Run call per run)
 package main
 
 import (
@@ -18,11 +22,13 @@ import (
 
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/plugins"
 	"github.com/heraldhq/herald/plugins/internal/handshake"
+	"github.com/heraldhq/herald/plugins/internal/pluginpb"
 )
 
 func main() {
@@ -38,6 +44,14 @@ func main() {
 		plugin.Serve(&plugin.ServeConfig{
 			HandshakeConfig: handshake.Config(uint(n)),
 			Plugins:         plugin.PluginSet{handshake.PluginName: empty{}},
+			GRPCServer:      plugin.DefaultGRPCServer,
+		})
+		return
+	}
+	if os.Getenv("TESTKIT_NO_SESSIONS") != "" {
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig: handshake.Config(plugins.ProtocolVersion),
+			Plugins:         plugin.PluginSet{handshake.PluginName: runOnly{}},
 			GRPCServer:      plugin.DefaultGRPCServer,
 		})
 		return
@@ -155,4 +169,76 @@ type empty struct{ plugin.NetRPCUnsupportedPlugin }
 func (empty) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error { return nil }
 func (empty) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
 	return nil, nil
+}
+
+// runOnly is a go-plugin plugin that serves the agent "kit" with
+// PluginService.Describe and AgentService.Run alone, for
+// TESTKIT_NO_SESSIONS: it does not offer sessions, as a plugin written in
+// another language before them would not.
+type runOnly struct{ plugin.NetRPCUnsupportedPlugin }
+
+func (runOnly) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	pluginpb.RegisterPluginServiceServer(s, runOnlyServer{})
+	pluginpb.RegisterAgentServiceServer(s, runOnlyServer{})
+	return nil
+}
+
+func (runOnly) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, nil
+}
+
+type runOnlyServer struct {
+	pluginpb.UnimplementedPluginServiceServer
+	pluginpb.UnimplementedAgentServiceServer
+}
+
+func (runOnlyServer) Describe(context.Context, *pluginpb.DescribeRequest) (*pluginpb.DescribeResponse, error) {
+	return &pluginpb.DescribeResponse{
+		ProtocolVersion: plugins.ProtocolVersion,
+		Agents:          []*pluginpb.Component{{Name: "kit"}},
+	}, nil
+}
+
+func (runOnlyServer) Run(req *pluginpb.RunRequest, stream grpc.ServerStreamingServer[pluginpb.RunEvent]) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = stream.Send(&pluginpb.RunEvent{Event: &pluginpb.RunEvent_Error{Error: &pluginpb.Error{
+				Code: pluginpb.ErrorCode_ERROR_CODE_INTERNAL, Message: fmt.Sprint("panic: ", v),
+			}}})
+		}
+	}()
+	pt := req.GetTask()
+	task := &agent.Task{RunID: pt.GetRunId(), Agent: pt.GetAgent(), Payload: pt.GetPayload(), Attempt: int(pt.GetAttempt())}
+	task.Progress = agent.ReporterFunc(func(_ context.Context, c map[string]int64) error {
+		return stream.Send(&pluginpb.RunEvent{Event: &pluginpb.RunEvent_Progress{Progress: &pluginpb.Progress{Counters: c}}})
+	})
+	res, err := run(stream.Context(), task)
+	if err != nil {
+		return stream.Send(&pluginpb.RunEvent{Event: &pluginpb.RunEvent_Error{Error: encode(err)}})
+	}
+	out := &pluginpb.Result{}
+	if res != nil {
+		out.Output, out.Summary = res.Output, res.Summary
+		for _, t := range res.Targets {
+			out.Targets = append(out.Targets, &pluginpb.Target{Channel: t.Channel, To: t.To})
+		}
+	}
+	return stream.Send(&pluginpb.RunEvent{Event: &pluginpb.RunEvent_Result{Result: out}})
+}
+
+// encode is the wire form of an agent error.
+func encode(err error) *pluginpb.Error {
+	e := &pluginpb.Error{Code: pluginpb.ErrorCode_ERROR_CODE_TRANSIENT, Message: err.Error()}
+	switch {
+	case agent.IsNoRetry(err):
+		e.Code = pluginpb.ErrorCode_ERROR_CODE_PERMANENT
+	case errors.Is(err, context.Canceled):
+		e.Code = pluginpb.ErrorCode_ERROR_CODE_CANCELED
+	case errors.Is(err, context.DeadlineExceeded):
+		e.Code = pluginpb.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED
+	}
+	if d, ok := agent.RetryDelay(err); ok {
+		e.RetryAfter = durationpb.New(d)
+	}
+	return e
 }
