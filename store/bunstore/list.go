@@ -84,9 +84,11 @@ const runListFilters = `(?any_owner OR owner = ?owner)
 // primary key or the index of one filter, whose walk it costs by the
 // filters' selectivities as if they were independent. When they are not
 // (an owner whose runs never have an agent that others' runs often
-// have), such a walk reads the whole history for an empty page.
+// have), such a walk reads the whole history for an empty page. It states
+// kind IS NOT NULL, which every run meets and herald_runs_status_idx's
+// condition names on PostgreSQL (see migration 20261207000001).
 const runListPG = `SELECT * FROM herald_runs WHERE id = ANY(ARRAY(
-	SELECT id FROM herald_runs WHERE ` + runListFilters + `
+	SELECT id FROM herald_runs WHERE kind IS NOT NULL AND ` + runListFilters + `
 	ORDER BY id DESC LIMIT ?limit))
 ORDER BY id DESC`
 

@@ -12,7 +12,12 @@
 --
 --   status: the runs not succeeded, which are few (a succeeded run
 --           leaves it); a listing of succeeded runs walks the owner's or
---           the primary key's index, where they are most of the runs;
+--           the primary key's index, where they are most of the runs.
+--           Its condition also names kind IS NOT NULL, which every run
+--           meets, so that only statements that say so use it: the claim
+--           does not, and walks herald_runs_due_idx in its order whatever
+--           the statistics say (taken before a burst of enqueues, they
+--           made the claim read every queued run here and sort them);
 --   agent:  every run;
 --   kind:   the runs not fired by a schedule, which are few in a
 --           deployment of schedules; kind=schedule walks as succeeded.
@@ -33,7 +38,7 @@ DROP INDEX CONCURRENTLY IF EXISTS herald_runs_agent_idx;
 --bun:split
 DROP INDEX CONCURRENTLY IF EXISTS herald_runs_kind_idx;
 --bun:split
-CREATE INDEX CONCURRENTLY IF NOT EXISTS herald_runs_status_idx ON herald_runs (status, id) INCLUDE (owner) WHERE status <> 'succeeded';
+CREATE INDEX CONCURRENTLY IF NOT EXISTS herald_runs_status_idx ON herald_runs (status, id) INCLUDE (owner) WHERE status <> 'succeeded' AND kind IS NOT NULL;
 --bun:split
 CREATE INDEX CONCURRENTLY IF NOT EXISTS herald_runs_agent_idx ON herald_runs (agent, id) INCLUDE (owner);
 --bun:split

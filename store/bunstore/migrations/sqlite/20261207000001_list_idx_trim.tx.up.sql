@@ -7,7 +7,10 @@
 --
 --   status: the runs not succeeded, which are few (a succeeded run
 --           leaves it); a listing of succeeded runs walks the owner's or
---           the primary key's index, where they are most of the runs;
+--           the primary key's index, where they are most of the runs.
+--           (On PostgreSQL its condition also names kind IS NOT NULL, to
+--           keep the claim off it; SQLite uses a partial index only for a
+--           statement that states its condition, which the claim does not.)
 --   agent:  every run;
 --   kind:   the runs not fired by a schedule, which are few in a
 --           deployment of schedules; kind=schedule walks as succeeded.
