@@ -1,6 +1,8 @@
 package dashboard
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,7 +88,7 @@ func optDuration(d *api.Duration) string {
 }
 
 // withAgents fills the form's agent choices.
-func (d *Dashboard) withAgents(ctx contextLike, v *viewer, f *scheduleForm) error {
+func (d *Dashboard) withAgents(ctx context.Context, v *viewer, f *scheduleForm) error {
 	var agents map[string][]api.Named
 	if err := d.get(ctx, v, "/v1/agents", nil, &agents); err != nil {
 		return err
@@ -411,7 +413,7 @@ func (d *Dashboard) previewOf(r *http.Request, v *viewer, f *scheduleForm) (*pre
 	case errors.As(err, &ae) && ae.Status == http.StatusBadRequest:
 		for _, fe := range ae.Errors {
 			name, _ := formField(fe.Field)
-			pd.Errors = append(pd.Errors, cmpOr(name, fe.Field)+": "+fe.Message)
+			pd.Errors = append(pd.Errors, cmp.Or(name, fe.Field)+": "+fe.Message)
 		}
 		if len(ae.Errors) == 0 {
 			pd.Errors = append(pd.Errors, ae.Detail)

@@ -49,13 +49,14 @@ func (d *Dashboard) stream(w http.ResponseWriter, r *http.Request, v *viewer) {
 	first := true
 	for {
 		code, part := d.livePart(r, u)
+		sum := sha256.Sum256(part)
 		switch {
 		case code != http.StatusOK:
 			_, _ = w.Write([]byte("event: gone\ndata: " + http.StatusText(code) + "\n\n"))
 			_ = rc.Flush()
 			return
-		case first || sha256.Sum256(part) != last:
-			last, first = sha256.Sum256(part), false
+		case first || sum != last:
+			last, first = sum, false
 			if writeEvent(w, "update", part) != nil || rc.Flush() != nil {
 				return
 			}

@@ -3,9 +3,12 @@ package dashboard
 import (
 	"cmp"
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/api"
@@ -387,7 +390,7 @@ func (d *Dashboard) runs(r *http.Request, v *viewer) (*pageOut, error) {
 	data.Error = msg
 	var list api.RunList
 	err := d.get(ctx, v, "/v1/runs", aq, &list)
-	if ae := (*apiError)(nil); asAPIError(err, &ae) && ae.Status == http.StatusBadRequest {
+	if ae := (*apiError)(nil); errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
 		data.Error, err = ae.Detail, nil
 	}
 	if err != nil {
@@ -452,14 +455,14 @@ func (d *Dashboard) run(r *http.Request, v *viewer) (*pageOut, error) {
 	}
 	data := &runData{Run: &run, Now: d.now()}
 	for key, val := range run.Progress {
-		base, ok := cutSuffix(key, "_processed")
+		base, ok := strings.CutSuffix(key, "_processed")
 		if !ok {
 			continue
 		}
 		total, ok := run.Progress[base+"_total"]
 		b := progressBar{Label: base + " processed", Value: val, Max: total, Indefinite: !ok || total <= 0}
 		if !b.Indefinite {
-			b.PercentText = itoa(percent(int(val), int(total))) + "%"
+			b.PercentText = strconv.Itoa(percent(int(val), int(total))) + "%"
 		}
 		data.Bars = append(data.Bars, b)
 	}

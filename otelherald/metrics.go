@@ -2,6 +2,7 @@ package otelherald
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -63,41 +64,33 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	var err, e error
 	i.runsEnded, e = m.Int64Counter("herald.runs.ended", metric.WithUnit("{run}"),
 		metric.WithDescription("Runs that ended for good on this node, by agent and final status."))
-	err = join(err, e)
+	err = errors.Join(err, e)
 	i.runDuration, e = m.Float64Histogram("herald.run.duration", metric.WithUnit("s"),
 		metric.WithDescription("Duration of the last attempt of the runs that ended on this node, by agent."),
 		metric.WithExplicitBucketBoundaries(durationBounds...))
-	err = join(err, e)
+	err = errors.Join(err, e)
 	i.attempts, e = m.Int64Counter("herald.attempts", metric.WithUnit("{attempt}"),
 		metric.WithDescription("Attempts that ended on this node, by agent and outcome."))
-	err = join(err, e)
+	err = errors.Join(err, e)
 	i.claimLateness, e = m.Float64Histogram("herald.claim.lateness", metric.WithUnit("s"),
 		metric.WithDescription("Time from a run being due to this node claiming it."),
 		metric.WithExplicitBucketBoundaries(latenessBounds...))
-	err = join(err, e)
+	err = errors.Join(err, e)
 	i.fireLateness, e = m.Float64Histogram("herald.fire.lateness", metric.WithUnit("s"),
 		metric.WithDescription("Time from a schedule's tick to its run being committed by this node, one per tick."),
 		metric.WithExplicitBucketBoundaries(latenessBounds...))
-	err = join(err, e)
+	err = errors.Join(err, e)
 	i.deliveries, e = m.Int64Counter("herald.deliveries", metric.WithUnit("{attempt}"),
 		metric.WithDescription("Delivery attempts made by this node, by channel and outcome."))
-	err = join(err, e)
+	err = errors.Join(err, e)
 	i.deliveryTime, e = m.Float64Histogram("herald.delivery.duration", metric.WithUnit("s"),
 		metric.WithDescription("Duration of the delivery attempts made by this node, by channel."),
 		metric.WithExplicitBucketBoundaries(durationBounds...))
-	err = join(err, e)
+	err = errors.Join(err, e)
 	if err != nil {
 		return nil, err
 	}
 	return &i, nil
-}
-
-// join is the first non-nil of a and b.
-func join(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // observe records ob in the instruments.

@@ -62,10 +62,10 @@ func (c Config) specs() ([]spec, error) {
 		case sum != "":
 			s.sha256, err = hex.DecodeString(strings.TrimSpace(sum))
 			if err != nil || len(s.sha256) != sha256.Size {
-				return nil, fmt.Errorf("plugins: plugin %q (%s): checksum %q is not a hex SHA-256 digest", name, path, sum)
+				return nil, fmt.Errorf("%w: plugin %q (%s): checksum %q is not a hex SHA-256 digest", ErrChecksumConfig, name, path, sum)
 			}
 		case c.RequireChecksums:
-			return nil, fmt.Errorf("plugins: plugin %q (%s) has no checksum, and checksums are required", name, path)
+			return nil, fmt.Errorf("%w: plugin %q (%s) has no checksum, and checksums are required", ErrChecksumConfig, name, path)
 		}
 		switch p.TLS {
 		case TLSOn:
@@ -79,7 +79,7 @@ func (c Config) specs() ([]spec, error) {
 	}
 	for name := range c.Checksums {
 		if !used[name] {
-			return nil, fmt.Errorf("plugins: a checksum is configured for plugin %q, but there is no such plugin", name)
+			return nil, fmt.Errorf("%w: a checksum is configured for plugin %q, but there is no such plugin", ErrChecksumConfig, name)
 		}
 	}
 	return out, nil

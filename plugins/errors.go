@@ -25,6 +25,10 @@ var (
 	// ErrChecksum: a plugin binary's SHA-256 differs from the configured
 	// checksum, so it was not started.
 	ErrChecksum = errors.New("plugins: checksum mismatch")
+	// ErrChecksumConfig: the configured checksums are not usable: one is
+	// not a hex SHA-256 digest, names no plugin, or is missing when
+	// checksums are required.
+	ErrChecksumConfig = errors.New("plugins: checksum configuration")
 )
 
 // RemoteError is an error an agent or a deliverer returned inside its

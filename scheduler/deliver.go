@@ -239,10 +239,8 @@ func (d *deliverer) wakeWorkers(n int) {
 // takeOver makes the deliveries of runs whose DeliverAfter has passed:
 // their node never reported them done. It takes no more while the queue
 // holds a job per delivery worker, and skips the runs whose deliveries are
-// still going here. An error on one run does not stop the others. It first
-// queues the parked deliveries due on the engine's clock (see releaseDue).
+// still going here. An error on one run does not stop the others.
 func (d *deliverer) takeOver(ctx context.Context) error {
-	d.releaseDue()
 	if d.outbox == nil {
 		return nil
 	}
@@ -588,7 +586,7 @@ func (d *deliverer) wakeParked() {
 
 // releaseDue queues the parked jobs due on the engine's clock. With the
 // system clock the timer does so at the same moment; with a clock that
-// tests move, Scheduler.Tick does it through takeOver.
+// tests move, Scheduler.Tick calls it.
 func (d *deliverer) releaseDue() {
 	now := d.s.cfg.Clock.Now()
 	d.mu.Lock()
@@ -697,8 +695,9 @@ func (d *deliverer) drain(ctx context.Context, grace time.Duration) error {
 	for _, j := range leaving {
 		d.leave(j)
 	}
+	gave := gaveUp() // as soon as the work is done
 	d.recordStop()
-	if gaveUp() {
+	if gave {
 		return fmt.Errorf("deliveries were not all recorded or left to the outbox before the context ended (%w): those of runs whose node did not report them done are taken over by another node", ctx.Err())
 	}
 	return nil

@@ -76,32 +76,31 @@ func (h *dueHeap) Pop() any {
 	return e
 }
 
-// countDue returns how many entries' next tick is not after now.
-func (h dueHeap) countDue(now time.Time) int {
-	var walk func(i int) int
-	walk = func(i int) int {
-		if i >= len(h) || h[i].next.After(now) {
-			return 0
-		}
-		return 1 + walk(2*i+1) + walk(2*i+2)
-	}
-	return walk(0)
-}
-
-// dueAt returns the entries whose next tick is not after now, without
-// taking them out of the heap.
-func (h dueHeap) dueAt(now time.Time) []*entry {
-	var out []*entry
+// eachDue calls f with every entry whose next tick is not after now,
+// without taking them out of the heap.
+func (h dueHeap) eachDue(now time.Time, f func(*entry)) {
 	var walk func(i int)
 	walk = func(i int) {
 		if i >= len(h) || h[i].next.After(now) {
 			return
 		}
-		out = append(out, h[i])
+		f(h[i])
 		walk(2*i + 1)
 		walk(2*i + 2)
 	}
 	walk(0)
+}
+
+// countDue returns how many entries' next tick is not after now.
+func (h dueHeap) countDue(now time.Time) (n int) {
+	h.eachDue(now, func(*entry) { n++ })
+	return n
+}
+
+// dueAt returns the entries whose next tick is not after now, without
+// taking them out of the heap.
+func (h dueHeap) dueAt(now time.Time) (out []*entry) {
+	h.eachDue(now, func(e *entry) { out = append(out, e) })
 	return out
 }
 
@@ -785,7 +784,7 @@ func (s *Scheduler) logTicks(params []*store.RunEnqueueParams, res []*store.Enqu
 // leadFor is how long ahead of their moment n ticks are written: twice
 // the time they are expected to take, and stageLeadMin.
 func (f *fireLoop) leadFor(n int) time.Duration {
-	return min(max(2*time.Duration(n)*f.tickCost+stageLeadMin, stageLeadMin), stageLeadMax)
+	return min(2*time.Duration(n)*f.tickCost+stageLeadMin, stageLeadMax)
 }
 
 // stage writes the ticks of the next moment, when it is no further than
@@ -819,7 +818,7 @@ func (f *fireLoop) stage(ctx context.Context) error {
 	}
 	f.stagedNew = 0
 	err := f.pass(ctx, at, false, nil, release)
-	if wrote > 0 && n > 0 && (err != nil || f.stagedNew > 0) {
+	if wrote > 0 && (err != nil || f.stagedNew > 0) { // n > 0: at is the head's
 		cost := wrote / time.Duration(n)
 		if cost < f.tickCost {
 			cost = f.tickCost - (f.tickCost-cost)/4 // down slowly, up at once

@@ -283,6 +283,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	if err := s.fire.tick(ctx); err != nil {
 		return err
 	}
+	s.deliver.releaseDue()
 	if _, err := s.reap(ctx); err != nil {
 		return err
 	}

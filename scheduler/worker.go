@@ -761,14 +761,6 @@ func (w *workers) drain(ctx context.Context, grace time.Duration) (err error) {
 	// (their leases expire and other nodes rescue the runs).
 	gaveUp := onDone(ctx, w.recordStop)
 	abandoned := w.abandoned.Load()
-	defer func() {
-		if gaveUp() {
-			err = fmt.Errorf("outcomes of runs were not all recorded before the context ended (%w): other nodes rescue those runs once their leases expire", ctx.Err())
-		}
-		if n := w.abandoned.Load() - abandoned; n > 0 {
-			err = errors.Join(err, fmt.Errorf("%d agents ignored their cancelled context and were left running", n))
-		}
-	}()
 	finished := waitGrace(ctx, &w.execWG, grace)
 	w.runStop(errShutdown)
 	<-finished
@@ -777,8 +769,16 @@ func (w *workers) drain(ctx context.Context, grace time.Duration) (err error) {
 	w.finishWG.Wait()
 	close(w.leaseCh)
 	w.leaseWG.Wait()
+	// Asked as soon as the work is done: a context that ends after it
+	// cut nothing short.
+	if gaveUp() {
+		err = fmt.Errorf("outcomes of runs were not all recorded before the context ended (%w): other nodes rescue those runs once their leases expire", ctx.Err())
+	}
 	w.recordStop()
-	return nil
+	if n := w.abandoned.Load() - abandoned; n > 0 {
+		err = errors.Join(err, fmt.Errorf("%d agents ignored their cancelled context and were left running", n))
+	}
+	return err
 }
 
 // waitGrace waits until wg is done, grace has passed or ctx has ended,
@@ -799,7 +799,6 @@ func waitGrace(ctx context.Context, wg *sync.WaitGroup, grace time.Duration) <-c
 	return finished
 }
 
-// onDone calls f if ctx ends before the returned release is called.
 // onDone calls f when ctx ends before release is called. release reports
 // whether f was called.
 func onDone(ctx context.Context, f func()) (release func() bool) {

@@ -16,14 +16,7 @@ func eventsList(ctx context.Context, c *cli, name string, args []string) error {
 	f.StringVar(&owner, "owner", "", "only this `owner`'s events (an admin's token)")
 	f.Var(&since, "since", "only events received from this `time` (RFC 3339, or a duration back from now: 1h)")
 	f.Var(&until, "until", "only events received before this `time` (RFC 3339, or a duration back from now)")
-	p.register(f)
-	if _, err := f.parse(args, 0, 0); err != nil {
-		return err
-	}
-	if err := p.check(name); err != nil {
-		return err
-	}
-	cl, err := c.client(name)
+	cl, err := c.listClient(name, f, &p, args)
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,19 @@ func (p *paging) fetch(ctx context.Context, cl *client, path string, q url.Value
 	}
 }
 
+// listClient registers p's flags on f, parses args (no positional
+// ones), checks p and returns the API client of list command name.
+func (c *cli) listClient(name string, f *flags, p *paging, args []string) (*client, error) {
+	p.register(f)
+	if _, err := f.parse(args, 0, 0); err != nil {
+		return nil, err
+	}
+	if err := p.check(name); err != nil {
+		return nil, err
+	}
+	return c.client(name)
+}
+
 // fetchAll reads the pages of the list route path as p.fetch does, each
 // decoded as a P whose items and next cursor page returns, and returns
 // their items together (never nil, so that JSON shows []) and the cursor

@@ -23,24 +23,22 @@ func migrationsOut(ms []bunstore.Migration) []migrationOut {
 	return out
 }
 
-// dbFlag registers -db and returns a check that it was given.
-func (c *cli) dbFlag(f *flags) func() (string, error) {
+// migrationDSN parses the flags of migrate subcommand name (-db alone)
+// and returns the database's DSN, which -db or $HERALD_DATABASE_URL gives.
+func (c *cli) migrationDSN(name string, args []string) (string, error) {
+	f := c.newFlags(name, "-db DSN")
 	f.StringVar(&c.db, "db", c.db, "the database's `DSN`: postgres://… or sqlite://path (default $"+envDB+")")
-	return func() (string, error) {
-		if c.db == "" {
-			return "", usagef(f.name, "flag -db is required (or set %s)", envDB)
-		}
-		return c.db, nil
+	if _, err := f.parse(args, 0, 0); err != nil {
+		return "", err
 	}
+	if c.db == "" {
+		return "", usagef(f.name, "flag -db is required (or set %s)", envDB)
+	}
+	return c.db, nil
 }
 
 func migrateUp(ctx context.Context, c *cli, name string, args []string) error {
-	f := c.newFlags(name, "-db DSN")
-	db := c.dbFlag(f)
-	if _, err := f.parse(args, 0, 0); err != nil {
-		return err
-	}
-	dsn, err := db()
+	dsn, err := c.migrationDSN(name, args)
 	if err != nil {
 		return err
 	}
@@ -63,12 +61,7 @@ func migrateUp(ctx context.Context, c *cli, name string, args []string) error {
 }
 
 func migrateStatus(ctx context.Context, c *cli, name string, args []string) error {
-	f := c.newFlags(name, "-db DSN")
-	db := c.dbFlag(f)
-	if _, err := f.parse(args, 0, 0); err != nil {
-		return err
-	}
-	dsn, err := db()
+	dsn, err := c.migrationDSN(name, args)
 	if err != nil {
 		return err
 	}

@@ -47,14 +47,7 @@ func runsList(ctx context.Context, c *cli, name string, args []string) error {
 	f := c.newFlags(name, "[-schedule ID] [-status S,S] [-agent A] [-kind K] [-owner O] [-since T] [-until T] [-limit N] [-cursor C] [-all]")
 	filters := registerRunFilters(c, f)
 	var p paging
-	p.register(f)
-	if _, err := f.parse(args, 0, 0); err != nil {
-		return err
-	}
-	if err := p.check(name); err != nil {
-		return err
-	}
-	cl, err := c.client(name)
+	cl, err := c.listClient(name, f, &p, args)
 	if err != nil {
 		return err
 	}

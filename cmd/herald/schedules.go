@@ -22,14 +22,7 @@ func schedulesList(ctx context.Context, c *cli, name string, args []string) erro
 	var p paging
 	f.StringVar(&owner, "owner", "", "only this `owner`'s schedules (an admin's token)")
 	f.StringVar(&schedName, "name", "", "only the schedules of this `name`")
-	p.register(f)
-	if _, err := f.parse(args, 0, 0); err != nil {
-		return err
-	}
-	if err := p.check(name); err != nil {
-		return err
-	}
-	cl, err := c.client(name)
+	cl, err := c.listClient(name, f, &p, args)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/api"
+	"github.com/heraldhq/herald/store"
 )
 
 // Bounds of runs tail.
@@ -159,7 +160,7 @@ func (t *tailer) windowStart() time.Time {
 	from := t.newest
 	floor := t.newest.Add(-tailWindow)
 	for _, s := range t.seen {
-		if !finished(s.status) && s.created.Before(from) && !s.created.Before(floor) {
+		if !store.RunStatus(s.status).Terminal() && s.created.Before(from) && !s.created.Before(floor) {
 			from = s.created
 		}
 	}
@@ -203,13 +204,4 @@ func (t *tailer) print(r *api.Run) error {
 	_, err := fmt.Fprintf(t.c.stdout, "%-20s  %-12s  %-36s  %-8s  %-16s  %s\n",
 		at.UTC().Format(time.RFC3339), cell(runStatus(r)), r.ID, cell(r.Kind), cell(r.Agent), cell(r.Owner))
 	return err
-}
-
-// finished reports whether a run of status has ended.
-func finished(status string) bool {
-	switch status {
-	case "succeeded", "failed", "cancelled", "timed_out", "skipped":
-		return true
-	}
-	return false
 }

@@ -125,7 +125,7 @@ func New(o Options) *Client {
 	case hc.Timeout == 0:
 		hc.Timeout = TimeoutDefault
 	}
-	retries := max(o.Retries, RetriesDefault)
+	retries := max(o.Retries, 0)
 	c := &Client{maxWait: o.MaxWait, userAgent: o.UserAgent}
 	if c.maxWait <= 0 {
 		c.maxWait = MaxWaitDefault

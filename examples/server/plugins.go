@@ -8,7 +8,6 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strings"
 
 	"github.com/go-kit/log"
 
@@ -70,19 +69,21 @@ func (c pluginsConfig) start(agents *agent.Registry, router *delivery.Router, lo
 	})
 	if err != nil {
 		where := key(path, "dir")
-		if errors.Is(err, plugins.ErrChecksum) || strings.Contains(err.Error(), "checksum") {
+		if errors.Is(err, plugins.ErrChecksum) || errors.Is(err, plugins.ErrChecksumConfig) {
 			where = key(path, "checksums")
 		}
 		p.add(where, err.Error())
 		return nil, p.err()
 	}
-	for _, name := range slices.Sorted(maps.Keys(m.Agents())) {
-		if err := agents.Register(name, m.Agents()[name]); err != nil {
+	served := m.Agents()
+	for _, name := range slices.Sorted(maps.Keys(served)) {
+		if err := agents.Register(name, served[name]); err != nil {
 			p.addf(key(path, "dir"), "a plugin serves agent %q: %v", name, err)
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(m.Deliverers())) {
-		if err := router.Handle(name, m.Deliverers()[name]); err != nil {
+	channels := m.Deliverers()
+	for _, name := range slices.Sorted(maps.Keys(channels)) {
+		if err := router.Handle(name, channels[name]); err != nil {
 			p.addf(key(path, "dir"), "a plugin serves channel %q: %v", name, err)
 		}
 	}

@@ -101,27 +101,9 @@ var (
 // "sqlite://path", "sqlite:path", "file:path" or a path ending in .db
 // (SQLite, with WAL and a 10 s busy timeout unless the DSN says otherwise).
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	dialect, driverDSN, err := parseDSN(dsn)
+	db, _, err := openDB(dsn)
 	if err != nil {
 		return nil, err
-	}
-	var db *bun.DB
-	switch dialect {
-	case DialectPostgres:
-		cfg, err := pgx.ParseConfig(driverDSN)
-		if err != nil {
-			return nil, fmt.Errorf("bunstore: parse DSN %s: %w", redactDSN(dsn), err)
-		}
-		// bun formats every argument into the query text, so prepared
-		// statements would only fill the cache.
-		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-		db = bun.NewDB(stdlib.OpenDB(*cfg), pgdialect.New())
-	case DialectSQLite:
-		sqldb, err := sql.Open(sqliteshim.ShimName, driverDSN)
-		if err != nil {
-			return nil, fmt.Errorf("bunstore: open %s: %w", dsn, err)
-		}
-		db = bun.NewDB(sqldb, SQLiteDialect())
 	}
 	s, err := newStore(ctx, db, dsn, opts)
 	if err != nil {
@@ -130,6 +112,30 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	s.ownsDB = true
 	return s, nil
+}
+
+// openDB opens a handle on the database of dsn, as Open reads it, and
+// returns it with its dialect; it does not connect.
+func openDB(dsn string) (*bun.DB, string, error) {
+	dialect, driverDSN, err := parseDSN(dsn)
+	if err != nil {
+		return nil, "", err
+	}
+	if dialect == DialectPostgres {
+		cfg, err := pgx.ParseConfig(driverDSN)
+		if err != nil {
+			return nil, "", fmt.Errorf("bunstore: parse DSN %s: %w", redactDSN(dsn), err)
+		}
+		// bun formats every argument into the query text, so prepared
+		// statements would only fill the cache.
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+		return bun.NewDB(stdlib.OpenDB(*cfg), pgdialect.New()), dialect, nil
+	}
+	sqldb, err := sql.Open(sqliteshim.ShimName, driverDSN)
+	if err != nil {
+		return nil, "", fmt.Errorf("bunstore: open %s: %w", dsn, err)
+	}
+	return bun.NewDB(sqldb, SQLiteDialect()), dialect, nil
 }
 
 // New returns a store on db, a PostgreSQL or SQLite database the caller

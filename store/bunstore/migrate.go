@@ -2,7 +2,6 @@ package bunstore
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -11,11 +10,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log/level"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
-	"github.com/uptrace/bun/driver/sqliteshim"
 	"github.com/uptrace/bun/migrate"
 )
 
@@ -97,25 +92,9 @@ func MigrationStatus(ctx context.Context, dsn string) ([]Migration, error) {
 // openMigrationDB opens the database of dsn as Open does, and checks that
 // it answers.
 func openMigrationDB(ctx context.Context, dsn string) (*bun.DB, string, error) {
-	dialect, driverDSN, err := parseDSN(dsn)
+	db, dialect, err := openDB(dsn)
 	if err != nil {
 		return nil, "", err
-	}
-	var db *bun.DB
-	switch dialect {
-	case DialectPostgres:
-		cfg, err := pgx.ParseConfig(driverDSN)
-		if err != nil {
-			return nil, "", fmt.Errorf("bunstore: parse DSN %s: %w", redactDSN(dsn), err)
-		}
-		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-		db = bun.NewDB(stdlib.OpenDB(*cfg), pgdialect.New())
-	default:
-		sqldb, err := sql.Open(sqliteshim.ShimName, driverDSN)
-		if err != nil {
-			return nil, "", fmt.Errorf("bunstore: open %s: %w", dsn, err)
-		}
-		db = bun.NewDB(sqldb, SQLiteDialect())
 	}
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
