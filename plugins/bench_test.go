@@ -23,7 +23,13 @@ import (
 // BenchmarkRoundTrip measures one call of a no-op agent, in process and
 // through a Go plugin (AutoMTLS), reporting the p50 and p99 latency.
 func BenchmarkRoundTrip(b *testing.B) {
-	noop := agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) { return nil, nil })
+	noop := agent.Func(func(_ context.Context, t *agent.Task) (*agent.Result, error) {
+		var in struct{ Op string }
+		if err := json.Unmarshal(t.Payload, &in); err != nil || in.Op != "noop" {
+			return nil, fmt.Errorf("payload %s: want op noop (%v)", t.Payload, err)
+		}
+		return nil, nil
+	})
 	b.Run("in-process", func(b *testing.B) { benchCalls(b, noop) })
 	b.Run("plugin", func(b *testing.B) {
 		m := newManager(b, plugins.Config{Plugins: []plugins.Plugin{{Path: bin.testkit}}})
@@ -104,7 +110,9 @@ func BenchmarkRestart(b *testing.B) {
 
 // BenchmarkEndToEnd measures runs/s of the scheduler on the in-memory
 // store, with a no-op agent in process and in a plugin, as the scheduler's
-// own BenchmarkEndToEnd does.
+// own BenchmarkEndToEnd does. Both agents do the same work: the plugin's
+// (testkit's "kit") decodes the payload to find its operation, "noop", so
+// the in-process one decodes it too.
 func BenchmarkEndToEnd(b *testing.B) {
 	var done atomic.Int64
 	count := func(a agent.Agent) agent.Agent {
@@ -114,7 +122,13 @@ func BenchmarkEndToEnd(b *testing.B) {
 			return res, err
 		})
 	}
-	noop := agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) { return nil, nil })
+	noop := agent.Func(func(_ context.Context, t *agent.Task) (*agent.Result, error) {
+		var in struct{ Op string }
+		if err := json.Unmarshal(t.Payload, &in); err != nil || in.Op != "noop" {
+			return nil, fmt.Errorf("payload %s: want op noop (%v)", t.Payload, err)
+		}
+		return nil, nil
+	})
 	b.Run("in-process", func(b *testing.B) { benchEndToEnd(b, count(noop), &done, 0) })
 	b.Run("plugin", func(b *testing.B) {
 		m := newManager(b, plugins.Config{Plugins: []plugins.Plugin{{Path: bin.testkit}}})

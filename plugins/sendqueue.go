@@ -3,6 +3,7 @@ package plugins
 import (
 	"cmp"
 	"errors"
+	"runtime"
 	"sync"
 )
 
@@ -78,6 +79,12 @@ var errClosedQueue = errors.New("plugins: the stream is closed")
 func (q *sendQueue[T]) loop() {
 	defer close(q.done)
 	for range q.ready {
+		// Let the goroutines that are ready to run queue first: the runs
+		// of a claim start together, and their commands (or the events
+		// of the runs that end together) then go in one message rather
+		// than nearly one message each. When no other goroutine is
+		// ready, this costs nothing.
+		runtime.Gosched()
 		q.mu.Lock()
 		queued, closed := q.queue, q.closed
 		q.queue = q.spare[:0]

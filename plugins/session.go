@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/heraldhq/herald/internal/gopool"
 	"github.com/heraldhq/herald/plugins/internal/pluginpb"
 )
 
@@ -40,11 +41,12 @@ type sessionStream = grpc.BidiStreamingClient[pluginpb.SessionRequest, pluginpb.
 // the stream's, whose lock every start and end would take.)
 func (s *server) Session(stream grpc.BidiStreamingServer[pluginpb.SessionRequest, pluginpb.SessionResponse]) error {
 	base := context.WithoutCancel(stream.Context())
-	stop := make(chan struct{})
 	out := newSendQueue(func(evs []*pluginpb.SessionEvent) error {
 		return stream.Send(&pluginpb.SessionResponse{Events: evs})
 	}, sizeOf[*pluginpb.SessionEvent])
-	workers := &workerPool{jobs: make(chan func()), stop: stop}
+	// A run's goroutine grows its stack as deep as gRPC and protobuf go:
+	// reused, it does so once.
+	workers := gopool.New()
 	var (
 		mu   sync.Mutex
 		runs = map[uint64]context.CancelFunc{}
@@ -52,9 +54,9 @@ func (s *server) Session(stream grpc.BidiStreamingServer[pluginpb.SessionRequest
 	// Send must not be called once Session returned: end the runs, then
 	// the queue.
 	defer out.close()
-	defer workers.wg.Wait()
+	defer workers.Wait()
 	defer func() {
-		close(stop)
+		workers.Close()
 		mu.Lock()
 		defer mu.Unlock()
 		for _, cancel := range runs {
@@ -77,7 +79,7 @@ func (s *server) Session(stream grpc.BidiStreamingServer[pluginpb.SessionRequest
 			mu.Lock()
 			runs[id] = cancel
 			mu.Unlock()
-			workers.do(func() {
+			workers.Go(func() {
 				defer func() {
 					mu.Lock()
 					delete(runs, id)
@@ -114,46 +116,6 @@ func (s *server) Session(stream grpc.BidiStreamingServer[pluginpb.SessionRequest
 
 // sizeOf is the wire size of m.
 func sizeOf[M proto.Message](m M) int { return proto.Size(m) }
-
-// workerIdle is how long a workerPool keeps an idle goroutine.
-const workerIdle = time.Second
-
-// workerPool runs functions on goroutines it keeps for reuse. A run's
-// goroutine grows its stack as deep as gRPC and protobuf go; a fresh
-// goroutine per run would grow (copy) it again every time, which costs a
-// no-op run a good part of its time. A goroutine idle for workerIdle, or
-// any once stop is closed, exits.
-type workerPool struct {
-	jobs chan func() // unbuffered: a send succeeds only into an idle goroutine
-	stop <-chan struct{}
-	wg   sync.WaitGroup
-}
-
-// do runs job on an idle goroutine of p, or on a new one.
-func (p *workerPool) do(job func()) {
-	select {
-	case p.jobs <- job:
-	default:
-		p.wg.Go(func() { p.work(job) })
-	}
-}
-
-// work runs job, and then the jobs handed to it while idle.
-func (p *workerPool) work(job func()) {
-	idle := time.NewTimer(workerIdle)
-	defer idle.Stop()
-	for {
-		job()
-		idle.Reset(workerIdle)
-		select {
-		case job = <-p.jobs:
-		case <-idle.C:
-			return
-		case <-p.stop:
-			return
-		}
-	}
-}
 
 // session is the host's side of one Session stream: it sends the commands
 // of the runs in flight and hands each run the events the plugin sends

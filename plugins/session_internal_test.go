@@ -3,7 +3,6 @@ package plugins
 import (
 	"errors"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 )
@@ -99,30 +98,4 @@ func TestSendQueue(t *testing.T) {
 			t.Errorf("%d batches of %v, want at most 7", len(batches), sizes)
 		}
 	})
-}
-
-// TestWorkerPool checks that a workerPool runs every job, and that its
-// goroutines exit once stop is closed (goleak, in TestMain, checks that
-// none is left).
-func TestWorkerPool(t *testing.T) {
-	stop := make(chan struct{})
-	p := &workerPool{jobs: make(chan func()), stop: stop}
-	var mu sync.Mutex
-	ran := 0
-	var wg sync.WaitGroup
-	for range 100 {
-		wg.Add(1)
-		p.do(func() {
-			defer wg.Done()
-			mu.Lock()
-			ran++
-			mu.Unlock()
-		})
-		wg.Wait() // one at a time (whether an idle goroutine takes the next is not asserted: it races with its return to idle)
-	}
-	if ran != 100 {
-		t.Errorf("ran %d jobs, want 100", ran)
-	}
-	close(stop)
-	p.wg.Wait()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/internal/gopool"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -49,6 +50,9 @@ type workers struct {
 	// that extendClaimed sees every run this node has claimed.
 	claimMu sync.Mutex
 	execWG  sync.WaitGroup
+	// pool runs the executions: a goroutine reused from run to run grows
+	// its stack as deep as agents go once, not once per run.
+	pool *gopool.Pool
 
 	// recordCtx bounds the recording of outcomes: it ends when Stop's
 	// context does, after which outcomes are dropped (their leases expire
@@ -113,6 +117,7 @@ func newWorkers(s *Scheduler) *workers {
 		freedCh: make(chan struct{}, 1),
 		done:    make(chan *outcome, 2*s.cfg.Workers),
 		leaseCh: make(chan struct{}),
+		pool:    gopool.New(),
 	}
 	w.finishWG.Add(1)
 	go func() {
@@ -249,7 +254,7 @@ func (w *workers) start(r *store.Run, sent, claimed time.Time, took time.Duratio
 	}
 	w.mu.Unlock()
 	w.execWG.Add(1)
-	go func() {
+	w.pool.Go(func() {
 		defer w.execWG.Done()
 		w.s.observer.Observe(RunClaimObserved{Run: r, ClaimedAt: claimed, Lateness: since(claimed, r.RunAt),
 			ClaimTook: took, Node: w.s.cfg.Node})
@@ -279,7 +284,7 @@ func (w *workers) start(r *store.Run, sent, claimed time.Time, took time.Duratio
 		if out != nil {
 			w.done <- out
 		}
-	}()
+	})
 }
 
 func (o *outcome) runID() string {
@@ -764,6 +769,8 @@ func (w *workers) drain(ctx context.Context, grace time.Duration) (err error) {
 	finished := waitGrace(ctx, &w.execWG, grace)
 	w.runStop(errShutdown)
 	<-finished
+	w.pool.Close()
+	w.pool.Wait()
 	// The last outcomes are written while their leases are still kept.
 	close(w.done)
 	w.finishWG.Wait()
