@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/protobuf/types/known/durationpb"
-
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/plugins/internal/pluginpb"
@@ -53,37 +51,19 @@ func (e *RemoteError) Error() string { return e.Message }
 // plugin's error matched one of them, nil otherwise.
 func (e *RemoteError) Unwrap() error { return e.cause }
 
-// errorClass says how one contract (agent or delivery) marks its errors.
+// errorClass says how one contract (agent or delivery) marks its errors;
+// wire.AgentErrors and wire.DeliveryErrors encode them.
 type errorClass struct {
-	isPermanent func(error) bool
-	permanent   func(error) error
-	retryDelay  func(error) (time.Duration, bool)
-	retryAfter  func(error, time.Duration) error
+	permanent  func(error) error
+	retryAfter func(error, time.Duration) error
 }
 
 // agentErrors and deliveryErrors are the classifications of agent.Agent
 // and delivery.Deliverer errors.
 var (
-	agentErrors    = errorClass{agent.IsNoRetry, agent.NoRetry, agent.RetryDelay, agent.RetryAfter}
-	deliveryErrors = errorClass{delivery.IsPermanent, delivery.Permanent, delivery.RetryDelay, delivery.RetryAfter}
+	agentErrors    = errorClass{agent.NoRetry, agent.RetryAfter}
+	deliveryErrors = errorClass{delivery.Permanent, delivery.RetryAfter}
 )
-
-// encode turns an agent's or deliverer's error into its wire form.
-func (c errorClass) encode(err error) *pluginpb.Error {
-	e := &pluginpb.Error{Code: pluginpb.ErrorCode_ERROR_CODE_TRANSIENT, Message: err.Error()}
-	switch {
-	case c.isPermanent(err):
-		e.Code = pluginpb.ErrorCode_ERROR_CODE_PERMANENT
-	case errors.Is(err, context.Canceled):
-		e.Code = pluginpb.ErrorCode_ERROR_CODE_CANCELED
-	case errors.Is(err, context.DeadlineExceeded):
-		e.Code = pluginpb.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED
-	}
-	if d, ok := c.retryDelay(err); ok {
-		e.RetryAfter = durationpb.New(d)
-	}
-	return e
-}
 
 // decode turns the wire form of an error that plugin returned back into a
 // Go error classified as the plugin classified it.
@@ -108,10 +88,4 @@ func (c errorClass) decode(plugin string, e *pluginpb.Error) error {
 		err = c.retryAfter(err, d.AsDuration())
 	}
 	return err
-}
-
-// internalError is the wire form of a failure of the plugin machinery
-// itself (a panic, an unknown name).
-func internalError(format string, args ...any) *pluginpb.Error {
-	return &pluginpb.Error{Code: pluginpb.ErrorCode_ERROR_CODE_INTERNAL, Message: fmt.Sprintf(format, args...)}
 }

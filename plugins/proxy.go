@@ -10,6 +10,7 @@ import (
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/plugins/internal/pluginpb"
+	"github.com/heraldhq/herald/plugins/internal/wire"
 )
 
 // agentProxy is an agent served by a plugin.
@@ -31,7 +32,7 @@ func (p *agentProxy) Run(ctx context.Context, task *agent.Task) (*agent.Result, 
 	if err != nil {
 		return nil, err
 	}
-	req := &pluginpb.RunRequest{Agent: p.name, Task: taskToPB(task)}
+	req := &pluginpb.RunRequest{Agent: p.name, Task: wire.TaskToPB(task)}
 	if r.sessions {
 		return p.runSession(ctx, r, task, req)
 	}
@@ -113,7 +114,7 @@ func (p *agentProxy) event(ctx context.Context, task *agent.Task, ev *pluginpb.R
 		}
 		return nil, false, nil
 	case *pluginpb.RunEvent_Result:
-		return resultFromPB(ev.Result), true, nil
+		return wire.ResultFromPB(ev.Result), true, nil
 	case *pluginpb.RunEvent_Error:
 		return nil, true, settle(ctx, agentErrors.decode(p.sup.spec.name, ev.Error))
 	}
@@ -153,7 +154,7 @@ func (p *delivererProxy) Deliver(ctx context.Context, m *delivery.Message) error
 	if err != nil {
 		return err
 	}
-	resp, err := r.deliverers.Deliver(ctx, &pluginpb.DeliverRequest{Deliverer: p.name, Message: messageToPB(m)})
+	resp, err := r.deliverers.Deliver(ctx, &pluginpb.DeliverRequest{Deliverer: p.name, Message: wire.MessageToPB(m)})
 	if err != nil {
 		return p.sup.callError(ctx, fmt.Sprintf("deliver with %q", p.name), err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/plugins/internal/handshake"
 	"github.com/heraldhq/herald/plugins/internal/pluginpb"
+	"github.com/heraldhq/herald/plugins/internal/wire"
 )
 
 // ProtocolVersion is the version of the plugin protocol this package
@@ -265,9 +266,9 @@ func (s *server) run(ctx context.Context, req *pluginpb.RunRequest, send func(*p
 		}
 		return send(ev)
 	}
-	task := taskFromPB(req.GetTask())
+	task := wire.TaskFromPB(req.GetTask())
 	task.Progress = agent.ReporterFunc(func(_ context.Context, counters map[string]int64) error {
-		return guarded(progressToPB(counters))
+		return guarded(wire.ProgressToPB(counters))
 	})
 	res, err, internal := runAgent(ctx, a, task)
 	var ev *pluginpb.RunEvent
@@ -275,9 +276,9 @@ func (s *server) run(ctx context.Context, req *pluginpb.RunRequest, send func(*p
 	case internal != nil:
 		ev = &pluginpb.RunEvent{Event: &pluginpb.RunEvent_Error{Error: internal}}
 	case err != nil:
-		ev = &pluginpb.RunEvent{Event: &pluginpb.RunEvent_Error{Error: agentErrors.encode(err)}}
+		ev = &pluginpb.RunEvent{Event: &pluginpb.RunEvent_Error{Error: wire.AgentErrors.Encode(err)}}
 	default:
-		ev = &pluginpb.RunEvent{Event: &pluginpb.RunEvent_Result{Result: resultToPB(res)}}
+		ev = &pluginpb.RunEvent{Event: &pluginpb.RunEvent_Result{Result: wire.ResultToPB(res)}}
 	}
 	err = guarded(ev)
 	mu.Lock()
@@ -290,7 +291,7 @@ func (s *server) run(ctx context.Context, req *pluginpb.RunRequest, send func(*p
 func runAgent(ctx context.Context, a agent.Agent, task *agent.Task) (res *agent.Result, err error, internal *pluginpb.Error) {
 	defer func() {
 		if v := recover(); v != nil {
-			internal = internalError("agent %q panicked: %v\n%s", task.Agent, v, debug.Stack())
+			internal = wire.InternalError("agent %q panicked: %v\n%s", task.Agent, v, debug.Stack())
 		}
 	}()
 	res, err = a.Run(ctx, task)
@@ -307,11 +308,11 @@ func (s *server) Deliver(ctx context.Context, req *pluginpb.DeliverRequest) (res
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			resp = &pluginpb.DeliverResponse{Error: internalError("deliverer %q panicked: %v\n%s", req.GetDeliverer(), v, debug.Stack())}
+			resp = &pluginpb.DeliverResponse{Error: wire.InternalError("deliverer %q panicked: %v\n%s", req.GetDeliverer(), v, debug.Stack())}
 		}
 	}()
-	if err := d.Deliver(ctx, messageFromPB(req.GetMessage())); err != nil {
-		return &pluginpb.DeliverResponse{Error: deliveryErrors.encode(err)}, nil
+	if err := d.Deliver(ctx, wire.MessageFromPB(req.GetMessage())); err != nil {
+		return &pluginpb.DeliverResponse{Error: wire.DeliveryErrors.Encode(err)}, nil
 	}
 	return &pluginpb.DeliverResponse{}, nil
 }

@@ -22,13 +22,13 @@ import (
 
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/plugins"
 	"github.com/heraldhq/herald/plugins/internal/handshake"
 	"github.com/heraldhq/herald/plugins/internal/pluginpb"
+	"github.com/heraldhq/herald/plugins/internal/wire"
 )
 
 func main() {
@@ -202,43 +202,16 @@ func (runOnlyServer) Describe(context.Context, *pluginpb.DescribeRequest) (*plug
 func (runOnlyServer) Run(req *pluginpb.RunRequest, stream grpc.ServerStreamingServer[pluginpb.RunEvent]) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = stream.Send(&pluginpb.RunEvent{Event: &pluginpb.RunEvent_Error{Error: &pluginpb.Error{
-				Code: pluginpb.ErrorCode_ERROR_CODE_INTERNAL, Message: fmt.Sprint("panic: ", v),
-			}}})
+			err = stream.Send(&pluginpb.RunEvent{Event: &pluginpb.RunEvent_Error{Error: wire.InternalError("panic: %v", v)}})
 		}
 	}()
-	pt := req.GetTask()
-	task := &agent.Task{RunID: pt.GetRunId(), Agent: pt.GetAgent(), Payload: pt.GetPayload(), Attempt: int(pt.GetAttempt())}
+	task := wire.TaskFromPB(req.GetTask())
 	task.Progress = agent.ReporterFunc(func(_ context.Context, c map[string]int64) error {
-		return stream.Send(&pluginpb.RunEvent{Event: &pluginpb.RunEvent_Progress{Progress: &pluginpb.Progress{Counters: c}}})
+		return stream.Send(wire.ProgressToPB(c))
 	})
 	res, err := run(stream.Context(), task)
 	if err != nil {
-		return stream.Send(&pluginpb.RunEvent{Event: &pluginpb.RunEvent_Error{Error: encode(err)}})
+		return stream.Send(&pluginpb.RunEvent{Event: &pluginpb.RunEvent_Error{Error: wire.AgentErrors.Encode(err)}})
 	}
-	out := &pluginpb.Result{}
-	if res != nil {
-		out.Output, out.Summary = res.Output, res.Summary
-		for _, t := range res.Targets {
-			out.Targets = append(out.Targets, &pluginpb.Target{Channel: t.Channel, To: t.To})
-		}
-	}
-	return stream.Send(&pluginpb.RunEvent{Event: &pluginpb.RunEvent_Result{Result: out}})
-}
-
-// encode is the wire form of an agent error.
-func encode(err error) *pluginpb.Error {
-	e := &pluginpb.Error{Code: pluginpb.ErrorCode_ERROR_CODE_TRANSIENT, Message: err.Error()}
-	switch {
-	case agent.IsNoRetry(err):
-		e.Code = pluginpb.ErrorCode_ERROR_CODE_PERMANENT
-	case errors.Is(err, context.Canceled):
-		e.Code = pluginpb.ErrorCode_ERROR_CODE_CANCELED
-	case errors.Is(err, context.DeadlineExceeded):
-		e.Code = pluginpb.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED
-	}
-	if d, ok := agent.RetryDelay(err); ok {
-		e.RetryAfter = durationpb.New(d)
-	}
-	return e
+	return stream.Send(&pluginpb.RunEvent{Event: &pluginpb.RunEvent_Result{Result: wire.ResultToPB(res)}})
 }

@@ -1,4 +1,8 @@
-package plugins
+// Package wire converts between Herald's types and their wire form in the
+// plugin protocol: tasks, results, messages, progress and errors. Every
+// conversion copies: neither side keeps a reference to the other's memory.
+// The plugins package and the test plugins use it.
+package wire
 
 import (
 	"maps"
@@ -11,11 +15,8 @@ import (
 	"github.com/heraldhq/herald/plugins/internal/pluginpb"
 )
 
-// This file converts between Herald's types and their wire form. Every
-// conversion copies: neither side keeps a reference to the other's memory.
-
-// taskToPB returns the wire form of t (without its Progress reporter).
-func taskToPB(t *agent.Task) *pluginpb.Task {
+// TaskToPB returns the wire form of t (without its Progress reporter).
+func TaskToPB(t *agent.Task) *pluginpb.Task {
 	p := &pluginpb.Task{
 		RunId:        t.RunID,
 		Owner:        t.Owner,
@@ -45,8 +46,8 @@ func taskToPB(t *agent.Task) *pluginpb.Task {
 	return p
 }
 
-// taskFromPB returns the Task of p, with no Progress reporter.
-func taskFromPB(p *pluginpb.Task) *agent.Task {
+// TaskFromPB returns the Task of p, with no Progress reporter.
+func TaskFromPB(p *pluginpb.Task) *agent.Task {
 	t := &agent.Task{
 		RunID:        p.GetRunId(),
 		Owner:        p.GetOwner(),
@@ -76,8 +77,8 @@ func taskFromPB(p *pluginpb.Task) *agent.Task {
 	return t
 }
 
-// resultToPB returns the wire form of r; nil is an empty result.
-func resultToPB(r *agent.Result) *pluginpb.Result {
+// ResultToPB returns the wire form of r; nil is an empty result.
+func ResultToPB(r *agent.Result) *pluginpb.Result {
 	if r == nil {
 		return &pluginpb.Result{}
 	}
@@ -88,8 +89,8 @@ func resultToPB(r *agent.Result) *pluginpb.Result {
 	return p
 }
 
-// resultFromPB returns the Result of p.
-func resultFromPB(p *pluginpb.Result) *agent.Result {
+// ResultFromPB returns the Result of p.
+func ResultFromPB(p *pluginpb.Result) *agent.Result {
 	r := &agent.Result{Summary: p.GetSummary()}
 	if len(p.GetOutput()) > 0 {
 		r.Output = p.GetOutput()
@@ -100,8 +101,8 @@ func resultFromPB(p *pluginpb.Result) *agent.Result {
 	return r
 }
 
-// messageToPB returns the wire form of m.
-func messageToPB(m *delivery.Message) *pluginpb.Message {
+// MessageToPB returns the wire form of m.
+func MessageToPB(m *delivery.Message) *pluginpb.Message {
 	return &pluginpb.Message{
 		RunId:          m.RunID,
 		Owner:          m.Owner,
@@ -116,8 +117,8 @@ func messageToPB(m *delivery.Message) *pluginpb.Message {
 	}
 }
 
-// messageFromPB returns the Message of p.
-func messageFromPB(p *pluginpb.Message) *delivery.Message {
+// MessageFromPB returns the Message of p.
+func MessageFromPB(p *pluginpb.Message) *delivery.Message {
 	m := &delivery.Message{
 		RunID:          p.GetRunId(),
 		Owner:          p.GetOwner(),
@@ -135,8 +136,8 @@ func messageFromPB(p *pluginpb.Message) *delivery.Message {
 	return m
 }
 
-// progressToPB returns the wire form of a progress report.
-func progressToPB(counters map[string]int64) *pluginpb.RunEvent {
+// ProgressToPB returns the wire form of a progress report.
+func ProgressToPB(counters map[string]int64) *pluginpb.RunEvent {
 	return &pluginpb.RunEvent{Event: &pluginpb.RunEvent_Progress{
 		Progress: &pluginpb.Progress{Counters: maps.Clone(counters)},
 	}}
