@@ -29,13 +29,14 @@
 //	enqueue {agent}   PRODUCER  an Enqueue, a "run now", a webhook's run: child of the caller's span
 //	                            (the webhook request's, see Middleware); operation type send
 //	fire {agent}      PRODUCER  a schedule's tick: the root of its run's trace; operation type create
-//	claim {agent}     CLIENT    this node claimed the run; operation type receive
 //	process {agent}   CONSUMER  one per attempt: the agent runs under it, so its own spans nest
-//	                            below; attempt, retry and outcome as attributes
+//	                            below; attempt, retry, outcome and how long the claim that
+//	                            gave this node the run took (herald.claim.duration, seconds)
+//	                            as attributes
 //	deliver {channel} CLIENT    one per delivery attempt; an HTTP deliverer (delivery/httppost)
 //	                            sends its traceparent
 //
-// The claim, process and deliver spans are children of the stored enqueue
+// The process and deliver spans are children of the stored enqueue
 // (or fire) span, and the process span also links to it. The messaging
 // conventions let a consumer parent its process span on the creation
 // context when it handles one message at a time, as a Herald worker does,
@@ -44,6 +45,11 @@
 // delivery, on any node; link, so that tools that follow links see the
 // producer too. The retried attempts of a run are separate process spans
 // of that one trace.
+//
+// There is no span for the claim: a claim takes a batch of runs in one
+// store call, and a span per run for it cost more than the rest of a run's
+// tracing; its duration is an attribute of each process span, and the
+// herald.claim.lateness histogram says how long runs waited.
 //
 // No attribute carries a payload, an output, an error message, a secret or
 // a token: only names (agent, channel, schedule id, webhook source), ids,

@@ -11,10 +11,9 @@ import (
 // agent: the span names and the attributes that do not change from run to
 // run. Agent names are few (those registered), so the cache stays small.
 type agentSpans struct {
-	enqueue, fire, claim, process string
-	enqueueAttrs                  trace.SpanStartEventOption // enqueue's fixed attributes
-	fireAttrs                     trace.SpanStartEventOption // fire's
-	claimAttrs                    trace.SpanStartEventOption // claim's
+	enqueue, fire, process string
+	enqueueAttrs           trace.SpanStartEventOption // enqueue's fixed attributes
+	fireAttrs              trace.SpanStartEventOption // fire's
 }
 
 // spanCache holds the agentSpans by agent and the delivery span names by
@@ -34,13 +33,11 @@ func (c *spanCache) agent(a string) *agentSpans {
 	}
 	dest := semconv.MessagingDestinationName(a)
 	s := &agentSpans{
-		enqueue: "enqueue " + a, fire: "fire " + a, claim: "claim " + a, process: "process " + a,
+		enqueue: "enqueue " + a, fire: "fire " + a, process: "process " + a,
 		enqueueAttrs: trace.WithAttributes(system, dest,
 			semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("enqueue")),
 		fireAttrs: trace.WithAttributes(system, dest,
 			semconv.MessagingOperationTypeCreate, semconv.MessagingOperationName("fire")),
-		claimAttrs: trace.WithAttributes(system, dest,
-			semconv.MessagingOperationTypeReceive, semconv.MessagingOperationName("claim")),
 	}
 	v, _ := c.agents.LoadOrStore(a, s)
 	return v.(*agentSpans)

@@ -29,6 +29,7 @@ const (
 	keyDeliveryTry    = attribute.Key("herald.delivery.attempt")
 	keyDeliveryStatus = attribute.Key("herald.delivery.status")
 	keyRunID          = attribute.Key("herald.run.id")
+	keyClaimTook      = attribute.Key("herald.claim.duration")
 )
 
 // system is messaging.system: Herald's run queue.
@@ -48,11 +49,12 @@ func (o *Observer) Start(ctx context.Context, w scheduler.Work) context.Context 
 		r := w.Run
 		parent := o.parent(r)
 		// One attribute list, made to measure: the SDK copies it.
-		attrs := make([]attribute.KeyValue, 0, 11)
+		attrs := make([]attribute.KeyValue, 0, 12)
 		attrs = append(attrs,
 			system, semconv.MessagingOperationTypeProcess, semconv.MessagingOperationName("process"),
 			semconv.MessagingDestinationName(r.Agent), semconv.MessagingMessageID(r.ID), semconv.MessagingClientID(w.Node),
-			keyRunKind.String(string(r.Kind)), keyRunAttempt.Int(r.Attempt), keyRunMaxAttempts.Int(r.MaxAttempts))
+			keyRunKind.String(string(r.Kind)), keyRunAttempt.Int(r.Attempt), keyRunMaxAttempts.Int(r.MaxAttempts),
+			keyClaimTook.Float64(w.ClaimTook.Seconds()))
 		if r.ScheduleID != "" {
 			attrs = append(attrs, keyScheduleID.String(r.ScheduleID))
 		}
@@ -114,8 +116,7 @@ func (o *Observer) runContext(ctx context.Context, r *store.Run) context.Context
 	return trace.ContextWithRemoteSpanContext(ctx, parent)
 }
 
-// trace ends the spans of the observations that end work, and records the
-// claim spans.
+// trace ends the spans of the observations that end work.
 func (o *Observer) trace(ob scheduler.Observation) {
 	switch ob := ob.(type) {
 	case scheduler.EnqueueObserved:
@@ -131,20 +132,6 @@ func (o *Observer) trace(ob scheduler.Observation) {
 			span.SetStatus(codes.Error, "enqueue failed")
 		}
 		span.End()
-	case scheduler.RunClaimObserved:
-		r := ob.Run
-		end := time.Now()
-		names := o.spans.agent(r.Agent)
-		// The stored context, read under an empty one: its span (if any)
-		// is the parent, with no need to re-wrap it as runContext does.
-		ctx := context.Background()
-		if len(r.TraceContext) > 0 {
-			ctx = o.prop.Extract(ctx, propagation.MapCarrier(r.TraceContext))
-		}
-		_, span := o.tracer.Start(ctx, names.claim, o.spans.client,
-			trace.WithTimestamp(end.Add(-ob.ClaimTook)), names.claimAttrs, trace.WithAttributes(
-				semconv.MessagingMessageID(r.ID), semconv.MessagingClientID(ob.Node), keyRunAttempt.Int(r.Attempt)))
-		span.End(trace.WithTimestamp(end))
 	case scheduler.AttemptObserved:
 		span := started(ob.Context)
 		if span == nil {

@@ -90,6 +90,9 @@ type AttemptWork struct {
 	Run *store.Run
 	// Node is this node's name.
 	Node string
+	// ClaimTook is how long the claim that gave this node the run took
+	// (the store call, for the whole batch it claimed).
+	ClaimTook time.Duration
 }
 
 // DeliveryWork: this node is about to make a delivery attempt of a run's

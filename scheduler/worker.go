@@ -260,7 +260,7 @@ func (w *workers) start(r *store.Run, sent, claimed time.Time, took time.Duratio
 			ClaimTook: took, Node: w.s.cfg.Node})
 		actx := ctx
 		if t := w.s.tracer; t != nil {
-			actx = t.Start(ctx, AttemptWork{Run: r, Node: w.s.cfg.Node})
+			actx = t.Start(ctx, AttemptWork{Run: r, Node: w.s.cfg.Node, ClaimTook: took})
 		}
 		clock := w.s.cfg.Clock
 		began := clock.Now()
