@@ -21,20 +21,20 @@ type Func func(ctx context.Context, task *Task) (*Result, error)
 // Run calls f(ctx, task).
 func (f Func) Run(ctx context.Context, task *Task) (*Result, error) { return f(ctx, task) }
 
-// TriggerKind says how the run came to be; the values equal the store's run
+// RunKind says how the run came to be; the values equal the store's run
 // kinds.
-type TriggerKind string
+type RunKind string
 
-// Trigger kinds.
+// Run kinds.
 const (
-	// TriggerSchedule is a schedule's tick; Task.ScheduledFor is the tick.
-	TriggerSchedule TriggerKind = "schedule"
-	// TriggerManual is a "run now" of a schedule.
-	TriggerManual TriggerKind = "manual"
-	// TriggerWebhook is the run of a webhook event; Task.Event is set.
-	TriggerWebhook TriggerKind = "webhook"
-	// TriggerEnqueue is ad hoc work enqueued by code.
-	TriggerEnqueue TriggerKind = "enqueue"
+	// RunKindSchedule is a schedule's tick; Task.ScheduledFor is the tick.
+	RunKindSchedule RunKind = "schedule"
+	// RunKindManual is a "run now" of a schedule.
+	RunKindManual RunKind = "manual"
+	// RunKindWebhook is the run of a webhook event; Task.Event is set.
+	RunKindWebhook RunKind = "webhook"
+	// RunKindEnqueue is ad hoc work enqueued by code.
+	RunKindEnqueue RunKind = "enqueue"
 )
 
 // Task is one attempt of a run, as the scheduler hands it to an agent.
@@ -49,8 +49,8 @@ type Task struct {
 	ScheduleID string
 	// Payload is the run's JSON input; it may be empty.
 	Payload json.RawMessage
-	// Trigger says how the run came to be.
-	Trigger TriggerKind
+	// Kind says how the run came to be.
+	Kind RunKind
 	// ScheduledFor is the tick of a schedule run, zero otherwise.
 	ScheduledFor time.Time
 	// Attempt is the 1-based number of this attempt.

@@ -32,16 +32,16 @@ func sleeper() agent.Agent {
 		var p sleepPayload
 		if len(task.Payload) > 0 {
 			if err := json.Unmarshal(task.Payload, &p); err != nil {
-				return nil, agent.NoRetry(fmt.Errorf("sleeper: payload: %w", err))
+				return nil, agent.Permanent(fmt.Errorf("sleeper: payload: %w", err))
 			}
 		}
 		d, err := parseDuration(p.Sleep)
 		if err != nil {
-			return nil, agent.NoRetry(fmt.Errorf("sleeper: payload sleep: %w", err))
+			return nil, agent.Permanent(fmt.Errorf("sleeper: payload sleep: %w", err))
 		}
 		retry, err := parseDuration(p.RetryAfter)
 		if err != nil {
-			return nil, agent.NoRetry(fmt.Errorf("sleeper: payload retry_after: %w", err))
+			return nil, agent.Permanent(fmt.Errorf("sleeper: payload retry_after: %w", err))
 		}
 		if err := task.Progress.Report(ctx, map[string]int64{"sleeps": 1}); err != nil {
 			return nil, fmt.Errorf("sleeper: report: %w", err)
@@ -83,8 +83,8 @@ var sleeperCases = agenttest.Cases{
 	Failures: []agenttest.Failure{
 		{Name: "transient", Payload: json.RawMessage(`{"fail":"flaky"}`)},
 		{Name: "retry_after", Payload: json.RawMessage(`{"fail":"busy","retry_after":"2s"}`), RetryAfter: 2 * time.Second},
-		{Name: "bad_payload", Payload: json.RawMessage(`{"sleep":"forever"}`), NoRetry: true},
-		{Name: "not_an_object", Payload: json.RawMessage(`[1,2]`), NoRetry: true},
+		{Name: "bad_payload", Payload: json.RawMessage(`{"sleep":"forever"}`), Permanent: true},
+		{Name: "not_an_object", Payload: json.RawMessage(`[1,2]`), Permanent: true},
 	},
 }
 
@@ -176,8 +176,8 @@ var brokenAgents = map[string]struct {
 			}
 			return nil, nil
 		}),
-		cases: agenttest.Cases{Failures: []agenttest.Failure{{Name: "bad", Payload: json.RawMessage(`{}`), NoRetry: true}}},
-		want:  "IsNoRetry(bad payload) = false, want true",
+		cases: agenttest.Cases{Failures: []agenttest.Failure{{Name: "bad", Payload: json.RawMessage(`{}`), Permanent: true}}},
+		want:  "IsPermanent(bad payload) = false, want true",
 	},
 	"wrong_retry_delay": {
 		agent: agent.Func(func(ctx context.Context, task *agent.Task) (*agent.Result, error) {

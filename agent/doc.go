@@ -22,7 +22,7 @@
 //
 // An error from Run fails the attempt. The scheduler retries it, with
 // backoff, until Task.MaxAttempts is reached, unless the error says
-// otherwise: wrap it with NoRetry when retrying cannot help (the payload is
+// otherwise: wrap it with Permanent when retrying cannot help (the payload is
 // malformed, the input is refused), or with RetryAfter when the other side
 // asked to wait (a rate limit). Both wrappers keep the wrapped error's text
 // and identity, and survive further wrapping with fmt.Errorf and %w. An

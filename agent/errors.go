@@ -13,20 +13,20 @@ var (
 	ErrDuplicate = errors.New("agent: name already registered")
 )
 
-// NoRetry wraps err so the scheduler fails the run at once instead of
+// Permanent wraps err so the scheduler fails the run at once instead of
 // retrying. nil stays nil. The result's text is err's text, and errors.Is and
 // errors.As see through it to err.
-func NoRetry(err error) error {
+func Permanent(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &noRetryError{err: err}
+	return &permanentError{err: err}
 }
 
-// IsNoRetry reports whether err (anywhere in its chain) was wrapped by
-// NoRetry.
-func IsNoRetry(err error) bool {
-	_, ok := errors.AsType[*noRetryError](err)
+// IsPermanent reports whether err (anywhere in its chain) was wrapped by
+// Permanent.
+func IsPermanent(err error) bool {
+	_, ok := errors.AsType[*permanentError](err)
 	return ok
 }
 
@@ -52,11 +52,11 @@ func RetryDelay(err error) (time.Duration, bool) {
 	return e.d, true
 }
 
-// noRetryError is the error of NoRetry.
-type noRetryError struct{ err error }
+// permanentError is the error of Permanent.
+type permanentError struct{ err error }
 
-func (e *noRetryError) Error() string { return e.err.Error() }
-func (e *noRetryError) Unwrap() error { return e.err }
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
 
 // retryAfterError is the error of RetryAfter.
 type retryAfterError struct {

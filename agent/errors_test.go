@@ -11,14 +11,14 @@ import (
 )
 
 func TestErrorWrappersNil(t *testing.T) {
-	if err := agent.NoRetry(nil); err != nil {
-		t.Errorf("NoRetry(nil) = %v", err)
+	if err := agent.Permanent(nil); err != nil {
+		t.Errorf("Permanent(nil) = %v", err)
 	}
 	if err := agent.RetryAfter(nil, time.Second); err != nil {
 		t.Errorf("RetryAfter(nil) = %v", err)
 	}
-	if agent.IsNoRetry(nil) {
-		t.Error("IsNoRetry(nil) = true")
+	if agent.IsPermanent(nil) {
+		t.Error("IsPermanent(nil) = true")
 	}
 	if d, ok := agent.RetryDelay(nil); ok {
 		t.Errorf("RetryDelay(nil) = %v, true", d)
@@ -36,12 +36,12 @@ func TestErrorWrappers(t *testing.T) {
 		delayOK bool
 	}{
 		{name: "plain", err: base, text: base.Error()},
-		{name: "no retry", err: agent.NoRetry(base), text: base.Error(), noRetry: true},
+		{name: "no retry", err: agent.Permanent(base), text: base.Error(), noRetry: true},
 		{name: "retry after", err: agent.RetryAfter(base, time.Minute), text: base.Error(), delay: time.Minute, delayOK: true},
 		{name: "retry after zero", err: agent.RetryAfter(base, 0), text: base.Error(), delayOK: true},
 		{name: "retry after negative", err: agent.RetryAfter(base, -time.Second), text: base.Error(), delayOK: true},
 		{
-			name: "wrapped no retry", err: fmt.Errorf("fetch: %w", agent.NoRetry(base)),
+			name: "wrapped no retry", err: fmt.Errorf("fetch: %w", agent.Permanent(base)),
 			text: "fetch: " + base.Error(), noRetry: true,
 		},
 		{
@@ -49,7 +49,7 @@ func TestErrorWrappers(t *testing.T) {
 			text: "fetch: " + base.Error(), delay: time.Second, delayOK: true,
 		},
 		{
-			name: "both", err: agent.RetryAfter(agent.NoRetry(base), time.Second),
+			name: "both", err: agent.RetryAfter(agent.Permanent(base), time.Second),
 			text: base.Error(), noRetry: true, delay: time.Second, delayOK: true,
 		},
 		{
@@ -57,7 +57,7 @@ func TestErrorWrappers(t *testing.T) {
 			text: "again: " + base.Error(), delay: time.Second, delayOK: true,
 		},
 		{
-			name: "joined", err: errors.Join(errors.New("first"), agent.NoRetry(agent.RetryAfter(base, time.Second))),
+			name: "joined", err: errors.Join(errors.New("first"), agent.Permanent(agent.RetryAfter(base, time.Second))),
 			text: "first\n" + base.Error(), noRetry: true, delay: time.Second, delayOK: true,
 		},
 	} {
@@ -71,8 +71,8 @@ func TestErrorWrappers(t *testing.T) {
 			if pe, ok := errors.AsType[*fs.PathError](tc.err); !ok || pe != base {
 				t.Errorf("errors.As(%v, *fs.PathError) = %v, %t; want the wrapped error", tc.err, pe, ok)
 			}
-			if got := agent.IsNoRetry(tc.err); got != tc.noRetry {
-				t.Errorf("IsNoRetry = %t, want %t", got, tc.noRetry)
+			if got := agent.IsPermanent(tc.err); got != tc.noRetry {
+				t.Errorf("IsPermanent = %t, want %t", got, tc.noRetry)
 			}
 			if d, ok := agent.RetryDelay(tc.err); d != tc.delay || ok != tc.delayOK {
 				t.Errorf("RetryDelay = %v, %t; want %v, %t", d, ok, tc.delay, tc.delayOK)
@@ -85,9 +85,9 @@ func TestErrorWrappers(t *testing.T) {
 // still matches its sentinel.
 func TestErrorWrappersKeepSentinels(t *testing.T) {
 	_, err := agent.NewRegistry().Lookup("missing")
-	err = agent.NoRetry(err)
-	if !errors.Is(err, agent.ErrUnknown) || !agent.IsNoRetry(err) {
-		t.Errorf("NoRetry(Lookup error) = %v: Is ErrUnknown %t, IsNoRetry %t", err,
-			errors.Is(err, agent.ErrUnknown), agent.IsNoRetry(err))
+	err = agent.Permanent(err)
+	if !errors.Is(err, agent.ErrUnknown) || !agent.IsPermanent(err) {
+		t.Errorf("Permanent(Lookup error) = %v: Is ErrUnknown %t, IsPermanent %t", err,
+			errors.Is(err, agent.ErrUnknown), agent.IsPermanent(err))
 	}
 }

@@ -17,7 +17,7 @@ func Example() {
 	reg.MustRegister("greet", agent.Func(func(ctx context.Context, task *agent.Task) (*agent.Result, error) {
 		var in struct{ Name string }
 		if err := json.Unmarshal(task.Payload, &in); err != nil {
-			return nil, agent.NoRetry(fmt.Errorf("greet: payload: %w", err))
+			return nil, agent.Permanent(fmt.Errorf("greet: payload: %w", err))
 		}
 		if err := task.Progress.Report(ctx, map[string]int64{"greeted": 1}); err != nil {
 			return nil, err
@@ -41,7 +41,7 @@ func Example() {
 		RunID:       "run-1",
 		Agent:       "greet",
 		Payload:     json.RawMessage(`{"name":"ops"}`),
-		Trigger:     agent.TriggerEnqueue,
+		Kind:        agent.RunKindEnqueue,
 		Attempt:     1,
 		MaxAttempts: 3,
 		Progress: agent.ReporterFunc(func(_ context.Context, counters map[string]int64) error {
@@ -66,7 +66,7 @@ func Example() {
 	// agent: unknown agent "missing" true
 }
 
-// How a scheduler reads an agent's error: NoRetry and RetryAfter keep the
+// How a scheduler reads an agent's error: Permanent and RetryAfter keep the
 // error's text and survive wrapping.
 func ExampleRetryAfter() {
 	errRateLimited := errors.New("rate limited")
@@ -75,7 +75,7 @@ func ExampleRetryAfter() {
 	d, ok := agent.RetryDelay(err)
 	fmt.Println(err)
 	fmt.Println("retry after:", d, ok)
-	fmt.Println("no retry:", agent.IsNoRetry(err))
+	fmt.Println("no retry:", agent.IsPermanent(err))
 	fmt.Println("is rate limited:", errors.Is(err, errRateLimited))
 	// Output:
 	// fetch page 3: rate limited
@@ -84,10 +84,10 @@ func ExampleRetryAfter() {
 	// is rate limited: true
 }
 
-func ExampleNoRetry() {
-	err := agent.NoRetry(fmt.Errorf("report: unknown metric %q", "revenu"))
+func ExamplePermanent() {
+	err := agent.Permanent(fmt.Errorf("report: unknown metric %q", "revenu"))
 	fmt.Println(err)
-	fmt.Println("no retry:", agent.IsNoRetry(fmt.Errorf("run: %w", err)))
+	fmt.Println("no retry:", agent.IsPermanent(fmt.Errorf("run: %w", err)))
 	// Output:
 	// report: unknown metric "revenu"
 	// no retry: true

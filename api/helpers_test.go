@@ -72,7 +72,7 @@ func newFixture(t *testing.T, opts ...fixtureOptions) *fixture {
 		}))
 	}
 	router := delivery.NewRouter()
-	router.MustHandle("log", delivery.Func(func(context.Context, *delivery.Message) error { return nil }))
+	router.MustRegister("log", delivery.Func(func(context.Context, *delivery.Message) error { return nil }))
 	f.h = schedulertest.New(t, scheduler.Config{Agents: agents, Delivery: router, Policy: o.policy, ShutdownGrace: time.Second})
 	t.Cleanup(func() {
 		select {

@@ -188,12 +188,12 @@ type ChannelFailure struct {
 func (a *Agent) Run(ctx context.Context, task *agent.Task) (*agent.Result, error) {
 	p, err := ParsePayload(task.Payload)
 	if err != nil {
-		return nil, agent.NoRetry(fmt.Errorf("backfill: payload: %w", err))
+		return nil, agent.Permanent(fmt.Errorf("backfill: payload: %w", err))
 	}
 	src, err := a.cfg.Workspaces.Open(ctx, task.Owner, p.WorkspaceID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, agent.NoRetry(fmt.Errorf("backfill: workspace %q: not found", p.WorkspaceID))
+			return nil, agent.Permanent(fmt.Errorf("backfill: workspace %q: not found", p.WorkspaceID))
 		}
 		return nil, fmt.Errorf("backfill: workspace %q: %w", p.WorkspaceID, err)
 	}
@@ -255,7 +255,7 @@ type run struct {
 func (r *run) fail(err error) error {
 	err = fmt.Errorf("backfill: workspace %s: %w", r.p.WorkspaceID, err)
 	if errors.Is(err, ErrWorkspace) {
-		return agent.NoRetry(err)
+		return agent.Permanent(err)
 	}
 	return err
 }

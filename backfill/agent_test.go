@@ -349,8 +349,8 @@ func checkWorkspaceError(t *testing.T, err error, code string) {
 		t.Fatalf("run succeeded, want it to fail with %s", code)
 	case !errors.Is(err, backfill.ErrWorkspace):
 		t.Errorf("error %q does not match backfill.ErrWorkspace", err)
-	case !agent.IsNoRetry(err):
-		t.Errorf("error %q is not agent.NoRetry", err)
+	case !agent.IsPermanent(err):
+		t.Errorf("error %q is not agent.Permanent", err)
 	case !strings.Contains(err.Error(), code) || !strings.Contains(err.Error(), workspaceID):
 		t.Errorf("error %q does not say %s of workspace %s", err, code, workspaceID)
 	}
@@ -553,8 +553,8 @@ func TestWindow(t *testing.T) {
 		f := newFixture(t, baseWorkspace())
 		r := f.run(t.Context(), payload(`"days_to_backfill":3,"since":"2025-05-01T00:00:00Z"`))
 		var ve *store.ValidationError
-		if r.err == nil || !agent.IsNoRetry(r.err) || !errors.As(r.err, &ve) || ve.Field != "since" {
-			t.Errorf("run = %v, want a NoRetry validation error on since", r.err)
+		if r.err == nil || !agent.IsPermanent(r.err) || !errors.As(r.err, &ve) || ve.Field != "since" {
+			t.Errorf("run = %v, want a Permanent validation error on since", r.err)
 		}
 		if n := f.server.Count(""); n != 0 {
 			t.Errorf("%d requests made for a refused payload", n)
@@ -603,8 +603,8 @@ func TestWindow(t *testing.T) {
 	t.Run("unknown workspace", func(t *testing.T) {
 		f := newFixture(t, baseWorkspace())
 		r := f.run(t.Context(), `{"workspace_id":"T0OTHER"}`)
-		if r.err == nil || !agent.IsNoRetry(r.err) || !strings.Contains(r.err.Error(), "T0OTHER") {
-			t.Errorf("run = %v, want a NoRetry error naming the workspace", r.err)
+		if r.err == nil || !agent.IsPermanent(r.err) || !strings.Contains(r.err.Error(), "T0OTHER") {
+			t.Errorf("run = %v, want a Permanent error naming the workspace", r.err)
 		}
 	})
 }

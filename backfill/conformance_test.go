@@ -48,10 +48,10 @@ func TestConformance(t *testing.T) {
 		Payload: json.RawMessage(payloadDefault),
 		OK:      json.RawMessage(payload(`"include_all_channels":false,"channel_ids":["C0EMPTY"]`)),
 		Failures: []agenttest.Failure{
-			{Name: "no workspace", Payload: json.RawMessage(`{}`), NoRetry: true},
-			{Name: "unknown workspace", Payload: json.RawMessage(`{"workspace_id":"T0OTHER"}`), NoRetry: true},
-			{Name: "days and since", Payload: json.RawMessage(payload(`"days_to_backfill":3,"since":"2025-01-01T00:00:00Z"`)), NoRetry: true},
-			{Name: "unknown field", Payload: json.RawMessage(payload(`"channels":["C1"]`)), NoRetry: true},
+			{Name: "no workspace", Payload: json.RawMessage(`{}`), Permanent: true},
+			{Name: "unknown workspace", Payload: json.RawMessage(`{"workspace_id":"T0OTHER"}`), Permanent: true},
+			{Name: "days and since", Payload: json.RawMessage(payload(`"days_to_backfill":3,"since":"2025-01-01T00:00:00Z"`)), Permanent: true},
+			{Name: "unknown field", Payload: json.RawMessage(payload(`"channels":["C1"]`)), Permanent: true},
 		},
 	})
 }

@@ -307,7 +307,7 @@ func (f *fixture) run(ctx context.Context, payload string) *result {
 	r := &result{}
 	var mu sync.Mutex
 	task := &agent.Task{RunID: "run-1", Owner: owner, Agent: backfill.AgentName, Payload: json.RawMessage(payload),
-		Trigger: agent.TriggerEnqueue, Attempt: 1, MaxAttempts: 3,
+		Kind: agent.RunKindEnqueue, Attempt: 1, MaxAttempts: 3,
 		Progress: agent.ReporterFunc(func(_ context.Context, counters map[string]int64) error {
 			mu.Lock()
 			r.progress = append(r.progress, cloneCounters(counters))

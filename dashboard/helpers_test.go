@@ -89,10 +89,10 @@ func newFixture(t testing.TB, opts ...fixtureOptions) *fixture {
 		return &agent.Result{Summary: "collected 1000 messages"}, nil
 	}))
 	agents.MustRegister("fail", agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
-		return nil, agent.NoRetry(errString("the upstream said no"))
+		return nil, agent.Permanent(errString("the upstream said no"))
 	}))
 	router := delivery.NewRouter()
-	router.MustHandle("log", delivery.Func(func(context.Context, *delivery.Message) error { return nil }))
+	router.MustRegister("log", delivery.Func(func(context.Context, *delivery.Message) error { return nil }))
 	f.h = schedulertest.New(t, scheduler.Config{Agents: agents, Delivery: router, ShutdownGrace: time.Second})
 	t.Cleanup(func() { close(stop) })
 	tokens, err := auth.NewTokens([]auth.Token{

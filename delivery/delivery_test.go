@@ -105,7 +105,7 @@ func TestConformanceRouter(t *testing.T) {
 	in := newInbox()
 	deliverytest.Run(t, func(*testing.T) delivery.Deliverer {
 		r := delivery.NewRouter()
-		r.MustHandle("inbox", in)
+		r.MustRegister("inbox", in)
 		return r
 	}, inboxCases(in))
 }

@@ -13,7 +13,7 @@ import (
 // message per target, errors classified for retries.
 func Example() {
 	r := delivery.NewRouter()
-	r.MustHandle("log", delivery.Func(func(ctx context.Context, m *delivery.Message) error {
+	r.MustRegister("log", delivery.Func(func(ctx context.Context, m *delivery.Message) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

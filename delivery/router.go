@@ -22,11 +22,11 @@ func NewRouter() *Router {
 	return &Router{channels: make(map[string]Deliverer)}
 }
 
-// Handle registers d for channel. Channel names match
+// Register registers d for channel. Channel names match
 // ^[a-z0-9][a-z0-9_.-]{0,62}$; a bad name, a nil deliverer or a taken name is
 // an error (one matching ErrDuplicate for a taken name), and nothing is
 // registered.
-func (r *Router) Handle(channel string, d Deliverer) error {
+func (r *Router) Register(channel string, d Deliverer) error {
 	if !validName(channel) {
 		return fmt.Errorf("delivery: handle %q: channel name must match %s", channel, namePattern)
 	}
@@ -45,9 +45,9 @@ func (r *Router) Handle(channel string, d Deliverer) error {
 	return nil
 }
 
-// MustHandle is Handle that panics on error, for wiring code.
-func (r *Router) MustHandle(channel string, d Deliverer) {
-	if err := r.Handle(channel, d); err != nil {
+// MustRegister is Register that panics on error, for wiring code.
+func (r *Router) MustRegister(channel string, d Deliverer) {
+	if err := r.Register(channel, d); err != nil {
 		panic(err)
 	}
 }

@@ -39,75 +39,75 @@ func TestRouterChannelNames(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%q", tc.name), func(t *testing.T) {
 			r := delivery.NewRouter()
-			err := r.Handle(tc.name, discard)
+			err := r.Register(tc.name, discard)
 			if (err == nil) != tc.ok {
-				t.Fatalf("Handle(%q) = %v, want ok %t", tc.name, err, tc.ok)
+				t.Fatalf("Register(%q) = %v, want ok %t", tc.name, err, tc.ok)
 			}
 			if err != nil {
 				if errors.Is(err, delivery.ErrDuplicate) {
-					t.Errorf("Handle(%q) = %v, want an error not matching ErrDuplicate", tc.name, err)
+					t.Errorf("Register(%q) = %v, want an error not matching ErrDuplicate", tc.name, err)
 				}
 				if len(r.Channels()) != 0 {
-					t.Errorf("Channels() = %q after a refused Handle, want none", r.Channels())
+					t.Errorf("Channels() = %q after a refused Register, want none", r.Channels())
 				}
 				return
 			}
 			if _, err := r.Lookup(tc.name); err != nil {
-				t.Errorf("Lookup(%q) = %v after Handle", tc.name, err)
+				t.Errorf("Lookup(%q) = %v after Register", tc.name, err)
 			}
 		})
 	}
 }
 
-func TestRouterHandle(t *testing.T) {
+func TestRouterRegister(t *testing.T) {
 	t.Run("nil deliverer", func(t *testing.T) {
 		r := delivery.NewRouter()
 		for _, d := range []delivery.Deliverer{nil, delivery.Func(nil)} {
-			if err := r.Handle("slack", d); err == nil || !strings.Contains(err.Error(), "nil deliverer") {
-				t.Errorf("Handle(slack, %#v) = %v, want a nil deliverer error", d, err)
+			if err := r.Register("slack", d); err == nil || !strings.Contains(err.Error(), "nil deliverer") {
+				t.Errorf("Register(slack, %#v) = %v, want a nil deliverer error", d, err)
 			}
 		}
 		if got := r.Channels(); len(got) != 0 {
-			t.Errorf("Channels() = %q after refused Handles", got)
+			t.Errorf("Channels() = %q after refused Registers", got)
 		}
 	})
 
 	t.Run("duplicate", func(t *testing.T) {
 		r := delivery.NewRouter()
 		var first bool
-		r.MustHandle("slack", delivery.Func(func(context.Context, *delivery.Message) error {
+		r.MustRegister("slack", delivery.Func(func(context.Context, *delivery.Message) error {
 			first = true
 			return nil
 		}))
-		err := r.Handle("slack", discard)
+		err := r.Register("slack", discard)
 		if !errors.Is(err, delivery.ErrDuplicate) || !strings.Contains(err.Error(), `"slack"`) {
-			t.Fatalf("second Handle(slack) = %v, want ErrDuplicate naming slack", err)
+			t.Fatalf("second Register(slack) = %v, want ErrDuplicate naming slack", err)
 		}
 		if err := r.Deliver(t.Context(), &delivery.Message{Target: delivery.Target{Channel: "slack"}}); err != nil {
 			t.Fatal(err)
 		}
 		if !first {
-			t.Error("Deliver after a duplicate Handle did not reach the first deliverer")
+			t.Error("Deliver after a duplicate Register did not reach the first deliverer")
 		}
 	})
 
 	t.Run("must", func(t *testing.T) {
 		r := delivery.NewRouter()
-		r.MustHandle("slack", discard)
+		r.MustRegister("slack", discard)
 		defer func() {
 			err, _ := recover().(error)
 			if !errors.Is(err, delivery.ErrDuplicate) {
-				t.Errorf("MustHandle(slack) twice panicked with %v, want ErrDuplicate", err)
+				t.Errorf("MustRegister(slack) twice panicked with %v, want ErrDuplicate", err)
 			}
 		}()
-		r.MustHandle("slack", discard)
-		t.Error("MustHandle(slack) twice did not panic")
+		r.MustRegister("slack", discard)
+		t.Error("MustRegister(slack) twice did not panic")
 	})
 }
 
 func TestRouterLookup(t *testing.T) {
 	r := delivery.NewRouter()
-	r.MustHandle("slack", discard)
+	r.MustRegister("slack", discard)
 	if d, err := r.Lookup("slack"); err != nil || d == nil {
 		t.Fatalf("Lookup(slack) = %v, %v", d, err)
 	}
@@ -130,13 +130,13 @@ func TestRouterDeliver(t *testing.T) {
 	r := delivery.NewRouter()
 	var got []string
 	var mu sync.Mutex
-	r.MustHandle("log", delivery.Func(func(_ context.Context, m *delivery.Message) error {
+	r.MustRegister("log", delivery.Func(func(_ context.Context, m *delivery.Message) error {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, m.Target.To+": "+m.Subject)
 		return nil
 	}))
-	r.MustHandle("slack", delivery.Func(func(context.Context, *delivery.Message) error { return errDown }))
+	r.MustRegister("slack", delivery.Func(func(context.Context, *delivery.Message) error { return errDown }))
 
 	if err := r.Deliver(t.Context(), &delivery.Message{Target: delivery.Target{Channel: "log", To: "ops"}, Subject: "done"}); err != nil {
 		t.Fatalf("Deliver(log) = %v", err)
@@ -162,7 +162,7 @@ func TestRouterChannelsSorted(t *testing.T) {
 		t.Errorf("Channels() of an empty router = %q", got)
 	}
 	for _, name := range []string{"teams", "email", "slack", "http"} {
-		r.MustHandle(name, discard)
+		r.MustRegister(name, discard)
 	}
 	want := []string{"email", "http", "slack", "teams"}
 	if got := r.Channels(); !slices.Equal(got, want) {
@@ -179,8 +179,8 @@ func TestRouterConcurrent(t *testing.T) {
 	for i := range n {
 		name := fmt.Sprintf("channel%02d", i)
 		wg.Go(func() {
-			if err := r.Handle(name, discard); err != nil {
-				t.Errorf("Handle(%s) = %v", name, err)
+			if err := r.Register(name, discard); err != nil {
+				t.Errorf("Register(%s) = %v", name, err)
 			}
 			if err := r.Deliver(t.Context(), &delivery.Message{Target: delivery.Target{Channel: name}}); err != nil {
 				t.Errorf("Deliver(%s) = %v", name, err)
@@ -188,8 +188,8 @@ func TestRouterConcurrent(t *testing.T) {
 			_ = r.Channels()
 		})
 		wg.Go(func() {
-			if err := r.Handle("shared", discard); err != nil && !errors.Is(err, delivery.ErrDuplicate) {
-				t.Errorf("Handle(shared) = %v", err)
+			if err := r.Register("shared", discard); err != nil && !errors.Is(err, delivery.ErrDuplicate) {
+				t.Errorf("Register(shared) = %v", err)
 			}
 		})
 	}

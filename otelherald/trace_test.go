@@ -84,7 +84,7 @@ func testTraceAcrossNodes(t *testing.T, dsn string) {
 		agents := agent.NewRegistry()
 		agents.MustRegister("flaky", flaky)
 		router := delivery.NewRouter()
-		router.MustHandle("loopback", deliver)
+		router.MustRegister("loopback", deliver)
 		s, err := scheduler.New(st, scheduler.Config{Node: name, Agents: agents, Delivery: router, Observer: obs,
 			Retry: scheduler.RetryPolicy{MaxAttempts: 2, Base: time.Millisecond, Max: time.Millisecond}, PollInterval: 20 * time.Millisecond})
 		if err != nil {

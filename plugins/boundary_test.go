@@ -33,7 +33,7 @@ func kit(t *testing.T, cfg plugins.Config) (*plugins.Manager, agent.Agent, deliv
 }
 
 func task(payload string) *agent.Task {
-	return &agent.Task{RunID: "r1", Owner: "o", Agent: "kit", Payload: json.RawMessage(payload), Trigger: agent.TriggerEnqueue, Attempt: 1, MaxAttempts: 3}
+	return &agent.Task{RunID: "r1", Owner: "o", Agent: "kit", Payload: json.RawMessage(payload), Kind: agent.RunKindEnqueue, Attempt: 1, MaxAttempts: 3}
 }
 
 // TestErrorCodes checks that each error classification survives the
@@ -64,8 +64,8 @@ func TestErrorCodes(t *testing.T) {
 				if want := "testkit: failed as asked (" + tc.code + ")"; tc.is == nil && err.Error() != want {
 					t.Errorf("error text %q, want %q", err, want)
 				}
-				if got := agent.IsNoRetry(err); got != tc.noRetry {
-					t.Errorf("IsNoRetry(%v) = %t, want %t", err, got, tc.noRetry)
+				if got := agent.IsPermanent(err); got != tc.noRetry {
+					t.Errorf("IsPermanent(%v) = %t, want %t", err, got, tc.noRetry)
 				}
 				d, ok := agent.RetryDelay(err)
 				switch {
@@ -87,7 +87,7 @@ func TestErrorCodes(t *testing.T) {
 		}
 		t.Run("agent/panic", func(t *testing.T) {
 			_, err := a.Run(ctx, task(`{"op":"panic"}`))
-			if err == nil || agent.IsNoRetry(err) || !strings.Contains(err.Error(), `plugin "testkit" failed`) || !strings.Contains(err.Error(), "asked to panic") {
+			if err == nil || agent.IsPermanent(err) || !strings.Contains(err.Error(), `plugin "testkit" failed`) || !strings.Contains(err.Error(), "asked to panic") {
 				t.Errorf("Run(panic) = %v, want a transient error naming the plugin and the panic", err)
 			}
 		})

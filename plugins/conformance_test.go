@@ -30,8 +30,8 @@ func TestAgentConformance(t *testing.T) {
 		Payload: json.RawMessage(`{"text":"one\ntwo three\nfour\n","pace":"1s"}`),
 		OK:      json.RawMessage(`{"text":"one two\nthree\n"}`),
 		Failures: []agenttest.Failure{
-			{Name: "no text", Payload: json.RawMessage(`{}`), NoRetry: true},
-			{Name: "bad payload", Payload: json.RawMessage(`[1]`), NoRetry: true},
+			{Name: "no text", Payload: json.RawMessage(`{}`), Permanent: true},
+			{Name: "bad payload", Payload: json.RawMessage(`[1]`), Permanent: true},
 		},
 	})
 }
@@ -46,7 +46,7 @@ func TestAgentConformanceTestkit(t *testing.T) {
 		OK:      json.RawMessage(`{"op":"ok"}`),
 		Failures: []agenttest.Failure{
 			{Name: "transient", Payload: json.RawMessage(`{"op":"fail","code":"transient"}`)},
-			{Name: "permanent", Payload: json.RawMessage(`{"op":"fail","code":"permanent"}`), NoRetry: true},
+			{Name: "permanent", Payload: json.RawMessage(`{"op":"fail","code":"permanent"}`), Permanent: true},
 			{Name: "retry after", Payload: json.RawMessage(`{"op":"fail","code":"retry_after"}`), RetryAfter: 1500 * time.Millisecond},
 			{Name: "panic", Payload: json.RawMessage(`{"op":"panic"}`)},
 		},

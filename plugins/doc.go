@@ -21,7 +21,7 @@
 //		registry.MustRegister(name, a)
 //	}
 //	for name, d := range m.Deliverers() {
-//		router.MustHandle(name, d)
+//		router.MustRegister(name, d)
 //	}
 //
 // # What crosses the boundary
@@ -31,7 +31,7 @@
 // delivery.Message. Cancellation and deadlines cross with the call: cancel
 // a run and the plugin's context ends at once, and the run's deadline is
 // the plugin's. Errors cross as codes and
-// come back as the same Go errors: agent.NoRetry and delivery.Permanent
+// come back as the same Go errors: agent.Permanent and delivery.Permanent
 // stay what they were, RetryAfter keeps its delay, a context error still
 // matches context.Canceled or context.DeadlineExceeded, and the text is the
 // plugin's (a *RemoteError). A plugin that panics fails the call with a

@@ -31,7 +31,7 @@ var (
 
 // RemoteError is an error an agent or a deliverer returned inside its
 // plugin process, brought back to the host. Its text is the plugin's error
-// text. The classification crosses with it: a plugin's agent.NoRetry or
+// text. The classification crosses with it: a plugin's agent.Permanent or
 // delivery.Permanent comes back wrapped the same way, its RetryAfter with
 // the same delay, and a plugin's context error unwraps to the same
 // context.Canceled or context.DeadlineExceeded.
@@ -61,7 +61,7 @@ type errorClass struct {
 // agentErrors and deliveryErrors are the classifications of agent.Agent
 // and delivery.Deliverer errors.
 var (
-	agentErrors    = errorClass{agent.NoRetry, agent.RetryAfter}
+	agentErrors    = errorClass{agent.Permanent, agent.RetryAfter}
 	deliveryErrors = errorClass{delivery.Permanent, delivery.RetryAfter}
 )
 

@@ -34,7 +34,7 @@ func newScheduler(t testing.TB, m *plugins.Manager) *scheduler.Scheduler {
 	}
 	router := delivery.NewRouter()
 	for name, d := range m.Deliverers() {
-		if err := router.Handle(name, d); err != nil {
+		if err := router.Register(name, d); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -87,10 +87,10 @@ func TestPythonAgentConformance(t *testing.T) {
 		Payload: json.RawMessage(`{"text":"one\ntwo three\nfour\n","pace":1}`),
 		OK:      json.RawMessage(`{"text":"one two\nthree\n"}`),
 		Failures: []agenttest.Failure{
-			{Name: "no text", Payload: json.RawMessage(`{}`), NoRetry: true},
-			{Name: "bad payload", Payload: json.RawMessage(`[1]`), NoRetry: true},
-			{Name: "not JSON", Payload: json.RawMessage(`{`), NoRetry: true},
-			{Name: "bad pace", Payload: json.RawMessage(`{"text":"a","pace":"1s"}`), NoRetry: true},
+			{Name: "no text", Payload: json.RawMessage(`{}`), Permanent: true},
+			{Name: "bad payload", Payload: json.RawMessage(`[1]`), Permanent: true},
+			{Name: "not JSON", Payload: json.RawMessage(`{`), Permanent: true},
+			{Name: "bad pace", Payload: json.RawMessage(`{"text":"a","pace":"1s"}`), Permanent: true},
 		},
 	})
 }
@@ -114,7 +114,7 @@ def kit(ctx, task):
     if op == '"none"':
         return None
     if op == '"permanent"':
-        raise herald_plugin.NoRetry("permanent failure")
+        raise herald_plugin.Permanent("permanent failure")
     if op == '"retry_after"':
         raise herald_plugin.RetryAfter(1.5, "busy")
     if op == '"exception"':
@@ -155,7 +155,7 @@ func TestPythonAgentConformanceKit(t *testing.T) {
 		Payload: json.RawMessage(`"sleep"`),
 		OK:      json.RawMessage(`"ok"`),
 		Failures: []agenttest.Failure{
-			{Name: "permanent", Payload: json.RawMessage(`"permanent"`), NoRetry: true},
+			{Name: "permanent", Payload: json.RawMessage(`"permanent"`), Permanent: true},
 			{Name: "retry after", Payload: json.RawMessage(`"retry_after"`), RetryAfter: 1500 * time.Millisecond},
 			{Name: "exception", Payload: json.RawMessage(`"exception"`)},
 			{Name: "exit", Payload: json.RawMessage(`"exit"`)},
@@ -201,7 +201,7 @@ func TestPythonProgress(t *testing.T) {
 	var mu sync.Mutex
 	var got []map[string]int64
 	tk := &agent.Task{
-		RunID: "r1", Owner: "o", Agent: "summarize", Trigger: agent.TriggerEnqueue, Attempt: 1, MaxAttempts: 1,
+		RunID: "r1", Owner: "o", Agent: "summarize", Kind: agent.RunKindEnqueue, Attempt: 1, MaxAttempts: 1,
 		Payload: json.RawMessage(`{"text":"a b a\nc A\n\n"}`),
 		Progress: agent.ReporterFunc(func(_ context.Context, c map[string]int64) error {
 			mu.Lock()
@@ -240,7 +240,7 @@ func TestPythonCancel(t *testing.T) {
 	m := newManager(t, plugins.Config{Plugins: pyPlugins(script), Logger: logs.logger()})
 	running := make(chan struct{}, 1)
 	tk := &agent.Task{
-		RunID: "cancel-me", Owner: "o", Agent: "summarize", Trigger: agent.TriggerEnqueue, Attempt: 1, MaxAttempts: 1,
+		RunID: "cancel-me", Owner: "o", Agent: "summarize", Kind: agent.RunKindEnqueue, Attempt: 1, MaxAttempts: 1,
 		// A thousand lines, 50 ms each: the first report comes soon, the
 		// end only after a minute.
 		Payload: json.RawMessage(`{"text":"` + strings.Repeat(`line\n`, 1000) + `","pace":0.05}`),

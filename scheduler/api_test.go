@@ -61,7 +61,7 @@ func newAPI(t *testing.T, pol scheduler.Policy) (*scheduler.Scheduler, store.Sto
 	st := memstore.New(memstore.Options{})
 	t.Cleanup(func() { st.Close() })
 	router := delivery.NewRouter()
-	router.MustHandle("log", &recorder{})
+	router.MustRegister("log", &recorder{})
 	s, err := scheduler.New(st, scheduler.Config{
 		Agents:   registry(map[string]agent.Agent{"ok": okAgent()}),
 		Delivery: router,

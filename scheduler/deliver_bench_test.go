@@ -112,7 +112,7 @@ func startDeliveryBench(b *testing.B, deliverers map[string]delivery.Deliverer) 
 	b.Cleanup(func() { st.Close() })
 	router := delivery.NewRouter()
 	for name, d := range deliverers {
-		router.MustHandle(name, d)
+		router.MustRegister(name, d)
 	}
 	s, err := scheduler.New(st, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Delivery: router})
 	if err != nil {

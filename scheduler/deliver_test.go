@@ -97,8 +97,8 @@ func TestDeliveryParking(t *testing.T) {
 	const n = 1000
 	b, fresh := newBusy(30*time.Second), make(signalled, 1)
 	router := delivery.NewRouter()
-	router.MustHandle("busy", b)
-	router.MustHandle("fresh", fresh)
+	router.MustRegister("busy", b)
+	router.MustRegister("fresh", fresh)
 	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Delivery: router})
 	runs := make([]*store.Run, n)
 	for i := range runs {
@@ -157,7 +157,7 @@ func TestDeliveryWaitMax(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBusy(tc.wait)
 			router := delivery.NewRouter()
-			router.MustHandle("busy", b)
+			router.MustRegister("busy", b)
 			h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}),
 				Delivery: router, DeliveryWaitMax: tc.waitMax})
 			run := enqueueTo(t, h.Scheduler, "busy", 0)
@@ -212,7 +212,7 @@ func TestDeliveryAttemptsDoNotMultiply(t *testing.T) {
 		t.Fatal(err)
 	}
 	router := delivery.NewRouter()
-	router.MustHandle("teams", d)
+	router.MustRegister("teams", d)
 	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Delivery: router,
 		DeliveryAttempts: 3, Retry: scheduler.RetryPolicy{Base: time.Millisecond, Max: time.Millisecond}})
 	run, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "ok",
@@ -247,7 +247,7 @@ func TestStopWithParkedDeliveries(t *testing.T) {
 	const wait = 2 * time.Minute
 	b := newBusy(wait)
 	router := delivery.NewRouter()
-	router.MustHandle("busy", b)
+	router.MustRegister("busy", b)
 	a, err := scheduler.New(st, scheduler.Config{Agents: agents, Delivery: router, Clock: clock, Node: "a",
 		ShutdownGrace: time.Minute, DeliveryWaitMax: time.Hour})
 	if err != nil {

@@ -53,7 +53,7 @@
 // passed since it last could, counted from when it sent the call, so the
 // run is never executing here once another node may be given it. A failed attempt is retried with
 // exponential backoff and jitter until the run's attempts are spent; an
-// agent can refuse a retry with agent.NoRetry or ask for a delay with
+// agent can refuse a retry with agent.Permanent or ask for a delay with
 // agent.RetryAfter. A panic fails its run, never the worker. A reaper on
 // every node puts runs whose lease expired back in the queue, so a run whose
 // node died is run again elsewhere: execution is at least once.

@@ -278,7 +278,7 @@ func TestFailures(t *testing.T) {
 			return nil, errors.New("always broken")
 		}),
 		"final": agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
-			return nil, agent.NoRetry(errors.New("bad input"))
+			return nil, agent.Permanent(errors.New("bad input"))
 		}),
 		"panic": agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
 			panic("boom")
@@ -330,11 +330,11 @@ func TestDeliveryFanOut(t *testing.T) {
 	flaky := &recorder{fails: []error{errors.New("503"), delivery.RetryAfter(errors.New("429"), time.Millisecond)}}
 	broken := &recorder{fails: []error{delivery.Permanent(errors.New("400 bad address"))}}
 	router := delivery.NewRouter()
-	router.MustHandle("always", always)
-	router.MustHandle("onfail", onFail)
-	router.MustHandle("extra", extra)
-	router.MustHandle("flaky", flaky)
-	router.MustHandle("broken", broken)
+	router.MustRegister("always", always)
+	router.MustRegister("onfail", onFail)
+	router.MustRegister("extra", extra)
+	router.MustRegister("flaky", flaky)
+	router.MustRegister("broken", broken)
 	agents := registry(map[string]agent.Agent{
 		"report": agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
 			return &agent.Result{Summary: "all good", Output: []byte(`{"n":1}`), Targets: []agent.Target{{Channel: "extra", To: "#ops"}}}, nil
@@ -474,7 +474,7 @@ func TestRefusedOutputFailsOnlyItsRun(t *testing.T) {
 func TestReapedRunIsDelivered(t *testing.T) {
 	rec := &recorder{}
 	router := delivery.NewRouter()
-	router.MustHandle("alert", rec)
+	router.MustRegister("alert", rec)
 	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Delivery: router})
 	res, err := h.Store.RunEnqueue(ctx, &store.RunEnqueueParams{Owner: "ops", Agent: "ok", MaxAttempts: 1,
 		Targets: []store.Target{{Channel: "alert", To: "ops@example.com", On: store.DeliverFailure}}})
@@ -600,7 +600,7 @@ func TestCancelDuringShutdownEndsTheRun(t *testing.T) {
 	defer st.Close()
 	node := func(name string, mail *recorder, grace time.Duration) *scheduler.Scheduler {
 		router := delivery.NewRouter()
-		router.MustHandle("mail", mail)
+		router.MustRegister("mail", mail)
 		s, err := scheduler.New(st, scheduler.Config{Agents: agents, Delivery: router, Node: name,
 			DeliveryTakeover: 300 * time.Millisecond, ShutdownGrace: grace, ReapInterval: 100 * time.Millisecond})
 		if err != nil {

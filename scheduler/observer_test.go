@@ -241,12 +241,12 @@ func TestObserverDeliveries(t *testing.T) {
 	o := &observations{}
 	var h *schedulertest.Harness
 	router := delivery.NewRouter()
-	router.MustHandle("ok", delivery.Func(func(context.Context, *delivery.Message) error {
+	router.MustRegister("ok", delivery.Func(func(context.Context, *delivery.Message) error {
 		h.Clock.Advance(2 * time.Second) // the delivery takes 2 s on the engine's clock
 		return nil
 	}))
-	router.MustHandle("bad", &recorder{fails: []error{delivery.Permanent(errors.New("400 bad address"))}})
-	router.MustHandle("flaky", &recorder{fails: []error{delivery.RetryAfter(errors.New("503"), time.Millisecond)}})
+	router.MustRegister("bad", &recorder{fails: []error{delivery.Permanent(errors.New("400 bad address"))}})
+	router.MustRegister("flaky", &recorder{fails: []error{delivery.RetryAfter(errors.New("503"), time.Millisecond)}})
 	h = schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Delivery: router,
 		Observer: o, DeliveryWorkers: 1}) // one at a time: the "ok" deliverer's clock moves alone
 	run, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "ok", Targets: []store.Target{

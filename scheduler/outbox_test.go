@@ -40,8 +40,8 @@ func TestDeliveriesTakenOver(t *testing.T) {
 
 	okA, stuck := &recorder{}, &hang{started: make(chan string, 1)}
 	routerA := delivery.NewRouter()
-	routerA.MustHandle("mail", okA)
-	routerA.MustHandle("hook", stuck)
+	routerA.MustRegister("mail", okA)
+	routerA.MustRegister("hook", stuck)
 	a, err := scheduler.New(st, scheduler.Config{Agents: agents, Delivery: routerA, Node: "a",
 		DeliveryTakeover: takeover, ShutdownGrace: 50 * time.Millisecond, ReapInterval: 100 * time.Millisecond})
 	if err != nil {
@@ -78,8 +78,8 @@ func TestDeliveriesTakenOver(t *testing.T) {
 
 	okB, hookB := &recorder{}, &recorder{}
 	routerB := delivery.NewRouter()
-	routerB.MustHandle("mail", okB)
-	routerB.MustHandle("hook", hookB)
+	routerB.MustRegister("mail", okB)
+	routerB.MustRegister("hook", hookB)
 	b, err := scheduler.New(st, scheduler.Config{Agents: agents, Delivery: routerB, Node: "b",
 		DeliveryTakeover: takeover, ReapInterval: 100 * time.Millisecond})
 	if err != nil {
@@ -147,8 +147,8 @@ func TestOutboxEntries(t *testing.T) {
 	defer spy.Close()
 	mail, extra := &recorder{}, &recorder{}
 	router := delivery.NewRouter()
-	router.MustHandle("mail", mail)
-	router.MustHandle("extra", extra)
+	router.MustRegister("mail", mail)
+	router.MustRegister("extra", extra)
 	agents := registry(map[string]agent.Agent{
 		"ok": okAgent(),
 		"more": agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
@@ -228,7 +228,7 @@ func (g *gate) Deliver(ctx context.Context, m *delivery.Message) error {
 func TestDeliveryUnderWayIsNotTakenOver(t *testing.T) {
 	g := &gate{open: make(chan struct{}), started: make(chan struct{}, 1)}
 	router := delivery.NewRouter()
-	router.MustHandle("hook", g)
+	router.MustRegister("hook", g)
 	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Delivery: router})
 	run, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "ok",
 		Targets: []store.Target{{Channel: "hook", To: "https://hooks.example.test/1"}}})

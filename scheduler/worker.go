@@ -401,7 +401,7 @@ func (w *workers) failed(r *store.Run, msg string) *outcome {
 // retryOrFail retries r after err, or fails it when the attempts are spent
 // or the agent said not to retry.
 func (w *workers) retryOrFail(r *store.Run, err error) *outcome {
-	if agent.IsNoRetry(err) || r.Attempt >= r.MaxAttempts {
+	if agent.IsPermanent(err) || r.Attempt >= r.MaxAttempts {
 		return w.failed(r, err.Error())
 	}
 	delay, ok := agent.RetryDelay(err)
@@ -433,7 +433,7 @@ func (w *workers) task(ctx context.Context, r *store.Run) (*agent.Task, error) {
 	s := w.s
 	t := &agent.Task{
 		RunID: r.ID, Owner: r.Owner, Agent: r.Agent, ScheduleID: r.ScheduleID, Payload: r.Payload,
-		Trigger: agent.TriggerKind(r.Kind), ScheduledFor: r.ScheduledFor, Attempt: r.Attempt, MaxAttempts: r.MaxAttempts,
+		Kind: agent.RunKind(r.Kind), ScheduledFor: r.ScheduledFor, Attempt: r.Attempt, MaxAttempts: r.MaxAttempts,
 		Progress: agent.ReporterFunc(func(ctx context.Context, counters map[string]int64) error {
 			return s.st.RunProgress(ctx, &store.RunProgressParams{ID: r.ID, Node: s.cfg.Node, Progress: counters})
 		}),

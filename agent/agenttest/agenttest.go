@@ -9,7 +9,7 @@
 //			Payload: json.RawMessage(`{"pages":1000}`),
 //			OK:      json.RawMessage(`{"pages":1}`),
 //			Failures: []agenttest.Failure{
-//				{Name: "bad input", Payload: json.RawMessage(`{"pages":-1}`), NoRetry: true},
+//				{Name: "bad input", Payload: json.RawMessage(`{"pages":-1}`), Permanent: true},
 //			},
 //		})
 //	}
@@ -64,8 +64,8 @@ type Failure struct {
 	Name string
 	// Payload makes Run return an error.
 	Payload json.RawMessage
-	// NoRetry says whether the error must satisfy agent.IsNoRetry.
-	NoRetry bool
+	// Permanent says whether the error must satisfy agent.IsPermanent.
+	Permanent bool
 	// RetryAfter, when positive, is the delay agent.RetryDelay must
 	// report; zero means the error must carry no RetryAfter.
 	RetryAfter time.Duration
@@ -161,8 +161,8 @@ func Run(t *testing.T, newAgent func(t *testing.T) agent.Agent, cases Cases) {
 			if err.Error() == "" {
 				t.Errorf("Run(%s) returned an error with no text", f.Payload)
 			}
-			if got := agent.IsNoRetry(err); got != f.NoRetry {
-				t.Errorf("IsNoRetry(%v) = %t, want %t", err, got, f.NoRetry)
+			if got := agent.IsPermanent(err); got != f.Permanent {
+				t.Errorf("IsPermanent(%v) = %t, want %t", err, got, f.Permanent)
 			}
 			d, ok := agent.RetryDelay(err)
 			switch {
@@ -268,7 +268,7 @@ func newTask(payload json.RawMessage) *agent.Task {
 		Owner:       "agenttest",
 		Agent:       "agenttest",
 		Payload:     payload,
-		Trigger:     agent.TriggerEnqueue,
+		Kind:        agent.RunKindEnqueue,
 		Attempt:     1,
 		MaxAttempts: 3,
 		Progress: agent.ReporterFunc(func(context.Context, map[string]int64) error {

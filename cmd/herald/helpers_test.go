@@ -47,7 +47,7 @@ func newFixture(t *testing.T) *fixture {
 		return &agent.Result{Output: task.Payload, Summary: "echoed"}, nil
 	}))
 	router := delivery.NewRouter()
-	router.MustHandle("log", delivery.Func(func(context.Context, *delivery.Message) error { return nil }))
+	router.MustRegister("log", delivery.Func(func(context.Context, *delivery.Message) error { return nil }))
 	h := schedulertest.New(t, scheduler.Config{Agents: agents, Delivery: router, ShutdownGrace: time.Second})
 	tokens, err := auth.NewTokens([]auth.Token{
 		{Subject: "ops", Admin: true, Hash: auth.HashToken(opsToken)},

@@ -7,7 +7,7 @@
 //
 //	secret, _ := callback.NewSecret() // give it to the receiver too
 //	cb, err := callback.New(callback.Config{Secrets: []string{secret}})
-//	router.MustHandle("callback", cb)
+//	router.MustRegister("callback", cb)
 //
 // A schedule's target {channel: callback, to: "https://example.com/hooks/herald"}
 // then receives, for every finished run, a request like:

@@ -15,7 +15,7 @@
 //	if err != nil {
 //		return err
 //	}
-//	router.MustHandle("email", d)
+//	router.MustRegister("email", d)
 //
 // What a Deliverer promises:
 //   - the connection is encrypted: STARTTLS is required by default (a server

@@ -5,7 +5,7 @@
 //
 // Import it to register the channel with the scheduler's router:
 //
-//	router.MustHandle("log", logdelivery.New(logger))
+//	router.MustRegister("log", logdelivery.New(logger))
 //
 // The line carries the run, the target, the status, the subject, the
 // idempotency key, the text and error (each cut to MaxText bytes) and the

@@ -9,7 +9,7 @@
 //	if err != nil {
 //		return err
 //	}
-//	router.MustHandle("slack", d)
+//	router.MustRegister("slack", d)
 //
 // # Addresses
 //

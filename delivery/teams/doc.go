@@ -10,7 +10,7 @@
 //	if err != nil {
 //		return err
 //	}
-//	router.MustHandle("teams", d)
+//	router.MustRegister("teams", d)
 //
 // # Addresses
 //

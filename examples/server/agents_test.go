@@ -53,7 +53,7 @@ func TestBuiltinAgents(t *testing.T) {
 	if err != nil || res.Summary != "deleted 0 finished runs older than 30 days" {
 		t.Errorf("retention = %+v, %v; want nothing to delete", res, err)
 	}
-	if _, err := retention.Run(t.Context(), &agent.Task{Owner: "alice"}); !agent.IsNoRetry(err) {
+	if _, err := retention.Run(t.Context(), &agent.Task{Owner: "alice"}); !agent.IsPermanent(err) {
 		t.Errorf("retention of alice = %v, want a refusal", err)
 	}
 	r48, err := builtinAgents(st, retentionConfig{MaxAge: 48 * time.Hour}).Lookup("retention")

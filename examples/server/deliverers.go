@@ -166,10 +166,10 @@ func (dc deliveryConfig) router(logger log.Logger, p *problems) (*delivery.Route
 		return nil, err
 	}
 	r := delivery.NewRouter()
-	r.MustHandle("log", logdelivery.New(log.With(logger, "component", "delivery")))
+	r.MustRegister("log", logdelivery.New(log.With(logger, "component", "delivery")))
 	for _, ch := range channelOrder[1:] {
 		if d, ok := ds[ch]; ok {
-			r.MustHandle(ch, d)
+			r.MustRegister(ch, d)
 		}
 	}
 	return r, nil

@@ -83,7 +83,7 @@ func (c pluginsConfig) start(agents *agent.Registry, router *delivery.Router, lo
 	}
 	channels := m.Deliverers()
 	for _, name := range slices.Sorted(maps.Keys(channels)) {
-		if err := router.Handle(name, channels[name]); err != nil {
+		if err := router.Register(name, channels[name]); err != nil {
 			p.addf(key(path, "dir"), "a plugin serves channel %q: %v", name, err)
 		}
 	}

@@ -185,7 +185,7 @@ func newStaticProbe(dc deliveryConfig, policy scheduler.Policy) *staticProbe {
 	}
 	r := delivery.NewRouter()
 	for _, ch := range dc.channels() {
-		r.MustHandle(ch, delivery.Func(func(context.Context, *delivery.Message) error { return nil }))
+		r.MustRegister(ch, delivery.Func(func(context.Context, *delivery.Message) error { return nil }))
 	}
 	return &staticProbe{st: memstore.New(memstore.Options{}), agents: reg, router: r, policy: policy}
 }

@@ -49,7 +49,7 @@ func newClient(t *testing.T, dsn string) *client {
 		return nil, errors.New("the test process runs no agent")
 	}))
 	router := delivery.NewRouter()
-	router.MustHandle(channelName, delivery.Func(func(context.Context, *delivery.Message) error {
+	router.MustRegister(channelName, delivery.Func(func(context.Context, *delivery.Message) error {
 		return delivery.Permanent(errors.New("the test process delivers nothing"))
 	}))
 	sched, err := scheduler.New(st, scheduler.Config{Agents: agents, Delivery: router, Node: "chaos-test-client"})

@@ -21,7 +21,7 @@ An agent is called as agent(ctx, task) in a thread of its own, once per
 attempt, possibly for several attempts at once. It returns a Result (or
 None), or raises:
 
-  - NoRetry: retrying cannot help (agent.NoRetry); the run fails now.
+  - Permanent: retrying cannot help (agent.Permanent); the run fails now.
   - RetryAfter(seconds, message): retry no sooner than that (agent.RetryAfter).
     Any exception with a retry_after attribute (seconds) is treated alike.
   - Cancelled, from ctx.check() or ctx.sleep(): the host cancelled the run or
@@ -95,8 +95,8 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 log = logging.getLogger("herald_plugin")
 
 
-class NoRetry(Exception):
-    """The run failed, and retrying cannot help (agent.NoRetry)."""
+class Permanent(Exception):
+    """The run failed, and retrying cannot help (agent.Permanent)."""
 
 
 class RetryAfter(Exception):
@@ -500,7 +500,7 @@ def _result_event(res: Optional[Result]) -> plugin_pb2.RunEvent:
 
 def _exception_event(agent: str, e: BaseException) -> plugin_pb2.RunEvent:
     """Returns the wire form of the exception an agent raised."""
-    if isinstance(e, NoRetry):
+    if isinstance(e, Permanent):
         code, msg = plugin_pb2.ERROR_CODE_PERMANENT, str(e)
     elif isinstance(e, Cancelled):
         code = plugin_pb2.ERROR_CODE_DEADLINE_EXCEEDED if e.deadline_exceeded else plugin_pb2.ERROR_CODE_CANCELED

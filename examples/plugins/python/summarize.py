@@ -29,14 +29,14 @@ def summarize(ctx: herald_plugin.Context, task: herald_plugin.Task) -> herald_pl
     try:
         payload = json.loads(task.payload or b"{}")
     except ValueError as e:
-        raise herald_plugin.NoRetry(f"summarize: bad payload: {e}") from e
+        raise herald_plugin.Permanent(f"summarize: bad payload: {e}") from e
     if not isinstance(payload, dict):
-        raise herald_plugin.NoRetry("summarize: bad payload: want a JSON object")
+        raise herald_plugin.Permanent("summarize: bad payload: want a JSON object")
     text, pace = payload.get("text"), payload.get("pace", 0)
     if not isinstance(text, str) or not text.strip():
-        raise herald_plugin.NoRetry("summarize: the payload has no text")
+        raise herald_plugin.Permanent("summarize: the payload has no text")
     if not isinstance(pace, (int, float)) or isinstance(pace, bool) or pace < 0:
-        raise herald_plugin.NoRetry(f"summarize: bad pace {pace!r}, want seconds")
+        raise herald_plugin.Permanent(f"summarize: bad pace {pace!r}, want seconds")
 
     lines = words = 0
     counts: collections.Counter = collections.Counter()

@@ -52,17 +52,17 @@ func (wordCount) Run(ctx context.Context, task *agent.Task) (*agent.Result, erro
 	var in input
 	if len(task.Payload) > 0 {
 		if err := json.Unmarshal(task.Payload, &in); err != nil {
-			return nil, agent.NoRetry(fmt.Errorf("wordcount: bad payload: %w", err))
+			return nil, agent.Permanent(fmt.Errorf("wordcount: bad payload: %w", err))
 		}
 	}
 	if strings.TrimSpace(in.Text) == "" {
-		return nil, agent.NoRetry(errors.New("wordcount: the payload has no text"))
+		return nil, agent.Permanent(errors.New("wordcount: the payload has no text"))
 	}
 	var pace time.Duration
 	if in.Pace != "" {
 		d, err := time.ParseDuration(in.Pace)
 		if err != nil || d < 0 {
-			return nil, agent.NoRetry(fmt.Errorf("wordcount: bad pace %q", in.Pace))
+			return nil, agent.Permanent(fmt.Errorf("wordcount: bad pace %q", in.Pace))
 		}
 		pace = d
 	}

@@ -43,7 +43,7 @@ func Echo(ctx context.Context, t *agent.Task) (*agent.Result, error) {
 	if p.Sleep != "" {
 		d, err := time.ParseDuration(p.Sleep)
 		if err != nil || d < 0 {
-			return nil, agent.NoRetry(fmt.Errorf("echo: sleep %q is not a duration", p.Sleep))
+			return nil, agent.Permanent(fmt.Errorf("echo: sleep %q is not a duration", p.Sleep))
 		}
 		timer := time.NewTimer(d)
 		defer timer.Stop()

@@ -40,7 +40,7 @@ func TestEcho(t *testing.T) {
 	})
 	t.Run("fail", func(t *testing.T) {
 		_, err := agents.Echo(ctx, &agent.Task{Payload: json.RawMessage(`{"fail":"it broke"}`)})
-		if err == nil || err.Error() != "it broke" || agent.IsNoRetry(err) {
+		if err == nil || err.Error() != "it broke" || agent.IsPermanent(err) {
 			t.Errorf("Echo = %v, want the retryable error \"it broke\"", err)
 		}
 	})
@@ -63,7 +63,7 @@ func TestEcho(t *testing.T) {
 	t.Run("bad sleep", func(t *testing.T) {
 		for _, p := range []string{`{"sleep":"soon"}`, `{"sleep":"-1s"}`} {
 			_, err := agents.Echo(ctx, &agent.Task{Payload: json.RawMessage(p)})
-			if !agent.IsNoRetry(err) {
+			if !agent.IsPermanent(err) {
 				t.Errorf("Echo(%s) = %v, want a no-retry error", p, err)
 			}
 		}
@@ -76,7 +76,7 @@ func TestEchoConformance(t *testing.T) {
 		OK:      json.RawMessage(`{"hello":"world"}`),
 		Failures: []agenttest.Failure{
 			{Name: "fail", Payload: json.RawMessage(`{"fail":"it broke"}`)},
-			{Name: "bad sleep", Payload: json.RawMessage(`{"sleep":"soon"}`), NoRetry: true},
+			{Name: "bad sleep", Payload: json.RawMessage(`{"sleep":"soon"}`), Permanent: true},
 		},
 	})
 }

@@ -147,7 +147,7 @@ type healthPayload struct {
 func (h *HealthCheck) Run(ctx context.Context, t *agent.Task) (*agent.Result, error) {
 	checks, err := h.selected(t.Payload)
 	if err != nil {
-		return nil, agent.NoRetry(err)
+		return nil, agent.Permanent(err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

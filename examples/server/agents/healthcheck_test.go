@@ -81,8 +81,8 @@ func TestHealthCheck(t *testing.T) {
 		if err == nil || err.Error() != want {
 			t.Fatalf("Run = %v, want %q", err, want)
 		}
-		if agent.IsNoRetry(err) {
-			t.Errorf("IsNoRetry(%v) = true, want a retryable error", err)
+		if agent.IsPermanent(err) {
+			t.Errorf("IsPermanent(%v) = true, want a retryable error", err)
 		}
 		ue, ok := errors.AsType[*agents.UnhealthyError](err)
 		if !ok {
@@ -150,7 +150,7 @@ func TestHealthCheck(t *testing.T) {
 		}
 		for _, p := range []string{`{"checks":["nope"]}`, `{"checks":[]}`, `{"check":["store"]}`, `[1]`, `{"checks":"store"}`} {
 			_, err := h.Run(t.Context(), &agent.Task{Payload: json.RawMessage(p)})
-			if !agent.IsNoRetry(err) {
+			if !agent.IsPermanent(err) {
 				t.Errorf("Run(%s) = %v, want a no-retry error", p, err)
 			}
 		}
@@ -197,7 +197,7 @@ func TestHealthCheckConformance(t *testing.T) {
 		OK:      json.RawMessage(`{"checks":["ok"]}`),
 		Failures: []agenttest.Failure{
 			{Name: "unhealthy", Payload: json.RawMessage(`{"checks":["ok","broken"]}`)},
-			{Name: "unknown check", Payload: json.RawMessage(`{"checks":["nope"]}`), NoRetry: true},
+			{Name: "unknown check", Payload: json.RawMessage(`{"checks":["nope"]}`), Permanent: true},
 		},
 	})
 }

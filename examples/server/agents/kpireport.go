@@ -201,7 +201,7 @@ func kpiFieldRule(field string) string {
 func (k *KPIReport) Run(ctx context.Context, t *agent.Task) (*agent.Result, error) {
 	window, owner, err := k.parse(t)
 	if err != nil {
-		return nil, agent.NoRetry(err)
+		return nil, agent.Permanent(err)
 	}
 	to := store.Timestamp(k.now())
 	out := &KPIReportOutput{From: to.Add(-window), To: to, Owner: owner}

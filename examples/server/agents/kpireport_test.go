@@ -275,11 +275,11 @@ func TestKPIReportOwner(t *testing.T) {
 		})
 	}
 	_, _, err := report(t, h.st, &agent.Task{Owner: "alice", Payload: json.RawMessage(`{"owner":"ops"}`)})
-	if !agent.IsNoRetry(err) || err == nil || !strings.Contains(err.Error(), `"owner"`) {
+	if !agent.IsPermanent(err) || err == nil || !strings.Contains(err.Error(), `"owner"`) {
 		t.Errorf("alice's report on ops = %v, want a no-retry error naming the field", err)
 	}
 	_, _, err = report(t, h.st, &agent.Task{})
-	if !agent.IsNoRetry(err) {
+	if !agent.IsPermanent(err) {
 		t.Errorf("report of no owner = %v, want a no-retry error", err)
 	}
 }
@@ -319,7 +319,7 @@ func TestKPIReportWindow(t *testing.T) {
 		`{"owner":""}`:               `"owner" must be an owner's name, not empty`,
 	} {
 		_, _, err := report(t, h.st, &agent.Task{Owner: "system", Payload: json.RawMessage(payload)})
-		if !agent.IsNoRetry(err) || !strings.Contains(err.Error(), field) {
+		if !agent.IsPermanent(err) || !strings.Contains(err.Error(), field) {
 			t.Errorf("Run(%s) = %v, want a no-retry error containing %s", payload, err, field)
 		}
 	}
@@ -377,7 +377,7 @@ func TestKPIReportPages(t *testing.T) {
 	}
 
 	failing := agent.ReporterFunc(func(context.Context, map[string]int64) error { return errors.New("lease lost") })
-	if _, _, err := report(t, h.st, &agent.Task{Owner: "system", Progress: failing}); err == nil || agent.IsNoRetry(err) {
+	if _, _, err := report(t, h.st, &agent.Task{Owner: "system", Progress: failing}); err == nil || agent.IsPermanent(err) {
 		t.Errorf("Run with a failing reporter = %v, want a retryable error", err)
 	}
 }
@@ -410,7 +410,7 @@ func TestKPIReportErrors(t *testing.T) {
 		t.Errorf("Run on a store that hangs = %v after %v, want the context's error within 1s", err, time.Since(start))
 	}
 	_, _, err = report(t, failingStore{h.st}, &agent.Task{Owner: "system"})
-	if !errors.Is(err, store.ErrUnavailable) || agent.IsNoRetry(err) {
+	if !errors.Is(err, store.ErrUnavailable) || agent.IsPermanent(err) {
 		t.Errorf("Run on a failing store = %v, want a retryable error matching store.ErrUnavailable", err)
 	}
 	if _, err := agents.NewKPIReport(agents.KPIReportConfig{}); err == nil {
@@ -447,9 +447,9 @@ func TestKPIReportConformance(t *testing.T) {
 	}, agenttest.Cases{
 		OK: json.RawMessage(`{"days":7}`),
 		Failures: []agenttest.Failure{
-			{Name: "bad days", Payload: json.RawMessage(`{"days":0}`), NoRetry: true},
-			{Name: "bad window", Payload: json.RawMessage(`{"window":"soon"}`), NoRetry: true},
-			{Name: "another owner", Payload: json.RawMessage(`{"owner":"root"}`), NoRetry: true},
+			{Name: "bad days", Payload: json.RawMessage(`{"days":0}`), Permanent: true},
+			{Name: "bad window", Payload: json.RawMessage(`{"window":"soon"}`), Permanent: true},
+			{Name: "another owner", Payload: json.RawMessage(`{"owner":"root"}`), Permanent: true},
 		},
 	})
 }

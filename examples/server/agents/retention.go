@@ -112,11 +112,11 @@ func (r *Retention) Run(ctx context.Context, t *agent.Task) (*agent.Result, erro
 	if p := bytes.TrimSpace(t.Payload); len(p) > 0 && !bytes.Equal(p, []byte("null")) {
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(p, &fields); err != nil || len(fields) > 0 {
-			return nil, agent.NoRetry(errors.New("retention: takes no payload: its max_age is configured on the server"))
+			return nil, agent.Permanent(errors.New("retention: takes no payload: its max_age is configured on the server"))
 		}
 	}
 	if !r.system[t.Owner] {
-		return nil, agent.NoRetry(fmt.Errorf("retention: deletes every owner's history: a run of owner %q may not", t.Owner))
+		return nil, agent.Permanent(fmt.Errorf("retention: deletes every owner's history: a run of owner %q may not", t.Owner))
 	}
 	out := &RetentionOutput{MaxAge: r.maxAge.String()}
 	for {

@@ -185,7 +185,7 @@ func TestRetention(t *testing.T) {
 		var progress []int64
 		r := newRetention(t, agents.RetentionConfig{Store: st, Batch: 2, SystemOwners: []string{"system"}})
 		_, err := r.Run(ctx, systemTask(&progress))
-		if !errors.Is(err, context.Canceled) || agent.IsNoRetry(err) {
+		if !errors.Is(err, context.Canceled) || agent.IsPermanent(err) {
 			t.Errorf("Run = %v, want the context's error", err)
 		}
 		if st.calls != 1 {
@@ -212,7 +212,7 @@ func TestRetention(t *testing.T) {
 			{"a list", agent.Task{Owner: "system", Payload: json.RawMessage(`[]`)}, "takes no payload"},
 		} {
 			_, err := r.Run(t.Context(), &tc.task)
-			if !agent.IsNoRetry(err) || !strings.Contains(err.Error(), tc.error) {
+			if !agent.IsPermanent(err) || !strings.Contains(err.Error(), tc.error) {
 				t.Errorf("%s: Run = %v, want a no-retry error with %q", tc.name, err, tc.error)
 			}
 		}
@@ -226,7 +226,7 @@ func TestRetention(t *testing.T) {
 	t.Run("store errors are retried", func(t *testing.T) {
 		r := newRetention(t, agents.RetentionConfig{Store: failStore{}, SystemOwners: []string{"system"}})
 		_, err := r.Run(t.Context(), &agent.Task{Owner: "system"})
-		if !errors.Is(err, store.ErrUnavailable) || agent.IsNoRetry(err) {
+		if !errors.Is(err, store.ErrUnavailable) || agent.IsPermanent(err) {
 			t.Errorf("Run = %v, want a retryable error matching store.ErrUnavailable", err)
 		}
 	})
@@ -305,7 +305,7 @@ func TestRetentionConformance(t *testing.T) {
 		Payload: json.RawMessage(`{}`),
 		OK:      json.RawMessage(`null`),
 		Failures: []agenttest.Failure{
-			{Name: "payload", Payload: json.RawMessage(`{"max_age":"1h"}`), NoRetry: true},
+			{Name: "payload", Payload: json.RawMessage(`{"max_age":"1h"}`), Permanent: true},
 			{Name: "store-unavailable"},
 		},
 	})

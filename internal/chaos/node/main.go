@@ -156,7 +156,7 @@ func serve(ctx context.Context, o options, logger log.Logger) (err error) {
 	agents := agent.NewRegistry()
 	agents.MustRegister(agentName, agent.Func(rec.execute))
 	router := delivery.NewRouter()
-	router.MustHandle(channelName, delivery.Func(rec.deliver))
+	router.MustRegister(channelName, delivery.Func(rec.deliver))
 
 	sched, err := scheduler.New(st, scheduler.Config{
 		Agents:           agents,
@@ -231,7 +231,7 @@ func (r *recorder) execute(ctx context.Context, task *agent.Task) (*agent.Result
 	var p payload
 	if len(task.Payload) > 0 {
 		if err := json.Unmarshal(task.Payload, &p); err != nil {
-			return nil, agent.NoRetry(fmt.Errorf("payload: %w", err))
+			return nil, agent.Permanent(fmt.Errorf("payload: %w", err))
 		}
 	}
 	var workErr error

@@ -66,7 +66,7 @@ const (
 	ErrorCode_ERROR_CODE_UNSPECIFIED ErrorCode = 0
 	// An ordinary failure; the host retries it with backoff.
 	ErrorCode_ERROR_CODE_TRANSIENT ErrorCode = 1
-	// Retrying cannot help: agent.NoRetry, or delivery.Permanent.
+	// Retrying cannot help: agent.Permanent, or delivery.Permanent.
 	ErrorCode_ERROR_CODE_PERMANENT ErrorCode = 2
 	// The call's context was cancelled (context.Canceled).
 	ErrorCode_ERROR_CODE_CANCELED ErrorCode = 3

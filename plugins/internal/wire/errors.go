@@ -22,7 +22,7 @@ type ErrorClass struct {
 // AgentErrors and DeliveryErrors are the classifications of agent.Agent
 // and delivery.Deliverer errors.
 var (
-	AgentErrors    = ErrorClass{agent.IsNoRetry, agent.RetryDelay}
+	AgentErrors    = ErrorClass{agent.IsPermanent, agent.RetryDelay}
 	DeliveryErrors = ErrorClass{delivery.IsPermanent, delivery.RetryDelay}
 )
 

@@ -80,7 +80,7 @@ type input struct {
 func run(ctx context.Context, task *agent.Task) (*agent.Result, error) {
 	var in input
 	if err := json.Unmarshal(task.Payload, &in); err != nil && len(task.Payload) > 0 {
-		return nil, agent.NoRetry(err)
+		return nil, agent.Permanent(err)
 	}
 	switch in.Op {
 	case "noop":
@@ -124,7 +124,7 @@ func run(ctx context.Context, task *agent.Task) (*agent.Result, error) {
 	case "fail":
 		return nil, failure(in.Code)
 	}
-	return nil, agent.NoRetry(fmt.Errorf("testkit: unknown op %q", in.Op))
+	return nil, agent.Permanent(fmt.Errorf("testkit: unknown op %q", in.Op))
 }
 
 // failure returns the agent error named code.
@@ -132,11 +132,11 @@ func failure(code string) error {
 	base := errors.New("testkit: failed as asked (" + code + ")")
 	switch code {
 	case "permanent":
-		return agent.NoRetry(base)
+		return agent.Permanent(base)
 	case "retry_after":
 		return agent.RetryAfter(base, 1500*time.Millisecond)
 	case "permanent_retry_after":
-		return agent.RetryAfter(agent.NoRetry(base), 0)
+		return agent.RetryAfter(agent.Permanent(base), 0)
 	case "canceled":
 		return fmt.Errorf("testkit: %w", context.Canceled)
 	case "deadline":
