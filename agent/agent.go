@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/heraldhq/herald/delivery"
 )
 
 // Agent does the work of a run. Implementations must honour ctx
@@ -107,13 +109,5 @@ type Result struct {
 	Summary string
 	// Targets are extra delivery targets for this run, beside the
 	// schedule's own.
-	Targets []Target
-}
-
-// Target is an extra delivery target a Result asks for.
-type Target struct {
-	// Channel is a channel name in the delivery router ("slack", "email").
-	Channel string `json:"channel"`
-	// To is the address within the channel (a URL, an email address).
-	To string `json:"to,omitempty"`
+	Targets []delivery.Target
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/agent/agenttest"
+	"github.com/heraldhq/herald/delivery"
 )
 
 // sleepPayload is the payload of the sleeper agent.
@@ -152,7 +153,7 @@ var brokenAgents = map[string]struct {
 	},
 	"target_without_channel": {
 		agent: agent.Func(func(ctx context.Context, task *agent.Task) (*agent.Result, error) {
-			return &agent.Result{Targets: []agent.Target{{To: "#ops"}}}, nil
+			return &agent.Result{Targets: []delivery.Target{{To: "#ops"}}}, nil
 		}),
 		want: "want a channel",
 	},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/delivery"
 )
 
 // An agent registered under an explicit name, looked up and run the way the
@@ -29,7 +30,7 @@ func Example() {
 		return &agent.Result{
 			Output:  out,
 			Summary: "said hello to " + in.Name,
-			Targets: []agent.Target{{Channel: "log"}},
+			Targets: []delivery.Target{{Channel: "log"}},
 		}, nil
 	}))
 
@@ -62,7 +63,7 @@ func Example() {
 	// progress: map[greeted:1]
 	// summary: said hello to ops
 	// output: {"greeting":"hello ops"}
-	// targets: [{log }]
+	// targets: [{log  }]
 	// agent: unknown agent "missing" true
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/api"
+	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/webhook"
@@ -383,7 +384,7 @@ func TestWebhookSourceOfAnUnknownAgentIsRefused(t *testing.T) {
 	f := newFixture(t)
 	for _, src := range []webhook.Source{
 		{Name: "gh", Verifier: webhook.Insecure(), Agent: "nope", Owner: "ops"},
-		{Name: "gh", Verifier: webhook.Insecure(), Agent: "echo", Owner: "ops", Targets: []webhook.Target{{Channel: "pager"}}},
+		{Name: "gh", Verifier: webhook.Insecure(), Agent: "echo", Owner: "ops", Targets: []delivery.Target{{Channel: "pager"}}},
 	} {
 		_, err := api.New(api.Config{Scheduler: f.h.Scheduler, Authenticator: api.AuthenticatorFunc(func(*http.Request) (scheduler.Principal, error) {
 			return scheduler.Principal{}, nil
@@ -396,7 +397,7 @@ func TestWebhookSourceOfAnUnknownAgentIsRefused(t *testing.T) {
 
 func TestWebhookThroughTheAPI(t *testing.T) {
 	f := newFixture(t, fixtureOptions{webhooks: []webhook.Source{{Name: "hook", Verifier: webhook.Insecure(), Agent: "echo",
-		Owner: "alice", DeliveryIDHeader: "X-Delivery", Targets: []webhook.Target{{Channel: "log"}}}}})
+		Owner: "alice", DeliveryIDHeader: "X-Delivery", Targets: []delivery.Target{{Channel: "log"}}}}})
 	post := func() map[string]any {
 		req := httptest.NewRequest("POST", "/v1/webhooks/hook", strings.NewReader(`{"x":1}`))
 		req.Header.Set("X-Delivery", "d-1")

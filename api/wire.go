@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -224,7 +225,7 @@ func toTargets(ts []Target) []store.Target {
 	}
 	out := make([]store.Target, len(ts))
 	for i, t := range ts {
-		out[i] = store.Target{Channel: t.Channel, To: t.To, On: store.DeliverOn(t.On)}
+		out[i] = store.Target{Channel: t.Channel, To: t.To, On: delivery.On(t.On)}
 	}
 	return out
 }
@@ -235,7 +236,7 @@ func fromTargets(ts []store.Target) []Target {
 	for i, t := range ts {
 		on := string(t.On)
 		if on == "" {
-			on = string(store.DeliverAlways)
+			on = string(delivery.OnAlways)
 		}
 		out[i] = Target{Channel: t.Channel, To: t.To, On: on}
 	}

@@ -101,7 +101,7 @@ func testTraceAcrossNodes(t *testing.T, dsn string) {
 
 	h, err := webhook.NewHandler(webhook.HandlerConfig{Sink: a, Sources: []webhook.Source{{
 		Name: "github", Verifier: webhook.Insecure(), Agent: "flaky", Owner: "ops",
-		Targets: []webhook.Target{{Channel: "loopback"}},
+		Targets: []delivery.Target{{Channel: "loopback"}},
 	}}})
 	if err != nil {
 		t.Fatal(err)

@@ -176,7 +176,7 @@ func TestDeadlineCrosses(t *testing.T) {
 		if diff := time.Unix(0, out.Deadline).Sub(deadline).Abs(); diff > time.Second {
 			t.Errorf("the plugin's deadline is %v off the host's", diff)
 		}
-		if len(res.Targets) != 1 || res.Targets[0] != (agent.Target{Channel: "kit", To: "ok"}) || res.Summary != "ok" {
+		if len(res.Targets) != 1 || res.Targets[0] != (delivery.Target{Channel: "kit", To: "ok"}) || res.Summary != "ok" {
 			t.Errorf("Result = %+v, want summary ok and target kit/ok", res)
 		}
 		// A deadline that passes while the plugin works ends the call with

@@ -27,6 +27,7 @@ import (
 
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/agent/agenttest"
+	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/plugins"
 )
 
@@ -166,7 +167,7 @@ func TestPythonAgentConformanceKit(t *testing.T) {
 		op   string
 		want agent.Result
 	}{
-		{op: "ok", want: agent.Result{Output: json.RawMessage(`{"ok":true}`), Summary: "ok", Targets: []agent.Target{{Channel: "kit", To: "ok"}}}},
+		{op: "ok", want: agent.Result{Output: json.RawMessage(`{"ok":true}`), Summary: "ok", Targets: []delivery.Target{{Channel: "kit", To: "ok"}}}},
 		{op: "none", want: agent.Result{}},
 		{op: "list", want: agent.Result{Output: json.RawMessage(`[1, 2]`)}},
 	} {

@@ -139,9 +139,9 @@ func newDeliverer(s *Scheduler) *deliverer {
 // wants reports whether target t receives a run that ended in status.
 func wants(t store.Target, status store.RunStatus) bool {
 	switch t.On {
-	case store.DeliverSuccess:
+	case delivery.OnSuccess:
 		return status == store.RunSucceeded
-	case store.DeliverFailure:
+	case delivery.OnFailure:
 		return status != store.RunSucceeded
 	}
 	return true

@@ -337,14 +337,14 @@ func TestDeliveryFanOut(t *testing.T) {
 	router.MustRegister("broken", broken)
 	agents := registry(map[string]agent.Agent{
 		"report": agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
-			return &agent.Result{Summary: "all good", Output: []byte(`{"n":1}`), Targets: []agent.Target{{Channel: "extra", To: "#ops"}}}, nil
+			return &agent.Result{Summary: "all good", Output: []byte(`{"n":1}`), Targets: []delivery.Target{{Channel: "extra", To: "#ops"}}}, nil
 		}),
 	})
 	h := schedulertest.New(t, scheduler.Config{Agents: agents, Delivery: router,
 		Retry: scheduler.RetryPolicy{Base: time.Millisecond, Max: time.Millisecond}})
 	run, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "report", Targets: []store.Target{
 		{Channel: "always", To: "a@example.com"},
-		{Channel: "onfail", To: "admin@example.com", On: store.DeliverFailure},
+		{Channel: "onfail", To: "admin@example.com", On: delivery.OnFailure},
 		{Channel: "flaky", To: "https://hooks.example/1"},
 		{Channel: "broken", To: "nowhere"},
 	}})
@@ -477,7 +477,7 @@ func TestReapedRunIsDelivered(t *testing.T) {
 	router.MustRegister("alert", rec)
 	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Delivery: router})
 	res, err := h.Store.RunEnqueue(ctx, &store.RunEnqueueParams{Owner: "ops", Agent: "ok", MaxAttempts: 1,
-		Targets: []store.Target{{Channel: "alert", To: "ops@example.com", On: store.DeliverFailure}}})
+		Targets: []store.Target{{Channel: "alert", To: "ops@example.com", On: delivery.OnFailure}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -614,7 +614,7 @@ func TestCancelDuringShutdownEndsTheRun(t *testing.T) {
 	mailA, mailB := &recorder{}, &recorder{}
 	a := node("a", mailA, 10*time.Millisecond)
 	run, err := a.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "slow",
-		Targets: []store.Target{{Channel: "mail", To: "ops@example.test", On: store.DeliverFailure}}})
+		Targets: []store.Target{{Channel: "mail", To: "ops@example.test", On: delivery.OnFailure}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func TestDeliveriesTakenOver(t *testing.T) {
 	run, err := a.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "ok", Targets: []store.Target{
 		{Channel: "mail", To: "ops@example.test"},
 		{Channel: "hook", To: "https://hooks.example.test/1"},
-		{Channel: "mail", To: "admin@example.test", On: store.DeliverFailure},
+		{Channel: "mail", To: "admin@example.test", On: delivery.OnFailure},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func TestOutboxEntries(t *testing.T) {
 	agents := registry(map[string]agent.Agent{
 		"ok": okAgent(),
 		"more": agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
-			return &agent.Result{Summary: "ok", Targets: []agent.Target{{Channel: "extra", To: "#x"}, {To: "#nowhere"}}}, nil
+			return &agent.Result{Summary: "ok", Targets: []delivery.Target{{Channel: "extra", To: "#x"}, {To: "#nowhere"}}}, nil
 		}),
 	})
 	s, err := scheduler.New(spy, scheduler.Config{Agents: agents, Delivery: router})
@@ -163,7 +163,7 @@ func TestOutboxEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop(ctx)
-	enqueue := func(agentName string, on store.DeliverOn) *store.Run {
+	enqueue := func(agentName string, on delivery.On) *store.Run {
 		t.Helper()
 		r, err := s.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: agentName,
 			Targets: []store.Target{{Channel: "mail", To: "a@example.test", On: on}}})
@@ -172,7 +172,7 @@ func TestOutboxEntries(t *testing.T) {
 		}
 		return r
 	}
-	quiet, loud, more := enqueue("ok", store.DeliverFailure), enqueue("ok", store.DeliverAlways), enqueue("more", store.DeliverFailure)
+	quiet, loud, more := enqueue("ok", delivery.OnFailure), enqueue("ok", delivery.OnAlways), enqueue("more", delivery.OnFailure)
 	eventually(t, 5*time.Second, "the deliveries", func() bool { return len(mail.messages()) == 1 && len(extra.messages()) == 1 })
 	eventually(t, 5*time.Second, "every run out of the outbox", func() bool {
 		for _, id := range []string{quiet.ID, loud.ID, more.ID} {
@@ -192,7 +192,7 @@ func TestOutboxEntries(t *testing.T) {
 		}
 	}
 	r, _ := spy.RunGet(ctx, more.ID)
-	want := []store.Target{{Channel: "mail", To: "a@example.test", On: store.DeliverFailure}, {Channel: "extra", To: "#x", On: store.DeliverAlways}}
+	want := []store.Target{{Channel: "mail", To: "a@example.test", On: delivery.OnFailure}, {Channel: "extra", To: "#x", On: delivery.OnAlways}}
 	if fmt.Sprint(r.Targets) != fmt.Sprint(want) {
 		t.Errorf("stored targets %+v, want %+v", r.Targets, want)
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
+	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/webhook"
 )
@@ -23,10 +25,7 @@ var (
 // be refused again; anything else (the store unavailable, a timeout) is
 // answered 503, and the sender's retry succeeds.
 func (s *Scheduler) Accept(ctx context.Context, e *webhook.Event) (*webhook.Receipt, error) {
-	targets := make([]store.Target, len(e.Targets))
-	for i, t := range e.Targets {
-		targets[i] = store.Target{Channel: t.Channel, To: t.To, On: store.DeliverOn(t.On)}
-	}
+	targets := slices.Clone(e.Targets)
 	res, err := s.AcceptEvent(ctx, EventRequest{Source: e.Source, DeliveryID: e.DeliveryID,
 		Headers: e.Headers, Body: e.Body, Agent: e.Agent, Owner: e.Owner, Targets: targets})
 	if err != nil {
@@ -51,8 +50,8 @@ func (s *Scheduler) CheckSource(src webhook.Source) error {
 		if _, err := s.cfg.Delivery.Lookup(t.Channel); err != nil {
 			return fmt.Errorf("Targets[%d].Channel: names no delivery channel: %q", i, t.Channel)
 		}
-		switch store.DeliverOn(t.On) {
-		case "", store.DeliverAlways, store.DeliverSuccess, store.DeliverFailure:
+		switch t.On {
+		case "", delivery.OnAlways, delivery.OnSuccess, delivery.OnFailure:
 		default:
 			return fmt.Errorf("Targets[%d].On: must be always, success or failure, not %q", i, t.On)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/internal/gopool"
 	"github.com/heraldhq/herald/store"
 )
@@ -371,7 +372,8 @@ func (w *workers) execute(ctx context.Context, r *store.Run) *outcome {
 				level.Warn(s.logger).Log("msg", "extra delivery target without a channel dropped", "run_id", r.ID, "agent", r.Agent)
 				continue
 			}
-			out.targets = append(out.targets, store.Target{Channel: t.Channel, To: t.To, On: store.DeliverAlways})
+			t.On = delivery.OnAlways // the run succeeded: the only outcome its result's targets see
+			out.targets = append(out.targets, t)
 		}
 	}
 	return out

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/heraldhq/herald/delivery"
 )
 
 // TriggerKind says how a schedule fires.
@@ -79,28 +81,9 @@ const (
 	MisfireRunAll MisfirePolicy = "run_all"
 )
 
-// DeliverOn says which run outcomes a delivery target receives.
-type DeliverOn string
-
-// Delivery conditions.
-const (
-	// DeliverAlways delivers every finished run (the default).
-	DeliverAlways DeliverOn = "always"
-	// DeliverSuccess delivers succeeded runs only.
-	DeliverSuccess DeliverOn = "success"
-	// DeliverFailure delivers runs that did not succeed.
-	DeliverFailure DeliverOn = "failure"
-)
-
-// Target is a place a run's result is delivered to.
-type Target struct {
-	// Channel names a deliverer in the delivery router ("slack", "email").
-	Channel string `json:"channel"`
-	// To is the address within the channel (a URL, an email address).
-	To string `json:"to,omitempty"`
-	// On says which outcomes are delivered; stored as "always" when empty.
-	On DeliverOn `json:"on,omitempty"`
-}
+// Target is a place a run's result is delivered to: delivery.Target, the
+// one target type of every package.
+type Target = delivery.Target
 
 // Schedule is a durable recurring (or one-off) task.
 type Schedule struct {

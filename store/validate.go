@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/delivery"
 )
 
 // The Prepare functions validate input and return a normalized copy (defaults
@@ -165,8 +167,8 @@ func prepareTargets(field string, ts []Target) ([]Target, error) {
 		}
 		switch t.On {
 		case "":
-			t.On = DeliverAlways
-		case DeliverAlways, DeliverSuccess, DeliverFailure:
+			t.On = delivery.OnAlways
+		case delivery.OnAlways, delivery.OnSuccess, delivery.OnFailure:
 		default:
 			return nil, Invalid(f+".on", "must be one of always, success, failure")
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/heraldhq/herald/delivery"
 )
 
 // MaxBodyDefault is a source's body limit unless it sets one: 1 MiB.
@@ -47,16 +48,7 @@ type Event struct {
 	Agent string
 	Owner string
 	// Targets are the source's: where the run's result is delivered.
-	Targets []Target
-}
-
-// Target is a place a run's result is delivered to: a channel of the
-// sink's delivery router, an address within it, and which outcomes it
-// receives ("always", "success" or "failure"; empty means always).
-type Target struct {
-	Channel string
-	To      string
-	On      string
+	Targets []delivery.Target
 }
 
 // SourceChecker is an optional capability of a Sink, found with a type
@@ -132,7 +124,7 @@ type Source struct {
 	Agent string
 	Owner string
 	// Targets receive the results of the runs it starts.
-	Targets []Target
+	Targets []delivery.Target
 	// MaxBody bounds a request body in bytes; zero means MaxBodyDefault.
 	MaxBody int64
 	// DeliveryIDHeader names the header that identifies a delivery when

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-kit/log"
 
+	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/webhook"
 )
 
@@ -206,7 +207,7 @@ func TestSourceCheckerAndTargets(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `Sources[1] (bad): Agent: names no registered agent: "ehco"`) {
 		t.Fatalf("NewHandler: %v, want the unknown agent of Sources[1] refused", err)
 	}
-	targets := []webhook.Target{{Channel: "log"}, {Channel: "slack", To: "#ops", On: "failure"}}
+	targets := []delivery.Target{{Channel: "log"}, {Channel: "slack", To: "#ops", On: "failure"}}
 	h, err := webhook.NewHandler(webhook.HandlerConfig{Sink: sink, Sources: []webhook.Source{
 		{Name: "good", Verifier: webhook.Insecure(), Agent: "echo", Owner: "ops", Targets: targets},
 	}})

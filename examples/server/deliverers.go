@@ -209,7 +209,7 @@ type targetConfig struct {
 
 // target is t as a store target.
 func (t targetConfig) target() store.Target {
-	return store.Target{Channel: t.Channel, To: t.To, On: store.DeliverOn(t.On)}
+	return store.Target{Channel: t.Channel, To: t.To, On: delivery.On(t.On)}
 }
 
 // checkTargets checks the targets at path against the channels of dc.
@@ -229,8 +229,8 @@ func checkTargets(p *problems, path string, ts []targetConfig, dc deliveryConfig
 		default:
 			dc.checkTo(p, key(tp, "to"), t)
 		}
-		switch store.DeliverOn(t.On) {
-		case "", store.DeliverAlways, store.DeliverSuccess, store.DeliverFailure:
+		switch delivery.On(t.On) {
+		case "", delivery.OnAlways, delivery.OnSuccess, delivery.OnFailure:
 		default:
 			p.add(key(tp, "on"), "must be always, success or failure")
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/webhook"
 )
 
@@ -218,7 +219,7 @@ func (fc *fileConfig) sources() ([]webhook.Source, error) {
 		src := webhook.Source{Name: w.Source, Verifier: v, Agent: w.Agent, Owner: w.Owner,
 			MaxBody: w.MaxBody, DeliveryIDHeader: w.DeliveryIDHeader, KeepHeaders: w.KeepHeaders}
 		for _, t := range w.Deliver {
-			src.Targets = append(src.Targets, webhook.Target{Channel: t.Channel, To: t.To, On: t.On})
+			src.Targets = append(src.Targets, delivery.Target{Channel: t.Channel, To: t.To, On: delivery.On(t.On)})
 		}
 		out = append(out, src)
 	}

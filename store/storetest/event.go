@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -29,8 +30,8 @@ func eventTests() []test {
 	}
 }
 
-// delivery describes a webhook delivery of source with id.
-func delivery(source, id string) *store.EventAcceptParams {
+// webhookDelivery describes a webhook delivery of source with id.
+func webhookDelivery(source, id string) *store.EventAcceptParams {
 	return &store.EventAcceptParams{
 		Source:     source,
 		DeliveryID: id,
@@ -41,7 +42,7 @@ func delivery(source, id string) *store.EventAcceptParams {
 }
 
 func testEventAccept(t *testing.T, fx *fixture) {
-	p := delivery("github", "d-1")
+	p := webhookDelivery("github", "d-1")
 	res, err := fx.st.EventAccept(fx.ctx, p)
 	if err != nil {
 		t.Fatalf("EventAccept: %v", err)
@@ -83,15 +84,15 @@ func testEventAccept(t *testing.T, fx *fixture) {
 // testEventRunFields checks that the run of an event keeps each field
 // given, and that a run due later is not claimed before its time.
 func testEventRunFields(t *testing.T, fx *fixture) {
-	p := delivery("stripe", "evt_1")
+	p := webhookDelivery("stripe", "evt_1")
 	p.Headers, p.Run.Payload = nil, nil
-	p.Run.Targets = []store.Target{{Channel: "email", To: "ops@example.test", On: store.DeliverFailure}, {Channel: "log"}}
+	p.Run.Targets = []store.Target{{Channel: "email", To: "ops@example.test", On: delivery.OnFailure}, {Channel: "log"}}
 	p.Run.MaxAttempts, p.Run.Timeout, p.Run.RunAt = 4, 90*time.Second, fx.now().Add(time.Hour)
 	res, err := fx.st.EventAccept(fx.ctx, p)
 	if err != nil {
 		t.Fatalf("EventAccept: %v", err)
 	}
-	wantTargets := []store.Target{{Channel: "email", To: "ops@example.test", On: store.DeliverFailure}, {Channel: "log", On: store.DeliverAlways}}
+	wantTargets := []store.Target{{Channel: "email", To: "ops@example.test", On: delivery.OnFailure}, {Channel: "log", On: delivery.OnAlways}}
 	for how, r := range map[string]*store.Run{"accepted": res.Run, "read back": fx.run(res.Run.ID)} {
 		if !reflect.DeepEqual(r.Targets, wantTargets) {
 			t.Errorf("%s Targets = %+v, want %+v", how, r.Targets, wantTargets)
@@ -114,12 +115,12 @@ func testEventRunFields(t *testing.T, fx *fixture) {
 }
 
 func testEventDuplicate(t *testing.T, fx *fixture) {
-	first, err := fx.st.EventAccept(fx.ctx, delivery("github", "d-1"))
+	first, err := fx.st.EventAccept(fx.ctx, webhookDelivery("github", "d-1"))
 	if err != nil {
 		t.Fatalf("EventAccept: %v", err)
 	}
 	fx.claimOne(nodeA, first.Run.ID)
-	p := delivery("github", "d-1")
+	p := webhookDelivery("github", "d-1")
 	p.Body = []byte(`{"other":true}`)
 	again, err := fx.st.EventAccept(fx.ctx, p)
 	if err != nil {
@@ -132,7 +133,7 @@ func testEventDuplicate(t *testing.T, fx *fixture) {
 	if !bytes.Equal(again.Event.Body, []byte(`{"ref":"refs/heads/main"}`)) {
 		t.Errorf("duplicate's Body = %q, want the original", again.Event.Body)
 	}
-	other, err := fx.st.EventAccept(fx.ctx, delivery("stripe", "d-1"))
+	other, err := fx.st.EventAccept(fx.ctx, webhookDelivery("stripe", "d-1"))
 	if err != nil {
 		t.Fatalf("EventAccept: %v", err)
 	}
@@ -161,7 +162,7 @@ func testEventBadInput(t *testing.T, fx *fixture) {
 		{"run with an idempotency key", func(p *store.EventAcceptParams) { p.Run.IdempotencyKey = "k" }, "run.idempotency_key"},
 	}
 	for _, tc := range cases {
-		p := delivery("github", "d-1")
+		p := webhookDelivery("github", "d-1")
 		tc.edit(p)
 		_, err := fx.st.EventAccept(fx.ctx, p)
 		wantInvalid(t, tc.name, err, tc.field)
@@ -186,12 +187,12 @@ func testEventNotFound(t *testing.T, fx *fixture) {
 func testEventList(t *testing.T, fx *fixture) {
 	var github []string
 	for i := range 5 {
-		res, err := fx.st.EventAccept(fx.ctx, delivery("github", fmt.Sprintf("d-%d", i)))
+		res, err := fx.st.EventAccept(fx.ctx, webhookDelivery("github", fmt.Sprintf("d-%d", i)))
 		if err != nil {
 			t.Fatalf("EventAccept: %v", err)
 		}
 		github = append([]string{res.Event.ID}, github...) // newest first
-		if _, err := fx.st.EventAccept(fx.ctx, delivery("stripe", fmt.Sprintf("d-%d", i))); err != nil {
+		if _, err := fx.st.EventAccept(fx.ctx, webhookDelivery("stripe", fmt.Sprintf("d-%d", i))); err != nil {
 			t.Fatalf("EventAccept: %v", err)
 		}
 	}
@@ -233,7 +234,7 @@ func testEventConcurrent(t *testing.T, fx *fixture) {
 		st := handles[i%len(handles)]
 		wg.Go(func() {
 			<-start
-			res, err := st.EventAccept(fx.ctx, delivery("github", "same-delivery"))
+			res, err := st.EventAccept(fx.ctx, webhookDelivery("github", "same-delivery"))
 			if err != nil {
 				t.Errorf("goroutine %d: EventAccept: %v", i, err)
 				return
@@ -278,7 +279,7 @@ func testEventConcurrentMixed(t *testing.T, fx *fixture) {
 			st := handles[(d+c)%len(handles)]
 			wg.Go(func() {
 				<-start
-				res, err := st.EventAccept(fx.ctx, delivery("github", fmt.Sprintf("delivery-%d", d)))
+				res, err := st.EventAccept(fx.ctx, webhookDelivery("github", fmt.Sprintf("delivery-%d", d)))
 				if err != nil {
 					t.Errorf("delivery %d copy %d: EventAccept: %v", d, c, err)
 					return
@@ -320,14 +321,14 @@ func testEventConcurrentMixed(t *testing.T, fx *fixture) {
 // testEventOwner checks that an event keeps its run's owner, also once
 // the run's history is pruned.
 func testEventOwner(t *testing.T, fx *fixture) {
-	p := delivery("github", "d-1")
+	p := webhookDelivery("github", "d-1")
 	p.Run.Owner = bob
 	res, err := fx.st.EventAccept(fx.ctx, p)
 	if err != nil {
 		t.Fatalf("EventAccept: %v", err)
 	}
 	want(t, "accepted Owner", res.Event.Owner, bob)
-	again, err := fx.st.EventAccept(fx.ctx, delivery("github", "d-1")) // alice's, this time
+	again, err := fx.st.EventAccept(fx.ctx, webhookDelivery("github", "d-1")) // alice's, this time
 	if err != nil {
 		t.Fatalf("EventAccept of a redelivery: %v", err)
 	}
@@ -369,7 +370,7 @@ func testEventListFilters(t *testing.T, fx *fixture) {
 		t.Helper()
 		fx.clock.Set(base.Add(d))
 		n++
-		p := delivery(source, fmt.Sprintf("d-%d", n))
+		p := webhookDelivery(source, fmt.Sprintf("d-%d", n))
 		p.Run.Owner = owner
 		res, err := fx.st.EventAccept(fx.ctx, p)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -36,7 +37,7 @@ func (fx *fixture) deliveryClaim(until time.Time, limit int) []*store.Run {
 // withTargets is an ad hoc run with a delivery target.
 func withTargets() *store.RunEnqueueParams {
 	p := adhoc()
-	p.Targets = []store.Target{{Channel: "email", To: "ops@example.test", On: store.DeliverFailure}}
+	p.Targets = []store.Target{{Channel: "email", To: "ops@example.test", On: delivery.OnFailure}}
 	return p
 }
 
@@ -45,13 +46,13 @@ func testOutboxFinish(t *testing.T, fx *fixture) {
 	r := fx.enqueueRun(withTargets())
 	fx.claimOne(nodeA, r.ID)
 	after := fx.now().Add(10 * time.Minute)
-	targets := []store.Target{{Channel: "email", To: "ops@example.test", On: store.DeliverFailure}, {Channel: "slack", To: "#ops"}}
+	targets := []store.Target{{Channel: "email", To: "ops@example.test", On: delivery.OnFailure}, {Channel: "slack", To: "#ops"}}
 	done, err := fx.st.RunFinish(fx.ctx, &store.RunFinishParams{ID: r.ID, Node: nodeA, Status: store.RunFailed, Error: "boom",
 		Targets: targets, DeliverAfter: after})
 	if err != nil {
 		t.Fatalf("RunFinish: %v", err)
 	}
-	wantTargets := []store.Target{targets[0], {Channel: "slack", To: "#ops", On: store.DeliverAlways}}
+	wantTargets := []store.Target{targets[0], {Channel: "slack", To: "#ops", On: delivery.OnAlways}}
 	for how, got := range map[string]*store.Run{"finished": done[0], "read back": fx.run(r.ID)} {
 		wantTime(t, how+" DeliverAfter", got.DeliverAfter, after)
 		if !reflect.DeepEqual(got.Targets, wantTargets) {

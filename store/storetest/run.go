@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -81,7 +82,7 @@ func testRunEnqueueDefaults(t *testing.T, fx *fixture) {
 		if len(got.Targets) != 1 {
 			t.Errorf("%s Targets = %+v, want 1", how, got.Targets)
 		} else {
-			want(t, how+" Targets[0]", got.Targets[0], store.Target{Channel: "slack", To: "#ops", On: store.DeliverAlways})
+			want(t, how+" Targets[0]", got.Targets[0], store.Target{Channel: "slack", To: "#ops", On: delivery.OnAlways})
 		}
 		want(t, how+" Held", got.Held, false)
 		want(t, how+" Attempt", got.Attempt, 1)

@@ -23,7 +23,7 @@ func testRunListAgentKind(t *testing.T, fx *fixture) {
 	b1 := fx.enqueueRun(pb)                // bob, summarize, enqueue
 	s1 := fx.enqueueRun(tick(s, fx.now())) // alice, echo, schedule
 	m1 := fx.enqueueRun(manual(s))         // alice, echo, manual
-	ev, err := fx.st.EventAccept(fx.ctx, delivery("github", "d-1"))
+	ev, err := fx.st.EventAccept(fx.ctx, webhookDelivery("github", "d-1"))
 	if err != nil {
 		t.Fatalf("EventAccept: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -40,7 +41,7 @@ func testScheduleCreate(t *testing.T, fx *fixture) {
 		MisfireCap:  4,
 		Timeout:     time.Minute,
 		MaxAttempts: 3,
-		Targets:     []store.Target{{Channel: "slack", To: "#ops"}, {Channel: "email", To: "a@example.com", On: store.DeliverFailure}},
+		Targets:     []store.Target{{Channel: "slack", To: "#ops"}, {Channel: "email", To: "a@example.com", On: delivery.OnFailure}},
 		Static:      true,
 	}
 	got, err := fx.st.ScheduleCreate(fx.ctx, in)
@@ -77,8 +78,8 @@ func testScheduleCreate(t *testing.T, fx *fixture) {
 		if len(s.Targets) != 2 {
 			t.Fatalf("%s Targets = %+v, want 2", how, s.Targets)
 		}
-		want(t, how+" Targets[0]", s.Targets[0], store.Target{Channel: "slack", To: "#ops", On: store.DeliverAlways})
-		want(t, how+" Targets[1]", s.Targets[1], store.Target{Channel: "email", To: "a@example.com", On: store.DeliverFailure})
+		want(t, how+" Targets[0]", s.Targets[0], store.Target{Channel: "slack", To: "#ops", On: delivery.OnAlways})
+		want(t, how+" Targets[1]", s.Targets[1], store.Target{Channel: "email", To: "a@example.com", On: delivery.OnFailure})
 	}
 	check("created", got)
 	other, err := fx.open().ScheduleGet(fx.ctx, got.ID)

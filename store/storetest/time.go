@@ -112,7 +112,7 @@ func testTimeRoundTrip(t *testing.T, fx *fixture) {
 		wantStoredTime(t, how+" delivery FinishedAt", g.FinishedAt, clock)
 	}
 
-	ev, err := fx.st.EventAccept(fx.ctx, delivery("github", "d-1"))
+	ev, err := fx.st.EventAccept(fx.ctx, webhookDelivery("github", "d-1"))
 	if err != nil {
 		t.Fatalf("EventAccept: %v", err)
 	}

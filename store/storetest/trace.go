@@ -39,7 +39,7 @@ func testRunTraceContext(t *testing.T, fx *fixture) {
 	tr := fx.enqueueRun(tick)
 	wantTrace(t, "tick", fx.run(tr.ID).TraceContext, tc)
 
-	ev := delivery("github", "traced-1")
+	ev := webhookDelivery("github", "traced-1")
 	ev.Run.TraceContext = tc
 	acc, err := fx.st.EventAccept(fx.ctx, ev)
 	if err != nil {

@@ -96,7 +96,7 @@ func ResultFromPB(p *pluginpb.Result) *agent.Result {
 		r.Output = p.GetOutput()
 	}
 	for _, t := range p.GetTargets() {
-		r.Targets = append(r.Targets, agent.Target{Channel: t.GetChannel(), To: t.GetTo()})
+		r.Targets = append(r.Targets, delivery.Target{Channel: t.GetChannel(), To: t.GetTo()})
 	}
 	return r
 }

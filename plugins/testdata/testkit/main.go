@@ -91,7 +91,7 @@ func run(ctx context.Context, task *agent.Task) (*agent.Result, error) {
 			out["deadline_unix_nano"] = d.UnixNano()
 		}
 		b, _ := json.Marshal(out)
-		return &agent.Result{Output: b, Summary: "ok", Targets: []agent.Target{{Channel: "kit", To: "ok"}}}, nil
+		return &agent.Result{Output: b, Summary: "ok", Targets: []delivery.Target{{Channel: "kit", To: "ok"}}}, nil
 	case "sleep":
 		// The report tells the host the plugin is running the task.
 		if err := task.Progress.Report(ctx, map[string]int64{"sleeping": 1}); err != nil {
