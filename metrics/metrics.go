@@ -61,6 +61,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heraldhq/herald/internal/buckets"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/webhook"
@@ -112,22 +113,6 @@ type Metrics struct {
 
 var _ scheduler.Observer = (*Metrics)(nil)
 
-// Buckets, in seconds. Durations of runs and deliveries go from 10 ms to
-// an hour; lateness from a millisecond (a claim woken by a notification)
-// to five minutes (a node that was down); HTTP requests from a
-// millisecond to ten seconds.
-func durationBuckets() []float64 {
-	return []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
-}
-
-func latenessBuckets() []float64 {
-	return []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
-}
-
-func httpBuckets() []float64 {
-	return []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
-}
-
 // New creates the collectors and registers them on cfg.Registerer. It
 // returns an error, and registers nothing, when cfg is invalid or a
 // collector cannot be registered (the same namespace registered twice on
@@ -157,20 +142,20 @@ func New(cfg Config) (*Metrics, error) {
 			Help: "Runs that ended for good on this node, by agent and final status."}, []string{"agent", "status"}),
 		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "run_duration_seconds",
 			Help:    "Duration of the last attempt of the runs that ended on this node, by agent.",
-			Buckets: durationBuckets()}, []string{"agent"}),
+			Buckets: buckets.Duration()}, []string{"agent"}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "attempts_total",
 			Help: "Attempts that ended on this node, by agent and outcome."}, []string{"agent", "outcome"}),
 		claimLateness: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "claim_lateness_seconds",
 			Help:    "Time from a run being due to this node claiming it.",
-			Buckets: latenessBuckets()}),
+			Buckets: buckets.Lateness()}),
 		fireLateness: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "fire_lateness_seconds",
 			Help:    "Time from a schedule's tick to its run being committed by this node, one observation per tick.",
-			Buckets: latenessBuckets()}),
+			Buckets: buckets.Lateness()}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "deliveries_total",
 			Help: "Delivery attempts made by this node, by channel and outcome."}, []string{"channel", "outcome"}),
 		deliveryTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "delivery_duration_seconds",
 			Help:    "Duration of the delivery attempts made by this node, by channel.",
-			Buckets: durationBuckets()}, []string{"channel"}),
+			Buckets: buckets.Duration()}, []string{"channel"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "webhook_accepted_total",
 			Help: "Webhook requests accepted, by source and whether they were duplicates."}, []string{"source", "duplicate"}),
 		rejections: &rejectionCollector{desc: prometheus.NewDesc(prometheus.BuildFQName(ns, "", "webhook_rejected_total"),
@@ -179,7 +164,7 @@ func New(cfg Config) (*Metrics, error) {
 			Help: "REST API requests, by route pattern and status code."}, []string{"route", "code"}),
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "http_request_duration_seconds",
 			Help:    "REST API request durations, by route pattern.",
-			Buckets: httpBuckets()}, []string{"route"}),
+			Buckets: buckets.HTTP()}, []string{"route"}),
 	}
 	cs := []prometheus.Collector{m.runsEnded, m.runDuration, m.attempts, m.claimLateness, m.fireLateness,
 		m.deliveries, m.deliveryTime, m.webhooks, m.rejections, m.httpRequests, m.httpDuration}

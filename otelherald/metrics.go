@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/heraldhq/herald/internal/buckets"
 	"github.com/heraldhq/herald/scheduler"
 )
 
@@ -52,12 +53,6 @@ func (i *instruments) attrs(k attrKey) metric.MeasurementOption {
 	return v.(metric.MeasurementOption)
 }
 
-// Bucket boundaries, in seconds, as package metrics has them.
-var (
-	durationBounds = []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
-	latenessBounds = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
-)
-
 // newInstruments makes the instruments on m.
 func newInstruments(m metric.Meter) (*instruments, error) {
 	var i instruments
@@ -67,25 +62,25 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	err = errors.Join(err, e)
 	i.runDuration, e = m.Float64Histogram("herald.run.duration", metric.WithUnit("s"),
 		metric.WithDescription("Duration of the last attempt of the runs that ended on this node, by agent."),
-		metric.WithExplicitBucketBoundaries(durationBounds...))
+		metric.WithExplicitBucketBoundaries(buckets.Duration()...))
 	err = errors.Join(err, e)
 	i.attempts, e = m.Int64Counter("herald.attempts", metric.WithUnit("{attempt}"),
 		metric.WithDescription("Attempts that ended on this node, by agent and outcome."))
 	err = errors.Join(err, e)
 	i.claimLateness, e = m.Float64Histogram("herald.claim.lateness", metric.WithUnit("s"),
 		metric.WithDescription("Time from a run being due to this node claiming it."),
-		metric.WithExplicitBucketBoundaries(latenessBounds...))
+		metric.WithExplicitBucketBoundaries(buckets.Lateness()...))
 	err = errors.Join(err, e)
 	i.fireLateness, e = m.Float64Histogram("herald.fire.lateness", metric.WithUnit("s"),
 		metric.WithDescription("Time from a schedule's tick to its run being committed by this node, one per tick."),
-		metric.WithExplicitBucketBoundaries(latenessBounds...))
+		metric.WithExplicitBucketBoundaries(buckets.Lateness()...))
 	err = errors.Join(err, e)
 	i.deliveries, e = m.Int64Counter("herald.deliveries", metric.WithUnit("{attempt}"),
 		metric.WithDescription("Delivery attempts made by this node, by channel and outcome."))
 	err = errors.Join(err, e)
 	i.deliveryTime, e = m.Float64Histogram("herald.delivery.duration", metric.WithUnit("s"),
 		metric.WithDescription("Duration of the delivery attempts made by this node, by channel."),
-		metric.WithExplicitBucketBoundaries(durationBounds...))
+		metric.WithExplicitBucketBoundaries(buckets.Duration()...))
 	err = errors.Join(err, e)
 	if err != nil {
 		return nil, err
