@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"sync"
 	"time"
 
@@ -381,16 +382,30 @@ func (s *Store) tx(ctx context.Context, fn func(tx bun.Tx, out *outbox) error) e
 			s.kickDue(out)
 			return nil
 		}
-		if attempt < 5 && retryable(err) {
-			// The other transaction is mostly done by then.
+		if attempt < txAttempts && retryable(err) {
+			// The other transaction is mostly done by then; under load it
+			// may take a few turns.
 			select {
-			case <-time.After(time.Duration(attempt) * 2 * time.Millisecond):
+			case <-time.After(txBackoff(attempt)):
 				continue
 			case <-ctx.Done():
 			}
 		}
 		return translate(err)
 	}
+}
+
+// txAttempts bounds the runs of a transaction that keeps meeting another
+// one's locks (see retryable): with txBackoff's waits, about two seconds.
+const txAttempts = 50
+
+// txBackoff is the wait before the next run of a transaction that failed
+// attempt times on a conflict: 2 ms more each time, at most 50 ms, less a
+// random part of up to a half, so that transactions that met do not meet
+// again in step.
+func txBackoff(attempt int) time.Duration {
+	d := min(time.Duration(attempt)*2*time.Millisecond, 50*time.Millisecond)
+	return d - mathrand.N(d/2+1)
 }
 
 // outbox collects the notifications of one transaction.
