@@ -21,9 +21,9 @@ const streamLifetime = 15 * time.Minute
 // shown (signed out, deleted): the browser reloads it.
 //
 // Each render costs what the page's handler costs: for the overview, one
-// GET /v1/summary, which the store answers in one call of four aggregates
-// over the indexes of the window's runs (a few milliseconds for a day of
-// thousands of runs), not the scan of up to nine pages it once was.
+// GET /v1/summary, which the store answers in one call (on a database,
+// four aggregates over the indexes of the window's runs), not the scan of
+// up to nine pages of runs and schedules it once was.
 func (d *Dashboard) stream(w http.ResponseWriter, r *http.Request, v *viewer) {
 	u, err := url.Parse(r.URL.Query().Get("u"))
 	if err != nil || !strings.HasPrefix(u.Path, d.base) || u.Host != "" || u.Scheme != "" || strings.HasPrefix(u.Path, d.base+"live") {
