@@ -13,6 +13,7 @@ func summaryTests() []test {
 	return []test{
 		{"EmptyStoreCountsNothing", testSummaryEmpty},
 		{"CountsAnOwnersRunsOrAll", testSummaryCounts},
+		{"OldestQueuedIsNotHeld", testSummaryHeld},
 		{"NextSchedulesByNextRunAt", testSummaryNextSchedules},
 		{"RefusesInvalidParams", testSummaryInvalid},
 	}
@@ -139,12 +140,32 @@ func testSummaryCounts(t *testing.T, fx *fixture) {
 	})
 }
 
+func testSummaryHeld(t *testing.T, fx *fixture) {
+	fx.summary(store.RunSummaryParams{Since: fx.now()}) // skips a store that is no RunSummaryReader
+	now := fx.now()
+	buffered := fx.schedule("buffered", withOverlap(store.OverlapBufferOne))
+	first := fx.enqueueRun(tick(buffered, now.Add(-3*time.Hour)))
+	fx.claimOne(nodeA, first.ID)
+	// The next tick waits for the first, held: queued, not claimable.
+	held := fx.enqueueRun(tick(buffered, now.Add(-2*time.Hour)))
+	if r := fx.run(held.ID); r.Status != store.RunQueued || !r.Held {
+		t.Fatalf("the second tick of a buffer_one schedule is %s, held %v; want queued and held", r.Status, r.Held)
+	}
+	p := store.RunSummaryParams{Owner: alice, Since: now.Add(-time.Hour)}
+	sum := fx.summary(p)
+	want(t, "Queued with a held run", sum.Queued, 1)
+	wantTime(t, "OldestQueuedRunAt with a held run", sum.OldestQueuedRunAt, time.Time{})
+	later := adhoc()
+	later.RunAt = now.Add(time.Hour)
+	fx.enqueue(later)
+	sum = fx.summary(p)
+	want(t, "Queued with a held run and another", sum.Queued, 2)
+	wantTime(t, "OldestQueuedRunAt with a held run and another", sum.OldestQueuedRunAt, now.Add(time.Hour))
+}
+
 func testSummaryNextSchedules(t *testing.T, fx *fixture) {
 	fx.summary(store.RunSummaryParams{Since: fx.now()}) // skips a store that is no RunSummaryReader
 	now := fx.now()
-	next := func(d time.Duration) func(*store.Schedule) {
-		return func(s *store.Schedule) { s.NextRunAt = now.Add(d) }
-	}
 	setNext := func(s *store.Schedule, d time.Duration) *store.Schedule {
 		t.Helper()
 		at := time.Time{}
@@ -157,7 +178,7 @@ func testSummaryNextSchedules(t *testing.T, fx *fixture) {
 		}
 		return out
 	}
-	a1 := setNext(fx.schedule("a1", next(5*time.Hour)), 5*time.Hour)
+	a1 := setNext(fx.schedule("a1"), 5*time.Hour)
 	a2 := setNext(fx.schedule("a2"), 4*time.Hour)
 	setNext(fx.schedule("paused", func(s *store.Schedule) { s.Paused = true }), time.Hour)
 	setNext(fx.schedule("none"), 0)
