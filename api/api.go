@@ -196,6 +196,7 @@ func (a *API) routes(cfg Config) error {
 	authed("GET /v1/runs", a.listRuns)
 	authed("GET /v1/runs/{id}", a.getRun)
 	authed("POST /v1/runs/{id}/cancel", a.cancelRun)
+	authed("GET /v1/summary", a.summary)
 
 	authed("POST /v1/triggers/preview", a.preview)
 	authed("GET /v1/events", a.listEvents)

@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -875,6 +876,22 @@ func TestOpenAPIConformance(t *testing.T) {
 	t.Run("registry", func(t *testing.T) {
 		do(t, exchange{method: "GET", path: "/v1/agents", token: aliceToken, code: 200})
 		do(t, exchange{method: "GET", path: "/v1/channels", token: aliceToken, code: 200})
+	})
+
+	t.Run("summary", func(t *testing.T) {
+		do(t, exchange{method: "GET", path: "/v1/summary", token: aliceToken, code: 200})
+		do(t, exchange{method: "GET", path: "/v1/summary?owner=alice&since=" + url.QueryEscape(f.h.Clock.Now().Add(-time.Hour).Format(time.RFC3339)), token: opsToken, code: 200})
+		do(t, exchange{method: "GET", path: "/v1/summary?since=yesterday", token: aliceToken, code: 400, offDoc: true})
+		do(t, exchange{method: "GET", path: "/v1/summary?since=2020-01-01T00:00:00Z", token: aliceToken, code: 400})
+		do(t, exchange{method: "GET", path: "/v1/summary?owner=bob", token: aliceToken, code: 403})
+		// A store without the capability.
+		st := memstore.New(memstore.Options{})
+		t.Cleanup(func() { _ = st.Close() })
+		plain, err := scheduler.New(struct{ store.Store }{st}, scheduler.Config{Agents: echoAgents()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.do(t, newAPI(t, api.Config{Scheduler: plain, Authenticator: fixtureTokens(t)}), exchange{method: "GET", path: "/v1/summary", token: aliceToken, code: 501})
 	})
 
 	t.Run("unrouted", func(t *testing.T) {

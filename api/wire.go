@@ -172,6 +172,64 @@ type CancelRequest struct {
 	Reason string `json:"reason"`
 }
 
+// Summary is the answer of GET /v1/summary.
+type Summary struct {
+	// Now is the API's time of the summary; Since the start of its window.
+	Now   time.Time `json:"now"`
+	Since time.Time `json:"since"`
+	// Statuses counts the runs created in the window, and in its last
+	// hour, for every status.
+	Statuses []StatusCount `json:"statuses"`
+	// Agents counts, per agent, the runs created in the window that ended.
+	Agents []AgentCount `json:"agents"`
+	// Finished counts the runs finished in each of the last 24 hours, the
+	// current one last.
+	Finished []HourCount `json:"finished"`
+	// Queue is the queue now, whenever its runs were created.
+	Queue Queue `json:"queue"`
+	// NextFires are the next fire times of the active schedules, first
+	// first; a schedule may have several.
+	NextFires []Fire `json:"next_fires"`
+}
+
+// StatusCount counts the runs of a status.
+type StatusCount struct {
+	Status   string `json:"status"`
+	Since    int64  `json:"since"`
+	LastHour int64  `json:"last_hour"`
+}
+
+// AgentCount counts an agent's ended runs: Ended those that succeeded,
+// failed or timed out, Failed those that failed or timed out.
+type AgentCount struct {
+	Agent  string `json:"agent"`
+	Ended  int64  `json:"ended"`
+	Failed int64  `json:"failed"`
+}
+
+// HourCount counts the runs finished in the hour from From.
+type HourCount struct {
+	From     time.Time `json:"from"`
+	Finished int64     `json:"finished"`
+}
+
+// Queue is the depth of the queue and the run waiting longest.
+type Queue struct {
+	// Queued counts the queued runs, held ones included.
+	Queued int64 `json:"queued"`
+	// OldestRunAt is the earliest run_at of a queued run that is not held
+	// (one waiting for its schedule's earlier run); null when none.
+	OldestRunAt *time.Time `json:"oldest_run_at"`
+}
+
+// Fire is a fire time of a schedule.
+type Fire struct {
+	At         time.Time `json:"at"`
+	ScheduleID string    `json:"schedule_id"`
+	Name       string    `json:"name"`
+	Agent      string    `json:"agent"`
+}
+
 // PreviewRequest is the body of POST /v1/triggers/preview: a trigger as in
 // ScheduleRequest, the instant to start from (default now) and how many
 // fire times to return (default 10, at most 1,000).

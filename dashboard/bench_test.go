@@ -48,6 +48,7 @@ func benchDashboard(b *testing.B, kind string) (*dashboard.Dashboard, *http.Cook
 	clock := func() time.Time { return now }
 	ctx := context.Background()
 	var schedIDs []string
+	var schedules []*store.Schedule
 	for i := range benchSchedules {
 		s, err := st.ScheduleCreate(ctx, &store.Schedule{Name: fmt.Sprintf("schedule-%04d", i), Owner: fmt.Sprintf("user%d", i%10),
 			Agent: fmt.Sprintf("agent%d", i%8), Trigger: store.Trigger{Kind: store.TriggerCron, Cron: fmt.Sprintf("%d %d * * *", i%60, i%24), Timezone: "Europe/Paris"}})
@@ -55,6 +56,7 @@ func benchDashboard(b *testing.B, kind string) (*dashboard.Dashboard, *http.Cook
 			b.Fatal(err)
 		}
 		schedIDs = append(schedIDs, s.ID)
+		schedules = append(schedules, s)
 	}
 	step := benchDays * 24 * time.Hour / benchRuns
 	params := make([]*store.RunEnqueueParams, 0, 100)
@@ -99,6 +101,13 @@ func benchDashboard(b *testing.B, kind string) (*dashboard.Dashboard, *http.Cook
 	sched, err := scheduler.New(st, scheduler.Config{Clock: clockFunc(clock)})
 	if err != nil {
 		b.Fatal(err)
+	}
+	// Each schedule's next fire time, as a running scheduler keeps it.
+	for _, s := range schedules {
+		next := sched.NextFireTimes(s, 1)[0]
+		if _, err := st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: s.ID, NextRunAt: &next}); err != nil {
+			b.Fatal(err)
+		}
 	}
 	tokens, _ := auth.NewTokens([]auth.Token{{Subject: "ops", Admin: true, Hash: auth.HashToken(opsToken)}})
 	a, err := api.New(api.Config{Scheduler: sched, Authenticator: tokens, Now: clock})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,65 @@ func fill(t *testing.T, f *fixture) (aliceSched, bobSched *api.Schedule, runID s
 		t.Fatalf("webhook: %d", res.StatusCode)
 	}
 	return aliceSched, bobSched, acc.RunID
+}
+
+// TestOverviewIsTheViewersSummary checks the overview's figures: a user's
+// are their own, an admin's everyone's.
+func TestOverviewIsTheViewersSummary(t *testing.T) {
+	f := newFixture(t)
+	aliceSched, _, _ := fill(t, f)
+	// The webhook's run of alice's ends too.
+	var hooked api.RunList
+	f.apiCall(aliceToken, "GET", "/v1/runs?kind=webhook", nil, &hooked)
+	if len(hooked.Runs) != 1 {
+		t.Fatalf("%d webhook runs, want 1", len(hooked.Runs))
+	}
+	f.waitRun(hooked.Runs[0].ID, func(r *api.RunDetail) bool { return r.Status == "succeeded" })
+	day := func(body, status string) string {
+		m := regexp.MustCompile(`status=` + status + `&amp;window=24h">(\d+)<`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("the overview has no day count of %s", status)
+		}
+		return m[1]
+	}
+	fires := regexp.MustCompile(`<li>[^<]*<time[^>]*>[^<]*</time> <a href="/schedules/([^"]+)">`)
+	for _, tc := range []struct {
+		token, who, failed string
+		agents             []string
+		notAgents          []string
+	}{
+		{aliceToken, "alice", "0", []string{">echo<"}, []string{">fail<"}},
+		{opsToken, "ops", "1", []string{">echo<", ">fail<", "100%"}, nil},
+	} {
+		_, body := f.signIn(tc.token).get("/")
+		if got := day(body, "succeeded"); got != "2" {
+			t.Errorf("%s: %s succeeded in the day, want 2", tc.who, got)
+		}
+		if got := day(body, "failed"); got != tc.failed {
+			t.Errorf("%s: %s failed in the day, want %s", tc.who, got, tc.failed)
+		}
+		for _, w := range tc.agents {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s: the overview lacks %q", tc.who, w)
+			}
+		}
+		for _, w := range tc.notAgents {
+			if strings.Contains(body, w) {
+				t.Errorf("%s: the overview shows %q", tc.who, w)
+			}
+		}
+		// Bob's schedule is paused: the ten fire times are all of alice's
+		// weekday schedule.
+		got := fires.FindAllStringSubmatch(body, -1)
+		if len(got) != 10 {
+			t.Errorf("%s: %d fire times, want 10", tc.who, len(got))
+		}
+		for _, m := range got {
+			if m[1] != aliceSched.ID {
+				t.Errorf("%s: a fire time of %s, want of %s", tc.who, m[1], aliceSched.ID)
+			}
+		}
+	}
 }
 
 func TestPagesRenderEmpty(t *testing.T) {

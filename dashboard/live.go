@@ -19,6 +19,11 @@ const streamLifetime = 15 * time.Minute
 // the page, so it shows exactly what a reload would. An "update" event's
 // data is the part's HTML; a "gone" event says the page can no longer be
 // shown (signed out, deleted): the browser reloads it.
+//
+// Each render costs what the page's handler costs: for the overview, one
+// GET /v1/summary, which the store answers in one call (on a database,
+// four aggregates over the indexes of the window's runs), not the scan of
+// up to nine pages of runs and schedules it once was.
 func (d *Dashboard) stream(w http.ResponseWriter, r *http.Request, v *viewer) {
 	u, err := url.Parse(r.URL.Query().Get("u"))
 	if err != nil || !strings.HasPrefix(u.Path, d.base) || u.Host != "" || u.Scheme != "" || strings.HasPrefix(u.Path, d.base+"live") {

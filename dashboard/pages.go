@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -18,12 +17,7 @@ import (
 const (
 	listPage        = 50   // rows of a list page
 	scanPage        = 1000 // the API's largest page
-	overviewPages   = 5    // at most this many scan pages of the day's runs
-	queuePages      = 2    // … of queued runs
-	schedulePages   = 2    // … of schedules, for the next fire times
-	nextFires       = 10   // fire times on the overview
 	recentRuns      = 10   // runs on a schedule's page
-	sparkBuckets    = 24   // hours of the throughput sparkline
 	maxFailureRates = 20   // agents on the overview
 )
 
@@ -84,165 +78,70 @@ func trimSlash(s string) string {
 	return s
 }
 
-// scan lists up to pages pages of path with q, following the cursors.
-func scan[P, T any](ctx context.Context, d *Dashboard, v *viewer, path string, q url.Values, pages int,
-	items func(*P) ([]*T, *string)) ([]*T, bool, error) {
-	var all []*T
-	q.Set("limit", "1000")
-	for range pages {
-		var page P
-		if err := d.get(ctx, v, path, q, &page); err != nil {
-			return nil, false, err
-		}
-		got, next := items(&page)
-		all = append(all, got...)
-		if next == nil {
-			return all, false, nil
-		}
-		q.Set("cursor", *next)
-	}
-	return all, true, nil
-}
-
-func runItems(l *api.RunList) ([]*api.Run, *string) { return l.Runs, l.NextCursor }
-func scheduleItems(l *api.ScheduleList) ([]*api.Schedule, *string) {
-	return l.Schedules, l.NextCursor
-}
-
 // Overview.
 
 type statusCount struct {
 	Status string
-	Hour   int
-	Day    int
+	Hour   int64
+	Day    int64
 }
 
 type agentRate struct {
 	Agent          string
-	Failed, Ended  int
-	Percent        int
+	Failed, Ended  int64
 	FailurePercent int
 }
 
-type fire struct {
-	At       time.Time
-	Schedule *api.Schedule
-}
-
 type bar struct {
-	X, Y, H, N int
-	From       time.Time
+	X, Y, H int
+	N       int64
+	From    time.Time
 }
 
 type overviewData struct {
 	Now          time.Time
 	Counts       []statusCount
-	DayTotal     int
-	Sampled      bool // the day had more runs than the overview reads
-	Queued       int
-	QueuedMore   bool
+	Queued       int64
 	OldestQueued *time.Time
 	Agents       []agentRate
-	Next         []fire
+	Next         []api.Fire
 	Bars         []bar
-	BarMax       int
-	Finished     int
+	BarMax       int64
+	Finished     int64
 }
 
+// overview shows the summary of the viewer's runs (GET /v1/summary, whose
+// window is the last day by the API's clock): one request, counted by the
+// store.
 func (d *Dashboard) overview(r *http.Request, v *viewer) (*pageOut, error) {
-	ctx, now := r.Context(), d.now().UTC()
-	day, more, err := scan(ctx, d, v, "/v1/runs", url.Values{"since": {now.Add(-24 * time.Hour).Format(time.RFC3339Nano)}},
-		overviewPages, runItems)
-	if err != nil {
+	var sum api.Summary
+	if err := d.get(r.Context(), v, "/v1/summary", nil, &sum); err != nil {
 		return nil, err
 	}
-	data := &overviewData{Now: now, Sampled: more, DayTotal: len(day)}
-	counts := map[string]*statusCount{}
-	for _, s := range statuses {
-		c := &statusCount{Status: s}
-		counts[s] = c
-		data.Counts = append(data.Counts, *c)
+	data := &overviewData{Now: d.now().UTC(), Queued: sum.Queue.Queued, OldestQueued: sum.Queue.OldestRunAt, Next: sum.NextFires}
+	for _, c := range sum.Statuses {
+		data.Counts = append(data.Counts, statusCount{Status: c.Status, Hour: c.LastHour, Day: c.Since})
 	}
-	rates := map[string]*agentRate{}
-	hour := now.Add(-time.Hour)
-	start := now.Add(-sparkBuckets * time.Hour).Truncate(time.Hour).Add(time.Hour)
-	buckets := make([]int, sparkBuckets)
-	for _, run := range day {
-		c := counts[run.Status]
-		if c == nil {
-			continue
-		}
-		c.Day++
-		if !run.CreatedAt.Before(hour) {
-			c.Hour++
-		}
-		switch run.Status {
-		case "succeeded", "failed", "timed_out":
-			a := rates[run.Agent]
-			if a == nil {
-				a = &agentRate{Agent: run.Agent}
-				rates[run.Agent] = a
-			}
-			a.Ended++
-			if run.Status != "succeeded" {
-				a.Failed++
-			}
-		}
-		if run.FinishedAt != nil && !run.FinishedAt.Before(start) {
-			if i := int(run.FinishedAt.Sub(start) / time.Hour); i >= 0 && i < sparkBuckets {
-				buckets[i]++
-				data.Finished++
-			}
-		}
-	}
-	for i, s := range statuses {
-		data.Counts[i] = *counts[s]
-	}
-	for _, a := range rates {
-		a.FailurePercent = percent(a.Failed, a.Ended)
-		data.Agents = append(data.Agents, *a)
+	for _, a := range sum.Agents {
+		data.Agents = append(data.Agents, agentRate{Agent: a.Agent, Failed: a.Failed, Ended: a.Ended,
+			FailurePercent: percent(int(a.Failed), int(a.Ended))})
 	}
 	slices.SortFunc(data.Agents, func(a, b agentRate) int {
 		return cmp.Or(cmp.Compare(b.FailurePercent, a.FailurePercent), cmp.Compare(b.Failed, a.Failed), cmp.Compare(a.Agent, b.Agent))
 	})
 	data.Agents = data.Agents[:min(len(data.Agents), maxFailureRates)]
-	data.BarMax = max(1, slices.Max(buckets))
-	for i, n := range buckets {
-		h := n * 38 / data.BarMax
-		if n > 0 && h == 0 {
-			h = 1
+	data.BarMax = 1
+	for _, h := range sum.Finished {
+		data.BarMax = max(data.BarMax, h.Finished)
+		data.Finished += h.Finished
+	}
+	for i, h := range sum.Finished {
+		height := int(h.Finished * 38 / data.BarMax)
+		if h.Finished > 0 && height == 0 {
+			height = 1
 		}
-		data.Bars = append(data.Bars, bar{X: i * 10, Y: 40 - h, H: h, N: n, From: start.Add(time.Duration(i) * time.Hour)})
+		data.Bars = append(data.Bars, bar{X: i * 10, Y: 40 - height, H: height, N: h.Finished, From: h.From})
 	}
-
-	queued, qmore, err := scan(ctx, d, v, "/v1/runs", url.Values{"status": {"queued"}}, queuePages, runItems)
-	if err != nil {
-		return nil, err
-	}
-	data.Queued, data.QueuedMore = len(queued), qmore
-	for _, run := range queued {
-		if !run.Held && (data.OldestQueued == nil || run.RunAt.Before(*data.OldestQueued)) {
-			t := run.RunAt
-			data.OldestQueued = &t
-		}
-	}
-
-	schedules, _, err := scan(ctx, d, v, "/v1/schedules", url.Values{}, schedulePages, scheduleItems)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range schedules {
-		if s.Paused {
-			continue
-		}
-		for _, t := range s.NextFireTimes {
-			if !t.Before(now) {
-				data.Next = append(data.Next, fire{At: t, Schedule: s})
-			}
-		}
-	}
-	slices.SortFunc(data.Next, func(a, b fire) int { return a.At.Compare(b.At) })
-	data.Next = data.Next[:min(len(data.Next), nextFires)]
 	return &pageOut{name: "overview", title: "Overview", nav: "overview", live: true, data: data}, nil
 }
 

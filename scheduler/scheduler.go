@@ -23,6 +23,9 @@ var (
 	// ErrStatic: static schedules are declared in code or configuration;
 	// users cannot edit or delete them.
 	ErrStatic = errors.New("scheduler: static schedule")
+	// ErrUnsupported: the store lacks the optional capability the
+	// operation needs (RunSummary needs a store.RunSummaryReader).
+	ErrUnsupported = errors.New("scheduler: not supported by the store")
 )
 
 // hardStopRecord bounds the writing of releases and outcomes when Start's

@@ -59,12 +59,13 @@ type Store struct {
 }
 
 var (
-	_ store.Store          = (*Store)(nil)
-	_ store.DeliveryOutbox = (*Store)(nil)
-	_ store.StagedEnqueuer = (*Store)(nil)
-	_ store.ScheduleCapper = (*Store)(nil)
-	_ store.StatsReader    = (*Store)(nil)
-	_ store.TokenStore     = (*Store)(nil)
+	_ store.Store            = (*Store)(nil)
+	_ store.DeliveryOutbox   = (*Store)(nil)
+	_ store.StagedEnqueuer   = (*Store)(nil)
+	_ store.ScheduleCapper   = (*Store)(nil)
+	_ store.StatsReader      = (*Store)(nil)
+	_ store.RunSummaryReader = (*Store)(nil)
+	_ store.TokenStore       = (*Store)(nil)
 )
 
 type ownerKey struct{ owner, name string }

@@ -42,11 +42,11 @@ type Factory func(t *testing.T, now func() time.Time) (open func() store.Store)
 
 // Run runs the conformance suite against the stores f makes, as subtests
 // grouped by entity (Schedule/..., Run/..., Lease/..., Overlap/..., Event/...,
-// Delivery/..., Outbox/..., Stats/..., Token/..., Workspace/..., Backfill/..., Notify/...,
+// Delivery/..., Outbox/..., Stats/..., Summary/..., Token/..., Workspace/..., Backfill/..., Notify/...,
 // Time/..., Store/...). The cases of an optional capability skip for a
 // store that lacks it: Outbox (store.DeliveryOutbox), Staged
 // (store.StagedEnqueuer), Capped (store.ScheduleCapper), Stats
-// (store.StatsReader), Token (store.TokenStore) and Workspace
+// (store.StatsReader), Summary (store.RunSummaryReader), Token (store.TokenStore) and Workspace
 // (store.WorkspaceStore).
 func Run(t *testing.T, f Factory) {
 	groups := []struct {
@@ -63,6 +63,7 @@ func Run(t *testing.T, f Factory) {
 		{"Staged", stagedTests()},
 		{"Capped", cappedTests()},
 		{"Stats", statsTests()},
+		{"Summary", summaryTests()},
 		{"Token", tokenTests()},
 		{"Workspace", workspaceTests()},
 		{"Backfill", backfillTests()},
