@@ -3,12 +3,15 @@
 // time to the next fire time, and checks the spec on the way: every error is
 // a *store.ValidationError naming the field at fault.
 //
-// It is internal to the scheduler, which alone should import it. Cron
-// expressions are searched with go-quartz's CronTrigger; this package adds
-// the crontab dialect, the time-zone and daylight-saving semantics of
-// Herald's design, start and end bounds, and interval and one-off triggers.
-// Nothing here reads the clock or applies jitter, so every node computes the
-// same fire times.
+// It is internal to the scheduler, which alone should import it. A cron
+// expression is parsed once, into a set of values per field, and its fire
+// times are computed from those sets: the next wall-clock time is found
+// field by field, then read in the trigger's zone with the daylight-saving
+// semantics of Herald's design. go-quartz's CronTrigger is not used here:
+// it gets daylight saving, dates past a month's end and the L, W and # forms
+// wrong (quartz_test.go records how), and it would parse the expression a
+// second time in its own dialect. Nothing here reads the clock or applies
+// jitter, so every node computes the same fire times.
 //
 // # Cron expressions
 //

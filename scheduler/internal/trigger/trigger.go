@@ -75,9 +75,7 @@ func Compile(spec store.Trigger, anchor time.Time) (*Trigger, error) {
 			t.anchor, t.every = anchor.UTC(), c.every
 			break
 		}
-		if t.cron, err = newCronSchedule(c, loc); err != nil {
-			return nil, err
-		}
+		t.cron = newCronSchedule(c, loc)
 	case "":
 		return nil, store.Invalid("trigger.kind", "is required: a schedule needs a trigger (cron, interval or once)")
 	default:
