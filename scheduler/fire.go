@@ -14,7 +14,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/reugn/go-quartz/quartz"
 
-	"github.com/heraldhq/herald/scheduler/internal/trigger"
+	"github.com/heraldhq/herald/internal/trigger"
 	"github.com/heraldhq/herald/store"
 )
 

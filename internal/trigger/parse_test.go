@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 	_ "time/tzdata" // the tests' zones, whatever the machine has
-
-	"github.com/heraldhq/herald/store"
 )
 
 func TestDOWTranslation(t *testing.T) {
@@ -158,8 +156,8 @@ func TestFiveFieldsEqualSix(t *testing.T) {
 	from := time.Date(2025, 12, 28, 0, 0, 0, 0, time.UTC)
 	for _, zone := range zones {
 		for _, e := range exprs {
-			five := mustCompile(t, store.Trigger{Kind: store.TriggerCron, Cron: e, Timezone: zone})
-			six := mustCompile(t, store.Trigger{Kind: store.TriggerCron, Cron: "0 " + e, Timezone: zone})
+			five := mustCompile(t, Spec{Kind: KindCron, Cron: e, Timezone: zone})
+			six := mustCompile(t, Spec{Kind: KindCron, Cron: "0 " + e, Timezone: zone})
 			got, want := fires(five, from, 200), fires(six, from, 200)
 			if len(got) == 0 || !slices.EqualFunc(got, want, time.Time.Equal) {
 				t.Errorf("%s %q: 5 fields give %d fire times, 6 fields %d, or they differ", zone, e, len(got), len(want))
@@ -170,10 +168,10 @@ func TestFiveFieldsEqualSix(t *testing.T) {
 
 func TestCompileErrors(t *testing.T) {
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	cron := func(expr string) store.Trigger { return store.Trigger{Kind: store.TriggerCron, Cron: expr} }
+	cron := func(expr string) Spec { return Spec{Kind: KindCron, Cron: expr} }
 	tests := []struct {
 		name  string
-		spec  store.Trigger
+		spec  Spec
 		field string
 		rule  string // a part of the rule
 	}{
@@ -212,17 +210,17 @@ func TestCompileErrors(t *testing.T) {
 		{"every not a duration", cron("@every soon"), "trigger.cron", "not a duration"},
 		{"every -1s", cron("@every -1s"), "trigger.cron", "at least 1s"},
 		{"every 10ms", cron("@every 10ms"), "trigger.cron", "at least 1s: got 10ms"},
-		{"unknown zone", store.Trigger{Kind: store.TriggerCron, Cron: "@daily", Timezone: "Mars/Base"}, "trigger.timezone", `unknown IANA time zone "Mars/Base"`},
-		{"Local zone", store.Trigger{Kind: store.TriggerCron, Cron: "@daily", Timezone: "Local"}, "trigger.timezone", "name an IANA time zone"},
-		{"interval 0", store.Trigger{Kind: store.TriggerInterval}, "trigger.interval", "at least 1s: got 0s"},
-		{"interval 500ms", store.Trigger{Kind: store.TriggerInterval, Interval: 500 * time.Millisecond}, "trigger.interval", "at least 1s"},
-		{"interval negative", store.Trigger{Kind: store.TriggerInterval, Interval: -time.Hour}, "trigger.interval", "at least 1s"},
-		{"once without at", store.Trigger{Kind: store.TriggerOnce}, "trigger.at", "must be set"},
-		{"negative jitter", store.Trigger{Kind: store.TriggerOnce, At: at, Jitter: -time.Second}, "trigger.jitter", "must not be negative"},
-		{"end before start", store.Trigger{Kind: store.TriggerOnce, At: at, StartAt: at, EndAt: at.Add(-time.Hour)}, "trigger.end_at", "after trigger.start_at"},
-		{"end at start", store.Trigger{Kind: store.TriggerOnce, At: at, StartAt: at, EndAt: at}, "trigger.end_at", "after trigger.start_at"},
-		{"no kind", store.Trigger{}, "trigger.kind", "is required"},
-		{"unknown kind", store.Trigger{Kind: "weekly"}, "trigger.kind", `unknown kind "weekly"`},
+		{"unknown zone", Spec{Kind: KindCron, Cron: "@daily", Timezone: "Mars/Base"}, "trigger.timezone", `unknown IANA time zone "Mars/Base"`},
+		{"Local zone", Spec{Kind: KindCron, Cron: "@daily", Timezone: "Local"}, "trigger.timezone", "name an IANA time zone"},
+		{"interval 0", Spec{Kind: KindInterval}, "trigger.interval", "at least 1s: got 0s"},
+		{"interval 500ms", Spec{Kind: KindInterval, Interval: 500 * time.Millisecond}, "trigger.interval", "at least 1s"},
+		{"interval negative", Spec{Kind: KindInterval, Interval: -time.Hour}, "trigger.interval", "at least 1s"},
+		{"once without at", Spec{Kind: KindOnce}, "trigger.at", "must be set"},
+		{"negative jitter", Spec{Kind: KindOnce, At: at, Jitter: -time.Second}, "trigger.jitter", "must not be negative"},
+		{"end before start", Spec{Kind: KindOnce, At: at, StartAt: at, EndAt: at.Add(-time.Hour)}, "trigger.end_at", "after trigger.start_at"},
+		{"end at start", Spec{Kind: KindOnce, At: at, StartAt: at, EndAt: at}, "trigger.end_at", "after trigger.start_at"},
+		{"no kind", Spec{}, "trigger.kind", "is required"},
+		{"unknown kind", Spec{Kind: "weekly"}, "trigger.kind", `unknown kind "weekly"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,12 +228,9 @@ func TestCompileErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Compile(%+v) = %v, want an error", tt.spec, tr)
 			}
-			var ve *store.ValidationError
+			var ve *Error
 			if !errors.As(err, &ve) {
-				t.Fatalf("Compile(%+v) error %v (%T) is not a *store.ValidationError", tt.spec, err, err)
-			}
-			if !errors.Is(err, store.ErrInvalid) {
-				t.Errorf("error %v does not match store.ErrInvalid", err)
+				t.Fatalf("Compile(%+v) error %v (%T) is not an *Error", tt.spec, err, err)
 			}
 			if ve.Field != tt.field {
 				t.Errorf("error %v names field %q, want %q", err, ve.Field, tt.field)
@@ -272,13 +267,13 @@ func TestCompileAccepts(t *testing.T) {
 		"  */5\t*  * * *  ",
 	}
 	for _, e := range exprs {
-		if _, err := Compile(store.Trigger{Kind: store.TriggerCron, Cron: e, Timezone: "Europe/Berlin"}, time.Time{}); err != nil {
+		if _, err := Compile(Spec{Kind: KindCron, Cron: e, Timezone: "Europe/Berlin"}, time.Time{}); err != nil {
 			t.Errorf("Compile(%q): %v", e, err)
 		}
 	}
 }
 
-func mustCompile(t testing.TB, spec store.Trigger) *Trigger {
+func mustCompile(t testing.TB, spec Spec) *Trigger {
 	t.Helper()
 	tr, err := Compile(spec, time.Time{})
 	if err != nil {

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/heraldhq/herald/store"
 )
 
 // This file parses the cron dialect described in the package documentation
@@ -127,7 +125,7 @@ func (s *yearSet) next(y int) (int, bool) {
 
 // cronError names the cron expression in a validation error.
 func cronError(format string, args ...any) error {
-	return store.Invalid("trigger.cron", fmt.Sprintf(format, args...))
+	return invalid("trigger.cron", fmt.Sprintf(format, args...))
 }
 
 // parseCron parses a cron expression of Herald's dialect.
