@@ -12,12 +12,28 @@
 // # How a schedule fires
 //
 // Every node keeps the active schedules in memory, each with its trigger
-// compiled (cron with seconds and time zones, intervals, one-offs), and
-// uses go-quartz as its timer. When a schedule is due, the node inserts the
-// run of that tick, keyed by (schedule, tick) in the store, so every node
-// that fires the same tick yields one run: there is no leader. The ticks due
-// at one moment are inserted in one batch, each with the schedule's next fire
-// time, so a schedule's next_run_at is always true. On the system clock,
+// compiled once (cron with seconds and time zones, intervals, one-offs), in
+// one heap ordered by the schedule's next tick not yet written: the one
+// structure that holds what is due. Fire times are computed by Herald's
+// own trigger code, straight from the parsed cron fields, in the
+// schedule's zone and with the daylight-saving rules of the design;
+// go-quartz's CronTrigger is not used, as it gets daylight saving, month
+// ends and the L, W and # forms wrong.
+//
+// go-quartz's scheduler is the node's one timer. Its job queue is
+// Herald's and holds a single job, the alarm: the moment the node must
+// look next (the heap's earliest tick, less the lead of a staged write, or
+// a retry). go-quartz sleeps until it, wakes at once when it moves, and
+// runs it; running it wakes the node's fire loop, which writes every tick
+// due by then and sets the next alarm. go-quartz does the waiting; the
+// ticks, their misfires and their retries are the fire loop's, so its
+// at-most-once, skip-when-late execution never applies to a tick.
+//
+// When a schedule is due, the node inserts the run of that tick, keyed by
+// (schedule, tick) in the store, so every node that fires the same tick
+// yields one run: there is no leader. The ticks due at one moment are
+// inserted in one batch, each with the schedule's next fire time, so a
+// schedule's next_run_at is always true. On the system clock,
 // with a store that can stage writes (store.StagedEnqueuer: the SQLite and
 // PostgreSQL stores and the memory store), the batch is written shortly
 // before its moment, in a transaction that commits when the moment comes:

@@ -663,6 +663,7 @@ func TestStopReportsWhatItLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.SetAbandonAfter(10 * time.Millisecond)
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -13,7 +14,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/reugn/go-quartz/quartz"
 
-	"github.com/heraldhq/herald/scheduler/internal/trigger"
+	"github.com/heraldhq/herald/internal/trigger"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -117,11 +118,14 @@ func (h *dueHeap) set(e *entry) {
 }
 
 // fireLoop keeps the active schedules and enqueues their ticks. One
-// goroutine (run) owns entries; the timer and the notification dispatcher
-// talk to it through pending sets and a signal.
+// goroutine (run) owns entries and the due heap, the one structure that
+// holds what is due; the timer and the notification dispatcher talk to it
+// through pending sets and a signal. The timer is go-quartz's scheduler,
+// which wakes the loop at the moment the loop last set in alarm (arm).
 type fireLoop struct {
 	s     *Scheduler
 	timer *quartz.StdScheduler
+	alarm *alarmQueue
 
 	// entries and due are owned by the run goroutine (and by newFireLoop
 	// before it).
@@ -135,13 +139,12 @@ type fireLoop struct {
 
 	// staged, when the store is a StagedEnqueuer and the clock the
 	// system's, writes the ticks of the next moment a lead ahead of it
-	// (leadFor), to commit when it comes; stageTimer wakes the loop for
+	// (leadFor), to commit when it comes; the timer wakes the loop for
 	// that. tickCost is the time one tick took to write in the last
 	// staged writes. All are owned by the run goroutine.
-	staged     store.StagedEnqueuer
-	tickCost   time.Duration
-	stageTimer *time.Timer
-	stagedNew  int // runs the last staged write added (not duplicates)
+	staged    store.StagedEnqueuer
+	tickCost  time.Duration
+	stagedNew int // runs the last staged write added (not duplicates)
 
 	mu        sync.Mutex // guards the pending changes and flags
 	changes   map[string]struct{}
@@ -156,30 +159,29 @@ type fireLoop struct {
 // no longer declared), enqueues the ticks they missed and starts the
 // timer; the loading is bounded by ctx, the timer lives until loopCtx ends.
 func newFireLoop(ctx, loopCtx context.Context, s *Scheduler) (*fireLoop, error) {
-	timer, err := quartz.NewStdScheduler(
-		// The timer only says "look now": a late wake-up must still be
-		// delivered, never dropped as outdated.
-		quartz.WithOutdatedThreshold(24*time.Hour),
-		quartz.WithLogger(quartzLogger{s.logger}),
-		quartz.WithQueue(newTimerQueue(), &sync.Mutex{}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("timer: %w", err)
-	}
 	f := &fireLoop{
 		s:       s,
-		timer:   timer.(*quartz.StdScheduler),
 		entries: map[string]*entry{},
 		changes: map[string]struct{}{},
 		signal:  make(chan struct{}, 1),
 		ticks:   make(chan chan error),
 		done:    make(chan struct{}),
 	}
+	f.alarm = newAlarmQueue(f.poke)
+	timer, err := quartz.NewStdScheduler(
+		// The alarm only says "look now": a late one must still be run,
+		// never dropped as outdated.
+		quartz.WithOutdatedThreshold(math.MaxInt64),
+		quartz.WithLogger(quartzLogger{s.logger}),
+		quartz.WithQueue(f.alarm, &sync.Mutex{}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("timer: %w", err)
+	}
+	f.timer = timer.(*quartz.StdScheduler)
 	if st, ok := s.st.(store.StagedEnqueuer); ok {
 		if _, system := s.cfg.Clock.(systemClock); system {
 			f.staged, f.tickCost = st, stageTickCost
-			f.stageTimer = time.AfterFunc(time.Hour, f.poke)
-			f.stageTimer.Stop()
 		}
 	}
 	now := s.cfg.Clock.Now()
@@ -253,18 +255,9 @@ func (f *fireLoop) tick(ctx context.Context) error {
 
 func (f *fireLoop) run(ctx context.Context) {
 	defer close(f.done)
-	if f.stageTimer != nil {
-		defer f.stageTimer.Stop()
-	}
-	f.armStage(true)
+	f.arm(false)
 	resync := time.NewTicker(f.s.cfg.ResyncInterval)
 	defer resync.Stop()
-	var retry *time.Timer
-	defer func() {
-		if retry != nil {
-			retry.Stop()
-		}
-	}()
 	for {
 		var err error
 		select {
@@ -307,19 +300,15 @@ func (f *fireLoop) run(ctx context.Context) {
 				f.changed(id) // again after the retry interval
 			}
 		}
-		f.armStage(err == nil)
 		if err != nil && ctx.Err() == nil {
 			level.Warn(f.s.logger).Log("msg", "schedule pass failed; retrying", "err", err)
-			if retry != nil {
-				retry.Stop()
-			}
 			// Drop the queued signal so the retry waits its interval.
 			select {
 			case <-f.signal:
 			default:
 			}
-			retry = time.AfterFunc(f.s.cfg.PollInterval, f.poke)
 		}
+		f.arm(err != nil)
 	}
 }
 
@@ -389,9 +378,6 @@ func (f *fireLoop) remove(id string) {
 	}
 	delete(f.entries, id)
 	f.setCount()
-	if err := f.timer.DeleteJob(quartz.NewJobKey(id)); err != nil && !errors.Is(err, quartz.ErrJobNotFound) {
-		level.Warn(f.s.logger).Log("msg", "remove schedule from timer", "schedule_id", id, "err", err)
-	}
 }
 
 func (f *fireLoop) setCount() {
@@ -536,21 +522,6 @@ func (f *fireLoop) apply(sch *store.Schedule) {
 	f.entries[sch.ID] = e
 	f.queue.set(e)
 	f.setCount()
-	f.arm(e)
-}
-
-// arm sets the timer for e.
-func (f *fireLoop) arm(e *entry) {
-	opts := quartz.NewDefaultJobDetailOptions()
-	opts.Replace = true
-	job := quartz.NewJobDetailWithOptions(&timerJob{f: f, id: e.sch.ID}, quartz.NewJobKey(e.sch.ID), opts)
-	err := f.timer.ScheduleJob(job, timerTrigger{e.trig})
-	switch {
-	case errors.Is(err, quartz.ErrTriggerExpired):
-		_ = f.timer.DeleteJob(quartz.NewJobKey(e.sch.ID))
-	case err != nil:
-		level.Warn(f.s.logger).Log("msg", "set schedule timer", "schedule_id", e.sch.ID, "err", err)
-	}
 }
 
 // pass enqueues the ticks of every schedule due by now (read before the
@@ -828,26 +799,37 @@ func (f *fireLoop) stage(ctx context.Context) error {
 	return err
 }
 
-// armStage sets the stage timer to the next moment less the lead. When
-// less than the lead is left (the loop was busy, or has just started),
-// staging at once still beats writing once the moment has come; soon
-// false leaves that to the moment, when the last pass failed and its
-// retry waits.
-func (f *fireLoop) armStage(soon bool) {
-	if f.staged == nil {
-		return
+// arm sets the timer to the moment the loop must look next: the earliest
+// tick of the due heap, less the lead when ticks are staged (at once when
+// less than the lead is left), or, after a failed pass (failed), the retry
+// a poll interval later unless a tick comes first; a failed pass leaves
+// staging to the moment. The timer runs on the system clock: the alarm is
+// set as far ahead as the moment is on the engine's clock.
+func (f *fireLoop) arm(failed bool) {
+	now := f.s.cfg.Clock.Now()
+	var at time.Time
+	if len(f.queue) > 0 {
+		at = f.queue[0].next
+		if f.staged != nil {
+			switch early := at.Add(-f.leadFor(f.queue.countDue(at))); {
+			case early.After(now):
+				at = early
+			case !failed && at.After(now):
+				at = now
+			}
+		}
 	}
-	f.stageTimer.Stop()
-	if len(f.queue) == 0 {
-		return
+	if failed {
+		if retry := now.Add(f.s.cfg.PollInterval); at.IsZero() || !at.After(now) || at.After(retry) {
+			at = retry
+		}
 	}
-	next := f.queue[0].next
-	switch d := time.Until(next.Add(-f.leadFor(f.queue.countDue(next)))); {
-	case d > 0:
-		f.stageTimer.Reset(d)
-	case soon && time.Until(next) > 0:
-		f.stageTimer.Reset(0)
+	var wake time.Time
+	if !at.IsZero() {
+		wake = time.Now().Add(max(at.Sub(now), 0))
 	}
+	f.alarm.set(wake)
+	f.timer.Reset()
 }
 
 func fnv32(s string) uint32 {
@@ -925,32 +907,3 @@ func (s *Scheduler) tickParams(e *entry, t time.Time) *store.RunEnqueueParams {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// timerJob is the timer's job of a schedule: it tells the loop to look.
-type timerJob struct {
-	f  *fireLoop
-	id string
-}
-
-// Execute is called by the timer when the schedule is due: the loop then
-// enqueues the ticks of every schedule due by then, in one batch, however
-// many timer jobs fire for the same moment.
-func (j *timerJob) Execute(context.Context) error {
-	j.f.poke()
-	return nil
-}
-
-func (j *timerJob) Description() string { return "herald schedule " + j.id }
-
-// timerTrigger gives the timer a schedule's fire times.
-type timerTrigger struct{ t *trigger.Trigger }
-
-func (t timerTrigger) NextFireTime(prev int64) (int64, error) {
-	next, ok := t.t.Next(time.Unix(0, prev))
-	if !ok {
-		return 0, quartz.ErrTriggerExpired
-	}
-	return next.UnixNano(), nil
-}
-
-func (t timerTrigger) Description() string { return "herald trigger" }

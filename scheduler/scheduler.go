@@ -53,6 +53,10 @@ type Scheduler struct {
 
 	triggers *triggerCache
 
+	// abandonAfter is how long a worker waits for an agent that ignores
+	// its cancelled context (abandonAfter, shorter in tests).
+	abandonAfter time.Duration
+
 	mu      sync.Mutex // guards state and stopErr
 	state   int
 	stopped chan struct{} // closed when Stop has finished
@@ -93,6 +97,8 @@ func New(st store.Store, cfg Config) (*Scheduler, error) {
 		observer: c.Observer,
 		triggers: newTriggerCache(),
 		stopped:  make(chan struct{}),
+
+		abandonAfter: abandonAfter,
 	}
 	if s.observer == nil {
 		s.observer = nopObserver{}

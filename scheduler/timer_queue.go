@@ -1,150 +1,173 @@
 package scheduler
 
 import (
-	"container/heap"
+	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/reugn/go-quartz/quartz"
 )
 
-// timerQueue is the timer's job queue: a heap by next run time with an index
-// by job key. go-quartz's own queue finds a job by scanning every job (and
-// copies the queue to do so), which makes loading a hundred thousand
-// schedules quadratic; here push, remove and lookup are logarithmic or
-// constant.
-type timerQueue struct {
-	mu    sync.Mutex
-	jobs  timerHeap
-	index map[string]*timerItem
+// alarmQueue is the job queue of the fire loop's timer, go-quartz's
+// scheduler. What is due is the fire loop's: its due heap. The loop works
+// out from the heap when it must next look (the earliest tick, less the
+// lead of a staged write, or a retry) and sets that moment here; the queue
+// then holds one job, the alarm, which go-quartz sleeps until and runs.
+// The alarm fires once: running it pokes the loop, whose pass sets the next.
+type alarmQueue struct {
+	mu sync.Mutex
+	// at is the moment of the alarm on the system clock, in Unix
+	// nanoseconds; zero when none is set.
+	at int64
+	// gen counts the alarms set, so that go-quartz putting back an alarm
+	// it found not yet due cannot undo a later one.
+	gen    uint64
+	detail *quartz.JobDetail
 }
 
-type timerItem struct {
-	job quartz.ScheduledJob
-	key string
-	pos int
+var _ quartz.JobQueue = (*alarmQueue)(nil)
+
+// alarmKey names the alarm's job.
+const alarmKey = "herald-fire-loop"
+
+func newAlarmQueue(wake func()) *alarmQueue {
+	return &alarmQueue{detail: quartz.NewJobDetail(alarmJob(wake), quartz.NewJobKey(alarmKey))}
 }
 
-type timerHeap []*timerItem
-
-func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
-	return h[i].job.NextRunTime() < h[j].job.NextRunTime()
-}
-func (h timerHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].pos, h[j].pos = i, j
-}
-func (h *timerHeap) Push(x any) {
-	it := x.(*timerItem)
-	it.pos = len(*h)
-	*h = append(*h, it)
-}
-func (h *timerHeap) Pop() any {
-	old := *h
-	it := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return it
-}
-
-var _ quartz.JobQueue = (*timerQueue)(nil)
-
-func newTimerQueue() *timerQueue { return &timerQueue{index: map[string]*timerItem{}} }
-
-func keyOf(job quartz.ScheduledJob) string { return job.JobDetail().JobKey().String() }
-
-// Push implements quartz.JobQueue.
-func (q *timerQueue) Push(job quartz.ScheduledJob) error {
+// set sets the alarm at wake, or clears it when wake is zero. The caller
+// then resets the scheduler, which reads the queue again.
+func (q *alarmQueue) set(wake time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	key := keyOf(job)
-	if old, ok := q.index[key]; ok {
-		if !job.JobDetail().Options().Replace {
-			return fmt.Errorf("push %s: %w", key, quartz.ErrJobAlreadyExists)
-		}
-		heap.Remove(&q.jobs, old.pos)
+	q.gen++
+	q.at = 0
+	if !wake.IsZero() {
+		q.at = wake.UnixNano()
 	}
-	it := &timerItem{job: job, key: key}
-	q.index[key] = it
-	heap.Push(&q.jobs, it)
+}
+
+// alarm is the job go-quartz sees.
+type alarm struct {
+	q   *alarmQueue
+	at  int64
+	gen uint64
+}
+
+var _ quartz.ScheduledJob = alarm{}
+
+func (a alarm) JobDetail() *quartz.JobDetail { return a.q.detail }
+func (a alarm) Trigger() quartz.Trigger      { return alarmTrigger{} }
+func (a alarm) NextRunTime() int64           { return a.at }
+
+// alarmTrigger fires an alarm once: the fire loop sets the next one.
+type alarmTrigger struct{}
+
+func (alarmTrigger) NextFireTime(int64) (int64, error) { return 0, quartz.ErrTriggerExpired }
+func (alarmTrigger) Description() string               { return "the fire loop's next moment" }
+
+// alarmJob is what the alarm runs: it wakes the fire loop, which then
+// enqueues the ticks due (or stages those coming), however many.
+type alarmJob func()
+
+func (j alarmJob) Execute(context.Context) error {
+	j()
+	return nil
+}
+
+func (alarmJob) Description() string { return "wake the fire loop" }
+
+// current returns the alarm, if set.
+func (q *alarmQueue) current() (alarm, bool) {
+	return alarm{q: q, at: q.at, gen: q.gen}, q.at != 0
+}
+
+// Push implements quartz.JobQueue. go-quartz pushes back only an alarm it
+// popped and found not yet due; it is restored unless another was set
+// since.
+func (q *alarmQueue) Push(job quartz.ScheduledJob) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if a, ok := job.(alarm); ok && a.q == q && a.gen == q.gen && q.at == 0 {
+		q.at = a.at
+	}
 	return nil
 }
 
 // Pop implements quartz.JobQueue.
-func (q *timerQueue) Pop() (quartz.ScheduledJob, error) {
+func (q *alarmQueue) Pop() (quartz.ScheduledJob, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.jobs) == 0 {
+	a, ok := q.current()
+	if !ok {
 		return nil, fmt.Errorf("pop: %w", quartz.ErrQueueEmpty)
 	}
-	it := heap.Pop(&q.jobs).(*timerItem)
-	delete(q.index, it.key)
-	return it.job, nil
+	q.at = 0
+	return a, nil
 }
 
 // Head implements quartz.JobQueue.
-func (q *timerQueue) Head() (quartz.ScheduledJob, error) {
+func (q *alarmQueue) Head() (quartz.ScheduledJob, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.jobs) == 0 {
+	a, ok := q.current()
+	if !ok {
 		return nil, fmt.Errorf("head: %w", quartz.ErrQueueEmpty)
 	}
-	return q.jobs[0].job, nil
+	return a, nil
 }
 
 // Get implements quartz.JobQueue.
-func (q *timerQueue) Get(key *quartz.JobKey) (quartz.ScheduledJob, error) {
+func (q *alarmQueue) Get(key *quartz.JobKey) (quartz.ScheduledJob, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	it, ok := q.index[key.String()]
-	if !ok {
+	a, ok := q.current()
+	if !ok || !key.Equals(q.detail.JobKey()) {
 		return nil, fmt.Errorf("get %s: %w", key, quartz.ErrJobNotFound)
 	}
-	return it.job, nil
+	return a, nil
 }
 
 // Remove implements quartz.JobQueue.
-func (q *timerQueue) Remove(key *quartz.JobKey) (quartz.ScheduledJob, error) {
+func (q *alarmQueue) Remove(key *quartz.JobKey) (quartz.ScheduledJob, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	it, ok := q.index[key.String()]
-	if !ok {
+	a, ok := q.current()
+	if !ok || !key.Equals(q.detail.JobKey()) {
 		return nil, fmt.Errorf("remove %s: %w", key, quartz.ErrJobNotFound)
 	}
-	heap.Remove(&q.jobs, it.pos)
-	delete(q.index, it.key)
-	return it.job, nil
+	q.at = 0
+	return a, nil
 }
 
 // ScheduledJobs implements quartz.JobQueue.
-func (q *timerQueue) ScheduledJobs(matchers []quartz.Matcher[quartz.ScheduledJob]) ([]quartz.ScheduledJob, error) {
+func (q *alarmQueue) ScheduledJobs(matchers []quartz.Matcher[quartz.ScheduledJob]) ([]quartz.ScheduledJob, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var out []quartz.ScheduledJob
-next:
-	for _, it := range q.jobs {
-		for _, m := range matchers {
-			if !m.IsMatch(it.job) {
-				continue next
-			}
-		}
-		out = append(out, it.job)
+	a, ok := q.current()
+	if !ok {
+		return nil, nil
 	}
-	return out, nil
+	for _, m := range matchers {
+		if !m.IsMatch(a) {
+			return nil, nil
+		}
+	}
+	return []quartz.ScheduledJob{a}, nil
 }
 
 // Size implements quartz.JobQueue.
-func (q *timerQueue) Size() (int, error) {
+func (q *alarmQueue) Size() (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.jobs), nil
+	if q.at == 0 {
+		return 0, nil
+	}
+	return 1, nil
 }
 
 // Clear implements quartz.JobQueue.
-func (q *timerQueue) Clear() error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.jobs, q.index = nil, map[string]*timerItem{}
+func (q *alarmQueue) Clear() error {
+	q.set(time.Time{})
 	return nil
 }

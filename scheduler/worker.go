@@ -21,7 +21,8 @@ import (
 )
 
 // abandonAfter is how long a worker waits for an agent that ignores its
-// cancelled context before it records the run's end without it.
+// cancelled context before it records the run's end without it (the
+// scheduler's abandonAfter, which tests shorten).
 const abandonAfter = 2 * time.Second
 
 // claimTimeout bounds one claim, which Stop does not interrupt.
@@ -344,7 +345,7 @@ func (w *workers) execute(ctx context.Context, r *store.Run) *outcome {
 	case <-tctx.Done():
 		select {
 		case a = <-ch:
-		case <-time.After(abandonAfter):
+		case <-time.After(s.abandonAfter):
 			w.abandoned.Add(1)
 			level.Warn(s.logger).Log("msg", "agent ignores its cancelled context; recording the run without it",
 				"run_id", r.ID, "agent", r.Agent, "cause", context.Cause(tctx))

@@ -23,8 +23,9 @@ const (
 )
 
 // Trigger is a schedule's typed trigger spec, stored as data (never as a
-// serialized timer object). The store checks its shape; the scheduler parses
-// and checks the cron expression itself.
+// serialized timer object). The store checks it by the rules the scheduler
+// fires it with, cron expression included: a store refuses what the
+// scheduler could not fire.
 type Trigger struct {
 	// Kind is cron, interval or once. Required.
 	Kind TriggerKind `json:"kind"`

@@ -2,11 +2,13 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/delivery"
+	"github.com/heraldhq/herald/internal/trigger"
 )
 
 // The Prepare functions validate input and return a normalized copy (defaults
@@ -109,50 +111,29 @@ func PrepareSchedule(s *Schedule, lim Limits) (*Schedule, error) {
 	return &c, nil
 }
 
+// prepareTrigger checks t with the trigger package's Compile, which the
+// scheduler fires with, and returns it normalized.
 func prepareTrigger(t Trigger) (Trigger, error) {
-	switch t.Kind {
-	case "":
-		return t, Invalid("trigger.kind", "is required: a schedule needs a trigger (cron, interval or once)")
-	case TriggerCron:
-		if strings.TrimSpace(t.Cron) == "" {
-			return t, Invalid("trigger.cron", "must not be empty for a cron trigger")
-		}
-		if t.Interval != 0 || !t.At.IsZero() {
-			return t, Invalid("trigger", "a cron trigger takes no interval or at")
-		}
-	case TriggerInterval:
-		if t.Interval <= 0 {
-			return t, Invalid("trigger.interval", "must be positive for an interval trigger")
-		}
-		if t.Cron != "" || !t.At.IsZero() {
-			return t, Invalid("trigger", "an interval trigger takes no cron or at")
-		}
-	case TriggerOnce:
-		if t.At.IsZero() {
-			return t, Invalid("trigger.at", "must be set for a once trigger")
-		}
-		if t.Cron != "" || t.Interval != 0 {
-			return t, Invalid("trigger", "a once trigger takes no cron or interval")
-		}
-	default:
-		return t, Invalid("trigger.kind", fmt.Sprintf("unknown kind %q: must be cron, interval or once", string(t.Kind)))
-	}
-	if t.Jitter < 0 {
-		return t, Invalid("trigger.jitter", "must not be negative")
-	}
 	if t.Timezone == "" {
 		t.Timezone = "UTC"
-	}
-	if _, err := time.LoadLocation(t.Timezone); err != nil {
-		return t, Invalid("trigger.timezone", fmt.Sprintf("unknown IANA time zone %q", t.Timezone))
 	}
 	t.At = Timestamp(t.At)
 	t.StartAt = Timestamp(t.StartAt)
 	t.EndAt = Timestamp(t.EndAt)
-	if !t.StartAt.IsZero() && !t.EndAt.IsZero() && !t.EndAt.After(t.StartAt) {
-		return t, Invalid("trigger.end_at", "must be after trigger.start_at")
+	if _, err := trigger.Compile(t.spec(), time.Time{}); err != nil {
+		var te *trigger.Error
+		if errors.As(err, &te) {
+			return t, Invalid(te.Field, te.Rule)
+		}
+		return t, err
 	}
 	return t, nil
+}
+
+// spec is t as the trigger package takes it.
+func (t Trigger) spec() trigger.Spec {
+	return trigger.Spec{Kind: string(t.Kind), Cron: t.Cron, Interval: t.Interval, At: t.At,
+		Timezone: t.Timezone, StartAt: t.StartAt, EndAt: t.EndAt, Jitter: t.Jitter}
 }
 
 func prepareTargets(field string, ts []Target) ([]Target, error) {

@@ -124,6 +124,11 @@ func testScheduleBadInput(t *testing.T, fx *fixture) {
 		{"unknown trigger kind", func(s *store.Schedule) { s.Trigger.Kind = "hourly" }, "trigger.kind"},
 		{"interval not positive", func(s *store.Schedule) { s.Trigger.Interval = 0 }, "trigger.interval"},
 		{"cron without expression", func(s *store.Schedule) { s.Trigger = store.Trigger{Kind: store.TriggerCron} }, "trigger.cron"},
+		{"cron expression out of range", func(s *store.Schedule) {
+			s.Trigger = store.Trigger{Kind: store.TriggerCron, Cron: "0,61 * * * *"}
+		}, "trigger.cron"},
+		{"interval under a second", func(s *store.Schedule) { s.Trigger.Interval = time.Millisecond }, "trigger.interval"},
+		{"zone of the node", func(s *store.Schedule) { s.Trigger.Timezone = "Local" }, "trigger.timezone"},
 		{"once without instant", func(s *store.Schedule) { s.Trigger = store.Trigger{Kind: store.TriggerOnce} }, "trigger.at"},
 		{"unknown time zone", func(s *store.Schedule) { s.Trigger.Timezone = "Mars/Olympus" }, "trigger.timezone"},
 		{"end before start", func(s *store.Schedule) {

@@ -1,20 +1,18 @@
 package trigger
 
 import (
-	"fmt"
-	"strings"
+	"math/bits"
 	"time"
-
-	"github.com/reugn/go-quartz/quartz"
 )
 
 // How a cron trigger finds its fire times.
 //
-// go-quartz's CronTrigger does the calendar search: given a wall-clock time
-// it finds the next wall-clock time that matches the expression. It is given
-// wall-clock times read as UTC, so that it never meets a daylight-saving
-// change. This file maps those wall-clock times to instants in the trigger's
-// zone, with Herald's fixed semantics:
+// The calendar search runs on wall-clock times read as UTC, so that it never
+// meets a daylight-saving change: a branch (below) finds the next wall-clock
+// time whose fields match, field by field from the year down to the second,
+// from the sets parsed out of the expression. cronSchedule.next then maps
+// those wall-clock times to instants in the trigger's zone, with Herald's
+// fixed semantics:
 //
 //   - a wall-clock time skipped by a spring-forward gap fires once, shifted
 //     forward by the gap (02:30 becomes 03:30);
@@ -25,19 +23,9 @@ import (
 //     fires in both passes of a repeated hour and not at all inside a
 //     skipped one.
 //
-// go-quartz in the zone itself gets these cases wrong (see quartz_test.go):
-// it fires a skipped 02:30 at 01:30, expires after the first time it meets a
-// gap or a repeated hour, and skips the second pass of a repeated hour.
-//
-// Even on the wall clock, go-quartz has calendar slips: it reads a day past
-// the month's end as a day of the next month (February 30 becomes March 2);
-// searching days of the week under a restricted month field, it enters a
-// month at the day-of-month it had reached in the month before, skipping
-// the matching days before it; and its L, W and # day forms skip fire
-// times. So each of its answers is checked here: the search resumes at the
-// start of the next month after a misread date and at the first day passed,
-// and the L, W and # days, at most one a month, are computed here while
-// go-quartz searches the other fields.
+// go-quartz's CronTrigger is not asked: in the zone it gets these cases
+// wrong, and even on the wall clock it misreads dates past a month's end and
+// skips fire times of the L, W and # forms (see quartz_test.go).
 
 // cronSchedule is a compiled cron expression in a time zone.
 type cronSchedule struct {
@@ -50,11 +38,8 @@ type cronSchedule struct {
 	everyHour bool
 }
 
-// branch is one day selection of an expression, with the go-quartz trigger
-// that searches it.
+// branch is one day selection of an expression, with the other fields.
 type branch struct {
-	quartz                      *quartz.CronTrigger
-	expr                        string // the go-quartz expression
 	second, minute, hour, month uint64
 	years                       *yearSet
 	day                         daySpec
@@ -62,8 +47,7 @@ type branch struct {
 
 const allHours = 1<<24 - 1
 
-// Bounds of the wall-clock times searched, in Unix seconds. go-quartz works
-// in Unix nanoseconds, which end in 2262.
+// Bounds of the wall-clock times searched, in Unix seconds.
 const (
 	minSeconds int64 = 0             // 1970-01-01
 	maxSeconds int64 = 9_000_000_000 // 2255-03-14
@@ -73,69 +57,26 @@ const (
 // segment of the next matching wall-clock time, so it needs a few.
 const maxRounds = 10000
 
-// maxRetries bounds the go-quartz calls of one branch search. A search needs
-// more than one only after go-quartz misread an impossible date, which
-// happens at most a few times in a row for a feasible branch.
-const maxRetries = 1000
-
-func newCronSchedule(c *cronExpr, loc *time.Location) (*cronSchedule, error) {
+func newCronSchedule(c *cronExpr, loc *time.Location) *cronSchedule {
 	s := &cronSchedule{loc: loc, everyHour: c.hour == allHours}
-	type side struct {
-		day      daySpec
-		dom, dow string
-	}
-	var sides []side
+	var days []daySpec
 	switch {
 	case c.domRestricted && c.dowRestricted:
-		sides = []side{{c.dom, c.quartzDOM, "?"}, {c.dow, "?", c.quartzDOW}}
+		days = []daySpec{c.dom, c.dow}
 	case c.dowRestricted:
-		sides = []side{{c.dow, "?", c.quartzDOW}}
+		days = []daySpec{c.dow}
 	default:
-		sides = []side{{c.dom, c.quartzDOM, "?"}}
+		days = []daySpec{c.dom}
 	}
-	for _, sd := range sides {
-		b := &branch{second: c.second, minute: c.minute, hour: c.hour, month: c.month, years: c.years, day: sd.day}
-		expr := strings.Join([]string{
-			quartzList(c.second, 0, 59), quartzList(c.minute, 0, 59), quartzList(c.hour, 0, 23),
-			sd.dom, quartzList(c.month, 1, 12), sd.dow, c.years.quartzList(),
-		}, " ")
-		q, err := quartz.NewCronTriggerWithLoc(expr, time.UTC)
-		if err != nil {
-			return nil, cronError("go-quartz refused it as %q: %v", expr, err)
-		}
-		b.quartz, b.expr = q, expr
-		// A branch that no date matches (February 30) is left out:
-		// searching it would only run through the retries.
+	for _, d := range days {
+		b := &branch{second: c.second, minute: c.minute, hour: c.hour, month: c.month, years: c.years, day: d}
+		// A branch that no date matches (February 30) is left out: its
+		// search would run to the end of time.
 		if b.feasible() {
 			s.branches = append(s.branches, b)
 		}
 	}
-	return s, nil
-}
-
-// quartzList writes a bit set of values from lo to hi as a go-quartz field.
-func quartzList(set uint64, lo, hi int) string {
-	if full := uint64(1)<<(hi+1) - 1<<lo; set&full == full {
-		return "*"
-	}
-	return joinBits(set, 0)
-}
-
-// quartzList writes the year field.
-func (s *yearSet) quartzList() string {
-	if s == nil {
-		return "*"
-	}
-	var b strings.Builder
-	for y := yearMin; y <= yearMax; y++ {
-		if s.has(y) {
-			if b.Len() > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprint(&b, y)
-		}
-	}
-	return b.String()
+	return s
 }
 
 // next returns the first fire time after a, in Unix seconds.
@@ -216,70 +157,141 @@ func (s *cronSchedule) nextWall(w int64) (int64, bool) {
 }
 
 // next returns the first wall-clock time after w that matches the branch.
+// It moves field by field, from the year down to the second: a field that
+// cannot match from where the search stands sends it to the start of the
+// next value of the field above.
 func (b *branch) next(w int64) (int64, bool) {
-	for range maxRetries {
-		if w >= maxSeconds {
-			return 0, false
-		}
-		ns, err := b.quartz.NextFireTime(w * int64(time.Second))
-		if err != nil {
-			return 0, false // the years of the expression are over
-		}
-		r := ns / int64(time.Second)
-		if r <= w {
-			return 0, false
-		}
-		var done bool
-		if w, done = b.check(w, r); done {
-			return w, true
-		}
+	if w+1 >= maxSeconds {
+		return 0, false
 	}
-	return 0, false
-}
-
-// check takes go-quartz's answer r to a search after w. It returns the
-// branch's next time and true, or a new point to search after and false.
-func (b *branch) check(w, r int64) (int64, bool) {
-	y, m, d := time.Unix(r, 0).UTC().Date()
-	switch {
-	case b.day.kind == dayOfWeek:
-		// With a restricted month field, go-quartz enters a month at the
-		// day it had reached in the month before, passing the matching
-		// days before it. Resume at the first one it passed.
-		from := 1
-		if wy, wm, wd := time.Unix(w, 0).UTC().Date(); wy == y && wm == m {
-			from = wd + 1
+	t := time.Unix(w+1, 0).UTC()
+	y, m, d := t.Date()
+	hh, mm, ss := t.Clock()
+	// Each round either returns or moves to a later day, month or year;
+	// a feasible branch matches a day within 28 years.
+	for {
+		if y > maxYear {
+			return 0, false
 		}
-		wd := weekday(y, m, from)
-		for dd := from; dd < d; dd++ {
-			if b.day.days&(1<<wd) != 0 {
-				return startOfDay(y, m, dd) - 1, false
+		if !b.years.has(y) {
+			ny, ok := b.years.next(y)
+			if !ok {
+				return 0, false
 			}
-			wd = (wd + 1) % 7
+			y, m, d, hh, mm, ss = ny, time.January, 1, 0, 0, 0
 		}
-	case b.day.once():
-		// go-quartz searched any day: go on from the selected day, later
-		// in the month, or from the next month.
-		sd, ok := b.day.dayIn(y, m)
-		switch {
-		case ok && sd > d:
-			return startOfDay(y, m, sd) - 1, false
-		case !ok || sd < d:
-			return startOfDay(y, m+1, 1) - 1, false
+		nm, ok := nextBit(b.month, int(m))
+		if !ok {
+			y, m, d, hh, mm, ss = y+1, time.January, 1, 0, 0, 0
+			continue
 		}
-	}
-	if b.match(r) {
+		if time.Month(nm) != m {
+			m, d, hh, mm, ss = time.Month(nm), 1, 0, 0, 0
+		}
+		nd, ok := b.day.next(y, m, d)
+		if !ok {
+			y, m, d, hh, mm, ss = nextMonth(y, m)
+			continue
+		}
+		if nd != d {
+			d, hh, mm, ss = nd, 0, 0, 0
+		}
+		if ok = b.clock(&hh, &mm, &ss); !ok {
+			y, m, d, hh, mm, ss = nextDay(y, m, d)
+			continue
+		}
+		r := time.Date(y, m, d, hh, mm, ss, 0, time.UTC).Unix()
+		if r >= maxSeconds {
+			return 0, false
+		}
 		return r, true
 	}
-	// go-quartz read a day past the end of a month as a day of the next
-	// month; nothing matches before the next month begins.
-	if ms := startOfDay(y, m, 1); ms > w {
-		if b.match(ms) {
-			return ms, true
+}
+
+// clock moves hh:mm:ss to the first time of day at or after it that
+// matches the branch's hour, minute and second fields; false when none is
+// left in the day.
+func (b *branch) clock(hh, mm, ss *int) bool {
+	for *hh < 24 {
+		h, ok := nextBit(b.hour, *hh)
+		if !ok {
+			return false
 		}
-		return ms, false
+		if h != *hh {
+			*hh, *mm, *ss = h, 0, 0
+		}
+		for *mm < 60 {
+			mi, ok := nextBit(b.minute, *mm)
+			if !ok {
+				break
+			}
+			if mi != *mm {
+				*mm, *ss = mi, 0
+			}
+			if s, ok := nextBit(b.second, *ss); ok {
+				*ss = s
+				return true
+			}
+			*mm, *ss = *mm+1, 0
+		}
+		*hh, *mm, *ss = *hh+1, 0, 0
 	}
-	return r, false
+	return false
+}
+
+// nextBit returns the smallest value in set at or above from.
+func nextBit(set uint64, from int) (int, bool) {
+	if from > 63 {
+		return 0, false
+	}
+	rest := set >> from
+	if rest == 0 {
+		return 0, false
+	}
+	return from + bits.TrailingZeros64(rest), true
+}
+
+// nextMonth returns the start of the month after month m of year y.
+func nextMonth(y int, m time.Month) (int, time.Month, int, int, int, int) {
+	if m == time.December {
+		return y + 1, time.January, 1, 0, 0, 0
+	}
+	return y, m + 1, 1, 0, 0, 0
+}
+
+// nextDay returns the start of the day after day d of month m of year y.
+func nextDay(y int, m time.Month, d int) (int, time.Month, int, int, int, int) {
+	if d >= daysIn(y, m) {
+		return nextMonth(y, m)
+	}
+	return y, m, d + 1, 0, 0, 0
+}
+
+// next returns the first day from d on, within month m of year y, that s
+// selects.
+func (s *daySpec) next(y int, m time.Month, d int) (int, bool) {
+	last := daysIn(y, m)
+	if d > last {
+		return 0, false
+	}
+	switch s.kind {
+	case dayAll:
+		return d, true
+	case dayOfMonth:
+		n, ok := nextBit(s.days, d)
+		return n, ok && n <= last
+	case dayOfWeek:
+		wd := int(weekday(y, m, d))
+		for k := range 7 {
+			if s.days&(1<<((wd+k)%7)) != 0 {
+				return d + k, d+k <= last
+			}
+		}
+		return 0, false
+	default:
+		sd, ok := s.dayIn(y, m)
+		return sd, ok && sd >= d
+	}
 }
 
 // match reports whether wall-clock time w matches the branch.
@@ -348,12 +360,6 @@ func (s *daySpec) match(y int, m time.Month, d int, wd time.Weekday) bool {
 	}
 }
 
-// once reports whether s selects at most one day a month: the L, W and #
-// forms.
-func (s *daySpec) once() bool {
-	return s.kind != dayAll && s.kind != dayOfMonth && s.kind != dayOfWeek
-}
-
 // dayIn returns the day a once selection picks in month m of year y; ok is
 // false when the month has none.
 func (s *daySpec) dayIn(y int, m time.Month) (day int, ok bool) {
@@ -409,10 +415,4 @@ func daysIn(y int, m time.Month) int {
 
 func weekday(y int, m time.Month, d int) time.Weekday {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Weekday()
-}
-
-// startOfDay returns the wall-clock time (read as UTC) at which day d of
-// month m of year y begins; days and months out of range carry over.
-func startOfDay(y int, m time.Month, d int) int64 {
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix()
 }

@@ -7,38 +7,37 @@ import (
 	"testing"
 	"time"
 	_ "time/tzdata" // the tests' zones, whatever the machine has
-
-	"github.com/heraldhq/herald/store"
 )
 
 func TestDOWTranslation(t *testing.T) {
 	tests := []struct {
-		field, quartz string
+		field string
+		days  []int // 0 is Sunday
 	}{
-		{"0", "1"},
-		{"7", "1"},
-		{"SUN", "1"},
-		{"sun", "1"},
-		{"Sat", "7"},
-		{"0,7", "1"},
-		{"1-5", "2,3,4,5,6"},
-		{"MON-FRI", "2,3,4,5,6"},
-		{"mon-fri", "2,3,4,5,6"},
-		{"*/2", "1,3,5,7"},
-		{"1-7/2", "1,2,4,6"}, // 1,3,5,7: 7 is Sunday
-		{"5-7", "1,6,7"},     // Friday to Sunday
-		{"6,0", "1,7"},       // the weekend
-		{"2/3", "3,6"},       // 2 and 5
-		{"SUN,WED-FRI", "1,4,5,6"},
+		{"0", []int{0}},
+		{"7", []int{0}},
+		{"SUN", []int{0}},
+		{"sun", []int{0}},
+		{"Sat", []int{6}},
+		{"0,7", []int{0}},
+		{"1-5", []int{1, 2, 3, 4, 5}},
+		{"MON-FRI", []int{1, 2, 3, 4, 5}},
+		{"mon-fri", []int{1, 2, 3, 4, 5}},
+		{"*/2", []int{0, 2, 4, 6}},
+		{"1-7/2", []int{0, 1, 3, 5}}, // 1,3,5,7: 7 is Sunday
+		{"5-7", []int{0, 5, 6}},      // Friday to Sunday
+		{"6,0", []int{0, 6}},         // the weekend
+		{"2/3", []int{2, 5}},
+		{"SUN,WED-FRI", []int{0, 3, 4, 5}},
 	}
 	for _, tt := range tests {
-		_, got, err := parseDOW(tt.field)
+		got, err := parseDOW(tt.field)
 		if err != nil {
 			t.Errorf("parseDOW(%q): %v", tt.field, err)
 			continue
 		}
-		if got != tt.quartz {
-			t.Errorf("parseDOW(%q) = %q, want %q", tt.field, got, tt.quartz)
+		if want := (daySpec{kind: dayOfWeek, days: bitSet(tt.days...)}); got != want {
+			t.Errorf("parseDOW(%q) = %+v, want %+v", tt.field, got, want)
 		}
 	}
 
@@ -54,46 +53,50 @@ func TestDOWTranslation(t *testing.T) {
 		{"7L", daySpec{kind: dayLastOfWeek, wd: time.Sunday}},
 	}
 	for _, tt := range special {
-		got, q, err := parseDOW(tt.field)
-		if err != nil || got != tt.want || q != "*" {
-			t.Errorf("parseDOW(%q) = %+v, %q, %v; want %+v, \"*\"", tt.field, got, q, err, tt.want)
+		got, err := parseDOW(tt.field)
+		if err != nil || got != tt.want {
+			t.Errorf("parseDOW(%q) = %+v, %v; want %+v", tt.field, got, err, tt.want)
 		}
 	}
 }
 
-// TestQuartzExpressions checks what go-quartz is asked to search: seconds
-// first, Quartz's day-of-week numbering, ? in the unrestricted day field,
-// one trigger per day field when both are restricted, and any day for the
-// L, W and # forms, whose day is picked by this package.
-func TestQuartzExpressions(t *testing.T) {
+func bitSet(values ...int) uint64 {
+	var set uint64
+	for _, v := range values {
+		set |= 1 << v
+	}
+	return set
+}
+
+// TestBranches checks the day selections an expression is searched by:
+// one per restricted day field (a day matches either, the Vixie rule), the
+// day of the month when neither is restricted, and none when no date can
+// match.
+func TestBranches(t *testing.T) {
+	all := daySpec{kind: dayAll}
+	dom := func(days ...int) daySpec { return daySpec{kind: dayOfMonth, days: bitSet(days...)} }
+	dow := func(days ...int) daySpec { return daySpec{kind: dayOfWeek, days: bitSet(days...)} }
 	tests := []struct {
 		cron string
-		want []string
+		want []daySpec
 	}{
-		{"* * * * *", []string{"0 * * * * ? *"}},
-		{"*/15 9-17 * * MON-FRI", []string{"0 0,15,30,45 9,10,11,12,13,14,15,16,17 ? * 2,3,4,5,6 *"}},
-		{"30 2 * * *", []string{"0 30 2 * * ? *"}},
-		{"0 0 1,15 * 1", []string{"0 0 0 1,15 * ? *", "0 0 0 ? * 2 *"}},
-		{"0 0 ? * 0", []string{"0 0 0 ? * 1 *"}},
-		{"0 0 1 * ?", []string{"0 0 0 1 * ? *"}},
-		{"0 12 * jan,Jul *", []string{"0 0 12 * 1,7 ? *"}},
-		{"10 */20 * * * *", []string{"10 0,20,40 * * * ? *"}},
-		{"0 0 12 L * ?", []string{"0 0 12 * * ? *"}},
-		{"0 0 12 l-3 * ?", []string{"0 0 12 * * ? *"}},
-		{"0 0 12 15w * ?", []string{"0 0 12 * * ? *"}},
-		{"0 0 12 LW * *", []string{"0 0 12 * * ? *"}},
-		{"0 0 12 ? * FRI#3", []string{"0 0 12 ? * * *"}},
-		{"0 0 12 L * 5L", []string{"0 0 12 * * ? *", "0 0 12 ? * * *"}},
-		{"0 0 0 1 1 ? 2027,2030-2031", []string{"0 0 0 1 1 ? 2027,2030,2031"}},
-		{"@yearly", []string{"0 0 0 1 1 ? *"}},
-		{"@annually", []string{"0 0 0 1 1 ? *"}},
-		{"@monthly", []string{"0 0 0 1 * ? *"}},
-		{"@weekly", []string{"0 0 0 ? * 1 *"}},
-		{"@daily", []string{"0 0 0 * * ? *"}},
-		{"@midnight", []string{"0 0 0 * * ? *"}},
-		{"@hourly", []string{"0 0 * * * ? *"}},
+		{"* * * * *", []daySpec{all}},
+		{"*/15 9-17 * * MON-FRI", []daySpec{dow(1, 2, 3, 4, 5)}},
+		{"0 0 1,15 * 1", []daySpec{dom(1, 15), dow(1)}},
+		{"0 0 ? * 0", []daySpec{dow(0)}},
+		{"0 0 1 * ?", []daySpec{dom(1)}},
+		{"0 0 12 L * ?", []daySpec{{kind: dayLast}}},
+		{"0 0 12 l-3 * ?", []daySpec{{kind: dayLast, n: 3}}},
+		{"0 0 12 15w * ?", []daySpec{{kind: dayNearWeekday, n: 15}}},
+		{"0 0 12 LW * *", []daySpec{{kind: dayLastWeekday}}},
+		{"0 0 12 ? * FRI#3", []daySpec{{kind: dayNthWeekday, wd: time.Friday, n: 3}}},
+		{"0 0 12 L * 5L", []daySpec{{kind: dayLast}, {kind: dayLastOfWeek, wd: time.Friday}}},
+		{"@weekly", []daySpec{dow(0)}},
+		{"@monthly", []daySpec{dom(1)}},
 		{"0 0 30 2 *", nil}, // never: February 30
 		{"0 0 0 ? 2 MON#5 2027,2028", nil},
+		{"0 0 31 4,6 *", nil},
+		{"0 0 31 4,6 1", []daySpec{dow(1)}}, // April 31 never, Mondays do
 	}
 	for _, tt := range tests {
 		c, err := parseCron(tt.cron)
@@ -101,18 +104,34 @@ func TestQuartzExpressions(t *testing.T) {
 			t.Errorf("parseCron(%q): %v", tt.cron, err)
 			continue
 		}
-		s, err := newCronSchedule(c, time.UTC)
-		if err != nil {
-			t.Errorf("newCronSchedule(%q): %v", tt.cron, err)
-			continue
-		}
-		var got []string
-		for _, b := range s.branches {
-			got = append(got, b.expr)
+		var got []daySpec
+		for _, b := range newCronSchedule(c, time.UTC).branches {
+			got = append(got, b.day)
 		}
 		if !slices.Equal(got, tt.want) {
-			t.Errorf("%q: go-quartz expressions %q, want %q", tt.cron, got, tt.want)
+			t.Errorf("%q: branches %+v, want %+v", tt.cron, got, tt.want)
 		}
+	}
+}
+
+func TestFields(t *testing.T) {
+	c, err := parseCron("10 */20 9-11 * jan,Jul ? 2027,2030-2031")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.second != bitSet(10) || c.minute != bitSet(0, 20, 40) || c.hour != bitSet(9, 10, 11) || c.month != bitSet(1, 7) {
+		t.Errorf("fields %b %b %b %b", c.second, c.minute, c.hour, c.month)
+	}
+	for y := yearMin; y <= yearMax; y++ {
+		if want := y == 2027 || y == 2030 || y == 2031; c.years.has(y) != want {
+			t.Errorf("year %d: %v, want %v", y, c.years.has(y), want)
+		}
+	}
+	if y, ok := c.years.next(2027); !ok || y != 2030 {
+		t.Errorf("year after 2027: %d, %v; want 2030", y, ok)
+	}
+	if _, ok := c.years.next(2031); ok {
+		t.Error("a year after 2031")
 	}
 }
 
@@ -137,8 +156,8 @@ func TestFiveFieldsEqualSix(t *testing.T) {
 	from := time.Date(2025, 12, 28, 0, 0, 0, 0, time.UTC)
 	for _, zone := range zones {
 		for _, e := range exprs {
-			five := mustCompile(t, store.Trigger{Kind: store.TriggerCron, Cron: e, Timezone: zone})
-			six := mustCompile(t, store.Trigger{Kind: store.TriggerCron, Cron: "0 " + e, Timezone: zone})
+			five := mustCompile(t, Spec{Kind: KindCron, Cron: e, Timezone: zone})
+			six := mustCompile(t, Spec{Kind: KindCron, Cron: "0 " + e, Timezone: zone})
 			got, want := fires(five, from, 200), fires(six, from, 200)
 			if len(got) == 0 || !slices.EqualFunc(got, want, time.Time.Equal) {
 				t.Errorf("%s %q: 5 fields give %d fire times, 6 fields %d, or they differ", zone, e, len(got), len(want))
@@ -149,10 +168,10 @@ func TestFiveFieldsEqualSix(t *testing.T) {
 
 func TestCompileErrors(t *testing.T) {
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	cron := func(expr string) store.Trigger { return store.Trigger{Kind: store.TriggerCron, Cron: expr} }
+	cron := func(expr string) Spec { return Spec{Kind: KindCron, Cron: expr} }
 	tests := []struct {
 		name  string
-		spec  store.Trigger
+		spec  Spec
 		field string
 		rule  string // a part of the rule
 	}{
@@ -191,17 +210,17 @@ func TestCompileErrors(t *testing.T) {
 		{"every not a duration", cron("@every soon"), "trigger.cron", "not a duration"},
 		{"every -1s", cron("@every -1s"), "trigger.cron", "at least 1s"},
 		{"every 10ms", cron("@every 10ms"), "trigger.cron", "at least 1s: got 10ms"},
-		{"unknown zone", store.Trigger{Kind: store.TriggerCron, Cron: "@daily", Timezone: "Mars/Base"}, "trigger.timezone", `unknown IANA time zone "Mars/Base"`},
-		{"Local zone", store.Trigger{Kind: store.TriggerCron, Cron: "@daily", Timezone: "Local"}, "trigger.timezone", "name an IANA time zone"},
-		{"interval 0", store.Trigger{Kind: store.TriggerInterval}, "trigger.interval", "at least 1s: got 0s"},
-		{"interval 500ms", store.Trigger{Kind: store.TriggerInterval, Interval: 500 * time.Millisecond}, "trigger.interval", "at least 1s"},
-		{"interval negative", store.Trigger{Kind: store.TriggerInterval, Interval: -time.Hour}, "trigger.interval", "at least 1s"},
-		{"once without at", store.Trigger{Kind: store.TriggerOnce}, "trigger.at", "must be set"},
-		{"negative jitter", store.Trigger{Kind: store.TriggerOnce, At: at, Jitter: -time.Second}, "trigger.jitter", "must not be negative"},
-		{"end before start", store.Trigger{Kind: store.TriggerOnce, At: at, StartAt: at, EndAt: at.Add(-time.Hour)}, "trigger.end_at", "after trigger.start_at"},
-		{"end at start", store.Trigger{Kind: store.TriggerOnce, At: at, StartAt: at, EndAt: at}, "trigger.end_at", "after trigger.start_at"},
-		{"no kind", store.Trigger{}, "trigger.kind", "is required"},
-		{"unknown kind", store.Trigger{Kind: "weekly"}, "trigger.kind", `unknown kind "weekly"`},
+		{"unknown zone", Spec{Kind: KindCron, Cron: "@daily", Timezone: "Mars/Base"}, "trigger.timezone", `unknown IANA time zone "Mars/Base"`},
+		{"Local zone", Spec{Kind: KindCron, Cron: "@daily", Timezone: "Local"}, "trigger.timezone", "name an IANA time zone"},
+		{"interval 0", Spec{Kind: KindInterval}, "trigger.interval", "at least 1s: got 0s"},
+		{"interval 500ms", Spec{Kind: KindInterval, Interval: 500 * time.Millisecond}, "trigger.interval", "at least 1s"},
+		{"interval negative", Spec{Kind: KindInterval, Interval: -time.Hour}, "trigger.interval", "at least 1s"},
+		{"once without at", Spec{Kind: KindOnce}, "trigger.at", "must be set"},
+		{"negative jitter", Spec{Kind: KindOnce, At: at, Jitter: -time.Second}, "trigger.jitter", "must not be negative"},
+		{"end before start", Spec{Kind: KindOnce, At: at, StartAt: at, EndAt: at.Add(-time.Hour)}, "trigger.end_at", "after trigger.start_at"},
+		{"end at start", Spec{Kind: KindOnce, At: at, StartAt: at, EndAt: at}, "trigger.end_at", "after trigger.start_at"},
+		{"no kind", Spec{}, "trigger.kind", "is required"},
+		{"unknown kind", Spec{Kind: "weekly"}, "trigger.kind", `unknown kind "weekly"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,12 +228,9 @@ func TestCompileErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Compile(%+v) = %v, want an error", tt.spec, tr)
 			}
-			var ve *store.ValidationError
+			var ve *Error
 			if !errors.As(err, &ve) {
-				t.Fatalf("Compile(%+v) error %v (%T) is not a *store.ValidationError", tt.spec, err, err)
-			}
-			if !errors.Is(err, store.ErrInvalid) {
-				t.Errorf("error %v does not match store.ErrInvalid", err)
+				t.Fatalf("Compile(%+v) error %v (%T) is not an *Error", tt.spec, err, err)
 			}
 			if ve.Field != tt.field {
 				t.Errorf("error %v names field %q, want %q", err, ve.Field, tt.field)
@@ -251,13 +267,13 @@ func TestCompileAccepts(t *testing.T) {
 		"  */5\t*  * * *  ",
 	}
 	for _, e := range exprs {
-		if _, err := Compile(store.Trigger{Kind: store.TriggerCron, Cron: e, Timezone: "Europe/Berlin"}, time.Time{}); err != nil {
+		if _, err := Compile(Spec{Kind: KindCron, Cron: e, Timezone: "Europe/Berlin"}, time.Time{}); err != nil {
 			t.Errorf("Compile(%q): %v", e, err)
 		}
 	}
 }
 
-func mustCompile(t testing.TB, spec store.Trigger) *Trigger {
+func mustCompile(t testing.TB, spec Spec) *Trigger {
 	t.Helper()
 	tr, err := Compile(spec, time.Time{})
 	if err != nil {

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/heraldhq/herald/store"
 )
 
 // TestAgainstReference compares Next with a slow, direct reading of the
@@ -165,7 +163,7 @@ func TestReferenceAgreesOnExamples(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		loc := mustCompile(t, store.Trigger{Kind: store.TriggerCron, Cron: tt.cron, Timezone: tt.zone}).Location()
+		loc := mustCompile(t, Spec{Kind: KindCron, Cron: tt.cron, Timezone: tt.zone}).Location()
 		got := show(referenceFires(c, loc, at(t, tt.from), len(tt.want)), loc)
 		if want := strings.Join(tt.want, " ") + " "; got != want {
 			t.Errorf("reference %s %q: %s, want %s", tt.zone, tt.cron, got, want)

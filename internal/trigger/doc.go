@@ -1,14 +1,23 @@
-// Package trigger is the scheduler's fire-time math. It compiles a schedule's
-// stored trigger spec (store.Trigger) into a Trigger, a pure function from a
-// time to the next fire time, and checks the spec on the way: every error is
-// a *store.ValidationError naming the field at fault.
+// Package trigger is the one place where a schedule's trigger is checked,
+// parsed and turned into fire times. Compile checks a trigger spec (the
+// fields of store.Trigger) and compiles it into a Trigger, a pure function
+// from a time to the next fire time; every error is an *Error naming the
+// field at fault.
 //
-// It is internal to the scheduler, which alone should import it. Cron
-// expressions are searched with go-quartz's CronTrigger; this package adds
-// the crontab dialect, the time-zone and daylight-saving semantics of
-// Herald's design, start and end bounds, and interval and one-off triggers.
-// Nothing here reads the clock or applies jitter, so every node computes the
-// same fire times.
+// The store checks the trigger of every schedule written with Compile
+// (store.PrepareSchedule), and the scheduler compiles with it the triggers
+// it fires, so what a store accepts is what the scheduler fires, by the same
+// rules. It is internal to Herald, and imports only the standard library, as
+// the store must.
+//
+// A cron expression is parsed once, into a set of values per field, and
+// its fire times are computed from those sets: the next wall-clock time is
+// found field by field, then read in the trigger's zone with the
+// daylight-saving semantics of Herald's design. go-quartz's CronTrigger is
+// not used here: it gets daylight saving, dates past a month's end and the
+// L, W and # forms wrong (quartz_test.go records how), and it would parse
+// the expression a second time, in its own dialect. Nothing here reads the
+// clock or applies jitter, so every node computes the same fire times.
 //
 // # Cron expressions
 //

@@ -12,9 +12,9 @@ import (
 )
 
 // TestQuartzBehaviour records what go-quartz's CronTrigger does by itself in
-// the cases where this package corrects it, next to Herald's answer for the
-// same schedule. Should an upgrade of go-quartz change one of its answers,
-// this test says so, and the corrections may then be simplified.
+// the cases where Herald's semantics differ, next to Herald's answer for the
+// same schedule: why this package computes cron fire times itself. Should an
+// upgrade of go-quartz change one of its answers, this test says so.
 func TestQuartzBehaviour(t *testing.T) {
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
@@ -140,8 +140,8 @@ func TestQuartzBehaviour(t *testing.T) {
 	}
 }
 
-// TestQuartzRefuses records go-quartz's checks that the translation works
-// around, and the one it lacks.
+// TestQuartzRefuses records go-quartz's refusals of Herald's dialect, and a
+// check it lacks.
 func TestQuartzRefuses(t *testing.T) {
 	for expr, want := range map[string]string{
 		"*/5 * * * *":    "invalid expression length", // crontab's 5 fields

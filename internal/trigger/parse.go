@@ -5,14 +5,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/heraldhq/herald/store"
 )
 
-// This file parses the cron dialect described in the package documentation.
-// The L, W and # forms select at most one day a month, which this package
-// computes itself: go-quartz accepts them but skips fire times with them (see
-// quartz_test.go), so it searches those branches with any day.
+// This file parses the cron dialect described in the package documentation
+// into sets of values per field, from which cron.go computes fire times.
 
 // cronField names the fields of a 7-field expression, in order.
 type cronField int
@@ -60,6 +56,9 @@ const (
 	yearMax = 2099
 )
 
+// maxYear is the last year a search reaches (maxSeconds falls in it).
+const maxYear = 2255
+
 // descriptorHelp lists the descriptors in error messages.
 const descriptorHelp = "@hourly, @daily, @weekly, @monthly, @yearly, @every <duration>"
 
@@ -85,8 +84,7 @@ type daySpec struct {
 	wd   time.Weekday
 }
 
-// cronExpr is a parsed cron expression, before it is built into quartz
-// triggers.
+// cronExpr is a parsed cron expression.
 type cronExpr struct {
 	// every is the period of @every; the other fields are unset when it is
 	// not zero.
@@ -99,9 +97,6 @@ type cronExpr struct {
 	// restricted a day matches either (Vixie cron).
 	dom, dow                     daySpec
 	domRestricted, dowRestricted bool
-	// quartzDOM and quartzDOW are the day fields for go-quartz, in its
-	// numbering; "*" for the forms go-quartz does not search.
-	quartzDOM, quartzDOW string
 }
 
 // yearSet holds years from yearMin to yearMax.
@@ -118,9 +113,19 @@ func (s *yearSet) has(y int) bool {
 	return s[i/64]&(1<<(i%64)) != 0
 }
 
+// next returns the first year after y in s (s is not nil).
+func (s *yearSet) next(y int) (int, bool) {
+	for y = max(y+1, yearMin); y <= yearMax; y++ {
+		if s.has(y) {
+			return y, true
+		}
+	}
+	return 0, false
+}
+
 // cronError names the cron expression in a validation error.
 func cronError(format string, args ...any) error {
-	return store.Invalid("trigger.cron", fmt.Sprintf(format, args...))
+	return invalid("trigger.cron", fmt.Sprintf(format, args...))
 }
 
 // parseCron parses a cron expression of Herald's dialect.
@@ -197,10 +202,10 @@ func parseFields(fields []string) (*cronExpr, error) {
 			return nil, err
 		}
 	}
-	if c.dom, c.quartzDOM, err = parseDOM(fields[fieldDOM]); err != nil {
+	if c.dom, err = parseDOM(fields[fieldDOM]); err != nil {
 		return nil, err
 	}
-	if c.dow, c.quartzDOW, err = parseDOW(fields[fieldDOW]); err != nil {
+	if c.dow, err = parseDOW(fields[fieldDOW]); err != nil {
 		return nil, err
 	}
 	c.domRestricted = !isAny(fields[fieldDOM])
@@ -299,58 +304,56 @@ func parseValue(text string, spec fieldSpec) (int, error) {
 	return 0, fmt.Errorf("%q is not a number from %d to %d", text, spec.min, spec.max)
 }
 
-// parseDOM parses the day-of-month field, returning its day selection and
-// the field for go-quartz.
-func parseDOM(field string) (daySpec, string, error) {
+// parseDOM parses the day-of-month field.
+func parseDOM(field string) (daySpec, error) {
 	spec := specOf(fieldDOM)
-	bad := func(format string, args ...any) (daySpec, string, error) {
-		return daySpec{}, "", cronError("%s field %q: %s", spec.name, field, fmt.Sprintf(format, args...))
+	bad := func(format string, args ...any) (daySpec, error) {
+		return daySpec{}, cronError("%s field %q: %s", spec.name, field, fmt.Sprintf(format, args...))
 	}
 	if isAny(field) {
-		return daySpec{kind: dayAll}, "*", nil
+		return daySpec{kind: dayAll}, nil
 	}
 	up := strings.ToUpper(field)
 	if !strings.ContainsAny(up, "LW#") {
 		days, err := parseField(field, spec)
 		if err != nil {
-			return daySpec{}, "", err
+			return daySpec{}, err
 		}
-		return daySpec{kind: dayOfMonth, days: days}, joinBits(days, 0), nil
+		return daySpec{kind: dayOfMonth, days: days}, nil
 	}
 	if strings.ContainsAny(up, ",/#") {
 		return bad("L, L-n, nW and LW must be the whole field")
 	}
 	switch {
 	case up == "L":
-		return daySpec{kind: dayLast}, "*", nil
+		return daySpec{kind: dayLast}, nil
 	case up == "LW":
-		return daySpec{kind: dayLastWeekday}, "*", nil
+		return daySpec{kind: dayLastWeekday}, nil
 	case strings.HasPrefix(up, "L-"):
 		n, err := strconv.Atoi(up[2:])
 		if err != nil || n < 1 || n > 30 {
 			return bad("L-n needs n from 1 to 30")
 		}
-		return daySpec{kind: dayLast, n: n}, "*", nil
+		return daySpec{kind: dayLast, n: n}, nil
 	case strings.HasSuffix(up, "W"):
 		n, err := strconv.Atoi(up[:len(up)-1])
 		if err != nil || n < spec.min || n > spec.max {
 			return bad("nW needs a day n from 1 to 31")
 		}
-		return daySpec{kind: dayNearWeekday, n: n}, "*", nil
+		return daySpec{kind: dayNearWeekday, n: n}, nil
 	}
 	return bad("expected L, L-n, nW or LW, or a crontab list")
 }
 
 // parseDOW parses the day-of-week field in crontab numbering (0 and 7 are
-// Sunday), returning its day selection and the field for go-quartz, in
-// Quartz numbering (1 is Sunday, 7 is Saturday).
-func parseDOW(field string) (daySpec, string, error) {
+// Sunday); its day set has bit 0 for Sunday.
+func parseDOW(field string) (daySpec, error) {
 	spec := specOf(fieldDOW)
-	bad := func(format string, args ...any) (daySpec, string, error) {
-		return daySpec{}, "", cronError("%s field %q: %s", spec.name, field, fmt.Sprintf(format, args...))
+	bad := func(format string, args ...any) (daySpec, error) {
+		return daySpec{}, cronError("%s field %q: %s", spec.name, field, fmt.Sprintf(format, args...))
 	}
 	if isAny(field) {
-		return daySpec{kind: dayAll}, "?", nil
+		return daySpec{kind: dayAll}, nil
 	}
 	up := strings.ToUpper(field)
 	if day, k, ok := strings.Cut(up, "#"); ok {
@@ -362,7 +365,7 @@ func parseDOW(field string) (daySpec, string, error) {
 		if err != nil || n < 1 || n > 5 {
 			return bad("d#k needs k from 1 to 5")
 		}
-		return daySpec{kind: dayNthWeekday, wd: time.Weekday(wd % 7), n: n}, "*", nil
+		return daySpec{kind: dayNthWeekday, wd: time.Weekday(wd % 7), n: n}, nil
 	}
 	if day, ok := strings.CutSuffix(up, "L"); ok && !strings.ContainsAny(day, ",-/*?") {
 		if day == "" {
@@ -372,30 +375,14 @@ func parseDOW(field string) (daySpec, string, error) {
 		if err != nil {
 			return bad("%v", err)
 		}
-		return daySpec{kind: dayLastOfWeek, wd: time.Weekday(wd % 7)}, "*", nil
+		return daySpec{kind: dayLastOfWeek, wd: time.Weekday(wd % 7)}, nil
 	}
 	days, err := parseField(field, spec)
 	if err != nil {
-		return daySpec{}, "", err
+		return daySpec{}, err
 	}
 	if days&(1<<7) != 0 {
 		days = days&^(1<<7) | 1
 	}
-	return daySpec{kind: dayOfWeek, days: days}, joinBits(days, 1), nil
-}
-
-// joinBits writes the values of a bit set as a go-quartz list, each value plus
-// delta.
-func joinBits(set uint64, delta int) string {
-	var b strings.Builder
-	for v := 0; v < 64; v++ {
-		if set&(1<<v) == 0 {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.Itoa(v + delta))
-	}
-	return b.String()
+	return daySpec{kind: dayOfWeek, days: days}, nil
 }

@@ -5,8 +5,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/heraldhq/herald/store"
 )
 
 // at parses an RFC 3339 time.
@@ -46,14 +44,14 @@ func checkFires(t *testing.T, tr *Trigger, from string, want ...string) {
 	}
 }
 
-func cronIn(zone, expr string) store.Trigger {
-	return store.Trigger{Kind: store.TriggerCron, Cron: expr, Timezone: zone}
+func cronIn(zone, expr string) Spec {
+	return Spec{Kind: KindCron, Cron: expr, Timezone: zone}
 }
 
 func TestCron(t *testing.T) {
 	tests := []struct {
 		name string
-		spec store.Trigger
+		spec Spec
 		from string
 		want []string
 	}{
@@ -228,57 +226,57 @@ func TestInterval(t *testing.T) {
 	anchor := at(t, "2026-01-01T10:00:00Z")
 	tests := []struct {
 		name   string
-		spec   store.Trigger
+		spec   Spec
 		anchor time.Time
 		from   string
 		want   []string
 	}{
 		{
-			"before the anchor fires at the anchor", store.Trigger{Kind: store.TriggerInterval, Interval: time.Hour}, anchor,
+			"before the anchor fires at the anchor", Spec{Kind: KindInterval, Interval: time.Hour}, anchor,
 			"2025-06-01T00:00:00Z", []string{"2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z"},
 		},
 		{
-			"at the anchor", store.Trigger{Kind: store.TriggerInterval, Interval: time.Hour}, anchor,
+			"at the anchor", Spec{Kind: KindInterval, Interval: time.Hour}, anchor,
 			"2026-01-01T10:00:00Z", []string{"2026-01-01T11:00:00Z", "2026-01-01T12:00:00Z"},
 		},
 		{
-			"anchored, not aligned to the clock", store.Trigger{Kind: store.TriggerInterval, Interval: 25 * time.Minute}, anchor.Add(7 * time.Second),
+			"anchored, not aligned to the clock", Spec{Kind: KindInterval, Interval: 25 * time.Minute}, anchor.Add(7 * time.Second),
 			"2026-01-02T00:00:00Z", []string{"2026-01-02T00:10:07Z", "2026-01-02T00:35:07Z"},
 		},
 		{
-			"far from the anchor", store.Trigger{Kind: store.TriggerInterval, Interval: 7 * time.Second}, anchor,
+			"far from the anchor", Spec{Kind: KindInterval, Interval: 7 * time.Second}, anchor,
 			"2036-01-01T10:00:00Z", []string{"2036-01-01T10:00:05Z", "2036-01-01T10:00:12Z"}, // 315,532,800 s is 7k+2
 		},
 		{
-			"zone changes nothing", store.Trigger{Kind: store.TriggerInterval, Interval: time.Hour, Timezone: "America/New_York"}, at(t, "2026-11-01T04:30:00Z"),
+			"zone changes nothing", Spec{Kind: KindInterval, Interval: time.Hour, Timezone: "America/New_York"}, at(t, "2026-11-01T04:30:00Z"),
 			"2026-11-01T01:00:00-04:00", []string{"2026-11-01T01:30:00-04:00", "2026-11-01T01:30:00-05:00", "2026-11-01T02:30:00-05:00"},
 		},
 		{
-			"@every", store.Trigger{Kind: store.TriggerCron, Cron: "@every 90m"}, anchor,
+			"@every", Spec{Kind: KindCron, Cron: "@every 90m"}, anchor,
 			"2026-01-01T12:00:00Z", []string{"2026-01-01T13:00:00Z", "2026-01-01T14:30:00Z"},
 		},
 		{
-			"@every from the start", store.Trigger{Kind: store.TriggerCron, Cron: "@every 1h", StartAt: anchor.Add(30 * time.Minute)}, anchor.Add(30 * time.Minute),
+			"@every from the start", Spec{Kind: KindCron, Cron: "@every 1h", StartAt: anchor.Add(30 * time.Minute)}, anchor.Add(30 * time.Minute),
 			"2026-01-01T00:00:00Z", []string{"2026-01-01T10:30:00Z", "2026-01-01T11:30:00Z"},
 		},
 		{
-			"start after the anchor", store.Trigger{Kind: store.TriggerInterval, Interval: time.Hour, StartAt: at(t, "2026-01-01T12:15:00Z")}, anchor,
+			"start after the anchor", Spec{Kind: KindInterval, Interval: time.Hour, StartAt: at(t, "2026-01-01T12:15:00Z")}, anchor,
 			"2026-01-01T00:00:00Z", []string{"2026-01-01T13:00:00Z", "2026-01-01T14:00:00Z"},
 		},
 		{
-			"start on a fire time", store.Trigger{Kind: store.TriggerInterval, Interval: time.Hour, StartAt: at(t, "2026-01-01T12:00:00Z")}, anchor,
+			"start on a fire time", Spec{Kind: KindInterval, Interval: time.Hour, StartAt: at(t, "2026-01-01T12:00:00Z")}, anchor,
 			"2026-01-01T00:00:00Z", []string{"2026-01-01T12:00:00Z", "2026-01-01T13:00:00Z"},
 		},
 		{
-			"end inclusive", store.Trigger{Kind: store.TriggerInterval, Interval: time.Hour, EndAt: at(t, "2026-01-01T12:00:00Z")}, anchor,
+			"end inclusive", Spec{Kind: KindInterval, Interval: time.Hour, EndAt: at(t, "2026-01-01T12:00:00Z")}, anchor,
 			"2026-01-01T00:00:00Z", []string{"2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z", "2026-01-01T12:00:00Z"},
 		},
 		{
-			"zero anchor means the start", store.Trigger{Kind: store.TriggerInterval, Interval: time.Hour, StartAt: at(t, "2026-01-01T12:15:00Z")}, time.Time{},
+			"zero anchor means the start", Spec{Kind: KindInterval, Interval: time.Hour, StartAt: at(t, "2026-01-01T12:15:00Z")}, time.Time{},
 			"2026-01-01T00:00:00Z", []string{"2026-01-01T12:15:00Z", "2026-01-01T13:15:00Z"},
 		},
 		{
-			"zero anchor and no start mean the epoch", store.Trigger{Kind: store.TriggerInterval, Interval: time.Hour}, time.Time{},
+			"zero anchor and no start mean the epoch", Spec{Kind: KindInterval, Interval: time.Hour}, time.Time{},
 			"2026-01-01T12:15:00Z", []string{"2026-01-01T13:00:00Z"},
 		},
 	}
@@ -297,17 +295,17 @@ func TestOnce(t *testing.T) {
 	fire := at(t, "2026-05-01T12:00:00Z")
 	tests := []struct {
 		name string
-		spec store.Trigger
+		spec Spec
 		from string
 		want []string
 	}{
-		{"before", store.Trigger{Kind: store.TriggerOnce, At: fire}, "2026-01-01T00:00:00Z", []string{"2026-05-01T12:00:00Z"}},
-		{"shown in its zone", store.Trigger{Kind: store.TriggerOnce, At: fire, Timezone: "Europe/Paris"}, "2026-01-01T00:00:00Z", []string{"2026-05-01T14:00:00+02:00"}},
-		{"at", store.Trigger{Kind: store.TriggerOnce, At: fire}, "2026-05-01T12:00:00Z", nil},
-		{"passed", store.Trigger{Kind: store.TriggerOnce, At: fire}, "2026-06-01T00:00:00Z", nil},
-		{"within bounds", store.Trigger{Kind: store.TriggerOnce, At: fire, StartAt: fire, EndAt: fire.Add(time.Hour)}, "2026-01-01T00:00:00Z", []string{"2026-05-01T12:00:00Z"}},
-		{"before the start", store.Trigger{Kind: store.TriggerOnce, At: fire, StartAt: fire.Add(time.Second)}, "2026-01-01T00:00:00Z", nil},
-		{"after the end", store.Trigger{Kind: store.TriggerOnce, At: fire, EndAt: fire.Add(-time.Second)}, "2026-01-01T00:00:00Z", nil},
+		{"before", Spec{Kind: KindOnce, At: fire}, "2026-01-01T00:00:00Z", []string{"2026-05-01T12:00:00Z"}},
+		{"shown in its zone", Spec{Kind: KindOnce, At: fire, Timezone: "Europe/Paris"}, "2026-01-01T00:00:00Z", []string{"2026-05-01T14:00:00+02:00"}},
+		{"at", Spec{Kind: KindOnce, At: fire}, "2026-05-01T12:00:00Z", nil},
+		{"passed", Spec{Kind: KindOnce, At: fire}, "2026-06-01T00:00:00Z", nil},
+		{"within bounds", Spec{Kind: KindOnce, At: fire, StartAt: fire, EndAt: fire.Add(time.Hour)}, "2026-01-01T00:00:00Z", []string{"2026-05-01T12:00:00Z"}},
+		{"before the start", Spec{Kind: KindOnce, At: fire, StartAt: fire.Add(time.Second)}, "2026-01-01T00:00:00Z", nil},
+		{"after the end", Spec{Kind: KindOnce, At: fire, EndAt: fire.Add(-time.Second)}, "2026-01-01T00:00:00Z", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -320,31 +318,31 @@ func TestCronBounds(t *testing.T) {
 	start, end := at(t, "2026-01-01T09:00:00Z"), at(t, "2026-01-03T09:00:00Z")
 	tests := []struct {
 		name string
-		spec store.Trigger
+		spec Spec
 		from string
 		want []string
 	}{
 		{
-			"start and end inclusive", store.Trigger{Kind: store.TriggerCron, Cron: "0 9 * * *", StartAt: start, EndAt: end}, "2025-12-01T00:00:00Z",
+			"start and end inclusive", Spec{Kind: KindCron, Cron: "0 9 * * *", StartAt: start, EndAt: end}, "2025-12-01T00:00:00Z",
 			[]string{"2026-01-01T09:00:00Z", "2026-01-02T09:00:00Z", "2026-01-03T09:00:00Z"},
 		},
 		{
-			"start between fire times", store.Trigger{Kind: store.TriggerCron, Cron: "0 9 * * *", StartAt: start.Add(time.Second)}, "2025-12-01T00:00:00Z",
+			"start between fire times", Spec{Kind: KindCron, Cron: "0 9 * * *", StartAt: start.Add(time.Second)}, "2025-12-01T00:00:00Z",
 			[]string{"2026-01-02T09:00:00Z"},
 		},
 		{
-			"start with a fraction", store.Trigger{Kind: store.TriggerCron, Cron: "* * * * * *", StartAt: start.Add(time.Millisecond)}, "2025-12-01T00:00:00Z",
+			"start with a fraction", Spec{Kind: KindCron, Cron: "* * * * * *", StartAt: start.Add(time.Millisecond)}, "2025-12-01T00:00:00Z",
 			[]string{"2026-01-01T09:00:01Z"},
 		},
 		{
-			"after is past the start", store.Trigger{Kind: store.TriggerCron, Cron: "0 9 * * *", StartAt: start}, "2026-01-05T00:00:00Z",
+			"after is past the start", Spec{Kind: KindCron, Cron: "0 9 * * *", StartAt: start}, "2026-01-05T00:00:00Z",
 			[]string{"2026-01-05T09:00:00Z"},
 		},
 		{
-			"nothing after the end", store.Trigger{Kind: store.TriggerCron, Cron: "0 9 * * *", EndAt: end}, "2026-01-03T09:00:00Z", nil,
+			"nothing after the end", Spec{Kind: KindCron, Cron: "0 9 * * *", EndAt: end}, "2026-01-03T09:00:00Z", nil,
 		},
 		{
-			"end between fire times", store.Trigger{Kind: store.TriggerCron, Cron: "0 9 * * *", EndAt: end.Add(-time.Second)}, "2026-01-01T10:00:00Z",
+			"end between fire times", Spec{Kind: KindCron, Cron: "0 9 * * *", EndAt: end.Add(-time.Second)}, "2026-01-01T10:00:00Z",
 			[]string{"2026-01-02T09:00:00Z"},
 		},
 	}
@@ -362,7 +360,7 @@ func TestLocation(t *testing.T) {
 	if loc := mustCompile(t, cronIn("Europe/Berlin", "@daily")).Location(); loc.String() != "Europe/Berlin" {
 		t.Errorf("Location() = %v, want Europe/Berlin", loc)
 	}
-	if loc := mustCompile(t, store.Trigger{Kind: store.TriggerInterval, Interval: time.Minute, Timezone: "Asia/Tokyo"}).Location(); loc.String() != "Asia/Tokyo" {
+	if loc := mustCompile(t, Spec{Kind: KindInterval, Interval: time.Minute, Timezone: "Asia/Tokyo"}).Location(); loc.String() != "Asia/Tokyo" {
 		t.Errorf("Location() = %v, want Asia/Tokyo", loc)
 	}
 }
@@ -395,7 +393,7 @@ func TestMinGap(t *testing.T) {
 	from := at(t, "2026-01-01T00:00:00Z")
 	tests := []struct {
 		name  string
-		spec  store.Trigger
+		spec  Spec
 		n     int
 		want  time.Duration
 		atMin bool // want is a lower bound
@@ -408,10 +406,10 @@ func TestMinGap(t *testing.T) {
 		{name: "monthly", spec: cronIn("", "0 0 1 * *"), n: 1000, want: 28 * 24 * time.Hour, atMin: true},
 		{name: "Vixie", spec: cronIn("", "0 0 1,15 * 1"), n: 1000, want: 24 * time.Hour},
 		{name: "gap-shifted times", spec: cronIn("America/New_York", "0,30 2 * * *"), n: 1000, want: 30 * time.Minute},
-		{name: "interval", spec: store.Trigger{Kind: store.TriggerInterval, Interval: time.Hour}, n: 1000, want: time.Hour},
+		{name: "interval", spec: Spec{Kind: KindInterval, Interval: time.Hour}, n: 1000, want: time.Hour},
 		{name: "@every", spec: cronIn("", "@every 45s"), n: 1000, want: 45 * time.Second},
-		{name: "once", spec: store.Trigger{Kind: store.TriggerOnce, At: from.Add(time.Hour)}, n: 1000, none: true},
-		{name: "one fire before the end", spec: store.Trigger{Kind: store.TriggerInterval, Interval: time.Hour, EndAt: from.Add(30 * time.Minute)}, n: 1000, none: true},
+		{name: "once", spec: Spec{Kind: KindOnce, At: from.Add(time.Hour)}, n: 1000, none: true},
+		{name: "one fire before the end", spec: Spec{Kind: KindInterval, Interval: time.Hour, EndAt: from.Add(30 * time.Minute)}, n: 1000, none: true},
 		{name: "one fire left", spec: cronIn("", "0 0 0 1 1 ? 2026,2020"), n: 1000, none: true},
 		{name: "never", spec: cronIn("", "0 0 30 2 *"), n: 1000, none: true},
 		{name: "n of 1", spec: cronIn("", "* * * * *"), n: 1, none: true},

@@ -3,12 +3,40 @@ package trigger
 import (
 	"fmt"
 	"time"
-
-	"github.com/heraldhq/herald/store"
 )
 
 // minInterval is the shortest period of an interval or @every trigger.
 const minInterval = time.Second
+
+// The kinds of trigger, spelled as store.TriggerKind spells them.
+const (
+	KindCron     = "cron"
+	KindInterval = "interval"
+	KindOnce     = "once"
+)
+
+// Spec is a trigger's spec: the fields of store.Trigger, which the store
+// checks and the scheduler compiles, both with Compile.
+type Spec struct {
+	Kind           string
+	Cron           string
+	Interval       time.Duration
+	At             time.Time
+	Timezone       string
+	StartAt, EndAt time.Time
+	Jitter         time.Duration
+}
+
+// Error is a spec Compile refuses: Field names the field at fault, as in
+// "trigger.cron" or "trigger.timezone", and Rule says what it breaks. The
+// store reports it as a *store.ValidationError with the same field and rule.
+type Error struct {
+	Field, Rule string
+}
+
+func (e *Error) Error() string { return "invalid " + e.Field + ": " + e.Rule }
+
+func invalid(field, rule string) error { return &Error{Field: field, Rule: rule} }
 
 // Trigger is a compiled schedule trigger: a pure function from a time to the
 // next fire time. It is immutable and safe for concurrent use.
@@ -25,9 +53,9 @@ type Trigger struct {
 	cron *cronSchedule
 }
 
-// Compile checks spec and builds its Trigger. The errors are
-// *store.ValidationError values (matching store.ErrInvalid) naming the field
-// at fault, as in "trigger.cron" or "trigger.timezone".
+// Compile checks spec and builds its Trigger: it is the one place where a
+// trigger is checked and parsed. The errors are *Error values naming the
+// field at fault.
 //
 // anchor is the origin of interval and @every triggers (the scheduler passes
 // StartAt when it is set, else the schedule's CreatedAt): they fire at
@@ -37,9 +65,9 @@ type Trigger struct {
 // Compile checks that Jitter is not negative but does not apply it: the
 // scheduler adds it to a run's due time, so that every node computes the
 // same fire times.
-func Compile(spec store.Trigger, anchor time.Time) (*Trigger, error) {
+func Compile(spec Spec, anchor time.Time) (*Trigger, error) {
 	if spec.Jitter < 0 {
-		return nil, store.Invalid("trigger.jitter", fmt.Sprintf("must not be negative: got %s", spec.Jitter))
+		return nil, invalid("trigger.jitter", fmt.Sprintf("must not be negative: got %s", spec.Jitter))
 	}
 	loc, err := loadLocation(spec.Timezone)
 	if err != nil {
@@ -47,7 +75,7 @@ func Compile(spec store.Trigger, anchor time.Time) (*Trigger, error) {
 	}
 	t := &Trigger{loc: loc, start: spec.StartAt, end: spec.EndAt}
 	if !t.start.IsZero() && !t.end.IsZero() && !t.end.After(t.start) {
-		return nil, store.Invalid("trigger.end_at", "must be after trigger.start_at")
+		return nil, invalid("trigger.end_at", "must be after trigger.start_at")
 	}
 	if anchor.IsZero() {
 		anchor = t.start
@@ -56,17 +84,26 @@ func Compile(spec store.Trigger, anchor time.Time) (*Trigger, error) {
 		}
 	}
 	switch spec.Kind {
-	case store.TriggerOnce:
+	case KindOnce:
 		if spec.At.IsZero() {
-			return nil, store.Invalid("trigger.at", "must be set for a once trigger")
+			return nil, invalid("trigger.at", "must be set for a once trigger")
+		}
+		if spec.Cron != "" || spec.Interval != 0 {
+			return nil, invalid("trigger", "a once trigger takes no cron or interval")
 		}
 		t.at = spec.At.UTC()
-	case store.TriggerInterval:
+	case KindInterval:
 		if spec.Interval < minInterval {
-			return nil, store.Invalid("trigger.interval", fmt.Sprintf("must be at least %s: got %s", minInterval, spec.Interval))
+			return nil, invalid("trigger.interval", fmt.Sprintf("must be at least %s: got %s", minInterval, spec.Interval))
+		}
+		if spec.Cron != "" || !spec.At.IsZero() {
+			return nil, invalid("trigger", "an interval trigger takes no cron or at")
 		}
 		t.anchor, t.every = anchor.UTC(), spec.Interval
-	case store.TriggerCron:
+	case KindCron:
+		if spec.Interval != 0 || !spec.At.IsZero() {
+			return nil, invalid("trigger", "a cron trigger takes no interval or at")
+		}
 		c, err := parseCron(spec.Cron)
 		if err != nil {
 			return nil, err
@@ -75,13 +112,11 @@ func Compile(spec store.Trigger, anchor time.Time) (*Trigger, error) {
 			t.anchor, t.every = anchor.UTC(), c.every
 			break
 		}
-		if t.cron, err = newCronSchedule(c, loc); err != nil {
-			return nil, err
-		}
+		t.cron = newCronSchedule(c, loc)
 	case "":
-		return nil, store.Invalid("trigger.kind", "is required: a schedule needs a trigger (cron, interval or once)")
+		return nil, invalid("trigger.kind", "is required: a schedule needs a trigger (cron, interval or once)")
 	default:
-		return nil, store.Invalid("trigger.kind", fmt.Sprintf("unknown kind %q: must be cron, interval or once", string(spec.Kind)))
+		return nil, invalid("trigger.kind", fmt.Sprintf("unknown kind %q: must be cron, interval or once", spec.Kind))
 	}
 	return t, nil
 }
@@ -93,11 +128,11 @@ func loadLocation(name string) (*time.Location, error) {
 		return time.UTC, nil
 	}
 	if name == "Local" {
-		return nil, store.Invalid("trigger.timezone", `"Local" differs from node to node: name an IANA time zone`)
+		return nil, invalid("trigger.timezone", `"Local" differs from node to node: name an IANA time zone`)
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
-		return nil, store.Invalid("trigger.timezone", fmt.Sprintf("unknown IANA time zone %q", name))
+		return nil, invalid("trigger.timezone", fmt.Sprintf("unknown IANA time zone %q", name))
 	}
 	return loc, nil
 }
