@@ -744,9 +744,12 @@ func (s *Scheduler) observeTicks(params []*store.RunEnqueueParams, res []*store.
 
 // logTicks logs the ticks of params that res wrote (not duplicates).
 func (s *Scheduler) logTicks(params []*store.RunEnqueueParams, res []*store.EnqueueResult) {
+	if s.debug == nil {
+		return
+	}
 	for j, r := range res {
 		if !r.Duplicate {
-			level.Debug(s.logger).Log("msg", "tick enqueued", "schedule_id", params[j].ScheduleID,
+			s.debug.Log("msg", "tick enqueued", "schedule_id", params[j].ScheduleID,
 				"tick", params[j].ScheduledFor.Format(time.RFC3339), "run_id", r.Run.ID, "status", r.Run.Status)
 		}
 	}

@@ -45,9 +45,12 @@ var (
 // Stop it to leave. Its methods are safe for concurrent use. The schedule and
 // run methods work on the store whether or not the scheduler is started.
 type Scheduler struct {
-	st       store.Store
-	cfg      Config
-	logger   log.Logger
+	st     store.Store
+	cfg    Config
+	logger log.Logger
+	// debug is logger at debug level, nil when no logger was given: the
+	// logs of every run and tick are then not even put together.
+	debug    log.Logger
 	observer Observer // cfg.Observer, or one that observes nothing
 	tracer   Tracer   // cfg.Observer when it is a Tracer, else nil
 
@@ -99,6 +102,9 @@ func New(st store.Store, cfg Config) (*Scheduler, error) {
 		stopped:  make(chan struct{}),
 
 		abandonAfter: abandonAfter,
+	}
+	if cfg.Logger != nil {
+		s.debug = level.Debug(s.logger)
 	}
 	if s.observer == nil {
 		s.observer = nopObserver{}

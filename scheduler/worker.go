@@ -354,8 +354,10 @@ func (w *workers) execute(ctx context.Context, r *store.Run) *outcome {
 	if cause := context.Cause(tctx); cause != nil {
 		return w.ended(r, cause, timeout)
 	}
-	level.Debug(s.logger).Log("msg", "attempt ended", "run_id", r.ID, "agent", r.Agent, "attempt", r.Attempt,
-		"took", time.Since(started), "err", a.err)
+	if s.debug != nil {
+		s.debug.Log("msg", "attempt ended", "run_id", r.ID, "agent", r.Agent, "attempt", r.Attempt,
+			"took", time.Since(started), "err", a.err)
+	}
 	switch {
 	case a.panicked:
 		return w.failed(r, a.err.Error())
@@ -518,7 +520,9 @@ func (w *workers) record(batch []*outcome) {
 			if r == nil {
 				continue
 			}
-			level.Debug(w.s.logger).Log("msg", "run ended", "run_id", r.ID, "status", r.Status)
+			if w.s.debug != nil {
+				w.s.debug.Log("msg", "run ended", "run_id", r.ID, "status", r.Status)
+			}
 			w.s.deliver.enqueue(r, finOut[i].targets)
 		}
 		if err != nil {
@@ -541,7 +545,9 @@ func (w *workers) record(batch []*outcome) {
 		for _, r := range runs {
 			// A run whose cancellation was requested ends instead.
 			if r != nil && r.Status.Terminal() {
-				level.Debug(w.s.logger).Log("msg", "run ended", "run_id", r.ID, "status", r.Status)
+				if w.s.debug != nil {
+					w.s.debug.Log("msg", "run ended", "run_id", r.ID, "status", r.Status)
+				}
 				w.s.deliver.enqueue(r, nil)
 			}
 		}
