@@ -121,6 +121,9 @@ func TestDeliveryParking(t *testing.T) {
 		t.Fatalf("attempts per delivery %v before the Retry-After passed, want %d with one", c, n)
 	}
 
+	// Every first attempt is parked before the clock moves: one parked
+	// after it would wait for the next tick.
+	eventually(t, schedulertest.WaitTimeout, "1,000 parked deliveries", func() bool { return h.Scheduler.ParkedDeliveries() == n })
 	h.Advance(30 * time.Second)
 	eventually(t, schedulertest.WaitTimeout, "every run out of the outbox", func() bool {
 		for _, r := range h.Runs(store.RunListParams{}) {
