@@ -387,7 +387,9 @@ type StagedEnqueuer interface {
 	// returned. Until then nothing of the call is visible. A database
 	// store holds the transaction open meanwhile: the schedules named are
 	// locked against other writers, and with one writer (SQLite) every
-	// other write waits. CreatedAt is the time the write began.
+	// other write waits. CreatedAt is the time the write began. It
+	// returns once the runs are committed; the schedules' LastFiredAt may
+	// follow in a write of their own after it returned.
 	RunEnqueueStaged(ctx context.Context, release func(context.Context) error, params ...*RunEnqueueParams) ([]*EnqueueResult, error)
 }
 

@@ -74,6 +74,7 @@ type Store struct {
 	listener  stopper // LISTEN on PostgreSQL, polling on SQLite
 	stmts     statements
 	bg        sync.WaitGroup // background work, waited for by Close
+	afterMu   sync.Mutex     // orders after's Go before Close's closing
 	closeOnce sync.Once
 	closed    chan struct{}
 	dueCh     chan struct{} // PostgreSQL: kicks the run-due notifier
@@ -279,7 +280,9 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		s.afterMu.Lock()
 		close(s.closed)
+		s.afterMu.Unlock()
 		if s.listener != nil {
 			s.listener.stop()
 		}
@@ -291,6 +294,16 @@ func (s *Store) Close() error {
 		}
 	})
 	return err
+}
+
+// after runs fn in the background, after the caller's call returned; Close
+// waits for it. Once the store is closing it runs nothing.
+func (s *Store) after(fn func()) {
+	s.afterMu.Lock()
+	defer s.afterMu.Unlock()
+	if !s.isClosed() {
+		s.bg.Go(fn)
+	}
 }
 
 func (s *Store) isClosed() bool {
@@ -376,6 +389,9 @@ func (s *Store) tx(ctx context.Context, fn func(tx bun.Tx, out *outbox) error) e
 			if err := fn(tx, out); err != nil {
 				return err
 			}
+			if out.notified {
+				return nil
+			}
 			return s.sendNotifications(ctx, tx, s.inTx(out), s.origin)
 		})
 		if err == nil {
@@ -411,7 +427,15 @@ func txBackoff(attempt int) time.Duration {
 
 // outbox collects the notifications of one transaction.
 type outbox struct {
-	notes []store.Notification
+	notes    []store.Notification
+	notified bool // sent in the transaction already (notifyNow)
+}
+
+// notifyNow sends out's notifications in tx now rather than at the end of
+// the transaction's function: nothing may be added to out afterwards.
+func (s *Store) notifyNow(ctx context.Context, tx bun.IDB, out *outbox) error {
+	out.notified = true
+	return s.sendNotifications(ctx, tx, s.inTx(out), s.origin)
 }
 
 func (o *outbox) add(n store.Notification) {

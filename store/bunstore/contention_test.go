@@ -460,11 +460,17 @@ func TestPauseWaitsForNoStagedTick(t *testing.T) {
 		return err
 	})
 	commit()
-	got, err := st.ScheduleGet(ctx, s.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !got.Paused || got.LastFiredAt.IsZero() {
-		t.Errorf("after both: paused %v, last fired %v; want paused, with the staged tick's last fired", got.Paused, got.LastFiredAt)
+	// The staged tick's LastFiredAt follows its commit.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		got, err := st.ScheduleGet(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Paused && !got.LastFiredAt.IsZero() {
+			break
+		}
+		if !got.Paused || time.Now().After(deadline) {
+			t.Fatalf("after both: paused %v, last fired %v; want paused, with the staged tick's last fired", got.Paused, got.LastFiredAt)
+		}
 	}
 }

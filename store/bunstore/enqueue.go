@@ -37,19 +37,28 @@ func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Conte
 			case err != nil:
 				return err
 			case release != nil:
+				// Everything but the commit is done before the moment.
+				if err := s.notifyNow(ctx, tx, out); err != nil {
+					return err
+				}
 				return release(ctx)
 			}
 			return s.advanceLastFired(ctx, tx, fired)
 		})
-		if err == nil && release != nil {
+		if err == nil && release != nil && len(fired) > 0 {
 			// Staged runs commit at their moment without having written
 			// their schedules' rows, so that neither the commit nor a
 			// pause or an edit meanwhile waits for that (lockSchedules):
-			// the last fired ticks follow in a transaction of their own.
-			// Should it fail, a LastFiredAt lags its runs, and the ticks
-			// it lags by are written again as duplicates, which changes
-			// nothing.
-			err = s.tx(ctx, func(tx bun.Tx, _ *outbox) error { return s.advanceLastFired(ctx, tx, fired) })
+			// the last fired ticks follow in a transaction of their own,
+			// after the call returns, so that the caller learns of the
+			// commit when it happens. Should it fail, a LastFiredAt lags
+			// its runs, and the ticks it lags by are written again as
+			// duplicates, which changes nothing.
+			s.after(func() {
+				actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				defer cancel()
+				_ = s.tx(actx, func(tx bun.Tx, _ *outbox) error { return s.advanceLastFired(actx, tx, fired) })
+			})
 		}
 	}
 	if err != nil {

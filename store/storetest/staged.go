@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/store"
 )
@@ -46,7 +47,16 @@ func testStagedRelease(t *testing.T, fx *fixture) {
 		t.Fatalf("RunEnqueueStaged = %v, %v", o.res, o.err)
 	}
 	fx.wantRun("released tick", o.res[0].Run.ID, store.RunQueued, false)
-	wantTime(t, "LastFiredAt", fx.getSchedule(s.ID).LastFiredAt, fx.tickAt(1))
+	// The schedule's LastFiredAt may follow the commit (RunEnqueueStaged).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		got := fx.getSchedule(s.ID).LastFiredAt
+		if got.Equal(fx.tickAt(1)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("LastFiredAt = %v 10 s after the commit, want %v", got, fx.tickAt(1))
+		}
+	}
 	// The same tick again is a duplicate, staged or not.
 	again, err := st.RunEnqueueStaged(fx.ctx, func(context.Context) error { return nil }, tick(s, fx.tickAt(1)))
 	if err != nil || !again[0].Duplicate || again[0].Run.ID != o.res[0].Run.ID {
