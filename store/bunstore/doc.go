@@ -55,6 +55,20 @@
 // commits of notifying transactions on one lock), by a notifier that sends
 // at most one every 10 ms, the first after a quiet spell at once.
 //
+// SQL. Each statement is one file under sql/, named for what it does:
+// sql/postgres/ and sql/sqlite/ hold each dialect's spelling, whole;
+// sql/shared/ the statements both read alike. What a file holds is what the
+// database runs: Open loads the dialect's files into one struct of
+// statements (statements.go), and every statement of the hot paths (claims,
+// finishes and requeues, enqueues, rescues, accepts, notifications) runs
+// through one helper, stmt, with arguments bound by the driver: PostgreSQL
+// plans each statement once per connection (pgx's statement cache),
+// SQLite's are prepared once, at Open. A list of ids is one argument (an
+// array on PostgreSQL, a JSON array read by json_each on SQLite), so no
+// statement grows with its input. Simple reads and writes of single rows
+// (schedules, events, deliveries, cursors, workspaces, tokens) and the
+// listings use bun's query builder.
+//
 // Every native error is translated to the store's sentinels in one place
 // (see translate in errors.go).
 package bunstore
