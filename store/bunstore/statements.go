@@ -92,6 +92,19 @@ type statements struct {
 	SavepointRollback string `sql:"savepoint_rollback,sqlite"`
 	SavepointRelease  string `sql:"savepoint_release,sqlite"`
 
+	// Schedules (schedule.go).
+	ScheduleOwnerLock string `sql:"schedule_owner_lock,postgres"`
+
+	// Figures, tokens, workspaces (stats.go, token.go, workspace.go).
+	Stats           string `sql:"stats"`
+	TokenCreate     string `sql:"token_create"`
+	TokenList       string `sql:"token_list"`
+	TokenDelete     string `sql:"token_delete"`
+	WorkspacePut    string `sql:"workspace_put"`
+	WorkspaceGet    string `sql:"workspace_get"`
+	WorkspaceList   string `sql:"workspace_list"`
+	WorkspaceDelete string `sql:"workspace_delete"`
+
 	// Messages of backfills (backfill.go).
 	MessageUpsertMany string `sql:"message_upsert_many,postgres"`
 	MessageInsert     string `sql:"message_insert,sqlite"`
