@@ -44,24 +44,10 @@ func TestClaimPlanNeedsNoAnalyze(t *testing.T) {
 	enqueue(20000)
 	// The claim picks its runs in an InitPlan of the statement: its plan is
 	// the pick's too.
-	rows, err := st.query(ctx, st.db, "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "+st.sql.RunClaim,
-		"node", st.nowArg(), micros(time.Minute), 100)
+	plan, err := st.explain(ctx, st.sql.RunClaim, "node", st.nowArg(), micros(time.Minute), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var lines []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		lines = append(lines, line)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	plan := strings.Join(lines, "\n")
 	if !strings.Contains(plan, "using herald_runs_due_idx") || strings.Contains(plan, "Sort") {
 		t.Errorf("the claim's plan does not walk herald_runs_due_idx in order:\n%s", plan)
 	}

@@ -94,8 +94,8 @@ func (s *Store) enqueuePlain(ctx context.Context, ps []*store.RunEnqueueParams) 
 	return res, nil
 }
 
-// insertedRun is a run run_insert or run_insert_many wrote: its id and the RunAt it was
-// given (the database's now() where the row had none).
+// insertedRun is a run run_insert or run_insert_many wrote: its id and
+// the RunAt it was given (the database's now() where the row had none).
 type insertedRun struct {
 	ID    string    `bun:"id"`
 	RunAt time.Time `bun:"run_at"`

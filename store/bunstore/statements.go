@@ -18,41 +18,45 @@ import (
 
 // The store's SQL lives in sql/: one file per statement, named for what it
 // does, under sql/postgres/ and sql/sqlite/, or once under sql/shared/ when
-// both dialects read it alike. PostgreSQL's files number their placeholders
-// ($1, $2, …); SQLite's take plain ? in order, which its driver binds
-// fastest; the shared files number them, which SQLite's driver also binds
-// by position. Open reads the dialect's files into a statements value, and
-// every statement runs through one helper (stmt), with arguments bound by
-// the driver, never formatted into the text: PostgreSQL parses and plans a
-// statement once per connection (pgx's statement cache), SQLite once per
-// store (prepared at Open).
+// both dialects spell it alike. PostgreSQL's files number their
+// placeholders ($1, $2, …). SQLite's take plain ? in order, which its
+// driver binds fastest, and number them (?1) only where a value appears
+// twice; the shared files' $n bind by position on SQLite too. Open reads
+// the dialect's files into a statements value, and every statement runs
+// through one helper (stmt), with arguments bound by the driver, never
+// formatted into the text: PostgreSQL parses and plans a statement once
+// per connection (pgx's statement cache), SQLite once per store (prepared
+// at Open).
 //
 // A list of ids or times is one argument: an array on PostgreSQL
 // (= ANY($1::uuid[])), a JSON array on SQLite (IN (SELECT value FROM
-// json_each(?))), both made by listArg and timesArg.
+// json_each(?))), both made by listArg and timesArg; a batch of rows is
+// one array per column on PostgreSQL (columns), read with unnest. So no
+// statement's text depends on its input.
 
 //go:embed sql
 var sqlFiles embed.FS
 
 // statements are the SQL of one dialect. A field's tag names its file;
 // ",postgres" or ",sqlite" marks a statement that only that dialect has
-// (its field is empty on the other).
+// (its field is empty on the other); ",,prepared" (or ",sqlite,prepared")
+// one that SQLite prepares at Open (prepareAll).
 type statements struct {
 	// Runs: claims, leases, transitions (run.go).
 	RunClaim          string `sql:"run_claim,postgres"`
-	RunClaimPick      string `sql:"run_claim_pick,sqlite"`
-	RunClaimOne       string `sql:"run_claim_one,sqlite"`
+	RunClaimPick      string `sql:"run_claim_pick,sqlite,prepared"`
+	RunClaimOne       string `sql:"run_claim_one,sqlite,prepared"`
 	RunExtendLease    string `sql:"run_extend_lease"`
 	RunLeaseHeld      string `sql:"run_lease_held,postgres"`
 	RunProgress       string `sql:"run_progress"`
-	RunFinish         string `sql:"run_finish"`
-	RunRequeue        string `sql:"run_requeue"`
-	RunByID           string `sql:"run_by_id"`
-	RunsByID          string `sql:"runs_by_id,sqlite"`
+	RunFinish         string `sql:"run_finish,,prepared"`
+	RunRequeue        string `sql:"run_requeue,,prepared"`
+	RunByID           string `sql:"run_by_id,,prepared"`
+	RunsByID          string `sql:"runs_by_id,sqlite,prepared"`
 	RunRescue         string `sql:"run_rescue"`
 	RunNextDue        string `sql:"run_next_due"`
-	RunDelivered      string `sql:"run_delivered"`
-	RunDeliveryClaim  string `sql:"run_delivery_claim"`
+	RunDelivered      string `sql:"run_delivered,,prepared"`
+	RunDeliveryClaim  string `sql:"run_delivery_claim,,prepared"`
 	RunDeliveryExtend string `sql:"run_delivery_extend"`
 	RunPrunePick      string `sql:"run_prune_pick"`
 	RunPruneKeepLast  string `sql:"run_prune_keep_last"`
@@ -66,7 +70,7 @@ type statements struct {
 	RunRelease           string `sql:"run_release"`
 
 	// Enqueues (enqueue.go, enqueue_group.go).
-	RunInsert            string `sql:"run_insert"`
+	RunInsert            string `sql:"run_insert,,prepared"`
 	RunInsertMany        string `sql:"run_insert_many,postgres"`
 	RunsExisting         string `sql:"runs_existing"`
 	SchedulePolicies     string `sql:"schedule_policies"`
@@ -76,11 +80,11 @@ type statements struct {
 	RunsCancelLock       string `sql:"runs_cancel_lock,postgres"`
 	RunsCancelQueued     string `sql:"runs_cancel_queued"`
 	RunsCancelRunning    string `sql:"runs_cancel_running"`
-	ScheduleAdvanceFired string `sql:"schedule_advance_fired"`
+	ScheduleAdvanceFired string `sql:"schedule_advance_fired,,prepared"`
 
 	// Webhook events (event.go, accept.go).
-	EventAccept      string `sql:"event_accept,sqlite"`
-	EventAcceptRun   string `sql:"event_accept_run,sqlite"`
+	EventAccept      string `sql:"event_accept,sqlite,prepared"`
+	EventAcceptRun   string `sql:"event_accept_run,sqlite,prepared"`
 	EventAcceptBatch string `sql:"event_accept_batch,postgres"`
 
 	// Notifications (notify.go).
@@ -107,8 +111,8 @@ type statements struct {
 
 	// Messages of backfills (backfill.go).
 	MessageUpsertMany string `sql:"message_upsert_many,postgres"`
-	MessageInsert     string `sql:"message_insert,sqlite"`
-	MessageUpdate     string `sql:"message_update,sqlite"`
+	MessageInsert     string `sql:"message_insert,sqlite,prepared"`
+	MessageUpdate     string `sql:"message_update,sqlite,prepared"`
 }
 
 // loadStatements reads the statements of dialect from files.
@@ -121,6 +125,7 @@ func loadStatements(files fs.FS, dialect string) (*statements, error) {
 	v := reflect.ValueOf(st).Elem()
 	for i := range v.NumField() {
 		name, only, _ := strings.Cut(v.Type().Field(i).Tag.Get("sql"), ",")
+		only, _, _ = strings.Cut(only, ",")
 		if only != "" && only != dir {
 			continue
 		}
@@ -136,30 +141,32 @@ func loadStatements(files fs.FS, dialect string) (*statements, error) {
 	return st, nil
 }
 
-// all returns every statement of st that is not empty.
-func (st *statements) all() []string {
+// hot returns the statements of st whose tag says prepared.
+func (st *statements) hot() []string {
 	v := reflect.ValueOf(st).Elem()
 	var out []string
 	for i := range v.NumField() {
-		if q := v.Field(i).String(); q != "" {
+		tag := v.Type().Field(i).Tag.Get("sql")
+		if q := v.Field(i).String(); q != "" && strings.HasSuffix(tag, ",prepared") {
 			out = append(out, q)
 		}
 	}
 	return out
 }
 
-// prepareAll prepares every statement of SQLite (PostgreSQL's are prepared
-// by pgx, per connection, on first use). The map is written here only and
-// read afterwards without a lock.
+// prepareAll prepares SQLite's hot statements, those of claims,
+// finishes, requeues and inserts (PostgreSQL's are prepared by pgx, per
+// connection, on first use). The others run as text, which the driver
+// parses each time: with every statement prepared, concurrent claims and
+// finishes ran at half the speed or less (BenchmarkClaimFinish), their
+// time going to the statement journal's memory. The map is written here
+// only and read afterwards without a lock.
 func (s *Store) prepareAll(ctx context.Context) error {
 	if s.pg() {
 		return nil
 	}
 	s.prepared = map[string]*sql.Stmt{}
-	for _, q := range s.sql.all() {
-		if _, ok := s.prepared[q]; ok {
-			continue
-		}
+	for _, q := range s.sql.hot() {
 		stmt, err := s.db.DB.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("%w\n%s", err, q)
@@ -175,16 +182,20 @@ func (s *Store) closePrepared() {
 	}
 }
 
-// boundStmt is a statement ready to run with the caller's arguments.
+// conn is the pool (*sql.DB) or a transaction (*sql.Tx).
+type conn interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}
+
+// boundStmt is a statement ready to run with the caller's arguments: a
+// prepared statement, or its text on a conn.
 type boundStmt struct {
-	stmt  *sql.Stmt // SQLite: the prepared statement, bound to the transaction
+	stmt  *sql.Stmt // SQLite: the statement prepared at Open
 	owned bool      // stmt was bound to a transaction: close it after use
-	conn  interface {
-		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-		ExecContext(context.Context, string, ...any) (sql.Result, error)
-	}
-	text string
-	lead []any // arguments put before the caller's
+	conn  conn
+	text  string
+	lead  []any // arguments put before the caller's
 }
 
 // stmt returns how the statement q (a field of s.sql) runs on db, the
@@ -195,28 +206,22 @@ type boundStmt struct {
 // preparing takes a connection of the pool, which may have none left but
 // the transaction's (a pool of one). Close the result after use.
 func (s *Store) stmt(ctx context.Context, db bun.IDB, q string) *boundStmt {
-	var conn interface {
-		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-		ExecContext(context.Context, string, ...any) (sql.Result, error)
-	}
-	var own *sql.Stmt
+	var c conn
 	switch db := db.(type) {
 	case bun.Tx:
-		conn = db.Tx
-		if !s.pg() && db.NewSelect().DB() == s.db {
-			if own = s.prepared[q]; own != nil {
-				return &boundStmt{stmt: db.Tx.StmtContext(ctx, own), owned: true}
-			}
+		c = db.Tx
+		if own := s.prepared[q]; own != nil && db.NewSelect().DB() == s.db {
+			return &boundStmt{stmt: db.Tx.StmtContext(ctx, own), owned: true}
 		}
 	case *bun.DB:
-		conn = db.DB
-		if own = s.prepared[q]; own != nil && db == s.db {
+		c = db.DB
+		if own := s.prepared[q]; own != nil && db == s.db {
 			return &boundStmt{stmt: own}
 		}
 	default:
 		panic(fmt.Sprintf("bunstore: a statement runs on a *bun.DB or a bun.Tx, not on a %T", db))
 	}
-	b := &boundStmt{conn: conn, text: q}
+	b := &boundStmt{conn: c, text: q}
 	if s.pg() {
 		b.lead = []any{pgx.QueryExecModeCacheStatement}
 	}
