@@ -25,8 +25,8 @@ import (
 // the dialect's files into a statements value, and every statement runs
 // through one helper (stmt), with arguments bound by the driver, never
 // formatted into the text: PostgreSQL parses and plans a statement once
-// per connection (pgx's statement cache), SQLite once per store (prepared
-// at Open).
+// per connection (pgx's statement cache); SQLite prepares its hot ones
+// once per store, at Open (prepareAll).
 //
 // A list of ids or times is one argument: an array on PostgreSQL
 // (= ANY($1::uuid[])), a JSON array on SQLite (IN (SELECT value FROM
