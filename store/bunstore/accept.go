@@ -163,7 +163,7 @@ func (s *Store) acceptTx(ctx context.Context, reqs []*acceptReq) ([]acceptDone, 
 func (s *Store) acceptOne(ctx context.Context, tx bun.Tx, r *acceptReq) (*store.EventAcceptResult, error) {
 	ev, run := r.ev, r.run
 	var ids []string
-	err := s.scanTx(ctx, tx, &ids, acceptEventSQL,
+	err := s.scan(ctx, tx, &ids, s.sql.EventAccept,
 		ev.ID, ev.Source, ev.DeliveryID, nullable(ev.Headers), ev.Body, ev.RunID, ev.Owner, ev.ReceivedAt)
 	if err != nil {
 		return nil, err
@@ -171,9 +171,10 @@ func (s *Store) acceptOne(ctx context.Context, tx bun.Tx, r *acceptReq) (*store.
 	if len(ids) == 0 {
 		return s.acceptedBefore(ctx, tx, ev.Source, ev.DeliveryID)
 	}
-	return nil, s.execTx(ctx, tx, acceptRunSQL, run.ID, run.EventID, run.Owner, run.Agent,
+	_, err = s.exec(ctx, tx, s.sql.EventAcceptRun, run.ID, run.EventID, run.Owner, run.Agent,
 		nullable(run.Payload), nullable(run.Targets), run.MaxAttempts, run.Timeout, run.RunAt, run.CreatedAt,
 		nullable(run.TraceContext))
+	return nil, err
 }
 
 // acceptStatement writes the requests in one PostgreSQL statement, and
@@ -211,7 +212,7 @@ func (s *Store) acceptStatement(ctx context.Context, reqs []*acceptReq) ([]accep
 		RunAt   time.Time `bun:"run_at"`
 	}
 	err := s.write(ctx, func() error {
-		return s.scanNative(ctx, &inserted, acceptBatchSQL, ids, sources, deliveryIDs, headers, bodies, runIDs, received,
+		return s.scan(ctx, s.db, &inserted, s.sql.EventAcceptBatch, ids, sources, deliveryIDs, headers, bodies, runIDs, received,
 			owners, agents, payloads, targets, maxAttempts, timeouts, runAts, traces)
 	})
 	if err != nil {
@@ -243,24 +244,6 @@ func (s *Store) acceptStatement(ctx context.Context, reqs []*acceptReq) ([]accep
 	}
 	return dones, nil
 }
-
-// acceptBatchSQL writes a batch of events and their runs on PostgreSQL:
-// the arrays hold one element per event; a run is inserted only for an
-// event that was.
-const acceptBatchSQL = `WITH data AS (
-	SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::bytea[], ?::uuid[], ?::timestamptz[],
-		?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::timestamptz[], ?::text[])
-		AS d (id, source, delivery_id, headers, body, run_id, received_at, owner, agent, payload, targets, max_attempts, timeout, run_at, trace_context)
-), ev AS (
-	INSERT INTO herald_events (id, source, delivery_id, headers, body, run_id, owner, received_at)
-	SELECT id, source, delivery_id, headers::json, body, run_id, owner, received_at FROM data
-	ON CONFLICT DO NOTHING RETURNING id
-)
-INSERT INTO herald_runs (` + acceptRunColumns + `)
-SELECT d.run_id, 'webhook', d.id, d.owner, d.agent, d.payload::json, d.targets::json, 'queued', false, 1, d.max_attempts, d.timeout,
-	COALESCE(d.run_at, now()), false, d.received_at, d.trace_context
-FROM data d JOIN ev ON ev.id = d.id
-RETURNING event_id, run_at`
 
 // nullPtr is s, or nil (SQL NULL) when s is empty.
 func nullPtr(s string) *string {

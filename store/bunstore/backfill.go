@@ -88,33 +88,8 @@ func (s *Store) MessageUpsert(ctx context.Context, msgs ...*store.Message) (int,
 	return inserted, nil
 }
 
-// upsertMessagesPG upserts rows on PostgreSQL from one array per column
-// (messageArrays) in one statement whose text does not grow with the batch,
-// as insertRunsPG does: bun's multi-row INSERT of a thousand messages,
-// values inlined, cost the server more to parse than to execute. It
-// returns how many rows it inserted: xmax is zero on a row this statement
-// inserted, not on one it updated.
-const upsertMessagesPG = "WITH u AS (INSERT INTO herald_messages " +
-	"(source, workspace, channel, ts, thread_ts, user_id, user_name, text, raw, collected_at) " +
-	"SELECT source, workspace, channel, ts, thread_ts, user_id, user_name, text, raw, ?::timestamptz FROM unnest(" +
-	"?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]::json[]) " +
-	"AS v(source, workspace, channel, ts, thread_ts, user_id, user_name, text, raw) " +
-	"ON CONFLICT (source, workspace, channel, ts) DO UPDATE SET thread_ts = EXCLUDED.thread_ts, " +
-	"user_id = EXCLUDED.user_id, user_name = EXCLUDED.user_name, text = EXCLUDED.text, raw = EXCLUDED.raw " +
-	"RETURNING (xmax = 0) AS inserted) " +
-	"SELECT count(*) FILTER (WHERE inserted) FROM u"
-
-// insertMessageSQL inserts one message on SQLite unless its key is taken;
-// its arguments are messageInsertArgs.
-const insertMessageSQL = "INSERT INTO herald_messages " +
-	"(source, workspace, channel, ts, thread_ts, user_id, user_name, text, raw, collected_at) " +
-	"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, workspace, channel, ts) DO NOTHING"
-
-// updateMessageSQL replaces on SQLite what an update of a message replaces,
-// and keeps its collected_at; its arguments are messageUpdateArgs.
-const updateMessageSQL = "UPDATE herald_messages SET thread_ts = ?, user_id = ?, user_name = ?, text = ?, raw = ? " +
-	"WHERE source = ? AND workspace = ? AND channel = ? AND ts = ?"
-
+// upsertMessagesPG upserts rows on PostgreSQL in one statement
+// (message_upsert_many) and returns how many it inserted.
 func (s *Store) upsertMessagesPG(ctx context.Context, rows []messageRow) (int, error) {
 	// In key order: two batches that share keys lock them in one order.
 	sorted := slices.Clone(rows)
@@ -125,9 +100,7 @@ func (s *Store) upsertMessagesPG(ctx context.Context, rows []messageRow) (int, e
 	args := append([]any{sorted[0].CollectedAt}, messageArrays(sorted)...)
 	var inserted int
 	err := s.tx(ctx, func(tx bun.Tx, _ *outbox) error {
-		st := s.stmtIn(ctx, tx, upsertMessagesPG)
-		defer st.close()
-		res, err := st.query(ctx, args...)
+		res, err := s.query(ctx, tx, s.sql.MessageUpsertMany, args...)
 		if err != nil {
 			return err
 		}
@@ -149,20 +122,13 @@ func (s *Store) upsertMessagesPG(ctx context.Context, rows []messageRow) (int, e
 // is new; the rows not inserted are then updated. (An upsert's update also
 // counts as a change, so its count could not tell them apart.)
 func (s *Store) upsertMessagesSQLite(ctx context.Context, rows []messageRow) (int, error) {
-	// Prepared once, outside the transaction (stmtIn never prepares); when
-	// the store's cache is full they run as text.
-	for _, q := range []string{insertMessageSQL, updateMessageSQL} {
-		if _, err := s.stmts.prepared(ctx, s.db.DB, q); err != nil {
-			return 0, err
-		}
-	}
 	inserts := make([][]any, len(rows))
 	for i := range rows {
 		inserts[i] = messageInsertArgs(&rows[i])
 	}
 	var inserted int
 	err := s.tx(ctx, func(tx bun.Tx, _ *outbox) error {
-		changed, err := s.execEach(ctx, tx, insertMessageSQL, inserts)
+		changed, err := s.execEach(ctx, tx, s.sql.MessageInsert, inserts)
 		if err != nil {
 			return err
 		}
@@ -176,27 +142,27 @@ func (s *Store) upsertMessagesSQLite(ctx context.Context, rows []messageRow) (in
 			}
 		}
 		if len(updates) > 0 {
-			_, err = s.execEach(ctx, tx, updateMessageSQL, updates)
+			_, err = s.execEach(ctx, tx, s.sql.MessageUpdate, updates)
 		}
 		return err
 	})
 	return inserted, err
 }
 
-// messageInsertArgs are r's values for insertMessageSQL, as bun would write
+// messageInsertArgs are r's values for message_insert, as bun would write
 // them: empty strings of nullable columns are NULL.
 func messageInsertArgs(r *messageRow) []any {
 	return []any{r.Source, r.Workspace, r.Channel, r.TS, nullable(r.ThreadTS), nullable(r.User), nullable(r.UserName),
 		nullable(r.Text), nullable(r.Raw), r.CollectedAt}
 }
 
-// messageUpdateArgs are r's values for updateMessageSQL.
+// messageUpdateArgs are r's values for message_update.
 func messageUpdateArgs(r *messageRow) []any {
 	return []any{nullable(r.ThreadTS), nullable(r.User), nullable(r.UserName), nullable(r.Text), nullable(r.Raw),
 		r.Source, r.Workspace, r.Channel, r.TS}
 }
 
-// messageArrays are rows as one array per column of upsertMessagesPG's
+// messageArrays are rows as one array per column of message_upsert_many's
 // unnest; NULLs are nil pointers.
 func messageArrays(rows []messageRow) []any {
 	n := len(rows)

@@ -71,8 +71,11 @@ type Store struct {
 	plainMu      sync.Mutex
 	plainPending []*plainWrite
 
-	listener  stopper // LISTEN on PostgreSQL, polling on SQLite
-	stmts     statements
+	listener stopper // LISTEN on PostgreSQL, polling on SQLite
+	// sql holds the dialect's statements (statements.go); prepared, on
+	// SQLite, each one prepared at Open, and only read after.
+	sql       *statements
+	prepared  map[string]*sql.Stmt
 	bg        sync.WaitGroup // background work, waited for by Close
 	afterMu   sync.Mutex     // orders after's Go before Close's closing
 	closeOnce sync.Once
@@ -173,6 +176,10 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 	default:
 		return nil, fmt.Errorf("bunstore: unsupported dialect %s: want PostgreSQL or SQLite", db.Dialect().Name())
 	}
+	var err error
+	if s.sql, err = loadStatements(sqlFiles, s.dialect); err != nil {
+		return nil, err
+	}
 	if s.now == nil {
 		s.now = time.Now
 		s.dbClock = s.dialect == DialectPostgres
@@ -204,7 +211,7 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.prepareTx(ctx); err != nil {
+	if err := s.prepareAll(ctx); err != nil {
 		return nil, fmt.Errorf("bunstore: prepare statements: %w", translate(err))
 	}
 	db.SetMaxOpenConns(n)
@@ -288,7 +295,7 @@ func (s *Store) Close() error {
 		}
 		s.hub.Close()
 		s.bg.Wait()
-		s.stmts.close()
+		s.closePrepared()
 		if s.ownsDB {
 			err = s.db.Close()
 		}
@@ -326,8 +333,10 @@ func (s *Store) Subscribe(ctx context.Context) (<-chan store.Notification, error
 // clock returns the store's time in storage form.
 func (s *Store) clock() time.Time { return store.Timestamp(s.now()) }
 
-// nowArg is the argument of a nowSQL placeholder: nil on the database's
-// clock, which nowSQL reads as now(), else the store's time.
+// nowArg is the argument "now" of a statement on a run's life: nil on the
+// database's clock, which the statement reads as now(), else the store's
+// time. PostgreSQL's now() is the transaction's start, so every "now" of
+// one transaction is the same instant.
 func (s *Store) nowArg() any {
 	if s.dbClock {
 		return nil
@@ -335,40 +344,10 @@ func (s *Store) nowArg() any {
 	return s.clock()
 }
 
-// nowSQL is the placeholder of "now" in a statement on a run's life: with
-// nowArg, the injected clock when there is one, else the database's.
-// PostgreSQL's now() is the transaction's start, so every "now" of one
-// transaction is the same instant.
-func (s *Store) nowSQL() string {
-	if s.pg() {
-		return "COALESCE(?::timestamptz, now())"
-	}
-	return "?"
-}
-
-// nowPlusSQL is nowSQL plus a duration given in microseconds (micros): two
-// placeholders, nowArg's and the duration's. SQLite keeps times as integer
-// microseconds, so its sum is one.
-func (s *Store) nowPlusSQL() string {
-	if s.pg() {
-		return "COALESCE(?::timestamptz, now()) + ?::bigint * interval '1 microsecond'"
-	}
-	return "(? + ?)"
-}
-
-// micros is d in whole microseconds, the unit of nowPlusSQL.
+// micros is d in whole microseconds, the unit of the statements' durations.
 func micros(d time.Duration) int64 { return d.Microseconds() }
 
 func (s *Store) pg() bool { return s.dialect == DialectPostgres }
-
-// notHeld is the claimable-run predicate in the dialect's spelling (it must
-// match the partial index).
-func (s *Store) notHeld() string {
-	if s.pg() {
-		return "NOT held"
-	}
-	return "held = 0"
-}
 
 // tx runs fn in a write transaction, retrying it when PostgreSQL reports a
 // serialization failure or a deadlock, and publishes the notifications fn

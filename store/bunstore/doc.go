@@ -55,6 +55,20 @@
 // commits of notifying transactions on one lock), by a notifier that sends
 // at most one every 10 ms, the first after a quiet spell at once.
 //
+// SQL. Each statement is one file under sql/, named for what it does:
+// sql/postgres/ and sql/sqlite/ hold each dialect's spelling, whole;
+// sql/shared/ the statements both spell alike. What a file holds is what
+// the database runs: Open loads the dialect's files into one struct of
+// statements (statements.go), and each runs through one helper, stmt,
+// with arguments bound by the driver. PostgreSQL plans a statement once
+// per connection (pgx's statement cache); SQLite prepares the hot ones
+// (claims, finishes, requeues, inserts) once, at Open. A list is one
+// argument (an array on PostgreSQL, a JSON array read by json_each on
+// SQLite), so no statement's text depends on its input. Single-row reads
+// and writes of schedules, events, deliveries and cursors use bun's query
+// builder; the listings (list.go) are whole statements per dialect whose
+// named arguments bun writes into the text, as their plans need.
+//
 // Every native error is translated to the store's sentinels in one place
 // (see translate in errors.go).
 package bunstore

@@ -103,14 +103,14 @@ func (s *Store) enqueuePlain(ctx context.Context, ps []*store.RunEnqueueParams) 
 	return res, nil
 }
 
-// insertedRun is a run insertRunsPG wrote: its id and the RunAt it was
-// given (the database's now() where the row had none).
+// insertedRun is a run run_insert or run_insert_many wrote: its id and
+// the RunAt it was given (the database's now() where the row had none).
 type insertedRun struct {
 	ID    string    `bun:"id"`
 	RunAt time.Time `bun:"run_at"`
 }
 
-// scanInserted reads the rows of insertRunPG or insertRunsPG (id, run_at)
+// scanInserted reads the rows of run_insert or run_insert_many (id, run_at)
 // and closes them: by hand, as bun's scan into structs costs more than the
 // insert of a hundred runs.
 func scanInserted(rows *sql.Rows, n int) ([]insertedRun, error) {
@@ -141,7 +141,7 @@ func setRunAt(rows []runRow, got []insertedRun) {
 
 // newRunRow is the row of a new queued run created at now, whose id
 // carries now (uuid7), due at once (on the store's clock) when p sets no
-// RunAt: on the database's clock its RunAt stays zero, which insertRunsPG
+// RunAt: on the database's clock its RunAt stays zero, which run_insert
 // writes as now().
 func (s *Store) newRunRow(p *store.RunEnqueueParams, now time.Time) runRow {
 	row := runRow{
@@ -222,19 +222,19 @@ var errLockAgain = fmt.Errorf("%w: an overlap policy changed while its schedule 
 // deadlock).
 func (s *Store) lockSchedules(ctx context.Context, tx bun.Tx, sids []string) ([]scheduleLock, error) {
 	var rows []scheduleLock
-	if err := tx.NewRaw("SELECT id, overlap FROM herald_schedules WHERE id IN (?)", bun.List(sids)).Scan(ctx, &rows); err != nil {
+	if err := s.scan(ctx, tx, &rows, s.sql.SchedulePolicies, s.listArg(sids)); err != nil {
 		return nil, err
 	}
 	if !s.pg() { // SQLite's writer lock covers the database
 		return rows, nil
 	}
 	light := allowAll(rows)
-	q := "SELECT id, overlap FROM herald_schedules WHERE id IN (?) ORDER BY id FOR UPDATE"
+	q := s.sql.ScheduleLockUpdate
 	if light {
-		q = "SELECT id, overlap FROM herald_schedules WHERE id IN (?) ORDER BY id FOR KEY SHARE"
+		q = s.sql.ScheduleLockKeyShare
 	}
 	rows = rows[:0]
-	if err := tx.NewRaw(q, bun.List(sids)).Scan(ctx, &rows); err != nil {
+	if err := s.scan(ctx, tx, &rows, q, sids); err != nil {
 		return nil, err
 	}
 	if light && !allowAll(rows) {
@@ -311,9 +311,7 @@ func (s *Store) enqueueRuns(ctx context.Context, tx bun.Tx, ps []*store.RunEnque
 			Held       bool   `bun:"held"`
 			N          int    `bun:"n"`
 		}
-		q := "SELECT schedule_id, status, held, count(*) AS n FROM " + s.activeTable("") + " WHERE schedule_id IN (?) AND " +
-			activeRuns + " GROUP BY schedule_id, status, held"
-		if err := tx.NewRaw(q, bun.List(counted)).Scan(ctx, &counts); err != nil {
+		if err := s.scan(ctx, tx, &counts, s.sql.ScheduleActiveCounts, s.listArg(counted)); err != nil {
 			return nil, nil, err
 		}
 		for _, c := range counts {
@@ -451,10 +449,8 @@ func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow) ([]str
 				return strings.Compare(a.IdempotencyKey, b.IdempotencyKey)
 			})
 		}
-		q, args := insertPG(ordered)
-		st := s.stmtIn(ctx, tx, q)
-		defer st.close()
-		r, err := st.query(ctx, args...)
+		q, args := s.insertPG(ordered)
+		r, err := s.query(ctx, tx, q, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -472,7 +468,7 @@ func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow) ([]str
 	for i := range rows {
 		args[i] = rows[i].insertArgs()
 	}
-	changed, err := s.execEach(ctx, tx, insertRunSQL, args)
+	changed, err := s.execEach(ctx, tx, s.sql.RunInsert, args)
 	if err != nil {
 		return nil, err
 	}
@@ -484,32 +480,17 @@ func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow) ([]str
 	return ids, nil
 }
 
-// insertRunsPG inserts runs from one array per column (runArrays), in one
-// statement whose text does not grow with the batch: PostgreSQL parses and
-// plans it once per connection, where bun's multi-row INSERT of a thousand
-// runs cost more to parse than to execute. A run without run_at is due at
-// the database's now().
-const insertRunsPG = "INSERT INTO herald_runs (" + runColumns + ") SELECT " +
-	"id, kind, schedule_id, scheduled_for, event_id, owner, agent, payload, targets, idempotency_key, " +
-	"status, held, attempt, max_attempts, timeout, COALESCE(run_at, now()), lease_owner, lease_expires_at, cancel_requested, " +
-	"output, summary, progress, error, created_at, started_at, finished_at, deliver_after, cancel_reason, trace_context FROM unnest(" +
-	"?::text[]::uuid[], ?::text[], ?::text[]::uuid[], ?::timestamptz[], ?::text[]::uuid[], ?::text[], ?::text[], " +
-	"?::text[]::json[], ?::text[]::json[], ?::text[], ?::text[], ?::boolean[], ?::integer[], ?::integer[], " +
-	"?::bigint[], ?::timestamptz[], ?::text[], ?::timestamptz[], ?::boolean[], ?::text[]::json[], ?::text[], " +
-	"?::text[]::json[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::text[], ?::text[]) " +
-	"AS v(" + runColumns + ") ON CONFLICT DO NOTHING RETURNING id, run_at"
-
 // insertPG is the statement and the arguments that insert rows on
-// PostgreSQL.
-func insertPG(rows []runRow) (string, []any) {
+// PostgreSQL: run_insert for one run, else run_insert_many.
+func (s *Store) insertPG(rows []runRow) (string, []any) {
 	if len(rows) == 1 {
-		return insertRunPG, rows[0].insertArgs()
+		return s.sql.RunInsert, rows[0].insertArgs()
 	}
-	return insertRunsPG, runArrays(rows)
+	return s.sql.RunInsertMany, runArrays(rows)
 }
 
 // runArrays are rows as one array per column of runColumns, for
-// insertRunsPG; NULLs are nil pointers.
+// run_insert_many; NULLs are nil pointers.
 func runArrays(rows []runRow) []any {
 	n := len(rows)
 	strs := func() []string { return make([]string, n) }
@@ -586,7 +567,7 @@ func takenFor(m map[string]int, keys []string) (int, bool) {
 }
 
 // findExisting returns the stored runs that hold a key one of ps would take.
-func (s *Store) findExisting(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueParams) (map[string]*runRow, error) {
+func (s *Store) findExisting(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueueParams) (map[string]*runRow, error) {
 	// Two IN lists per key kind rather than one condition per run: an OR
 	// of a thousand conditions is slow to plan on PostgreSQL and too deep
 	// for SQLite's parser. The lists may match more rows than asked for;
@@ -607,22 +588,13 @@ func (s *Store) findExisting(ctx context.Context, tx bun.IDB, ps []*store.RunEnq
 			keys = append(keys, p.IdempotencyKey)
 		}
 	}
-	var conds []string
-	var args []any
-	if len(sids) > 0 {
-		conds = append(conds, "(schedule_id IN (?) AND scheduled_for IN (?))")
-		args = append(args, bun.List(sids), bun.List(ticks))
-	}
-	if len(keys) > 0 {
-		conds = append(conds, "(owner IN (?) AND idempotency_key IN (?))")
-		args = append(args, bun.List(owners), bun.List(keys))
-	}
 	found := map[string]*runRow{}
-	if len(conds) == 0 {
+	if len(sids) == 0 && len(keys) == 0 {
 		return found, nil
 	}
 	var rows []runRow
-	if err := tx.NewRaw("SELECT * FROM herald_runs WHERE "+strings.Join(conds, " OR "), args...).Scan(ctx, &rows); err != nil {
+	err := s.scan(ctx, tx, &rows, s.sql.RunsExisting, s.listArg(sids), s.timesArg(ticks), s.listArg(owners), s.listArg(keys))
+	if err != nil {
 		return nil, err
 	}
 	wanted := map[string]bool{}
@@ -643,7 +615,7 @@ func (s *Store) findExisting(ctx context.Context, tx bun.IDB, ps []*store.RunEnq
 
 // resolveRaces turns the rows the insert skipped into duplicates of the
 // runs that hold their keys.
-func (s *Store) resolveRaces(ctx context.Context, tx bun.IDB, ps []*store.RunEnqueueParams, rows []runRow, rowOf []int, ids []string, results []*store.EnqueueResult) error {
+func (s *Store) resolveRaces(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueueParams, rows []runRow, rowOf []int, ids []string, results []*store.EnqueueResult) error {
 	inserted := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		inserted[id] = true
@@ -673,26 +645,23 @@ func (s *Store) resolveRaces(ctx context.Context, tx bun.IDB, ps []*store.RunEnq
 
 // cancelOthers applies cancel_other: the schedules' queued runs are
 // cancelled, their running runs asked to stop.
-func (s *Store) cancelOthers(ctx context.Context, tx bun.IDB, sids []string, now time.Time, out *outbox) error {
+func (s *Store) cancelOthers(ctx context.Context, tx bun.Tx, sids []string, now time.Time, out *outbox) error {
 	if s.pg() {
 		// The runs are locked without waiting: a run that another
 		// transaction is writing (its node's finish) makes the whole
 		// enqueue run again (a lock not available is retried, see
 		// retryable), so that this transaction, which holds the
 		// schedules, never waits for a run while holding others.
-		if _, err := tx.NewRaw("SELECT id FROM herald_runs WHERE schedule_id IN (?) AND "+activeRuns+" FOR UPDATE NOWAIT", bun.List(sids)).Exec(ctx); err != nil {
+		// SQLite's writer lock covers the database.
+		if _, err := s.exec(ctx, tx, s.sql.RunsCancelLock, sids); err != nil {
 			return err
 		}
 	}
-	if _, err := tx.NewRaw("UPDATE "+s.activeTable("")+" SET status = 'cancelled', held = ?, finished_at = ?, error = ? "+
-		"WHERE schedule_id IN (?) AND "+activeRuns+" AND status = 'queued'",
-		false, now, overlap.CancelReason, bun.List(sids)).Exec(ctx); err != nil {
+	if _, err := s.exec(ctx, tx, s.sql.RunsCancelQueued, now, overlap.CancelReason, s.listArg(sids)); err != nil {
 		return err
 	}
 	var ids []string
-	if err := tx.NewRaw("UPDATE "+s.activeTable("")+" SET cancel_requested = ?, cancel_reason = ? "+
-		"WHERE schedule_id IN (?) AND "+activeRuns+" AND status = 'running' AND NOT cancel_requested RETURNING id",
-		true, overlap.CancelReason, bun.List(sids)).Scan(ctx, &ids); err != nil {
+	if err := s.scan(ctx, tx, &ids, s.sql.RunsCancelRunning, overlap.CancelReason, s.listArg(sids)); err != nil {
 		return err
 	}
 	for _, id := range ids {
@@ -700,18 +669,6 @@ func (s *Store) cancelOthers(ctx context.Context, tx bun.IDB, sids []string, now
 	}
 	return nil
 }
-
-// advanceFiredSQL is advanceLastFired for one schedule, on SQLite.
-const advanceFiredSQL = "UPDATE herald_schedules SET last_fired_at = ?, next_run_at = COALESCE(?, next_run_at) " +
-	"WHERE id = ? AND (last_fired_at IS NULL OR last_fired_at < ?)"
-
-// advanceFiredPG is advanceLastFired on PostgreSQL, from one array per
-// column: its text does not grow with the batch.
-// The schedules are locked in id order first (l), as everywhere.
-const advanceFiredPG = "WITH v(id, t, n) AS (SELECT * FROM unnest(?::text[]::uuid[], ?::timestamptz[], ?::timestamptz[])), " +
-	"l AS MATERIALIZED (SELECT id FROM herald_schedules WHERE id IN (SELECT id FROM v) ORDER BY id FOR NO KEY UPDATE) " +
-	"UPDATE herald_schedules AS s SET last_fired_at = v.t, next_run_at = COALESCE(v.n, s.next_run_at) " +
-	"FROM v JOIN l USING (id) WHERE s.id = v.id AND (s.last_fired_at IS NULL OR s.last_fired_at < v.t)"
 
 // firedTick is a schedule's newest tick in a batch and the next fire time
 // that follows it (zero when not given).
@@ -728,13 +685,14 @@ func (s *Store) advanceLastFired(ctx context.Context, tx bun.Tx, ticks map[strin
 		for id, t := range ticks {
 			ids, fired, next = append(ids, id), append(fired, t.tick), append(next, timePtr(t.next))
 		}
-		return s.execTx(ctx, tx, advanceFiredPG, ids, fired, next)
+		_, err := s.exec(ctx, tx, s.sql.ScheduleAdvanceFired, ids, fired, next)
+		return err
 	}
 	args := make([][]any, 0, len(ticks))
 	for id, t := range ticks {
 		args = append(args, []any{t.tick, nullTime(t.next), id, t.tick})
 	}
-	_, err := s.execEach(ctx, tx, advanceFiredSQL, args)
+	_, err := s.execEach(ctx, tx, s.sql.ScheduleAdvanceFired, args)
 	return err
 }
 

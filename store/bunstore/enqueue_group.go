@@ -132,8 +132,8 @@ func (s *Store) insertPlainRows(ctx context.Context, rows []runRow) error {
 			return s.sendNotifications(ctx, tx, due, s.origin)
 		}))
 	}
-	q, args := insertPG(rows)
-	r, err := s.queryNative(ctx, q, args...)
+	q, args := s.insertPG(rows)
+	r, err := s.query(ctx, s.db, q, args...)
 	if err != nil {
 		return translate(err)
 	}

@@ -53,18 +53,6 @@ func (s *Store) EventAccept(ctx context.Context, params *store.EventAcceptParams
 	return res, nil
 }
 
-// The statements of a plain accept on SQLite, with driver-bound arguments:
-// a webhook body is never parsed as SQL text, and each statement is parsed
-// once (accept.go).
-const (
-	acceptEventSQL = "INSERT INTO herald_events (id, source, delivery_id, headers, body, run_id, owner, received_at) " +
-		"VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
-	acceptRunColumns = "id, kind, event_id, owner, agent, payload, targets, status, held, attempt, max_attempts, " +
-		"timeout, run_at, cancel_requested, created_at, trace_context"
-	acceptRunSQL = "INSERT INTO herald_runs (" + acceptRunColumns + ") " +
-		"VALUES (?, 'webhook', ?, ?, ?, ?, ?, 'queued', false, 1, ?, ?, ?, false, ?, ?)"
-)
-
 // acceptPlain records event ev and the run p of an event whose run names no
 // schedule (so no overlap policy applies): every webhook of the scheduler.
 // The batch writer (accept.go) writes it with the accepts of concurrent

@@ -15,9 +15,5 @@ func ExplainRunList(ctx context.Context, s *Store, p *store.RunListParams) (stri
 // ExplainStats returns the plan of the statement of Stats: on PostgreSQL
 // run (EXPLAIN ANALYZE), on SQLite as planned (EXPLAIN QUERY PLAN).
 func ExplainStats(ctx context.Context, s *Store) (string, error) {
-	q := statsPG
-	if !s.pg() {
-		q = statsSQLite
-	}
-	return s.explain(ctx, q)
+	return s.explain(ctx, s.sql.Stats)
 }

@@ -3,7 +3,6 @@ package bunstore
 import (
 	"context"
 	"slices"
-	"strings"
 
 	"github.com/uptrace/bun"
 
@@ -98,15 +97,15 @@ func (s *Store) writeGroup(batch []*groupWrite) {
 			if w.err = w.ctx.Err(); w.err != nil {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT herald_write"); err != nil {
+			if _, err := s.exec(ctx, tx, s.sql.SavepointBegin); err != nil {
 				return err
 			}
 			if w.err = w.fn(w.ctx, tx); w.err != nil {
-				if _, err := tx.ExecContext(ctx, "ROLLBACK TO herald_write"); err != nil {
+				if _, err := s.exec(ctx, tx, s.sql.SavepointRollback); err != nil {
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, "RELEASE herald_write"); err != nil {
+			if _, err := s.exec(ctx, tx, s.sql.SavepointRelease); err != nil {
 				return err
 			}
 		}
@@ -123,37 +122,30 @@ func (s *Store) writeGroup(batch []*groupWrite) {
 // updateEach runs q, which changes at most one run, once per row of vals
 // in tx, and returns the runs that changed, as they are now. A row's first
 // keys values name its run (the id first); q takes the row's other values,
-// then tail, then the keys: plain ? placeholders, which the driver binds
+// then now, then the keys: plain ? placeholders, which the driver binds
 // faster than numbered ones.
-func (s *Store) updateEach(ctx context.Context, tx bun.Tx, q string, vals [][]any, keys int, tail []any) ([]runRow, error) {
+func (s *Store) updateEach(ctx context.Context, tx bun.Tx, q string, vals [][]any, keys int, now any) ([]runRow, error) {
 	args := make([][]any, len(vals))
 	for i, v := range vals {
-		args[i] = slices.Concat(v[keys:], tail, v[:keys])
+		args[i] = slices.Concat(v[keys:], []any{now}, v[:keys])
 	}
 	n, err := s.execEach(ctx, tx, q, args)
 	if err != nil {
 		return nil, err
 	}
-	var changed []any
+	var changed []string
 	for i, v := range vals {
 		if n[i] > 0 {
-			changed = append(changed, v[0])
+			changed = append(changed, v[0].(string))
 		}
 	}
 	done := make([]runRow, 0, len(changed))
-	for ids := range slices.Chunk(changed, 64) {
-		rows := make([]runRow, 0, len(ids))
-		q := runByIDSQL
-		if len(ids) > 1 {
-			q = "SELECT * FROM herald_runs WHERE id IN (?" + strings.Repeat(", ?", len(ids)-1) + ")"
-		}
-		if err := s.scanTx(ctx, tx, &rows, q, ids...); err != nil {
-			return nil, err
-		}
-		done = append(done, rows...)
+	switch len(changed) {
+	case 0:
+	case 1:
+		err = s.scan(ctx, tx, &done, s.sql.RunByID, changed[0])
+	default:
+		err = s.scan(ctx, tx, &done, s.sql.RunsByID, s.listArg(changed))
 	}
-	return done, nil
+	return done, err
 }
-
-// runByIDSQL reads one run.
-const runByIDSQL = "SELECT * FROM herald_runs WHERE id = ?"

@@ -78,11 +78,12 @@ func (s *Store) explainRunList(ctx context.Context, p *store.RunListParams) (str
 	return s.explain(ctx, s.db.NewRaw(q, args).String())
 }
 
-// explain returns the plan of the statement text, as explainRunList does.
-func (s *Store) explain(ctx context.Context, text string) (string, error) {
+// explain returns the plan of the statement text with args, as
+// explainRunList does.
+func (s *Store) explain(ctx context.Context, text string, args ...any) (string, error) {
 	if s.pg() {
 		var lines []string
-		err := s.db.NewRaw("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "+text).Scan(ctx, &lines)
+		err := s.scan(ctx, s.db, &lines, "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "+text, args...)
 		return strings.Join(lines, "\n"), err
 	}
 	var rows []struct {
@@ -91,7 +92,7 @@ func (s *Store) explain(ctx context.Context, text string) (string, error) {
 		NotUsed int    `bun:"notused"`
 		Detail  string `bun:"detail"`
 	}
-	if err := s.db.NewRaw("EXPLAIN QUERY PLAN "+text).Scan(ctx, &rows); err != nil {
+	if err := s.scan(ctx, s.db, &rows, "EXPLAIN QUERY PLAN "+text, args...); err != nil {
 		return "", err
 	}
 	var b strings.Builder

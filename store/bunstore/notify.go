@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -50,27 +49,20 @@ func (s *Store) sendNotifications(ctx context.Context, tx bun.IDB, out *outbox, 
 	if len(notes) > maxNotifications {
 		notes = []store.Notification{{Topic: store.TopicResync}}
 	}
-	var q strings.Builder
-	args := make([]any, 0, 2*len(notes))
-	if s.pg() {
-		q.WriteString("SELECT ")
-	} else {
-		q.WriteString("INSERT INTO herald_notifications (payload) VALUES ")
-	}
+	payloads := make([]string, len(notes))
 	for i, n := range notes {
-		if i > 0 {
-			q.WriteString(", ")
-		}
 		b, _ := json.Marshal(wireNote{Origin: origin, Topic: n.Topic, ID: n.ID, Version: n.Version, Deleted: n.Deleted})
-		if s.pg() {
-			q.WriteString("pg_notify(?, ?)")
-			args = append(args, s.channel, string(b))
-		} else {
-			q.WriteString("(?)")
-			args = append(args, string(b))
-		}
+		payloads[i] = string(b)
 	}
-	_, err := tx.ExecContext(ctx, q.String(), args...)
+	if s.pg() {
+		_, err := s.exec(ctx, tx, s.sql.Notify, s.channel, payloads)
+		return err
+	}
+	args := make([][]any, len(payloads))
+	for i, p := range payloads {
+		args[i] = []any{p}
+	}
+	_, err := s.execEach(ctx, tx, s.sql.Notify, args)
 	return err
 }
 
@@ -256,7 +248,7 @@ type poller struct {
 
 func startPoller(ctx context.Context, s *Store) (*poller, error) {
 	var last int64
-	if err := s.db.NewRaw("SELECT COALESCE(MAX(seq), 0) FROM herald_notifications").Scan(ctx, &last); err != nil {
+	if err := s.scan(ctx, s.db, &last, s.sql.NotifyLast); err != nil {
 		return nil, fmt.Errorf("bunstore: read notifications: %w", translate(err))
 	}
 	pctx, cancel := context.WithCancel(context.Background())
@@ -285,7 +277,7 @@ func (p *poller) loop(ctx context.Context, s *Store, last int64) {
 			Seq     int64  `bun:"seq"`
 			Payload string `bun:"payload"`
 		}
-		err := s.db.NewRaw("SELECT seq, payload FROM herald_notifications WHERE seq > ? ORDER BY seq LIMIT 1000", last).Scan(ctx, &rows)
+		err := s.scan(ctx, s.db, &rows, s.sql.NotifyRead, last)
 		if err != nil {
 			if ctx.Err() == nil {
 				level.Warn(s.logger).Log("msg", "read notifications", "err", err)
@@ -301,7 +293,7 @@ func (p *poller) loop(ctx context.Context, s *Store, last int64) {
 		}
 		if polls%100 == 0 { // about every 10 s
 			_ = s.write(ctx, func() error {
-				_, err := s.db.ExecContext(ctx, "DELETE FROM herald_notifications WHERE seq <= (SELECT MAX(seq) FROM herald_notifications) - ?", notificationsKept)
+				_, err := s.exec(ctx, s.db, s.sql.NotifyTrim, notificationsKept)
 				return err
 			})
 		}

@@ -139,30 +139,12 @@ type runRow struct {
 	CancelReason    string        `bun:"cancel_reason,nullzero"`
 	TraceContext    string        `bun:"trace_context,nullzero"`
 
-	// RowID is SQLite's rowid, read by the claim only (claimPickSQLite).
+	// RowID is SQLite's rowid, read by the claim only (run_claim_pick).
 	RowID int64 `bun:"row_id,scanonly"`
 }
 
-// runColumns are the columns of herald_runs, in runRow's order.
-const runColumns = "id, kind, schedule_id, scheduled_for, event_id, owner, agent, payload, targets, idempotency_key, " +
-	"status, held, attempt, max_attempts, timeout, run_at, lease_owner, lease_expires_at, cancel_requested, " +
-	"output, summary, progress, error, created_at, started_at, finished_at, deliver_after, cancel_reason, trace_context"
-
-// insertRunSQL inserts one run, unless it would take a unique key already
-// taken; its arguments are runRow.insertArgs.
-const insertRunSQL = "INSERT INTO herald_runs (" + runColumns + ") VALUES " +
-	"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-
-// insertRunPG inserts one run on PostgreSQL, unless it would take a unique
-// key already taken; its arguments are runRow.insertArgs, and a run without
-// run_at is due at now(). A batch of one costs PostgreSQL less this way
-// than as insertRunsPG's 29 arrays of one element.
-const insertRunPG = "INSERT INTO herald_runs (" + runColumns + ") VALUES " +
-	"(?::uuid, ?, ?::uuid, ?::timestamptz, ?::uuid, ?, ?, ?::json, ?::json, ?, ?, ?::boolean, ?::integer, ?::integer, " +
-	"?::bigint, COALESCE(?::timestamptz, now()), ?, ?::timestamptz, ?::boolean, ?::json, ?, ?::json, ?, ?::timestamptz, " +
-	"?::timestamptz, ?::timestamptz, ?::timestamptz, ?, ?) ON CONFLICT DO NOTHING RETURNING id, run_at"
-
-// insertArgs are r's values for runColumns, as bun would write them: empty
+// insertArgs are r's values for the columns of run_insert, in runRow's
+// order, as bun would write them: empty
 // strings and zero times of nullable columns are NULL.
 func (r *runRow) insertArgs() []any {
 	return []any{r.ID, r.Kind, nullable(r.ScheduleID), nullTime(r.ScheduledFor), nullable(r.EventID), r.Owner, r.Agent,

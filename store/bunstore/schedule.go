@@ -192,7 +192,7 @@ func (s *Store) capActive(ctx context.Context, tx bun.Tx, owner string, max int)
 		return nil
 	}
 	if s.pg() {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext(?))", s.channel+" active schedules of "+owner); err != nil {
+		if _, err := s.exec(ctx, tx, s.sql.ScheduleOwnerLock, s.channel+" active schedules of "+owner); err != nil {
 			return err
 		}
 	}

@@ -17,7 +17,7 @@ func TestStatsPlanSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	plan, err := st.explain(context.Background(), statsSQLite)
+	plan, err := st.explain(context.Background(), st.sql.Stats)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,28 +30,6 @@ func (r *workspaceRow) workspace() *store.Workspace {
 		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
 }
 
-// workspacePutSQL creates a workspace or replaces it, keeping its
-// creation time, and returns the stored row.
-const workspacePutSQL = `INSERT INTO herald_workspaces (id, source, name, owner, secret, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET source = excluded.source, name = excluded.name, owner = excluded.owner,
-	secret = excluded.secret, updated_at = excluded.updated_at
-RETURNING *`
-
-// workspaceGetSQL reads one workspace.
-const workspaceGetSQL = `SELECT * FROM herald_workspaces WHERE id = ?`
-
-// workspaceListSQL lists a page of workspaces by id, from after a cursor
-// (” for the first page), of one owner or (” ) of all.
-const workspaceListSQL = `SELECT * FROM herald_workspaces WHERE (? = '' OR owner = ?) AND id > ? ORDER BY id LIMIT ?`
-
-// workspaceListPG is workspaceListSQL with ids compared as bytes, as
-// SQLite and Go compare them, whatever the database's collation.
-const workspaceListPG = `SELECT * FROM herald_workspaces WHERE (? = '' OR owner = ?) AND id COLLATE "C" > ? ORDER BY id COLLATE "C" LIMIT ?`
-
-// workspaceDeleteSQL deletes one workspace.
-const workspaceDeleteSQL = `DELETE FROM herald_workspaces WHERE id = ?`
-
 // WorkspacePut implements store.WorkspaceStore.
 func (s *Store) WorkspacePut(ctx context.Context, w *store.Workspace) (*store.Workspace, error) {
 	c, err := store.PrepareWorkspace(w, s.clock())
@@ -60,7 +38,7 @@ func (s *Store) WorkspacePut(ctx context.Context, w *store.Workspace) (*store.Wo
 	}
 	var rows []workspaceRow
 	err = s.write(ctx, func() error {
-		return s.db.NewRaw(workspacePutSQL, c.ID, c.Source, c.Name, c.Owner, c.Secret, c.CreatedAt, c.UpdatedAt).Scan(ctx, &rows)
+		return s.scan(ctx, s.db, &rows, s.sql.WorkspacePut, c.ID, c.Source, c.Name, c.Owner, c.Secret, c.CreatedAt, c.UpdatedAt)
 	})
 	if err == nil && len(rows) != 1 {
 		err = fmt.Errorf("%w: the workspace was not written", store.ErrUnavailable)
@@ -77,7 +55,7 @@ func (s *Store) WorkspaceGet(ctx context.Context, id string) (*store.Workspace, 
 		return nil, store.ErrClosed
 	}
 	var rows []workspaceRow
-	if err := s.db.NewRaw(workspaceGetSQL, id).Scan(ctx, &rows); err != nil {
+	if err := s.scan(ctx, s.db, &rows, s.sql.WorkspaceGet, id); err != nil {
 		return nil, fmt.Errorf("get workspace %q: %w", id, translate(err))
 	}
 	if len(rows) == 0 {
@@ -92,12 +70,8 @@ func (s *Store) WorkspaceList(ctx context.Context, p *store.WorkspaceListParams)
 		return nil, store.ErrClosed
 	}
 	limit := store.ListLimit(p.Limit)
-	q := workspaceListSQL
-	if s.pg() {
-		q = workspaceListPG
-	}
 	var rows []workspaceRow
-	if err := s.db.NewRaw(q, p.Owner, p.Owner, p.Cursor, limit+1).Scan(ctx, &rows); err != nil {
+	if err := s.scan(ctx, s.db, &rows, s.sql.WorkspaceList, p.Owner, p.Cursor, limit+1); err != nil {
 		return nil, fmt.Errorf("list workspaces: %w", translate(err))
 	}
 	page := &store.WorkspacePage{}
@@ -113,7 +87,7 @@ func (s *Store) WorkspaceList(ctx context.Context, p *store.WorkspaceListParams)
 
 // WorkspaceDelete implements store.WorkspaceStore.
 func (s *Store) WorkspaceDelete(ctx context.Context, id string) error {
-	if err := s.deleteOne(ctx, workspaceDeleteSQL, id); err != nil {
+	if err := s.deleteOne(ctx, s.sql.WorkspaceDelete, id); err != nil {
 		return fmt.Errorf("delete workspace %q: %w", id, err)
 	}
 	return nil

@@ -1,0 +1,23 @@
+-- Inserts runs from one array per column of runColumns (runArrays), unless
+-- they would take a unique key already taken, in one statement whose text
+-- does not grow with the batch: PostgreSQL parses and plans it once per
+-- connection. A run without run_at is due at now().
+INSERT INTO herald_runs (id, kind, schedule_id, scheduled_for, event_id, owner, agent, payload, targets,
+	idempotency_key, status, held, attempt, max_attempts, timeout, run_at, lease_owner, lease_expires_at,
+	cancel_requested, output, summary, progress, error, created_at, started_at, finished_at, deliver_after,
+	cancel_reason, trace_context)
+SELECT id, kind, schedule_id, scheduled_for, event_id, owner, agent, payload, targets,
+	idempotency_key, status, held, attempt, max_attempts, timeout, COALESCE(run_at, now()), lease_owner, lease_expires_at,
+	cancel_requested, output, summary, progress, error, created_at, started_at, finished_at, deliver_after,
+	cancel_reason, trace_context
+FROM unnest($1::text[]::uuid[], $2::text[], $3::text[]::uuid[], $4::timestamptz[], $5::text[]::uuid[], $6::text[],
+	$7::text[], $8::text[]::json[], $9::text[]::json[], $10::text[], $11::text[], $12::boolean[], $13::integer[],
+	$14::integer[], $15::bigint[], $16::timestamptz[], $17::text[], $18::timestamptz[], $19::boolean[],
+	$20::text[]::json[], $21::text[], $22::text[]::json[], $23::text[], $24::timestamptz[], $25::timestamptz[],
+	$26::timestamptz[], $27::timestamptz[], $28::text[], $29::text[])
+	AS v (id, kind, schedule_id, scheduled_for, event_id, owner, agent, payload, targets,
+	idempotency_key, status, held, attempt, max_attempts, timeout, run_at, lease_owner, lease_expires_at,
+	cancel_requested, output, summary, progress, error, created_at, started_at, finished_at, deliver_after,
+	cancel_reason, trace_context)
+ON CONFLICT DO NOTHING
+RETURNING id, run_at

@@ -1,0 +1,2 @@
+-- Deletes the token named $1.
+DELETE FROM herald_tokens WHERE name = $1

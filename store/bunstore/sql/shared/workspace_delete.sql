@@ -1,0 +1,2 @@
+-- Deletes workspace $1.
+DELETE FROM herald_workspaces WHERE id = $1

@@ -1,0 +1,2 @@
+-- Reads workspace $1.
+SELECT * FROM herald_workspaces WHERE id = $1

@@ -1,0 +1,2 @@
+-- The next run to claim.
+SELECT * FROM herald_runs WHERE status = 'queued' AND held = 0 ORDER BY run_at, id LIMIT 1

@@ -1,0 +1,2 @@
+-- Reads the runs whose ids are in a JSON array.
+SELECT * FROM herald_runs WHERE id IN (SELECT value FROM json_each(?))

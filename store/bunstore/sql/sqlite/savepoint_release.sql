@@ -1,0 +1,2 @@
+-- A write of a group commit ends.
+RELEASE herald_write
