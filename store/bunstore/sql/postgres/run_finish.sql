@@ -3,8 +3,9 @@
 -- $6 progress, $7 whether the run ends cancelled, $8 errors, $9 targets,
 -- $10 deliver_after; $11 now (NULL: the database's now()). A run that ends
 -- cancelled takes the reason of its cancellation request as its error,
--- when it has one. The runs are found through the primary key ($1), and
--- locked in no set order: no statement that waits for a run's lock holds
+-- when it has one. The runs are found through the primary key, one per
+-- element (a condition r.id = ANY($1) beside the join cost a fifth of the
+-- throughput of 100-run batches), and locked in no set order: no statement that waits for a run's lock holds
 -- another run this one waits for.
 WITH v AS (
 	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
@@ -23,5 +24,5 @@ UPDATE herald_runs AS r SET
 	lease_owner = NULL,
 	lease_expires_at = NULL
 FROM v
-WHERE r.id = ANY($1::uuid[]) AND r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node
+WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node
 RETURNING r.*

@@ -21,5 +21,5 @@ UPDATE herald_runs AS r SET
 	lease_owner = NULL,
 	lease_expires_at = NULL
 FROM v
-WHERE r.id = ANY($1::uuid[]) AND r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node
+WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.node
 RETURNING r.*
