@@ -134,20 +134,15 @@ func (s *Scheduler) ListRuns(ctx context.Context, p Principal, params store.RunL
 
 // RunSummary summarises the runs and schedules p may see: an admin's
 // summary is of params.Owner's (everyone's when empty), anyone else's of
-// their own. It needs a store that is a store.RunSummaryReader, else it
-// returns ErrUnsupported.
+// their own.
 func (s *Scheduler) RunSummary(ctx context.Context, p Principal, params store.RunSummaryParams) (*store.RunSummary, error) {
-	sr, ok := s.st.(store.RunSummaryReader)
-	if !ok {
-		return nil, fmt.Errorf("summarise runs: %w", ErrUnsupported)
-	}
 	if !p.Admin {
 		if p.Subject == "" || (params.Owner != "" && params.Owner != p.Subject) {
 			return nil, fmt.Errorf("summarise runs: %w", store.ErrNotFound)
 		}
 		params.Owner = p.Subject
 	}
-	sum, err := sr.RunSummary(ctx, &params)
+	sum, err := s.st.RunSummary(ctx, &params)
 	if err != nil {
 		return nil, fmt.Errorf("summarise runs: %w", err)
 	}

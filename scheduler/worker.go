@@ -615,11 +615,9 @@ func (w *workers) recordOne(f *store.RunFinishParams) ([]*store.Run, error) {
 	if errors.Is(err, store.ErrInvalid) {
 		failed := &store.RunFinishParams{ID: f.ID, Node: f.Node, Status: store.RunFailed,
 			Error: fmt.Sprintf("the run's outcome was refused by the store: %v", err)}
-		if w.s.deliver.outbox != nil {
-			// Its own targets may want the failure: the deliverer takes
-			// it out of the outbox once it has looked.
-			failed.DeliverAfter = w.s.cfg.Clock.Now().Add(w.s.cfg.DeliveryTakeover)
-		}
+		// Its own targets may want the failure: the deliverer takes it
+		// out of the outbox once it has looked.
+		failed.DeliverAfter = w.s.cfg.Clock.Now().Add(w.s.cfg.DeliveryTakeover)
 		err = w.retry("record a finished run", func(ctx context.Context) (err error) {
 			runs, err = w.s.st.RunFinish(ctx, failed)
 			return err

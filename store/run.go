@@ -354,13 +354,12 @@ type RunDeliveryExtendParams struct {
 	Until time.Time
 }
 
-// DeliveryOutbox is an optional capability of a Store, found with a type
-// assertion: it keeps the runs whose results are still to be delivered
+// DeliveryOutbox keeps the runs whose results are still to be delivered
 // (Run.DeliverAfter), so that a node's crash between a run's end and its
 // deliveries loses none. RunFinish, RunRequeue and RunRescue record
-// DeliverAfter when asked to; the scheduler clears it once every delivery of the run is done
-// or has failed for good, and takes over, after DeliverAfter, the runs of
-// nodes that never did. Herald's stores implement it.
+// DeliverAfter when asked to; the scheduler clears it once every delivery
+// of the run is done or has failed for good, and takes over, after
+// DeliverAfter, the runs of nodes that never did.
 type DeliveryOutbox interface {
 	// RunDelivered clears the run's DeliverAfter. A run that does not
 	// exist is ErrNotFound.
@@ -376,10 +375,10 @@ type DeliveryOutbox interface {
 	RunDeliveryExtend(ctx context.Context, params *RunDeliveryExtendParams) error
 }
 
-// StagedEnqueuer is implemented by stores that can write runs before the
-// moment they are for and commit them at that moment. The scheduler writes
-// the ticks of a moment shortly before it, so that they are there when it
-// comes, not once the time it takes to write them has passed.
+// StagedEnqueuer writes runs before the moment they are for and commits
+// them at that moment. The scheduler writes the ticks of a moment shortly
+// before it, so that they are there when it comes, not once the time it
+// takes to write them has passed.
 type StagedEnqueuer interface {
 	// RunEnqueueStaged is RunEnqueue, except that once the runs are
 	// written the transaction calls release and waits for it before it

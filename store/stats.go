@@ -22,9 +22,8 @@ type Stats struct {
 	SchedulesPaused int64
 }
 
-// StatsReader is an optional capability of a Store, found with a type
-// assertion: it counts the queue and the schedules in one cheap call (each
-// count is served by an index). Herald's stores implement it.
+// StatsReader counts the queue and the schedules in one cheap call (each
+// count is served by an index), for metrics scraped every few seconds.
 type StatsReader interface {
 	// Stats returns the current counts.
 	Stats(ctx context.Context) (*Stats, error)
@@ -107,10 +106,8 @@ type RunSummary struct {
 	NextSchedules []*Schedule
 }
 
-// RunSummaryReader is an optional capability of a Store, found with a type
-// assertion: it summarises the runs of a window in one call, by
+// RunSummaryReader summarises the runs of a window in one call, by
 // aggregates over the store's indexes, for a dashboard's overview.
-// Herald's stores implement it.
 type RunSummaryReader interface {
 	// RunSummary returns the summary params ask for. Invalid params are a
 	// *ValidationError naming the field.

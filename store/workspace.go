@@ -47,8 +47,8 @@ type WorkspacePage struct {
 	Next string
 }
 
-// WorkspaceStore is an optional capability of a Store, found with a type
-// assertion: it keeps backfilled workspaces. Herald's stores implement it.
+// WorkspaceStore keeps the workspaces whose history the backfill collects
+// (behind the REST API's /v1/workspaces).
 type WorkspaceStore interface {
 	// WorkspacePut creates workspace w, or replaces its Source, Name,
 	// Owner and Secret, and returns the stored workspace (CreatedAt kept

@@ -17,7 +17,7 @@ func stagedTests() []test {
 }
 
 func testStagedRelease(t *testing.T, fx *fixture) {
-	st := capability[store.StagedEnqueuer](fx)
+	st := fx.st
 	s := fx.schedule("report")
 	written, commit := make(chan struct{}), make(chan struct{})
 	type outcome struct {
@@ -55,7 +55,7 @@ func testStagedRelease(t *testing.T, fx *fixture) {
 }
 
 func testStagedReleaseError(t *testing.T, fx *fixture) {
-	st := capability[store.StagedEnqueuer](fx)
+	st := fx.st
 	s := fx.schedule("report")
 	stop := errors.New("stopping")
 	res, err := st.RunEnqueueStaged(fx.ctx, func(context.Context) error { return stop },
@@ -76,7 +76,7 @@ func testStagedReleaseError(t *testing.T, fx *fixture) {
 }
 
 func testStagedBadInput(t *testing.T, fx *fixture) {
-	st := capability[store.StagedEnqueuer](fx)
+	st := fx.st
 	released := false
 	bad := adhoc()
 	bad.Agent = ""
