@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // EnqueueRequest asks for ad hoc work: one run of an agent.
@@ -58,7 +59,7 @@ func (s *Scheduler) PrepareEnqueue(p Principal, req EnqueueRequest) (*store.RunE
 		Kind: store.RunKindEnqueue, Owner: owner, Agent: req.Agent, Payload: req.Payload, Targets: req.Targets,
 		IdempotencyKey: req.IdempotencyKey, RunAt: req.RunAt, MaxAttempts: s.maxAttempts(req.MaxAttempts), Timeout: req.Timeout,
 	}
-	return store.PrepareEnqueue(params, store.Limits{}, "")
+	return storekit.PrepareEnqueue(params, store.Limits{}, "")
 }
 
 // Enqueue enqueues ad hoc work and returns its run (the original run when

@@ -12,6 +12,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // Principal is who acts: a subject, and whether it is an admin. An admin
@@ -30,7 +31,7 @@ const minGapFires = 1000
 // checkSchedule checks what the store cannot: the trigger, the agent, the
 // targets and the policies. prefix goes before field names.
 func (s *Scheduler) checkSchedule(ctx context.Context, sch *store.Schedule, prefix string) error {
-	if _, err := store.PrepareSchedule(withOwner(sch), store.Limits{}); err != nil {
+	if _, err := storekit.PrepareSchedule(withOwner(sch), store.Limits{}); err != nil {
 		var ve *store.ValidationError
 		if prefix != "" && errors.As(err, &ve) {
 			return store.Invalid(prefix+ve.Field, ve.Rule)
@@ -204,8 +205,8 @@ func (s *Scheduler) flushBefore(ctx context.Context, cur *store.Schedule, until 
 }
 
 func sameTrigger(a, b store.Trigger) bool {
-	na, errA := store.PrepareSchedule(&store.Schedule{Owner: "x", Name: "x", Agent: "x", Trigger: a}, store.Limits{})
-	nb, errB := store.PrepareSchedule(&store.Schedule{Owner: "x", Name: "x", Agent: "x", Trigger: b}, store.Limits{})
+	na, errA := storekit.PrepareSchedule(&store.Schedule{Owner: "x", Name: "x", Agent: "x", Trigger: a}, store.Limits{})
+	nb, errB := storekit.PrepareSchedule(&store.Schedule{Owner: "x", Name: "x", Agent: "x", Trigger: b}, store.Limits{})
 	if errA != nil || errB != nil {
 		return false
 	}
@@ -455,8 +456,8 @@ func (s *Scheduler) upsertStatic(ctx context.Context) error {
 // sameDefinition reports whether a and b define the same schedule, once
 // both are in the store's normal form.
 func sameDefinition(a, b *store.Schedule) bool {
-	na, errA := store.PrepareSchedule(a, store.Limits{})
-	nb, errB := store.PrepareSchedule(b, store.Limits{})
+	na, errA := storekit.PrepareSchedule(a, store.Limits{})
+	nb, errB := storekit.PrepareSchedule(b, store.Limits{})
 	if errA != nil || errB != nil {
 		return false
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/internal/gopool"
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // abandonAfter is how long a worker waits for an agent that ignores its
@@ -365,7 +366,7 @@ func (w *workers) execute(ctx context.Context, r *store.Run) *outcome {
 	out := &outcome{finish: &store.RunFinishParams{ID: r.ID, Node: s.cfg.Node, Status: store.RunSucceeded}}
 	if a.res != nil {
 		out.finish.Output, out.finish.Summary = a.res.Output, a.res.Summary
-		if _, err := store.PrepareFinish(out.finish, s.cfg.Limits, ""); err != nil {
+		if _, err := storekit.PrepareFinish(out.finish, s.cfg.Limits, ""); err != nil {
 			return w.failed(r, fmt.Sprintf("the agent's result was refused: %v", err))
 		}
 		for _, t := range a.res.Targets {

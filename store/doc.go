@@ -7,7 +7,9 @@
 // three implementations: store/memstore (in memory, for tests and examples),
 // and store/bunstore (PostgreSQL for production and multi-node, SQLite as the
 // embedded single-node default). Every implementation must pass the
-// conformance suite in store/storetest.
+// conformance suite in store/storetest, and calls the checks of
+// store/storekit, so that it refuses bad input with the same errors as every
+// other store.
 //
 // # One interface, no optional parts
 //

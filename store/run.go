@@ -464,3 +464,14 @@ type RunStore interface {
 	// with no run).
 	RunDeleteFinished(ctx context.Context, params *RunDeleteFinishedParams) (int, error)
 }
+
+// Bounds of a run's trace context (RunEnqueueParams.TraceContext). A W3C
+// traceparent is 55 bytes and a tracestate at most 32 members of about 256
+// bytes each in theory, 512 bytes in practice.
+const (
+	// TraceContextMax bounds the bytes of a trace context's keys and
+	// values together.
+	TraceContextMax = 2048
+	// TraceContextFieldsMax bounds the fields of a trace context.
+	TraceContextFieldsMax = 8
+)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -112,23 +111,4 @@ type RunSummaryReader interface {
 	// RunSummary returns the summary params ask for. Invalid params are a
 	// *ValidationError naming the field.
 	RunSummary(ctx context.Context, params *RunSummaryParams) (*RunSummary, error)
-}
-
-// CheckRunSummary validates the params of RunSummary.
-func CheckRunSummary(p *RunSummaryParams) error {
-	switch {
-	case p == nil:
-		return Invalid("params", "must not be nil")
-	case p.Since.IsZero():
-		return Invalid("since", "is required")
-	case p.FinishedBuckets < 0 || p.FinishedBuckets > RunSummaryBucketsMax:
-		return Invalid("finished_buckets", fmt.Sprintf("must be between 0 and %d", RunSummaryBucketsMax))
-	case p.FinishedBuckets > 0 && p.FinishedWidth <= 0:
-		return Invalid("finished_width", "must be positive")
-	case p.FinishedBuckets > 0 && p.FinishedFrom.IsZero():
-		return Invalid("finished_from", "is required with buckets")
-	case p.NextSchedules < 0 || p.NextSchedules > ListLimitMax:
-		return Invalid("next_schedules", fmt.Sprintf("must be between 0 and %d", ListLimitMax))
-	}
-	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 var _ store.WorkspaceStore = (*Store)(nil)
@@ -54,7 +55,7 @@ const workspaceDeleteSQL = `DELETE FROM herald_workspaces WHERE id = ?`
 
 // WorkspacePut implements store.WorkspaceStore.
 func (s *Store) WorkspacePut(ctx context.Context, w *store.Workspace) (*store.Workspace, error) {
-	c, err := store.PrepareWorkspace(w, s.clock())
+	c, err := storekit.PrepareWorkspace(w, s.clock())
 	if err != nil {
 		return nil, fmt.Errorf("put workspace: %w", err)
 	}
@@ -91,7 +92,7 @@ func (s *Store) WorkspaceList(ctx context.Context, p *store.WorkspaceListParams)
 	if s.isClosed() {
 		return nil, store.ErrClosed
 	}
-	limit := store.ListLimit(p.Limit)
+	limit := storekit.ListLimit(p.Limit)
 	q := workspaceListSQL
 	if s.pg() {
 		q = workspaceListPG
