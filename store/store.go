@@ -6,8 +6,9 @@ import (
 )
 
 // Store is the whole persistence contract: a store implements every
-// interface it embeds, and the engine, the REST API and the backfill use
-// every one of them. Implementations are safe for concurrent use.
+// interface it embeds, and Herald's packages (the engine, the REST API,
+// the backfill, the bundled server) rely on every one of them.
+// Implementations are safe for concurrent use.
 type Store interface {
 	ScheduleStore
 	ScheduleCapper
