@@ -100,7 +100,7 @@ func newFixture(t *testing.T, opts ...fixtureOptions) *fixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Backfill, err = backfill.NewVault(f.h.Store.(store.WorkspaceStore), kr,
+		cfg.Backfill, err = backfill.NewVault(f.h.Store, kr,
 			func(*store.Workspace, keyring.Secret) (backfill.Source, error) {
 				return nil, errors.New("no source in these tests")
 			})

@@ -51,7 +51,6 @@ const (
 	problemRateLimited  = "rate-limited"
 	problemUnavailable  = "unavailable"
 	problemInternal     = "internal"
-	problemUnsupported  = "not-implemented"
 )
 
 var problemTitles = map[string]string{
@@ -67,7 +66,6 @@ var problemTitles = map[string]string{
 	problemRateLimited:  "Too many requests",
 	problemUnavailable:  "Service unavailable",
 	problemInternal:     "Internal error",
-	problemUnsupported:  "Not implemented",
 }
 
 // problem returns the Problem of kind with detail.
@@ -139,8 +137,6 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, rec what, err error, 
 			"the owner has %d active schedules, the most allowed; pause or delete one first", a.sched.Policy().MaxActiveSchedules))
 	case errors.Is(err, store.ErrConflict):
 		p = problem(http.StatusConflict, problemConflict, conflictDetail(rec))
-	case errors.Is(err, scheduler.ErrUnsupported):
-		p = problem(http.StatusNotImplemented, problemUnsupported, "the store cannot answer this request: it does not implement the "+string(rec)+" capability")
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, scheduler.ErrNotStarted),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, auth.ErrUnavailable):
 		level.Warn(a.logger).Log("msg", "request failed, retryable", "request_id", requestID(r), "err", err)

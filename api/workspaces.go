@@ -13,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/keyring"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // Workspace is a backfilled chat workspace as the API shows it. Its token
@@ -268,7 +269,7 @@ func (a *API) listMessages(w http.ResponseWriter, r *http.Request, p scheduler.P
 		// compared as text: an earlier since bounds nothing.
 		after = fmt.Sprintf("%d.%06d", since.Unix()-1, 999999)
 	}
-	n := store.ListLimit(limit)
+	n := storekit.ListLimit(limit)
 	// One more than the page: a next_cursor only when there is more.
 	msgs, err := a.messages.MessageList(r.Context(), &store.MessageListParams{
 		CursorKey: store.CursorKey{Source: ws.Source, Workspace: ws.ID, Channel: channel}, After: after, Limit: min(n+1, store.ListLimitMax)})

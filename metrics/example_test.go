@@ -12,7 +12,6 @@ import (
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/metrics"
 	"github.com/heraldhq/herald/scheduler"
-	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/memstore"
 )
 
@@ -23,11 +22,10 @@ func Example() {
 	defer st.Close()
 
 	reg := prometheus.NewRegistry() // the service's registry, never the global one
-	cfg := metrics.Config{Registerer: reg}
-	if sr, ok := store.Store(st).(store.StatsReader); ok {
-		cfg.Stats = sr // queue and schedule gauges, read at each scrape
-	}
-	m, err := metrics.New(cfg)
+	m, err := metrics.New(metrics.Config{
+		Registerer: reg,
+		Stats:      st, // queue and schedule gauges, read at each scrape
+	})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -6,7 +6,7 @@
 // registry; the package never touches Prometheus's global default registry:
 //
 //	reg := prometheus.NewRegistry()
-//	m, err := metrics.New(metrics.Config{Registerer: reg, Stats: statsReader})
+//	m, err := metrics.New(metrics.Config{Registerer: reg, Stats: st})
 //	if err != nil { … }
 //	s, err := scheduler.New(st, scheduler.Config{Observer: m, …})
 //	http.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -81,8 +81,8 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Stats, when set, is read at each scrape for the queue depth, the age
 	// of the oldest queued run, the running runs and the schedules by
-	// state (Herald's stores implement store.StatsReader). Nil leaves those
-	// series out.
+	// state: pass the store (every store.Store is a store.StatsReader).
+	// Nil leaves those series out.
 	Stats store.StatsReader
 	// Namespace prefixes every metric; empty means NamespaceDefault. It
 	// must be a valid metric name.

@@ -357,15 +357,12 @@ func TestStaticSchedules(t *testing.T) {
 	wantErr(t, "a static schedule that clashes with a user's", clash.Start(ctx), store.ErrConflict)
 }
 
-// plainStore hides the optional capabilities of the store it wraps.
-type plainStore struct{ store.Store }
-
-// TestActiveLimitOnAPlainStore: a store that is no store.ScheduleCapper
-// still has the cap applied, by a count before each write.
-func TestActiveLimitOnAPlainStore(t *testing.T) {
+// TestActiveLimitOnEveryWrite: the cap on active schedules refuses a
+// create, a resume and an update that resumes, and none of them writes.
+func TestActiveLimitOnEveryWrite(t *testing.T) {
 	st := memstore.New(memstore.Options{})
 	defer st.Close()
-	s, err := scheduler.New(plainStore{st}, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}),
+	s, err := scheduler.New(st, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}),
 		Policy: scheduler.Policy{MaxActiveSchedules: 1}})
 	if err != nil {
 		t.Fatal(err)

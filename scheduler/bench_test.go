@@ -127,7 +127,7 @@ func (c *committedAt) RunEnqueue(ctx context.Context, ps ...*store.RunEnqueuePar
 
 func (c *committedAt) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, ps ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
 	var released time.Time
-	res, err := c.Store.(store.StagedEnqueuer).RunEnqueueStaged(ctx, func(ctx context.Context) error {
+	res, err := c.Store.RunEnqueueStaged(ctx, func(ctx context.Context) error {
 		err := release(ctx)
 		released = time.Now()
 		return err

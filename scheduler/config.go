@@ -94,8 +94,8 @@ type Policy struct {
 	// MaxActiveSchedules caps the schedules an owner has that are not
 	// paused; creating or resuming one more is refused with an error
 	// matching store.ErrLimit. Admins are not exempt: the limit is the
-	// owner's. With a store that is a store.ScheduleCapper (the SQLite,
-	// PostgreSQL and memory stores), concurrent creates and resumes
+	// owner's. The store checks it in the write that makes a schedule
+	// active (store.ScheduleCapper), so concurrent creates and resumes
 	// through any nodes cannot pass it together.
 	MaxActiveSchedules int
 	// MinInterval is the shortest time allowed between two fires of a
@@ -176,15 +176,13 @@ type Config struct {
 	// means DeliveryWaitMaxDefault. A delivery that must wait longer is
 	// left to the outbox: its run's DeliverAfter becomes the time of the
 	// next attempt, and whichever node takes the run over then (this one
-	// included) makes it. With a store that is not a store.DeliveryOutbox,
-	// every wait is kept here, whatever its length.
+	// included) makes it.
 	DeliveryWaitMax time.Duration
 	// DeliveryTakeover is how long after a run ends another node may take
 	// over the deliveries its own node has not reported done (the node
 	// crashed, or stopped before it could make them); zero means
-	// DeliveryTakeoverDefault. It needs a store that is a
-	// store.DeliveryOutbox (Herald's are); with another store, deliveries
-	// a node does not make are lost with it. A node still retrying a
+	// DeliveryTakeoverDefault; the runs wait in the store's outbox
+	// (store.DeliveryOutbox) meanwhile. A node still retrying a
 	// delivery that long may see another node make it too: keep it above
 	// the longest retry sequence (DeliveryAttempts with Retry's delays).
 	DeliveryTakeover time.Duration

@@ -25,12 +25,12 @@ import (
 // (a receiver's Retry-After, or the backoff) holds no delivery worker
 // meanwhile: it is parked on a timer and queued again when its time comes
 // (park, wakeParked). A wait longer than Config.DeliveryWaitMax is not
-// kept here at all: with an outbox, the delivery is left to it, the run's
+// kept here at all: the delivery is left to the store's outbox, the run's
 // DeliverAfter set to the time of the next attempt, and whichever node
 // takes the run over then makes that attempt (handOver, takeOver).
 //
-// With a store that keeps a delivery outbox, a run that has deliveries to
-// make ends with a DeliverAfter (see prepare); once each of them has
+// A run that has deliveries to make ends with a DeliverAfter, in the
+// store's delivery outbox (see prepare); once each of them has
 // succeeded or failed for good, the deliverer clears it. Deliveries cut
 // short by Stop leave it set, and so do a crash's, and another node (or
 // this one, restarted) takes them over once DeliverAfter has passed
@@ -38,8 +38,7 @@ import (
 // run's deliveries are queued, parked or under way here, the reaper keeps
 // moving its DeliverAfter ahead (extend), so that no node takes them over.
 type deliverer struct {
-	s      *Scheduler
-	outbox store.DeliveryOutbox // nil when the store keeps none
+	s *Scheduler
 
 	ctx    context.Context // cancelled when Stop's grace is over
 	cancel context.CancelFunc
@@ -70,7 +69,7 @@ type deliveryJob struct {
 	target  store.Target
 	first   int               // the number of its first attempt here
 	attempt int               // the number of its next attempt
-	batch   *runDeliveries    // nil when the store keeps no outbox
+	batch   *runDeliveries    // nil when the run is not in the outbox (no DeliverAfter)
 	msg     *delivery.Message // built at the first attempt
 
 	// Set while parked: when the next attempt is due, on the engine's
@@ -119,7 +118,6 @@ func newDeliverer(s *Scheduler) *deliverer {
 	d := &deliverer{s: s, ctx: ctx, cancel: cancel, recordCtx: recordCtx, recordStop: recordStop,
 		inFlight: map[string]*runDeliveries{}}
 	d.ready = sync.NewCond(&d.mu)
-	d.outbox, _ = s.st.(store.DeliveryOutbox)
 	// Workers waiting for a job end once Stop's grace is over.
 	context.AfterFunc(ctx, func() {
 		d.mu.Lock()
@@ -147,15 +145,12 @@ func wants(t store.Target, status store.RunStatus) bool {
 	return true
 }
 
-// prepare completes the outcome out of run r, before it is recorded: with
-// an outbox, the result's extra targets join the run's own, and a run with
+// prepare completes the outcome out of run r, before it is recorded: the
+// result's extra targets join the run's own, and a run with
 // a target that wants its outcome is recorded with a DeliverAfter. A
 // requeue gets one too when a target wants a cancelled run: the store ends
 // the run cancelled instead if its cancellation was requested meanwhile.
 func (d *deliverer) prepare(r *store.Run, out *outcome) {
-	if d.outbox == nil {
-		return
-	}
 	if out.requeue != nil {
 		if slices.ContainsFunc(r.Targets, func(t store.Target) bool { return wants(t, store.RunCancelled) }) {
 			out.requeue.DeliverAfter = d.s.cfg.Clock.Now().Add(d.s.cfg.DeliveryTakeover)
@@ -197,7 +192,7 @@ func (d *deliverer) enqueue(r *store.Run, extra []store.Target) {
 // add queues jobs, the deliveries of run r, following them in the outbox
 // when r is there.
 func (d *deliverer) add(r *store.Run, jobs []*deliveryJob) {
-	if d.outbox != nil && !r.DeliverAfter.IsZero() {
+	if !r.DeliverAfter.IsZero() {
 		if len(jobs) == 0 {
 			d.delivered(r.ID)
 			return
@@ -241,9 +236,6 @@ func (d *deliverer) wakeWorkers(n int) {
 // holds a job per delivery worker, and skips the runs whose deliveries are
 // still going here. An error on one run does not stop the others.
 func (d *deliverer) takeOver(ctx context.Context) error {
-	if d.outbox == nil {
-		return nil
-	}
 	var errs []error
 	for {
 		d.mu.Lock()
@@ -252,7 +244,7 @@ func (d *deliverer) takeOver(ctx context.Context) error {
 		if busy {
 			break
 		}
-		runs, err := d.outbox.RunDeliveryClaim(ctx, &store.RunDeliveryClaimParams{
+		runs, err := d.s.st.RunDeliveryClaim(ctx, &store.RunDeliveryClaimParams{
 			Until: d.s.cfg.Clock.Now().Add(d.s.cfg.DeliveryTakeover), Limit: takeOverBatch})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("take over deliveries: %w", err))
@@ -280,9 +272,6 @@ func (d *deliverer) takeOver(ctx context.Context) error {
 // queued, parked or under way here, once less than half of DeliveryTakeover is
 // left of it, so that no node takes them over.
 func (d *deliverer) extend(ctx context.Context) error {
-	if d.outbox == nil {
-		return nil
-	}
 	d.extendMu.Lock()
 	defer d.extendMu.Unlock()
 	now := d.s.cfg.Clock.Now()
@@ -298,7 +287,7 @@ func (d *deliverer) extend(ctx context.Context) error {
 	d.mu.Unlock()
 	for lo := 0; lo < len(ids); lo += store.ListLimitMax {
 		hi := min(lo+store.ListLimitMax, len(ids))
-		if err := d.outbox.RunDeliveryExtend(ctx, &store.RunDeliveryExtendParams{IDs: ids[lo:hi], Until: until}); err != nil {
+		if err := d.s.st.RunDeliveryExtend(ctx, &store.RunDeliveryExtendParams{IDs: ids[lo:hi], Until: until}); err != nil {
 			return fmt.Errorf("extend deliveries: %w", err)
 		}
 		d.mu.Lock()
@@ -370,7 +359,7 @@ func (d *deliverer) settle(j *deliveryJob, complete bool, next time.Time) {
 func (d *deliverer) delivered(id string) {
 	ctx, cancel := context.WithTimeout(d.recordCtx, 10*time.Second)
 	defer cancel()
-	if err := d.outbox.RunDelivered(ctx, id); err != nil {
+	if err := d.s.st.RunDelivered(ctx, id); err != nil {
 		level.Warn(d.s.logger).Log("msg", "deliveries ended but not recorded so; another node will check them", "run_id", id, "err", err)
 	}
 }
@@ -385,7 +374,7 @@ func (d *deliverer) handOver(id string, at time.Time) {
 	at = later(at, d.s.cfg.Clock.Now().Add(time.Second))
 	ctx, cancel := context.WithTimeout(d.recordCtx, 10*time.Second)
 	defer cancel()
-	if err := d.outbox.RunDeliveryExtend(ctx, &store.RunDeliveryExtendParams{IDs: []string{id}, Until: at}); err != nil {
+	if err := d.s.st.RunDeliveryExtend(ctx, &store.RunDeliveryExtendParams{IDs: []string{id}, Until: at}); err != nil {
 		level.Warn(d.s.logger).Log("msg", "deliveries left to the outbox at their last deadline, not at their next attempt", "run_id", id, "err", err)
 	}
 }
@@ -498,7 +487,7 @@ func (d *deliverer) attempt(j *deliveryJob) {
 	err := s.cfg.Delivery.Deliver(dctx, j.msg)
 	rec := &store.Delivery{RunID: j.run.ID, Channel: j.target.Channel, To: j.target.To, Attempt: n,
 		Status: store.DeliverySucceeded, StartedAt: started, FinishedAt: s.cfg.Clock.Now()}
-	// Cut short by Stop: with an outbox, another node takes over.
+	// Cut short by Stop: another node takes over from the outbox.
 	handedOver := d.ctx.Err() != nil && j.batch != nil
 	last := n >= max(s.cfg.DeliveryAttempts, j.first) || delivery.IsPermanent(err) || d.ctx.Err() != nil
 	if err != nil {
@@ -619,16 +608,16 @@ func (d *deliverer) unparked(n int) {
 	d.wakeWorkers(n)
 }
 
-// leave gives up parked job j here: with an outbox, another node (or
-// this one, restarted) makes its next attempt when it is due; without
-// one, the delivery is recorded as failed.
+// leave gives up parked job j here: another node (or this one,
+// restarted) makes its next attempt when it is due; when the run is not
+// in the outbox, the delivery is recorded as failed.
 func (d *deliverer) leave(j *deliveryJob) {
 	d.abandon(j, "scheduler stopped before the delivery's next attempt")
 }
 
-// abandon gives up job j before its next attempt: with an outbox, another
-// node takes it over (when it is due, if it was parked); without, it is
-// recorded as failed.
+// abandon gives up job j before its next attempt: another node takes it
+// over from the outbox (when it is due, if it was parked); when the run is
+// not in the outbox, it is recorded as failed.
 func (d *deliverer) abandon(j *deliveryJob, why string) {
 	if j.batch != nil {
 		level.Info(d.s.logger).Log("msg", "delivery left to another node", "run_id", j.run.ID, "channel", j.target.Channel, "reason", why)
@@ -653,9 +642,9 @@ func (d *deliverer) record(rec *store.Delivery) {
 
 // drain lets queued and running deliveries finish for up to grace (or until
 // ctx ends), and parked ones whose next attempt comes within it, then
-// cancels the rest. With an outbox, what could not be made is left to
-// another node (or the next start), a parked delivery for when its next
-// attempt is due; without one, it is recorded as failed.
+// cancels the rest. What could not be made is left to another node (or
+// the next start) in the outbox, a parked delivery for when its next
+// attempt is due; that of a run not in the outbox is recorded as failed.
 func (d *deliverer) drain(ctx context.Context, grace time.Duration) error {
 	d.mu.Lock()
 	d.closed = true

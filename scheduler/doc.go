@@ -33,11 +33,10 @@
 // (schedule, tick) in the store, so every node that fires the same tick
 // yields one run: there is no leader. The ticks due at one moment are
 // inserted in one batch, each with the schedule's next fire time, so a
-// schedule's next_run_at is always true. On the system clock,
-// with a store that can stage writes (store.StagedEnqueuer: the SQLite and
-// PostgreSQL stores and the memory store), the batch is written shortly
-// before its moment, in a transaction that commits when the moment comes:
-// the runs appear on time instead of once a thousand inserts are done. The
+// schedule's next_run_at is always true. On the system clock the batch is
+// written shortly before its moment (store.StagedEnqueuer), in a
+// transaction that commits when the moment comes: the runs appear on time
+// instead of once a thousand inserts are done. The
 // lead follows how long the writes take (10–500 ms). Until the commit the
 // schedules of the batch are locked, so an edit made meanwhile applies after
 // the tick, and on SQLite every other write waits. Changes made through any
@@ -83,10 +82,10 @@
 // Retry-After (delivery.RetryAfter). A delivery waiting for its next
 // attempt holds no delivery worker: it is parked on a timer, and a fresh
 // delivery goes ahead of it. A wait longer than Config.DeliveryWaitMax
-// is left to the outbox (below), which makes the attempt when it is due. With a
-// store that is a store.DeliveryOutbox (Herald's are), a run whose result
-// is to be delivered is recorded so, in the same write that ends it, until
-// each delivery has succeeded or failed for good: if its node crashes or
+// is left to the outbox (below), which makes the attempt when it is due. A
+// run whose result is to be delivered is kept in the store's delivery
+// outbox (store.DeliveryOutbox), from the write that ends it until each
+// delivery has succeeded or failed for good: if its node crashes or
 // stops first, another node takes the deliveries that had not ended over
 // after Config.DeliveryTakeover, with the same idempotency keys. Delivery
 // is at least once, like execution.

@@ -137,12 +137,13 @@ type fireLoop struct {
 	// the next pass writes them (flushRetired).
 	retired []retiredEntry
 
-	// staged, when the store is a StagedEnqueuer and the clock the
-	// system's, writes the ticks of the next moment a lead ahead of it
-	// (leadFor), to commit when it comes; the timer wakes the loop for
-	// that. tickCost is the time one tick took to write in the last
-	// staged writes. All are owned by the run goroutine.
-	staged    store.StagedEnqueuer
+	// staged, when the clock is the system's, writes the ticks of the
+	// next moment a lead ahead of it (leadFor), to commit when it comes
+	// (store.StagedEnqueuer); the timer wakes the loop for that. An
+	// injected clock does not pass on its own, so its ticks are written
+	// at their moment. tickCost is the time one tick took to write in the
+	// last staged writes. All are owned by the run goroutine.
+	staged    bool
 	tickCost  time.Duration
 	stagedNew int // runs the last staged write added (not duplicates)
 
@@ -179,10 +180,8 @@ func newFireLoop(ctx, loopCtx context.Context, s *Scheduler) (*fireLoop, error) 
 		return nil, fmt.Errorf("timer: %w", err)
 	}
 	f.timer = timer.(*quartz.StdScheduler)
-	if st, ok := s.st.(store.StagedEnqueuer); ok {
-		if _, system := s.cfg.Clock.(systemClock); system {
-			f.staged, f.tickCost = st, stageTickCost
-		}
+	if _, system := s.cfg.Clock.(systemClock); system {
+		f.staged, f.tickCost = true, stageTickCost
 	}
 	now := s.cfg.Clock.Now()
 	f.prune = s.cfg.PruneStatic
@@ -616,7 +615,7 @@ func (f *fireLoop) enqueue(ctx context.Context, params []*store.RunEnqueueParams
 	}
 	spans := f.s.traceTicks(ctx, params)
 	if release != nil {
-		res, err := f.staged.RunEnqueueStaged(ctx, release, params...)
+		res, err := f.s.st.RunEnqueueStaged(ctx, release, params...)
 		f.s.tracedTicks(spans, params, res, err)
 		f.enqueued(params, res, err)
 		f.stagedNew = 0
@@ -769,7 +768,7 @@ func (f *fireLoop) leadFor(n int) time.Duration {
 // leads up in turn. On SQLite the staged transaction holds the writer
 // from the end of the writes to the moment, about as long as they took.
 func (f *fireLoop) stage(ctx context.Context) error {
-	if f.staged == nil || len(f.queue) == 0 {
+	if !f.staged || len(f.queue) == 0 {
 		return nil
 	}
 	start := time.Now()
@@ -813,7 +812,7 @@ func (f *fireLoop) arm(failed bool) {
 	var at time.Time
 	if len(f.queue) > 0 {
 		at = f.queue[0].next
-		if f.staged != nil {
+		if f.staged {
 			switch early := at.Add(-f.leadFor(f.queue.countDue(at))); {
 			case early.After(now):
 				at = early

@@ -233,9 +233,10 @@ type TicksObserved struct {
 
 // DeliveryObserved: this node made a delivery attempt of a run's result to
 // one target, and recorded it. A delivery given up before its first
-// attempt because the node stopped, with a store that keeps no delivery
-// outbox, is recorded as failed and observed so too, with a zero Duration;
-// with an outbox it is left to another node and not observed.
+// attempt because the node stopped is left to another node through the
+// store's delivery outbox and not observed; one of a run not in the outbox
+// (no DeliverAfter) is recorded as failed and observed so too, with a zero
+// Duration.
 type DeliveryObserved struct {
 	// Run is the run whose result was delivered.
 	Run *store.Run

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // PreviewMax is the most fire times PreviewTrigger returns.
@@ -25,7 +26,7 @@ func (s *Scheduler) PreviewTrigger(trig store.Trigger, from time.Time, count int
 	}
 	probe := &store.Schedule{Owner: StaticOwner, Name: "preview", Agent: "preview", Trigger: trig,
 		CreatedAt: s.cfg.Clock.Now()}
-	if _, err := store.PrepareSchedule(probe, store.Limits{}); err != nil {
+	if _, err := storekit.PrepareSchedule(probe, store.Limits{}); err != nil {
 		return nil, err
 	}
 	if from.IsZero() {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // EnqueueRequest asks for ad hoc work: one run of an agent.
@@ -58,7 +59,7 @@ func (s *Scheduler) PrepareEnqueue(p Principal, req EnqueueRequest) (*store.RunE
 		Kind: store.RunKindEnqueue, Owner: owner, Agent: req.Agent, Payload: req.Payload, Targets: req.Targets,
 		IdempotencyKey: req.IdempotencyKey, RunAt: req.RunAt, MaxAttempts: s.maxAttempts(req.MaxAttempts), Timeout: req.Timeout,
 	}
-	return store.PrepareEnqueue(params, store.Limits{}, "")
+	return storekit.PrepareEnqueue(params, store.Limits{}, "")
 }
 
 // Enqueue enqueues ad hoc work and returns its run (the original run when
@@ -134,20 +135,15 @@ func (s *Scheduler) ListRuns(ctx context.Context, p Principal, params store.RunL
 
 // RunSummary summarises the runs and schedules p may see: an admin's
 // summary is of params.Owner's (everyone's when empty), anyone else's of
-// their own. It needs a store that is a store.RunSummaryReader, else it
-// returns ErrUnsupported.
+// their own.
 func (s *Scheduler) RunSummary(ctx context.Context, p Principal, params store.RunSummaryParams) (*store.RunSummary, error) {
-	sr, ok := s.st.(store.RunSummaryReader)
-	if !ok {
-		return nil, fmt.Errorf("summarise runs: %w", ErrUnsupported)
-	}
 	if !p.Admin {
 		if p.Subject == "" || (params.Owner != "" && params.Owner != p.Subject) {
 			return nil, fmt.Errorf("summarise runs: %w", store.ErrNotFound)
 		}
 		params.Owner = p.Subject
 	}
-	sum, err := sr.RunSummary(ctx, &params)
+	sum, err := s.st.RunSummary(ctx, &params)
 	if err != nil {
 		return nil, fmt.Errorf("summarise runs: %w", err)
 	}

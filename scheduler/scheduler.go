@@ -23,9 +23,6 @@ var (
 	// ErrStatic: static schedules are declared in code or configuration;
 	// users cannot edit or delete them.
 	ErrStatic = errors.New("scheduler: static schedule")
-	// ErrUnsupported: the store lacks the optional capability the
-	// operation needs (RunSummary needs a store.RunSummaryReader).
-	ErrUnsupported = errors.New("scheduler: not supported by the store")
 )
 
 // hardStopRecord bounds the writing of releases and outcomes when Start's
@@ -186,8 +183,8 @@ func (s *Scheduler) goLoop(f func()) {
 // up to Config.ShutdownGrace (or until ctx ends), then cancels the rest and
 // puts them back in the queue for another node or the next start; then it
 // lets the deliveries queued and under way go on for up to another
-// ShutdownGrace, leaves those that could not be made to another node (with
-// a store that is a store.DeliveryOutbox; else it records them as failed), and
+// ShutdownGrace, leaves those that could not be made to another node
+// (through the store's delivery outbox), and
 // returns when the engine's goroutines have ended (an agent that ignores
 // its cancelled context is left behind, and logged). When ctx ends, outcomes
 // not yet recorded are dropped: their leases expire and other nodes rescue
@@ -329,7 +326,7 @@ func (s *Scheduler) reap(ctx context.Context) (int, error) {
 	total := 0
 	for {
 		p := &store.RunRescueParams{Limit: store.ListLimitMax}
-		if s.deliver != nil && s.deliver.outbox != nil {
+		if s.deliver != nil {
 			p.DeliverAfter = s.cfg.Clock.Now().Add(s.cfg.DeliveryTakeover)
 		}
 		runs, err := s.st.RunRescue(ctx, p)

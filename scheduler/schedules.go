@@ -12,6 +12,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // Principal is who acts: a subject, and whether it is an admin. An admin
@@ -30,7 +31,7 @@ const minGapFires = 1000
 // checkSchedule checks what the store cannot: the trigger, the agent, the
 // targets and the policies. prefix goes before field names.
 func (s *Scheduler) checkSchedule(ctx context.Context, sch *store.Schedule, prefix string) error {
-	if _, err := store.PrepareSchedule(withOwner(sch), store.Limits{}); err != nil {
+	if _, err := storekit.PrepareSchedule(withOwner(sch), store.Limits{}); err != nil {
 		var ve *store.ValidationError
 		if prefix != "" && errors.As(err, &ve) {
 			return store.Invalid(prefix+ve.Field, ve.Rule)
@@ -99,8 +100,7 @@ func (s *Scheduler) nextRun(sch *store.Schedule) time.Time {
 // checkActiveLimit refuses one more active schedule of owner when the
 // policy's cap is reached. Updates and resumes call it before they move
 // the last fired tick, so that a plain refusal has nothing to undo; the
-// write then counts again when the store is a store.ScheduleCapper
-// (capped).
+// capped write then counts again in its transaction.
 func (s *Scheduler) checkActiveLimit(ctx context.Context, owner string) error {
 	return activeLimit(ctx, s.st, owner, s.cfg.Policy.MaxActiveSchedules)
 }
@@ -119,39 +119,6 @@ func activeLimit(ctx context.Context, st store.Store, owner string, max int) err
 		return store.ActiveLimit(owner, n)
 	}
 	return nil
-}
-
-// capped is the store's schedule writes under a cap on active schedules:
-// the store's own when it is a store.ScheduleCapper, which counts in the
-// write's transaction, so concurrent writes cannot pass the cap together;
-// else countFirst.
-func (s *Scheduler) capped() store.ScheduleCapper {
-	if c, ok := s.st.(store.ScheduleCapper); ok {
-		return c
-	}
-	return countFirst{s.st}
-}
-
-// countFirst caps a store that is no store.ScheduleCapper by counting
-// before the write, which concurrent writes can pass together. Updates and
-// resumes are counted by their callers (checkActiveLimit).
-type countFirst struct{ st store.Store }
-
-func (c countFirst) ScheduleCreateCapped(ctx context.Context, sch *store.Schedule, max int) (*store.Schedule, error) {
-	if !sch.Paused {
-		if err := activeLimit(ctx, c.st, sch.Owner, max); err != nil {
-			return nil, err
-		}
-	}
-	return c.st.ScheduleCreate(ctx, sch)
-}
-
-func (c countFirst) ScheduleUpdateCapped(ctx context.Context, sch *store.Schedule, _ int) (*store.Schedule, error) {
-	return c.st.ScheduleUpdate(ctx, sch)
-}
-
-func (c countFirst) ScheduleResumeCapped(ctx context.Context, id string, _ int) (*store.Schedule, error) {
-	return c.st.ScheduleResume(ctx, id)
 }
 
 // CreateSchedule creates a schedule owned by p (an admin may name another
@@ -174,7 +141,7 @@ func (s *Scheduler) CreateSchedule(ctx context.Context, p Principal, sch *store.
 	if err := s.checkSchedule(ctx, &c, ""); err != nil {
 		return nil, fmt.Errorf("create schedule: %w", err)
 	}
-	out, err := s.capped().ScheduleCreateCapped(ctx, &c, s.cfg.Policy.MaxActiveSchedules)
+	out, err := s.st.ScheduleCreateCapped(ctx, &c, s.cfg.Policy.MaxActiveSchedules)
 	if err != nil {
 		return nil, fmt.Errorf("create schedule: %w", err)
 	}
@@ -213,7 +180,7 @@ func (s *Scheduler) updateDefinition(ctx context.Context, cur, c *store.Schedule
 		}
 	}
 	c.NextRunAt = s.nextRun(c)
-	out, err := s.capped().ScheduleUpdateCapped(ctx, c, s.cfg.Policy.MaxActiveSchedules)
+	out, err := s.st.ScheduleUpdateCapped(ctx, c, s.cfg.Policy.MaxActiveSchedules)
 	if err != nil && move {
 		if _, rerr := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: cur.ID, LastFiredAt: ptr(cur.LastFiredAt)}); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("restore the last fired tick: %w", rerr))
@@ -238,8 +205,8 @@ func (s *Scheduler) flushBefore(ctx context.Context, cur *store.Schedule, until 
 }
 
 func sameTrigger(a, b store.Trigger) bool {
-	na, errA := store.PrepareSchedule(&store.Schedule{Owner: "x", Name: "x", Agent: "x", Trigger: a}, store.Limits{})
-	nb, errB := store.PrepareSchedule(&store.Schedule{Owner: "x", Name: "x", Agent: "x", Trigger: b}, store.Limits{})
+	na, errA := storekit.PrepareSchedule(&store.Schedule{Owner: "x", Name: "x", Agent: "x", Trigger: a}, store.Limits{})
+	nb, errB := storekit.PrepareSchedule(&store.Schedule{Owner: "x", Name: "x", Agent: "x", Trigger: b}, store.Limits{})
 	if errA != nil || errB != nil {
 		return false
 	}
@@ -400,7 +367,7 @@ func (s *Scheduler) ResumeSchedule(ctx context.Context, p Principal, id string) 
 			return nil, fmt.Errorf("resume schedule: %w", err)
 		}
 	}
-	sch, err := s.capped().ScheduleResumeCapped(ctx, id, s.cfg.Policy.MaxActiveSchedules)
+	sch, err := s.st.ScheduleResumeCapped(ctx, id, s.cfg.Policy.MaxActiveSchedules)
 	if err != nil && cur.Paused {
 		if _, rerr := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: id, LastFiredAt: ptr(cur.LastFiredAt)}); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("restore the last fired tick: %w", rerr))
@@ -489,8 +456,8 @@ func (s *Scheduler) upsertStatic(ctx context.Context) error {
 // sameDefinition reports whether a and b define the same schedule, once
 // both are in the store's normal form.
 func sameDefinition(a, b *store.Schedule) bool {
-	na, errA := store.PrepareSchedule(a, store.Limits{})
-	nb, errB := store.PrepareSchedule(b, store.Limits{})
+	na, errA := storekit.PrepareSchedule(a, store.Limits{})
+	nb, errB := storekit.PrepareSchedule(b, store.Limits{})
 	if errA != nil || errB != nil {
 		return false
 	}

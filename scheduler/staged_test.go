@@ -27,7 +27,7 @@ type stagedCall struct {
 
 func (s *stagedCalls) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, ps ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
 	var c stagedCall
-	res, err := s.Store.(store.StagedEnqueuer).RunEnqueueStaged(ctx, func(ctx context.Context) error {
+	res, err := s.Store.RunEnqueueStaged(ctx, func(ctx context.Context) error {
 		c.released = time.Now()
 		return release(ctx)
 	}, ps...)

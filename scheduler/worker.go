@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/internal/gopool"
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // abandonAfter is how long a worker waits for an agent that ignores its
@@ -367,7 +368,7 @@ func (w *workers) execute(ctx context.Context, r *store.Run) *outcome {
 	out := &outcome{finish: &store.RunFinishParams{ID: r.ID, Node: s.cfg.Node, Status: store.RunSucceeded}}
 	if a.res != nil {
 		out.finish.Output, out.finish.Summary = a.res.Output, a.res.Summary
-		if _, err := store.PrepareFinish(out.finish, s.cfg.Limits, ""); err != nil {
+		if _, err := storekit.PrepareFinish(out.finish, s.cfg.Limits, ""); err != nil {
 			return w.failed(r, fmt.Sprintf("the agent's result was refused: %v", err))
 		}
 		for _, t := range a.res.Targets {
@@ -621,11 +622,9 @@ func (w *workers) recordOne(f *store.RunFinishParams) ([]*store.Run, error) {
 	if errors.Is(err, store.ErrInvalid) {
 		failed := &store.RunFinishParams{ID: f.ID, Node: f.Node, Status: store.RunFailed,
 			Error: fmt.Sprintf("the run's outcome was refused by the store: %v", err)}
-		if w.s.deliver.outbox != nil {
-			// Its own targets may want the failure: the deliverer takes
-			// it out of the outbox once it has looked.
-			failed.DeliverAfter = w.s.cfg.Clock.Now().Add(w.s.cfg.DeliveryTakeover)
-		}
+		// Its own targets may want the failure: the deliverer takes it
+		// out of the outbox once it has looked.
+		failed.DeliverAfter = w.s.cfg.Clock.Now().Add(w.s.cfg.DeliveryTakeover)
 		err = w.retry("record a finished run", func(ctx context.Context) (err error) {
 			runs, err = w.s.st.RunFinish(ctx, failed)
 			return err

@@ -7,7 +7,23 @@
 // three implementations: store/memstore (in memory, for tests and examples),
 // and store/bunstore (PostgreSQL for production and multi-node, SQLite as the
 // embedded single-node default). Every implementation must pass the
-// conformance suite in store/storetest.
+// conformance suite in store/storetest, and calls the checks of
+// store/storekit, so that it refuses bad input with the same errors as every
+// other store.
+//
+// # One interface, no optional parts
+//
+// Store embeds every part of the contract, the staged enqueue, the capped
+// schedule writes, the delivery outbox, the counts and the summary, tokens
+// and workspaces included; none is an optional capability found with a type
+// assertion. This is the simpler contract for the author of a store: one
+// interface, which the compiler checks whole, and one conformance suite,
+// which tests it whole. It also keeps the engine on one path: it has no
+// weaker fallback for a store that lacks a part (a cap counted outside the
+// write's transaction, deliveries that a node's crash loses), and a store
+// wrapped by another type (for tracing, say) keeps every part, where a
+// capability found with a type assertion would silently disappear behind
+// the wrapper.
 //
 // # The life of a run
 //
@@ -39,7 +55,9 @@
 //
 // # Stability
 //
-// Store, its component interfaces and the records are a contract: they grow
-// by new interfaces and new fields, never by new methods on a published
-// interface.
+// Store, its component interfaces and the records are a contract: the
+// records grow by new fields, and Store grows by embedding a new interface,
+// never by a new method on a published component interface. A store that
+// lacks the new part then fails to compile, rather than quietly losing a
+// feature.
 package store

@@ -354,13 +354,12 @@ type RunDeliveryExtendParams struct {
 	Until time.Time
 }
 
-// DeliveryOutbox is an optional capability of a Store, found with a type
-// assertion: it keeps the runs whose results are still to be delivered
+// DeliveryOutbox keeps the runs whose results are still to be delivered
 // (Run.DeliverAfter), so that a node's crash between a run's end and its
 // deliveries loses none. RunFinish, RunRequeue and RunRescue record
-// DeliverAfter when asked to; the scheduler clears it once every delivery of the run is done
-// or has failed for good, and takes over, after DeliverAfter, the runs of
-// nodes that never did. Herald's stores implement it.
+// DeliverAfter when asked to; the scheduler clears it once every delivery
+// of the run is done or has failed for good, and takes over, after
+// DeliverAfter, the runs of nodes that never did.
 type DeliveryOutbox interface {
 	// RunDelivered clears the run's DeliverAfter. A run that does not
 	// exist is ErrNotFound.
@@ -376,10 +375,10 @@ type DeliveryOutbox interface {
 	RunDeliveryExtend(ctx context.Context, params *RunDeliveryExtendParams) error
 }
 
-// StagedEnqueuer is implemented by stores that can write runs before the
-// moment they are for and commit them at that moment. The scheduler writes
-// the ticks of a moment shortly before it, so that they are there when it
-// comes, not once the time it takes to write them has passed.
+// StagedEnqueuer writes runs before the moment they are for and commits
+// them at that moment. The scheduler writes the ticks of a moment shortly
+// before it, so that they are there when it comes, not once the time it
+// takes to write them has passed.
 type StagedEnqueuer interface {
 	// RunEnqueueStaged is RunEnqueue, except that once the runs are
 	// written the transaction calls release and waits for it before it
@@ -467,3 +466,14 @@ type RunStore interface {
 	// with no run).
 	RunDeleteFinished(ctx context.Context, params *RunDeleteFinishedParams) (int, error)
 }
+
+// Bounds of a run's trace context (RunEnqueueParams.TraceContext). A W3C
+// traceparent is 55 bytes and a tracestate at most 32 members of about 256
+// bytes each in theory, 512 bytes in practice.
+const (
+	// TraceContextMax bounds the bytes of a trace context's keys and
+	// values together.
+	TraceContextMax = 2048
+	// TraceContextFieldsMax bounds the fields of a trace context.
+	TraceContextFieldsMax = 8
+)

@@ -201,8 +201,8 @@ type ScheduleStore interface {
 	ScheduleSetTimes(ctx context.Context, params *ScheduleSetTimesParams) (*Schedule, error)
 }
 
-// ScheduleCapper is implemented by stores that check a cap on an owner's
-// active (not paused) schedules in the transaction that makes a schedule
+// ScheduleCapper writes schedules under a cap on an owner's active (not
+// paused) schedules, checked in the transaction that makes a schedule
 // active, so that concurrent creates, updates or resumes of one owner's
 // schedules cannot pass the cap together. A max of zero means no cap.
 type ScheduleCapper interface {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -22,9 +21,8 @@ type Stats struct {
 	SchedulesPaused int64
 }
 
-// StatsReader is an optional capability of a Store, found with a type
-// assertion: it counts the queue and the schedules in one cheap call (each
-// count is served by an index). Herald's stores implement it.
+// StatsReader counts the queue and the schedules in one cheap call (each
+// count is served by an index), for metrics scraped every few seconds.
 type StatsReader interface {
 	// Stats returns the current counts.
 	Stats(ctx context.Context) (*Stats, error)
@@ -107,31 +105,10 @@ type RunSummary struct {
 	NextSchedules []*Schedule
 }
 
-// RunSummaryReader is an optional capability of a Store, found with a type
-// assertion: it summarises the runs of a window in one call, by
+// RunSummaryReader summarises the runs of a window in one call, by
 // aggregates over the store's indexes, for a dashboard's overview.
-// Herald's stores implement it.
 type RunSummaryReader interface {
 	// RunSummary returns the summary params ask for. Invalid params are a
 	// *ValidationError naming the field.
 	RunSummary(ctx context.Context, params *RunSummaryParams) (*RunSummary, error)
-}
-
-// CheckRunSummary validates the params of RunSummary.
-func CheckRunSummary(p *RunSummaryParams) error {
-	switch {
-	case p == nil:
-		return Invalid("params", "must not be nil")
-	case p.Since.IsZero():
-		return Invalid("since", "is required")
-	case p.FinishedBuckets < 0 || p.FinishedBuckets > RunSummaryBucketsMax:
-		return Invalid("finished_buckets", fmt.Sprintf("must be between 0 and %d", RunSummaryBucketsMax))
-	case p.FinishedBuckets > 0 && p.FinishedWidth <= 0:
-		return Invalid("finished_width", "must be positive")
-	case p.FinishedBuckets > 0 && p.FinishedFrom.IsZero():
-		return Invalid("finished_from", "is required with buckets")
-	case p.NextSchedules < 0 || p.NextSchedules > ListLimitMax:
-		return Invalid("next_schedules", fmt.Sprintf("must be between 0 and %d", ListLimitMax))
-	}
-	return nil
 }

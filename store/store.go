@@ -5,15 +5,24 @@ import (
 	"time"
 )
 
-// Store is the whole persistence contract. Implementations are safe for
-// concurrent use.
+// Store is the whole persistence contract: a store implements every
+// interface it embeds, and Herald's packages (the engine, the REST API,
+// the backfill, the bundled server) rely on every one of them.
+// Implementations are safe for concurrent use.
 type Store interface {
 	ScheduleStore
+	ScheduleCapper
 	RunStore
+	StagedEnqueuer
+	DeliveryOutbox
 	EventStore
 	DeliveryStore
 	CursorStore
 	MessageStore
+	TokenStore
+	WorkspaceStore
+	StatsReader
+	RunSummaryReader
 	Notifier
 	// Ping reports whether the store is reachable (ErrUnavailable if not).
 	Ping(ctx context.Context) error

@@ -21,8 +21,9 @@ type Token struct {
 	CreatedAt time.Time
 }
 
-// TokenStore is an optional capability of a Store, found with a type
-// assertion: it keeps API tokens by hash. Herald's stores implement it.
+// TokenStore keeps API bearer tokens by hash: the tokens that a server
+// makes at run time (its first admin token), beside those of its
+// configuration.
 type TokenStore interface {
 	// TokenCreate validates and inserts t and returns the stored token. A
 	// token of the same name is ErrConflict, and nothing is written.

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"time"
 )
 
@@ -47,8 +45,8 @@ type WorkspacePage struct {
 	Next string
 }
 
-// WorkspaceStore is an optional capability of a Store, found with a type
-// assertion: it keeps backfilled workspaces. Herald's stores implement it.
+// WorkspaceStore keeps the workspaces whose history the backfill collects
+// (behind the REST API's /v1/workspaces).
 type WorkspaceStore interface {
 	// WorkspacePut creates workspace w, or replaces its Source, Name,
 	// Owner and Secret, and returns the stored workspace (CreatedAt kept
@@ -61,36 +59,4 @@ type WorkspaceStore interface {
 	// WorkspaceDelete removes the workspace (its messages and cursors
 	// stay), or returns ErrNotFound.
 	WorkspaceDelete(ctx context.Context, id string) error
-}
-
-// PrepareWorkspace validates w for WorkspacePut and stamps it at now.
-func PrepareWorkspace(w *Workspace, now time.Time) (*Workspace, error) {
-	if w == nil {
-		return nil, Invalid("workspace", "must not be nil")
-	}
-	text := func(field, v string, required bool) error {
-		switch {
-		case required && strings.TrimSpace(v) == "":
-			return Invalid(field, "must not be empty")
-		case len(v) > maxNameLen:
-			return Invalid(field, fmt.Sprintf("must be at most %d bytes", maxNameLen))
-		}
-		return nil
-	}
-	for _, err := range []error{text("id", w.ID, true), text("source", w.Source, true), text("name", w.Name, false),
-		text("owner", w.Owner, true)} {
-		if err != nil {
-			return nil, err
-		}
-	}
-	if len(w.Secret) == 0 {
-		return nil, Invalid("secret", "must not be empty")
-	}
-	if len(w.Secret) > 64<<10 {
-		return nil, Invalid("secret", "must be at most 64 KiB")
-	}
-	c := *w
-	c.Secret = append([]byte(nil), w.Secret...)
-	c.CreatedAt, c.UpdatedAt = Timestamp(now), Timestamp(now)
-	return &c, nil
 }

@@ -26,10 +26,11 @@
 // scheduler each call of Deliver is one attempt of a delivery: the
 // scheduler records it, honours the receiver's Retry-After (without
 // holding a worker while it waits), bounds the attempts
-// (scheduler.Config.DeliveryAttempts), and, with an outbox, survives a
-// restart between two attempts. Retries made inside a call would be none of
-// that: unrecorded, multiplied by the scheduler's own (2 × 5 requests for
-// one delivery), waited out on a delivery worker, lost with the process.
+// (scheduler.Config.DeliveryAttempts), and, through the store's delivery
+// outbox, survives a restart between two attempts. Retries made inside a
+// call would be none of that: unrecorded, multiplied by the scheduler's
+// own (2 × 5 requests for one delivery), waited out on a delivery worker,
+// lost with the process.
 // So a Client makes one request per Post by default. The only resend below
 // the scheduler is net/http's own, of a request it never wrote on a
 // reused keep-alive connection, which no receiver can see.

@@ -27,22 +27,15 @@ const (
 // made. Two servers starting together on one database make one token: the
 // second finds the first's.
 func ensureAdminToken(ctx context.Context, st store.Store, a authConfig, reset bool) (string, error) {
-	ts, ok := st.(store.TokenStore)
-	if !ok {
-		if reset {
-			return "", errors.New("-reset-admin-token: the store keeps no tokens")
-		}
-		return "", nil
-	}
 	if reset {
-		if err := ts.TokenDelete(ctx, adminTokenName); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := st.TokenDelete(ctx, adminTokenName); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return "", fmt.Errorf("revoke the admin token: %w", err)
 		}
 	} else {
 		if len(a.Tokens) > 0 || a.JWT != nil {
 			return "", nil
 		}
-		tokens, err := ts.TokenList(ctx)
+		tokens, err := st.TokenList(ctx)
 		if err != nil {
 			return "", fmt.Errorf("read tokens: %w", err)
 		}
@@ -57,7 +50,7 @@ func ensureAdminToken(ctx context.Context, st store.Store, a authConfig, reset b
 		return "", err
 	}
 	h := auth.HashToken(secret)
-	_, err = ts.TokenCreate(ctx, &store.Token{Name: adminTokenName, Subject: adminTokenSubject, Admin: true, Hash: h[:]})
+	_, err = st.TokenCreate(ctx, &store.Token{Name: adminTokenName, Subject: adminTokenSubject, Admin: true, Hash: h[:]})
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return "", nil // another server made it meanwhile
@@ -99,18 +92,16 @@ func (a authConfig) authenticator(ctx context.Context, st store.Store, logger lo
 		}
 		tokens = append(tokens, auth.Token{Subject: t.Subject, Admin: t.Role == roleAdmin, Hash: sum})
 	}
-	if ts, ok := st.(store.TokenStore); ok {
-		stored, err := ts.TokenList(ctx)
-		if err != nil {
-			return nil, nil, fmt.Errorf("read tokens: %w", err)
+	stored, err := st.TokenList(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read tokens: %w", err)
+	}
+	for _, t := range stored {
+		var sum [32]byte
+		if copy(sum[:], t.Hash) != len(sum) {
+			return nil, nil, fmt.Errorf("token %q: the store holds a hash of %d bytes", t.Name, len(t.Hash))
 		}
-		for _, t := range stored {
-			var sum [32]byte
-			if copy(sum[:], t.Hash) != len(sum) {
-				return nil, nil, fmt.Errorf("token %q: the store holds a hash of %d bytes", t.Name, len(t.Hash))
-			}
-			tokens = append(tokens, auth.Token{Subject: t.Subject, Admin: t.Admin, Hash: sum})
-		}
+		tokens = append(tokens, auth.Token{Subject: t.Subject, Admin: t.Admin, Hash: sum})
 	}
 	var auths []auth.Authenticator
 	if len(tokens) > 0 {

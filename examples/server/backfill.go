@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -170,15 +169,11 @@ func (c backfillConfig) agent(st store.Store, kr *keyring.Keyring, logger log.Lo
 	if kr == nil {
 		return nil, nil, nil
 	}
-	ws, ok := st.(store.WorkspaceStore)
-	if !ok {
-		return nil, nil, errors.New("backfill: the store keeps no workspaces")
-	}
 	open := func(w *store.Workspace, token keyring.Secret) (backfill.Source, error) {
 		return slack.New(slack.Config{Token: token.Reveal(), BaseURL: c.Slack.BaseURL, NonMarketplace: c.Slack.NonMarketplace,
 			RateLimits: c.Slack.RateLimits, Logger: log.With(logger, "component", "slack", "workspace", w.ID)})
 	}
-	vault, err := backfill.NewVault(ws, kr, open)
+	vault, err := backfill.NewVault(st, kr, open)
 	if err != nil {
 		return nil, nil, err
 	}

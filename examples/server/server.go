@@ -22,11 +22,7 @@ import (
 func newMetrics(st store.Store) (*prometheus.Registry, *metrics.Metrics, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	cfg := metrics.Config{Registerer: reg}
-	if sr, ok := st.(store.StatsReader); ok {
-		cfg.Stats = sr
-	}
-	m, err := metrics.New(cfg)
+	m, err := metrics.New(metrics.Config{Registerer: reg, Stats: st})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -4,11 +4,11 @@
 // from a time to the next fire time; every error is an *Error naming the
 // field at fault.
 //
-// The store checks the trigger of every schedule written with Compile
-// (store.PrepareSchedule), and the scheduler compiles with it the triggers
-// it fires, so what a store accepts is what the scheduler fires, by the same
-// rules. It is internal to Herald, and imports only the standard library, as
-// the store must.
+// Every store checks the trigger of every schedule written with Compile
+// (store/storekit's PrepareSchedule), and the scheduler compiles with it
+// the triggers it fires, so what a store accepts is what the scheduler
+// fires, by the same rules. It is internal to Herald, and imports only the
+// standard library.
 //
 // A cron expression is parsed once, into a set of values per field, and
 // its fire times are computed from those sets: the next wall-clock time is

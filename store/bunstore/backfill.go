@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // CursorGet implements store.CursorStore.
@@ -17,7 +18,7 @@ func (s *Store) CursorGet(ctx context.Context, key store.CursorKey) (*store.Curs
 	if s.isClosed() {
 		return nil, store.ErrClosed
 	}
-	if err := store.CheckCursorKey(key); err != nil {
+	if err := storekit.CheckCursorKey(key); err != nil {
 		return nil, err
 	}
 	row := new(cursorRow)
@@ -34,7 +35,7 @@ func (s *Store) CursorSet(ctx context.Context, c *store.Cursor) (*store.Cursor, 
 	if c == nil {
 		return nil, store.Invalid("cursor", "must not be nil")
 	}
-	if err := store.CheckCursorKey(c.CursorKey); err != nil {
+	if err := storekit.CheckCursorKey(c.CursorKey); err != nil {
 		return nil, err
 	}
 	row := &cursorRow{Source: c.Source, Workspace: c.Workspace, Channel: c.Channel,
@@ -54,7 +55,7 @@ func (s *Store) CursorSet(ctx context.Context, c *store.Cursor) (*store.Cursor, 
 
 // MessageUpsert implements store.MessageStore.
 func (s *Store) MessageUpsert(ctx context.Context, msgs ...*store.Message) (int, error) {
-	ms, err := store.PrepareMessages(msgs, s.limits)
+	ms, err := storekit.PrepareMessages(msgs, s.limits)
 	if err != nil {
 		return 0, err
 	}
@@ -186,13 +187,13 @@ func (s *Store) MessageList(ctx context.Context, p *store.MessageListParams) ([]
 	if p == nil {
 		return nil, store.Invalid("params", "must not be nil")
 	}
-	if err := store.CheckCursorKey(p.CursorKey); err != nil {
+	if err := storekit.CheckCursorKey(p.CursorKey); err != nil {
 		return nil, err
 	}
 	var rows []messageRow
 	q := s.db.NewSelect().Model(&rows).
 		Where("source = ? AND workspace = ? AND channel = ?", p.Source, p.Workspace, p.Channel).
-		OrderExpr("ts ASC").Limit(int64(store.ListLimit(p.Limit)))
+		OrderExpr("ts ASC").Limit(int64(storekit.ListLimit(p.Limit)))
 	if p.After != "" {
 		q = q.Where("ts > ?", p.After)
 	}

@@ -5,11 +5,12 @@ import (
 	"fmt"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // DeliveryRecord implements store.DeliveryStore.
 func (s *Store) DeliveryRecord(ctx context.Context, d *store.Delivery) (*store.Delivery, error) {
-	c, err := store.PrepareDelivery(d, s.now())
+	c, err := storekit.PrepareDelivery(d, s.now())
 	if err != nil {
 		return nil, err
 	}

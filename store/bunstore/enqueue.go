@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/internal/overlap"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // RunEnqueue implements store.RunStore.
@@ -22,7 +23,7 @@ func (s *Store) RunEnqueue(ctx context.Context, params ...*store.RunEnqueueParam
 // RunEnqueueStaged implements store.StagedEnqueuer; a nil release commits
 // at once, as RunEnqueue does.
 func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
-	ps, err := store.PrepareEnqueueBatch(params, s.limits)
+	ps, err := storekit.PrepareEnqueueBatch(params, s.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +170,7 @@ func (s *Store) RunEnqueueTx(ctx context.Context, tx bun.Tx, params ...*store.Ru
 	if s.isClosed() {
 		return nil, store.ErrClosed
 	}
-	ps, err := store.PrepareEnqueueBatch(params, s.limits)
+	ps, err := storekit.PrepareEnqueueBatch(params, s.limits)
 	if err != nil {
 		return nil, err
 	}

@@ -8,11 +8,12 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // EventAccept implements store.EventStore.
 func (s *Store) EventAccept(ctx context.Context, params *store.EventAcceptParams) (*store.EventAcceptResult, error) {
-	p, err := store.PrepareEventAccept(params, s.limits)
+	p, err := storekit.PrepareEventAccept(params, s.limits)
 	if err != nil {
 		return nil, err
 	}

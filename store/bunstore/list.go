@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/internal/uuid7"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // Listings. RunList and EventList read one page, newest first, by walking
@@ -216,7 +217,7 @@ func (s *Store) RunList(ctx context.Context, p *store.RunListParams) (*store.Run
 // which ask for one run more than the page holds; no statement when
 // nothing can match.
 func (s *Store) runListQuery(p *store.RunListParams) (string, *runListArgs, error) {
-	if err := store.CheckRunList(p); err != nil {
+	if err := storekit.CheckRunList(p); err != nil {
 		return "", nil, fmt.Errorf("list runs: %w", err)
 	}
 	if p == nil {
@@ -238,7 +239,7 @@ func (s *Store) runListQuery(p *store.RunListParams) (string, *runListArgs, erro
 		AnyKind: len(p.Kinds) == 0, Kinds: bun.List(orList(p.Kinds, store.RunKindEnqueue)),
 		AnyCreatedFrom: from.IsZero(), CreatedFrom: from,
 		AnyCreatedTo: to.IsZero(), CreatedTo: to,
-		IDFrom: lo, IDTo: hi, Limit: store.ListLimit(p.Limit) + 1,
+		IDFrom: lo, IDTo: hi, Limit: storekit.ListLimit(p.Limit) + 1,
 	}
 	if s.pg() {
 		return runListPG, args, nil
@@ -323,7 +324,7 @@ func (s *Store) EventList(ctx context.Context, p *store.EventListParams) (*store
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
-	limit := store.ListLimit(p.Limit)
+	limit := storekit.ListLimit(p.Limit)
 	args := &eventListArgs{
 		AnySource: p.Source == "", Source: p.Source,
 		AnyOwner: p.Owner == "", Owner: p.Owner,

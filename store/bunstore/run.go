@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // RunGet implements store.RunStore.
@@ -48,7 +49,7 @@ func (s *Store) write(ctx context.Context, fn func() error) error {
 // node knows its runs (and keeps their leases) from the moment they are
 // its own. A schedule's LastRunAt is read from its runs (ScheduleGet).
 func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store.Run, error) {
-	if err := store.CheckClaim(p); err != nil {
+	if err := storekit.CheckClaim(p); err != nil {
 		return nil, err
 	}
 	var rows []runRow
@@ -104,7 +105,7 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 // a zero LeaseExpiresAt (see store.RunLease). So no statement that locks
 // runs can deadlock with an extension, whatever order it locks them in.
 func (s *Store) RunExtendLease(ctx context.Context, p *store.RunExtendLeaseParams) ([]*store.RunLease, error) {
-	if err := store.CheckExtendLease(p); err != nil {
+	if err := storekit.CheckExtendLease(p); err != nil {
 		return nil, err
 	}
 	ids := validIDs(p.IDs)
@@ -175,7 +176,7 @@ func (s *Store) RunProgress(ctx context.Context, p *store.RunProgressParams) err
 // ended, a second transaction releases their next held runs (RunRescue
 // repairs a release lost to a crash in between).
 func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams) ([]*store.Run, error) {
-	ps, err := store.PrepareFinishBatch(params, s.limits)
+	ps, err := storekit.PrepareFinishBatch(params, s.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +199,7 @@ func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams)
 
 // RunRequeue implements store.RunStore.
 func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParams) ([]*store.Run, error) {
-	ps, err := store.PrepareRequeueBatch(params)
+	ps, err := storekit.PrepareRequeueBatch(params)
 	if err != nil {
 		return nil, err
 	}
@@ -586,7 +587,7 @@ func (s *Store) RunDelivered(ctx context.Context, id string) error {
 // RunDeliveryClaim implements store.DeliveryOutbox.
 func (s *Store) RunDeliveryClaim(ctx context.Context, p *store.RunDeliveryClaimParams) ([]*store.Run, error) {
 	now := s.clock()
-	if err := store.CheckDeliveryClaim(p, now); err != nil {
+	if err := storekit.CheckDeliveryClaim(p, now); err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	var rows []runRow
@@ -601,7 +602,7 @@ func (s *Store) RunDeliveryClaim(ctx context.Context, p *store.RunDeliveryClaimP
 
 // RunDeliveryExtend implements store.DeliveryOutbox.
 func (s *Store) RunDeliveryExtend(ctx context.Context, p *store.RunDeliveryExtendParams) error {
-	if err := store.CheckDeliveryExtend(p, s.clock()); err != nil {
+	if err := storekit.CheckDeliveryExtend(p, s.clock()); err != nil {
 		return fmt.Errorf("extend deliveries: %w", err)
 	}
 	var ids []string

@@ -8,6 +8,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // validID reports whether id can name a record; anything else is not found
@@ -28,7 +29,7 @@ func (s *Store) ScheduleCreate(ctx context.Context, in *store.Schedule) (*store.
 
 // ScheduleCreateCapped implements store.ScheduleCapper.
 func (s *Store) ScheduleCreateCapped(ctx context.Context, in *store.Schedule, max int) (*store.Schedule, error) {
-	c, err := store.PrepareSchedule(in, s.limits)
+	c, err := storekit.PrepareSchedule(in, s.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +96,7 @@ func (s *Store) ScheduleUpdateCapped(ctx context.Context, in *store.Schedule, ma
 		// Owner is kept, but the rules of the whole record apply.
 		in := *in
 		in.Owner = cur.Owner
-		c, err := store.PrepareSchedule(&in, s.limits)
+		c, err := storekit.PrepareSchedule(&in, s.limits)
 		if err != nil {
 			return nil, err
 		}
@@ -252,7 +253,7 @@ func (s *Store) ScheduleList(ctx context.Context, p *store.ScheduleListParams) (
 	if p == nil {
 		p = &store.ScheduleListParams{}
 	}
-	limit := store.ListLimit(p.Limit)
+	limit := storekit.ListLimit(p.Limit)
 	var rows []scheduleRow
 	q := withLastRun(s.db.NewSelect().Model(&rows)).OrderExpr("id ASC").Limit(int64(limit + 1))
 	if p.Owner != "" {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // The run summary (store.RunSummaryReader) is four aggregates, each over
@@ -191,7 +192,7 @@ func (s *Store) RunSummary(ctx context.Context, p *store.RunSummaryParams) (*sto
 // runSummaryQuery returns the statements of a RunSummary call and their
 // arguments.
 func (s *Store) runSummaryQuery(p *store.RunSummaryParams) (*runSummaryStatements, *runSummaryArgs, error) {
-	if err := store.CheckRunSummary(p); err != nil {
+	if err := storekit.CheckRunSummary(p); err != nil {
 		return nil, nil, fmt.Errorf("summarise runs: %w", err)
 	}
 	since := store.Timestamp(p.Since)

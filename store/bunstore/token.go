@@ -8,6 +8,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // tokenRow is a row of herald_tokens.
@@ -29,7 +30,7 @@ func (r *tokenRow) token() *store.Token {
 // store.ErrConflict, found by the insert itself (ON CONFLICT), so that
 // two concurrent creates of one name cannot both succeed.
 func (s *Store) TokenCreate(ctx context.Context, t *store.Token) (*store.Token, error) {
-	c, err := store.PrepareToken(t, s.clock())
+	c, err := storekit.PrepareToken(t, s.clock())
 	if err != nil {
 		return nil, fmt.Errorf("create token: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 var _ store.WorkspaceStore = (*Store)(nil)
@@ -32,7 +33,7 @@ func (r *workspaceRow) workspace() *store.Workspace {
 
 // WorkspacePut implements store.WorkspaceStore.
 func (s *Store) WorkspacePut(ctx context.Context, w *store.Workspace) (*store.Workspace, error) {
-	c, err := store.PrepareWorkspace(w, s.clock())
+	c, err := storekit.PrepareWorkspace(w, s.clock())
 	if err != nil {
 		return nil, fmt.Errorf("put workspace: %w", err)
 	}
@@ -69,7 +70,7 @@ func (s *Store) WorkspaceList(ctx context.Context, p *store.WorkspaceListParams)
 	if s.isClosed() {
 		return nil, store.ErrClosed
 	}
-	limit := store.ListLimit(p.Limit)
+	limit := storekit.ListLimit(p.Limit)
 	var rows []workspaceRow
 	if err := s.scan(ctx, s.db, &rows, s.sql.WorkspaceList, p.Owner, p.Cursor, limit+1); err != nil {
 		return nil, fmt.Errorf("list workspaces: %w", translate(err))

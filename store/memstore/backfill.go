@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // CursorGet implements store.CursorStore.
@@ -15,7 +16,7 @@ func (s *Store) CursorGet(ctx context.Context, key store.CursorKey) (*store.Curs
 		return nil, fmt.Errorf("get cursor: %w", err)
 	}
 	defer s.mu.Unlock()
-	if err := store.CheckCursorKey(key); err != nil {
+	if err := storekit.CheckCursorKey(key); err != nil {
 		return nil, fmt.Errorf("get cursor: %w", err)
 	}
 	c, ok := s.cursors[key]
@@ -35,7 +36,7 @@ func (s *Store) CursorSet(ctx context.Context, c *store.Cursor) (*store.Cursor, 
 	if c == nil {
 		return nil, fmt.Errorf("set cursor: %w", store.Invalid("cursor", "must not be nil"))
 	}
-	if err := store.CheckCursorKey(c.CursorKey); err != nil {
+	if err := storekit.CheckCursorKey(c.CursorKey); err != nil {
 		return nil, fmt.Errorf("set cursor: %w", err)
 	}
 	stored := cloneCursor(c)
@@ -51,7 +52,7 @@ func (s *Store) MessageUpsert(ctx context.Context, msgs ...*store.Message) (int,
 		return 0, fmt.Errorf("upsert messages: %w", err)
 	}
 	defer s.mu.Unlock()
-	prepared, err := store.PrepareMessages(msgs, s.limits)
+	prepared, err := storekit.PrepareMessages(msgs, s.limits)
 	if err != nil {
 		return 0, fmt.Errorf("upsert messages: %w", err)
 	}
@@ -88,7 +89,7 @@ func (s *Store) MessageList(ctx context.Context, params *store.MessageListParams
 	if params == nil {
 		return nil, fmt.Errorf("list messages: %w", store.Invalid("params", "must not be nil"))
 	}
-	if err := store.CheckCursorKey(params.CursorKey); err != nil {
+	if err := storekit.CheckCursorKey(params.CursorKey); err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
 	var rows []*store.Message
@@ -98,7 +99,7 @@ func (s *Store) MessageList(ctx context.Context, params *store.MessageListParams
 		}
 	}
 	slices.SortFunc(rows, func(a, b *store.Message) int { return cmp.Compare(a.TS, b.TS) })
-	rows = rows[:min(store.ListLimit(params.Limit), len(rows))]
+	rows = rows[:min(storekit.ListLimit(params.Limit), len(rows))]
 	out := make([]*store.Message, len(rows))
 	for i, m := range rows {
 		out[i] = cloneMessage(m)

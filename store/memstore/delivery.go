@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // DeliveryRecord implements store.DeliveryStore.
@@ -14,7 +15,7 @@ func (s *Store) DeliveryRecord(ctx context.Context, d *store.Delivery) (*store.D
 		return nil, fmt.Errorf("record delivery: %w", err)
 	}
 	defer s.mu.Unlock()
-	c, err := store.PrepareDelivery(d, now)
+	c, err := storekit.PrepareDelivery(d, now)
 	if err != nil {
 		return nil, fmt.Errorf("record delivery: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // EventAccept implements store.EventStore.
@@ -16,7 +17,7 @@ func (s *Store) EventAccept(ctx context.Context, params *store.EventAcceptParams
 		return nil, fmt.Errorf("accept event: %w", err)
 	}
 	defer s.mu.Unlock()
-	c, err := store.PrepareEventAccept(params, s.limits)
+	c, err := storekit.PrepareEventAccept(params, s.limits)
 	if err != nil {
 		return nil, fmt.Errorf("accept event: %w", err)
 	}
@@ -86,7 +87,7 @@ func (s *Store) EventList(ctx context.Context, params *store.EventListParams) (*
 	}
 	slices.SortFunc(rows, func(a, b *store.Event) int { return cmp.Compare(b.ID, a.ID) })
 	page := &store.EventPage{Events: []*store.Event{}}
-	limit := store.ListLimit(p.Limit)
+	limit := storekit.ListLimit(p.Limit)
 	for _, e := range rows[:min(limit, len(rows))] {
 		page.Events = append(page.Events, cloneEvent(e))
 	}

@@ -58,15 +58,7 @@ type Store struct {
 	workspaces    map[string]*store.Workspace                   // by id
 }
 
-var (
-	_ store.Store            = (*Store)(nil)
-	_ store.DeliveryOutbox   = (*Store)(nil)
-	_ store.StagedEnqueuer   = (*Store)(nil)
-	_ store.ScheduleCapper   = (*Store)(nil)
-	_ store.StatsReader      = (*Store)(nil)
-	_ store.RunSummaryReader = (*Store)(nil)
-	_ store.TokenStore       = (*Store)(nil)
-)
+var _ store.Store = (*Store)(nil)
 
 type ownerKey struct{ owner, name string }
 

@@ -24,14 +24,3 @@ func TestStore(t *testing.T) {
 		})
 	})
 }
-
-// TestPlainStore runs the suite on a store with none of the optional
-// capabilities (as a third-party store may be): their tests skip, saying
-// which capability is missing, and every other test still passes.
-func TestPlainStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, now func() time.Time) func() store.Store {
-		s := memstore.New(memstore.Options{Now: now})
-		t.Cleanup(func() { _ = s.Close() })
-		return func() store.Store { return struct{ store.Store }{s} }
-	})
-}

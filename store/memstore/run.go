@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/internal/overlap"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // RunEnqueue implements store.RunStore.
@@ -23,7 +24,7 @@ func (s *Store) RunEnqueue(ctx context.Context, params ...*store.RunEnqueueParam
 // written, at once, after it. A nil release writes them at once, as
 // RunEnqueue does.
 func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
-	prepared, err := store.PrepareEnqueueBatch(params, s.limits)
+	prepared, err := storekit.PrepareEnqueueBatch(params, s.limits)
 	if err != nil {
 		return nil, fmt.Errorf("enqueue runs: %w", err)
 	}
@@ -231,7 +232,7 @@ func (s *Store) RunList(ctx context.Context, params *store.RunListParams) (*stor
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	defer s.mu.Unlock()
-	if err := store.CheckRunList(params); err != nil {
+	if err := storekit.CheckRunList(params); err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	var p store.RunListParams
@@ -256,7 +257,7 @@ func (s *Store) RunList(ctx context.Context, params *store.RunListParams) (*stor
 	}
 	slices.SortFunc(rows, func(a, b *store.Run) int { return cmp.Compare(b.ID, a.ID) })
 	page := &store.RunPage{Runs: []*store.Run{}}
-	limit := store.ListLimit(p.Limit)
+	limit := storekit.ListLimit(p.Limit)
 	for _, r := range rows[:min(limit, len(rows))] {
 		page.Runs = append(page.Runs, cloneRun(r))
 	}
@@ -273,7 +274,7 @@ func (s *Store) RunClaim(ctx context.Context, params *store.RunClaimParams) ([]*
 		return nil, fmt.Errorf("claim runs: %w", err)
 	}
 	defer s.mu.Unlock()
-	if err := store.CheckClaim(params); err != nil {
+	if err := storekit.CheckClaim(params); err != nil {
 		return nil, fmt.Errorf("claim runs: %w", err)
 	}
 	expires := store.Timestamp(now.Add(params.Lease))
@@ -309,7 +310,7 @@ func (s *Store) RunExtendLease(ctx context.Context, params *store.RunExtendLease
 		return nil, fmt.Errorf("extend leases: %w", err)
 	}
 	defer s.mu.Unlock()
-	if err := store.CheckExtendLease(params); err != nil {
+	if err := storekit.CheckExtendLease(params); err != nil {
 		return nil, fmt.Errorf("extend leases: %w", err)
 	}
 	expires := store.Timestamp(now.Add(params.Lease))
@@ -358,7 +359,7 @@ func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams)
 		return nil, fmt.Errorf("finish runs: %w", err)
 	}
 	defer s.mu.Unlock()
-	prepared, err := store.PrepareFinishBatch(params, s.limits)
+	prepared, err := storekit.PrepareFinishBatch(params, s.limits)
 	if err != nil {
 		return nil, fmt.Errorf("finish runs: %w", err)
 	}
@@ -394,7 +395,7 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 		return nil, fmt.Errorf("requeue runs: %w", err)
 	}
 	defer s.mu.Unlock()
-	prepared, err := store.PrepareRequeueBatch(params)
+	prepared, err := storekit.PrepareRequeueBatch(params)
 	if err != nil {
 		return nil, fmt.Errorf("requeue runs: %w", err)
 	}
@@ -666,7 +667,7 @@ func (s *Store) RunDeliveryClaim(ctx context.Context, params *store.RunDeliveryC
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	defer s.mu.Unlock()
-	if err := store.CheckDeliveryClaim(params, now); err != nil {
+	if err := storekit.CheckDeliveryClaim(params, now); err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	var due []*store.Run
@@ -694,7 +695,7 @@ func (s *Store) RunDeliveryExtend(ctx context.Context, params *store.RunDelivery
 		return fmt.Errorf("extend deliveries: %w", err)
 	}
 	defer s.mu.Unlock()
-	if err := store.CheckDeliveryExtend(params, now); err != nil {
+	if err := storekit.CheckDeliveryExtend(params, now); err != nil {
 		return fmt.Errorf("extend deliveries: %w", err)
 	}
 	for _, id := range params.IDs {

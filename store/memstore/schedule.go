@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // ScheduleCreate implements store.ScheduleStore.
@@ -21,7 +22,7 @@ func (s *Store) ScheduleCreateCapped(ctx context.Context, in *store.Schedule, ma
 		return nil, fmt.Errorf("create schedule: %w", err)
 	}
 	defer s.mu.Unlock()
-	c, err := store.PrepareSchedule(in, s.limits)
+	c, err := storekit.PrepareSchedule(in, s.limits)
 	if err != nil {
 		return nil, fmt.Errorf("create schedule: %w", err)
 	}
@@ -82,7 +83,7 @@ func (s *Store) ScheduleUpdateCapped(ctx context.Context, in *store.Schedule, ma
 	}
 	given := *in
 	given.Owner = old.Owner // the owner is kept, whatever the input says
-	c, err := store.PrepareSchedule(&given, s.limits)
+	c, err := storekit.PrepareSchedule(&given, s.limits)
 	if err != nil {
 		return nil, fmt.Errorf("update schedule: %w", err)
 	}
@@ -211,7 +212,7 @@ func (s *Store) ScheduleList(ctx context.Context, params *store.ScheduleListPara
 	}
 	slices.SortFunc(rows, func(a, b *store.Schedule) int { return cmp.Compare(a.ID, b.ID) })
 	page := &store.SchedulePage{Schedules: []*store.Schedule{}}
-	limit := store.ListLimit(p.Limit)
+	limit := storekit.ListLimit(p.Limit)
 	for _, sch := range rows[:min(limit, len(rows))] {
 		page.Schedules = append(page.Schedules, cloneSchedule(sch))
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // Stats implements store.StatsReader. It reads every run and schedule: a
@@ -42,7 +43,7 @@ func (s *Store) Stats(ctx context.Context) (*store.Stats, error) {
 // RunSummary implements store.RunSummaryReader. It reads every run and
 // schedule, as Stats does.
 func (s *Store) RunSummary(ctx context.Context, p *store.RunSummaryParams) (*store.RunSummary, error) {
-	if err := store.CheckRunSummary(p); err != nil {
+	if err := storekit.CheckRunSummary(p); err != nil {
 		return nil, fmt.Errorf("summarise runs: %w", err)
 	}
 	if _, err := s.begin(ctx); err != nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 // TokenCreate implements store.TokenStore.
@@ -16,7 +17,7 @@ func (s *Store) TokenCreate(ctx context.Context, t *store.Token) (*store.Token, 
 		return nil, fmt.Errorf("create token: %w", err)
 	}
 	defer s.mu.Unlock()
-	c, err := store.PrepareToken(t, now)
+	c, err := storekit.PrepareToken(t, now)
 	if err != nil {
 		return nil, fmt.Errorf("create token: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/store/storekit"
 )
 
 var _ store.WorkspaceStore = (*Store)(nil)
@@ -18,7 +19,7 @@ func (s *Store) WorkspacePut(ctx context.Context, w *store.Workspace) (*store.Wo
 		return nil, fmt.Errorf("put workspace: %w", err)
 	}
 	defer s.mu.Unlock()
-	c, err := store.PrepareWorkspace(w, now)
+	c, err := storekit.PrepareWorkspace(w, now)
 	if err != nil {
 		return nil, fmt.Errorf("put workspace: %w", err)
 	}
@@ -55,7 +56,7 @@ func (s *Store) WorkspaceList(ctx context.Context, p *store.WorkspaceListParams)
 		}
 	}
 	slices.SortFunc(all, func(a, b *store.Workspace) int { return cmp.Compare(a.ID, b.ID) })
-	limit := store.ListLimit(p.Limit)
+	limit := storekit.ListLimit(p.Limit)
 	page := &store.WorkspacePage{}
 	for i, w := range all {
 		if i == limit {

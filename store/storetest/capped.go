@@ -32,7 +32,7 @@ func (fx *fixture) wantActive(what, owner string, want int) {
 }
 
 func testCapRefuses(t *testing.T, fx *fixture) {
-	c := capability[store.ScheduleCapper](fx)
+	c := fx.st
 	for i := range 2 {
 		if _, err := c.ScheduleCreateCapped(fx.ctx, hourly(alice, "s"+strconv.Itoa(i), false), 2); err != nil {
 			t.Fatalf("create %d under the cap: %v", i, err)
@@ -86,7 +86,7 @@ func testCapRefuses(t *testing.T, fx *fixture) {
 }
 
 func testCapConcurrent(t *testing.T, fx *fixture) {
-	c := capability[store.ScheduleCapper](fx)
+	c := fx.st
 	const n, max = 16, 5
 	// Paused schedules to resume, and new ones to create, all at once.
 	var resumable []string

@@ -27,7 +27,7 @@ func outboxTests() []test {
 // deliveryClaim takes up to limit runs due for delivery, until until.
 func (fx *fixture) deliveryClaim(until time.Time, limit int) []*store.Run {
 	fx.t.Helper()
-	runs, err := capability[store.DeliveryOutbox](fx).RunDeliveryClaim(fx.ctx, &store.RunDeliveryClaimParams{Until: until, Limit: limit})
+	runs, err := fx.st.RunDeliveryClaim(fx.ctx, &store.RunDeliveryClaimParams{Until: until, Limit: limit})
 	if err != nil {
 		fx.t.Fatalf("RunDeliveryClaim: %v", err)
 	}
@@ -42,7 +42,7 @@ func withTargets() *store.RunEnqueueParams {
 }
 
 func testOutboxFinish(t *testing.T, fx *fixture) {
-	ob := capability[store.DeliveryOutbox](fx)
+	ob := fx.st
 	r := fx.enqueueRun(withTargets())
 	fx.claimOne(nodeA, r.ID)
 	after := fx.now().Add(10 * time.Minute)
@@ -91,7 +91,6 @@ func testOutboxFinish(t *testing.T, fx *fixture) {
 }
 
 func testOutboxNothing(t *testing.T, fx *fixture) {
-	capability[store.DeliveryOutbox](fx)
 	r := fx.enqueueRun(withTargets())
 	fx.claimOne(nodeA, r.ID)
 	done := fx.finish(r.ID, nodeA, store.RunSucceeded)
@@ -105,7 +104,6 @@ func testOutboxNothing(t *testing.T, fx *fixture) {
 }
 
 func testOutboxRescue(t *testing.T, fx *fixture) {
-	capability[store.DeliveryOutbox](fx)
 	spent := withTargets()
 	spent.MaxAttempts = 1
 	bare := adhoc()
@@ -131,7 +129,6 @@ func testOutboxRescue(t *testing.T, fx *fixture) {
 }
 
 func testOutboxRequeue(t *testing.T, fx *fixture) {
-	capability[store.DeliveryOutbox](fx)
 	rs := []*store.Run{fx.enqueueRun(withTargets()), fx.enqueueRun(adhoc()), fx.enqueueRun(withTargets())}
 	if got := fx.claim(nodeA, 3); len(got) != 3 {
 		t.Fatalf("claimed %d runs, want 3", len(got))
@@ -156,7 +153,6 @@ func testOutboxRequeue(t *testing.T, fx *fixture) {
 }
 
 func testOutboxConcurrent(t *testing.T, fx *fixture) {
-	capability[store.DeliveryOutbox](fx)
 	const n = 40
 	want := map[string]bool{}
 	for range n {
@@ -173,7 +169,7 @@ func testOutboxConcurrent(t *testing.T, fx *fixture) {
 	got := map[string]int{}
 	var wg sync.WaitGroup
 	for g := range 8 {
-		ob := handles[g%len(handles)].(store.DeliveryOutbox)
+		ob := handles[g%len(handles)]
 		wg.Go(func() {
 			for {
 				runs, err := ob.RunDeliveryClaim(fx.ctx, &store.RunDeliveryClaimParams{Until: fx.now().Add(time.Hour), Limit: 3})
@@ -220,7 +216,7 @@ func (fx *fixture) failedPair() (pending, done *store.Run) {
 }
 
 func testOutboxExtend(t *testing.T, fx *fixture) {
-	ob := capability[store.DeliveryOutbox](fx)
+	ob := fx.st
 	pending, done := fx.failedPair()
 
 	until := fx.now().Add(time.Hour)
@@ -241,7 +237,6 @@ func testOutboxExtend(t *testing.T, fx *fixture) {
 }
 
 func testOutboxPrune(t *testing.T, fx *fixture) {
-	capability[store.DeliveryOutbox](fx)
 	pending, done := fx.failedPair()
 	fx.clock.Advance(48 * time.Hour)
 	n, err := fx.st.RunDeleteFinished(fx.ctx, &store.RunDeleteFinishedParams{OlderThan: time.Hour})
@@ -256,7 +251,7 @@ func testOutboxPrune(t *testing.T, fx *fixture) {
 }
 
 func testOutboxBadInput(t *testing.T, fx *fixture) {
-	ob := capability[store.DeliveryOutbox](fx)
+	ob := fx.st
 	for _, p := range []*store.RunDeliveryClaimParams{
 		nil,
 		{Until: fx.now().Add(time.Minute)},

@@ -18,7 +18,7 @@ func stagedTests() []test {
 }
 
 func testStagedRelease(t *testing.T, fx *fixture) {
-	st := capability[store.StagedEnqueuer](fx)
+	st := fx.st
 	s := fx.schedule("report")
 	written, commit := make(chan struct{}), make(chan struct{})
 	type outcome struct {
@@ -65,7 +65,7 @@ func testStagedRelease(t *testing.T, fx *fixture) {
 }
 
 func testStagedReleaseError(t *testing.T, fx *fixture) {
-	st := capability[store.StagedEnqueuer](fx)
+	st := fx.st
 	s := fx.schedule("report")
 	stop := errors.New("stopping")
 	res, err := st.RunEnqueueStaged(fx.ctx, func(context.Context) error { return stop },
@@ -86,7 +86,7 @@ func testStagedReleaseError(t *testing.T, fx *fixture) {
 }
 
 func testStagedBadInput(t *testing.T, fx *fixture) {
-	st := capability[store.StagedEnqueuer](fx)
+	st := fx.st
 	released := false
 	bad := adhoc()
 	bad.Agent = ""

@@ -42,12 +42,9 @@ type Factory func(t *testing.T, now func() time.Time) (open func() store.Store)
 
 // Run runs the conformance suite against the stores f makes, as subtests
 // grouped by entity (Schedule/..., Run/..., Lease/..., Overlap/..., Event/...,
-// Delivery/..., Outbox/..., Stats/..., Summary/..., Token/..., Workspace/..., Backfill/..., Notify/...,
-// Time/..., Store/...). The cases of an optional capability skip for a
-// store that lacks it: Outbox (store.DeliveryOutbox), Staged
-// (store.StagedEnqueuer), Capped (store.ScheduleCapper), Stats
-// (store.StatsReader), Summary (store.RunSummaryReader), Token (store.TokenStore) and Workspace
-// (store.WorkspaceStore).
+// Delivery/..., Outbox/..., Staged/..., Capped/..., Stats/..., Summary/...,
+// Token/..., Workspace/..., Backfill/..., Notify/..., Time/..., Store/...).
+// Every case runs against every store.
 func Run(t *testing.T, f Factory) {
 	groups := []struct {
 		name  string
@@ -214,17 +211,6 @@ func (fx *fixture) finish(id, node string, status store.RunStatus) *store.Run {
 		fx.t.Fatalf("RunFinish(%s) = %v, want the run", id, runs)
 	}
 	return runs[0]
-}
-
-// capability returns the fixture's store as the optional capability T, or
-// skips the test.
-func capability[T any](fx *fixture) T {
-	fx.t.Helper()
-	c, ok := fx.st.(T)
-	if !ok {
-		fx.t.Skipf("the store is no %s", reflect.TypeFor[T]())
-	}
-	return c
 }
 
 // run reads a run.

@@ -22,7 +22,7 @@ func summaryTests() []test {
 // summary reads the store's summary of params.
 func (fx *fixture) summary(p store.RunSummaryParams) *store.RunSummary {
 	fx.t.Helper()
-	sum, err := capability[store.RunSummaryReader](fx).RunSummary(fx.ctx, &p)
+	sum, err := fx.st.RunSummary(fx.ctx, &p)
 	if err != nil {
 		fx.t.Fatalf("RunSummary: %v", err)
 	}
@@ -66,7 +66,6 @@ func testSummaryEmpty(t *testing.T, fx *fixture) {
 }
 
 func testSummaryCounts(t *testing.T, fx *fixture) {
-	fx.summary(store.RunSummaryParams{Since: fx.now()}) // skips a store that is no RunSummaryReader
 	start := fx.now()
 	run := func(owner, agent string) *store.RunEnqueueParams {
 		return &store.RunEnqueueParams{Owner: owner, Agent: agent}
@@ -118,7 +117,7 @@ func testSummaryCounts(t *testing.T, fx *fixture) {
 		Finished: []int64{0, 0, 0, 1},
 	})
 	wantSummary(t, "nobody's", fx.summary(params("carol")), &store.RunSummary{Finished: []int64{0, 0, 0, 0}})
-	all, err := fx.open().(store.RunSummaryReader).RunSummary(fx.ctx, new(params("")))
+	all, err := fx.open().RunSummary(fx.ctx, new(params("")))
 	if err != nil {
 		t.Fatalf("RunSummary: %v", err)
 	}
@@ -141,7 +140,6 @@ func testSummaryCounts(t *testing.T, fx *fixture) {
 }
 
 func testSummaryHeld(t *testing.T, fx *fixture) {
-	fx.summary(store.RunSummaryParams{Since: fx.now()}) // skips a store that is no RunSummaryReader
 	now := fx.now()
 	buffered := fx.schedule("buffered", withOverlap(store.OverlapBufferOne))
 	first := fx.enqueueRun(tick(buffered, now.Add(-3*time.Hour)))
@@ -164,7 +162,6 @@ func testSummaryHeld(t *testing.T, fx *fixture) {
 }
 
 func testSummaryNextSchedules(t *testing.T, fx *fixture) {
-	fx.summary(store.RunSummaryParams{Since: fx.now()}) // skips a store that is no RunSummaryReader
 	now := fx.now()
 	setNext := func(s *store.Schedule, d time.Duration) *store.Schedule {
 		t.Helper()
@@ -209,7 +206,7 @@ func testSummaryNextSchedules(t *testing.T, fx *fixture) {
 }
 
 func testSummaryInvalid(t *testing.T, fx *fixture) {
-	r := capability[store.RunSummaryReader](fx)
+	r := fx.st
 	now := fx.now()
 	for _, tc := range []struct {
 		field string

@@ -31,7 +31,7 @@ func newToken(name, subject string, admin bool) *store.Token {
 // tokens lists the tokens of st by name.
 func (fx *fixture) tokens(st store.Store) []*store.Token {
 	fx.t.Helper()
-	ts, err := st.(store.TokenStore).TokenList(fx.ctx)
+	ts, err := st.TokenList(fx.ctx)
 	if err != nil {
 		fx.t.Fatalf("TokenList: %v", err)
 	}
@@ -62,7 +62,7 @@ func wantToken(t *testing.T, what string, got, w *store.Token) {
 }
 
 func testTokenLifecycle(t *testing.T, fx *fixture) {
-	ts := capability[store.TokenStore](fx)
+	ts := fx.st
 	if got := fx.tokens(fx.st); len(got) != 0 {
 		t.Fatalf("tokens of an empty store: %s", tokenNames(got))
 	}
@@ -104,7 +104,7 @@ func testTokenLifecycle(t *testing.T, fx *fixture) {
 }
 
 func testTokenDuplicate(t *testing.T, fx *fixture) {
-	ts := capability[store.TokenStore](fx)
+	ts := fx.st
 	first := newToken("ci", alice, false)
 	if _, err := ts.TokenCreate(fx.ctx, first); err != nil {
 		t.Fatalf("TokenCreate: %v", err)
@@ -130,13 +130,12 @@ func testTokenDuplicate(t *testing.T, fx *fixture) {
 }
 
 func testTokenConcurrent(t *testing.T, fx *fixture) {
-	capability[store.TokenStore](fx)
 	const n = 8
 	handles := []store.Store{fx.st, fx.open()}
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		ts := handles[i%len(handles)].(store.TokenStore)
+		ts := handles[i%len(handles)]
 		wg.Go(func() { _, errs[i] = ts.TokenCreate(fx.ctx, newToken("deploy", alice, false)) })
 	}
 	wg.Wait()
@@ -154,7 +153,7 @@ func testTokenConcurrent(t *testing.T, fx *fixture) {
 }
 
 func testTokenBadInput(t *testing.T, fx *fixture) {
-	ts := capability[store.TokenStore](fx)
+	ts := fx.st
 	long := strings.Repeat("x", 201)
 	cases := []struct {
 		name  string
@@ -186,7 +185,7 @@ func testTokenBadInput(t *testing.T, fx *fixture) {
 }
 
 func testTokenDeleteMissing(t *testing.T, fx *fixture) {
-	ts := capability[store.TokenStore](fx)
+	ts := fx.st
 	wantErr(t, "TokenDelete of a missing token", ts.TokenDelete(fx.ctx, "nope"), store.ErrNotFound)
 	if _, err := ts.TokenCreate(fx.ctx, newToken("once", alice, false)); err != nil {
 		t.Fatalf("TokenCreate: %v", err)

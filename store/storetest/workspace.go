@@ -20,7 +20,7 @@ func workspaceTests() []test {
 }
 
 func testWorkspaceLifecycle(t *testing.T, fx *fixture) {
-	ws := capability[store.WorkspaceStore](fx)
+	ws := fx.st
 	in := &store.Workspace{ID: "T012AB3CD", Source: "slack", Name: "Acme", Owner: "alice", Secret: []byte("hk1:k1:sealed")}
 	got, err := ws.WorkspacePut(fx.ctx, in)
 	if err != nil {
@@ -59,7 +59,7 @@ func mustWorkspace(t *testing.T, fx *fixture, ws store.WorkspaceStore, id string
 }
 
 func testWorkspaceReplace(t *testing.T, fx *fixture) {
-	ws := capability[store.WorkspaceStore](fx)
+	ws := fx.st
 	if _, err := ws.WorkspacePut(fx.ctx, &store.Workspace{ID: "T1", Source: "slack", Owner: "alice", Secret: []byte("a")}); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func testWorkspaceReplace(t *testing.T, fx *fixture) {
 }
 
 func testWorkspacePages(t *testing.T, fx *fixture) {
-	ws := capability[store.WorkspaceStore](fx)
+	ws := fx.st
 	for _, id := range []string{"T5", "T1", "T3", "T2", "T4"} {
 		owner := "alice"
 		if id == "T3" {
@@ -114,7 +114,7 @@ func testWorkspacePages(t *testing.T, fx *fixture) {
 }
 
 func testWorkspaceBadInput(t *testing.T, fx *fixture) {
-	ws := capability[store.WorkspaceStore](fx)
+	ws := fx.st
 	for _, c := range []struct {
 		w     store.Workspace
 		field string
