@@ -91,15 +91,7 @@ type Store struct {
 	checkedDBs sync.Map // *bun.DB → true
 }
 
-var (
-	_ store.Store            = (*Store)(nil)
-	_ store.DeliveryOutbox   = (*Store)(nil)
-	_ store.StagedEnqueuer   = (*Store)(nil)
-	_ store.ScheduleCapper   = (*Store)(nil)
-	_ store.StatsReader      = (*Store)(nil)
-	_ store.RunSummaryReader = (*Store)(nil)
-	_ store.TokenStore       = (*Store)(nil)
-)
+var _ store.Store = (*Store)(nil)
 
 // Open opens a store from a DSN and applies the migrations. A DSN is
 // "postgres://…" or "postgresql://…" (PostgreSQL through pgx; search_path
