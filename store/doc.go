@@ -49,9 +49,11 @@
 //
 // # Time
 //
-// Stores keep every time in UTC, truncated to the microsecond. Stores take
-// their clock from their constructor, never from the database, so that a test
-// can drive them with a fake clock and every node uses one time source.
+// Stores keep every time in UTC, truncated to the microsecond. Every "now"
+// of a run's life comes from one clock that all nodes share (see RunStore):
+// the database's on a database that several machines use, the process's on
+// one machine. A clock given to the store's constructor wins over both, so
+// that a test can drive it.
 //
 // # Stability
 //
