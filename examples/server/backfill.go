@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/go-kit/log"
@@ -90,7 +92,8 @@ func (c backfillConfig) check(p *problems, path string) {
 	if u := c.Slack.BaseURL; u != "" && !secureURL(u) {
 		p.add(key(key(path, "slack"), "base_url"), "must be an https URL (http only for a loopback host)")
 	}
-	for m, rpm := range c.Slack.RateLimits {
+	for _, m := range slices.Sorted(maps.Keys(c.Slack.RateLimits)) { // one order of the problems, whatever the map's
+		rpm := c.Slack.RateLimits[m]
 		mp := key(key(key(path, "slack"), "rate_limits"), m)
 		switch {
 		case !contains(slackMethods, m):
