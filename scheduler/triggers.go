@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -34,13 +33,8 @@ func (c *triggerCache) compile(sch *store.Schedule) (*trigger.Trigger, error) {
 	if ok {
 		return t, nil
 	}
-	t, err := trigger.Compile(trigger.Spec{Kind: string(spec.Kind), Cron: spec.Cron, Interval: spec.Interval, At: spec.At,
-		Timezone: spec.Timezone, StartAt: spec.StartAt, EndAt: spec.EndAt, Jitter: spec.Jitter}, anchor)
+	t, err := trigger.CompileStore(spec, anchor)
 	if err != nil {
-		var te *trigger.Error
-		if errors.As(err, &te) {
-			return nil, store.Invalid(te.Field, te.Rule)
-		}
 		return nil, err
 	}
 	c.mu.Lock()

@@ -7,8 +7,9 @@
 // Every store checks the trigger of every schedule written with Compile
 // (store/storekit's PrepareSchedule), and the scheduler compiles with it
 // the triggers it fires, so what a store accepts is what the scheduler
-// fires, by the same rules. It is internal to Herald, and imports only the
-// standard library.
+// fires, by the same rules; CompileStore takes a store.Trigger and reports
+// store errors, for both. It is internal to Herald, and imports no Herald
+// package but store.
 //
 // A cron expression is parsed once, into a set of values per field, and
 // its fire times are computed from those sets: the next wall-clock time is

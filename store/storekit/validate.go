@@ -2,7 +2,6 @@ package storekit
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -105,20 +104,10 @@ func prepareTrigger(t store.Trigger) (store.Trigger, error) {
 	t.At = store.Timestamp(t.At)
 	t.StartAt = store.Timestamp(t.StartAt)
 	t.EndAt = store.Timestamp(t.EndAt)
-	if _, err := trigger.Compile(triggerSpec(t), time.Time{}); err != nil {
-		var te *trigger.Error
-		if errors.As(err, &te) {
-			return t, store.Invalid(te.Field, te.Rule)
-		}
+	if _, err := trigger.CompileStore(t, time.Time{}); err != nil {
 		return t, err
 	}
 	return t, nil
-}
-
-// triggerSpec is t as the trigger package takes it.
-func triggerSpec(t store.Trigger) trigger.Spec {
-	return trigger.Spec{Kind: string(t.Kind), Cron: t.Cron, Interval: t.Interval, At: t.At,
-		Timezone: t.Timezone, StartAt: t.StartAt, EndAt: t.EndAt, Jitter: t.Jitter}
 }
 
 func prepareTargets(field string, ts []store.Target) ([]store.Target, error) {
