@@ -321,7 +321,7 @@ func TestLiveChangeAcrossNodes(t *testing.T) {
 // never extended nor released); another node runs them once the leases
 // expire, as their second attempt.
 func TestDeadNodeRunsAreRecovered(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, open func() store.Store) {
+	forEachBackendAt(t, func(t *testing.T, clock *schedulertest.Clock, open func() store.Store) {
 		st := open()
 		c := newCounter()
 		agents := registry(map[string]agent.Agent{"count": c})
@@ -338,11 +338,25 @@ func TestDeadNodeRunsAreRecovered(t *testing.T) {
 		if err != nil || len(claimed) != 5 {
 			t.Fatalf("dead node claimed %d runs: %v", len(claimed), err)
 		}
-		died := time.Now()
-		startNode(t, open(), scheduler.Config{Agents: agents, Lease: time.Second})
+		s := startNode(t, open(), scheduler.Config{Agents: agents, Lease: time.Second, Clock: clock})
+		// Within the lease, the runs stay the dead node's.
+		clock.Advance(900 * time.Millisecond)
+		if err := s.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			if r, _ := st.RunGet(ctx, id); r.Status != store.RunRunning || r.LeaseOwner != "dead" {
+				t.Fatalf("run %s within its lease: %s on %q, want running on the dead node", id, r.Status, r.LeaseOwner)
+			}
+		}
+		// Past it, the live node rescues and runs them.
+		clock.Advance(200 * time.Millisecond)
+		if err := s.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
 		for _, id := range ids {
 			var r *store.Run
-			eventually(t, 5*time.Second, "run recovered", func() bool {
+			eventually(t, 10*time.Second, "run recovered", func() bool {
 				r, _ = st.RunGet(ctx, id)
 				return r.Status == store.RunSucceeded
 			})
@@ -350,7 +364,6 @@ func TestDeadNodeRunsAreRecovered(t *testing.T) {
 				t.Errorf("recovered run attempt %d, want 2", r.Attempt)
 			}
 		}
-		t.Logf("recovered 5 runs %v after their node died (lease 1s)", time.Since(died).Round(time.Millisecond))
 		for id, n := range c.snapshot() {
 			if n != 1 {
 				t.Errorf("run %s executed %d times", id, n)

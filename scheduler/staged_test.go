@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -49,23 +50,42 @@ func (s *stagedCalls) snapshot() []stagedCall {
 
 // TestTicksAreWrittenAheadAndCommittedOnTime: on the system clock, the
 // ticks of a moment are written before it and committed when it comes,
-// never before; each tick still makes one run.
+// never before; each tick still makes one run. One-off schedules make
+// three moments in a second (two schedules share the first); a cron
+// schedule firing every second runs beside them.
 func TestTicksAreWrittenAheadAndCommittedOnTime(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open func() store.Store) {
 		st := &stagedCalls{Store: open()}
 		c := newCounter()
 		s := startNode(t, st, scheduler.Config{Agents: registry(map[string]agent.Agent{"count": c}), Logger: testLogger(t)})
+		every := cronSchedule("every", "count", "* * * * * *")
+		every.Overlap = store.OverlapAllowAll
+		cron, err := s.CreateSchedule(ctx, admin, every)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := time.Now().Truncate(time.Millisecond)
+		moments := map[int64]bool{} // by Unix nanoseconds: the ticks come back in UTC
 		var ids []string
-		for _, name := range []string{"a", "b", "c"} {
-			sch := cronSchedule(name, "count", "* * * * * *")
-			sch.Overlap = store.OverlapAllowAll
-			created, err := s.CreateSchedule(ctx, admin, sch)
+		for i, off := range []time.Duration{300, 300, 600, 900} {
+			at := base.Add(off * time.Millisecond)
+			moments[at.UnixNano()] = true
+			created, err := s.CreateSchedule(ctx, admin, &store.Schedule{Name: fmt.Sprintf("once-%d", i), Agent: "count",
+				Trigger: store.Trigger{Kind: store.TriggerOnce, At: at}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			ids = append(ids, created.ID)
 		}
-		eventually(t, 10*time.Second, "three staged moments", func() bool { return len(st.snapshot()) >= 3 })
+		eventually(t, 10*time.Second, "the three moments staged", func() bool {
+			seen := 0
+			for _, c := range st.snapshot() {
+				if len(c.ticks) > 0 && moments[c.ticks[0].UnixNano()] {
+					seen++
+				}
+			}
+			return seen >= len(moments)
+		})
 		ahead := 0
 		for _, c := range st.snapshot() {
 			if c.err != nil {
@@ -91,14 +111,16 @@ func TestTicksAreWrittenAheadAndCommittedOnTime(t *testing.T) {
 			t.Error("no moment's ticks were written ahead of it")
 		}
 		for _, id := range ids {
-			runs := allRuns(t, st, store.RunListParams{ScheduleID: id})
-			seen := map[time.Time]bool{}
-			for _, r := range runs {
-				if seen[r.ScheduledFor] {
-					t.Errorf("schedule %s: two runs for tick %v", id, r.ScheduledFor)
-				}
-				seen[r.ScheduledFor] = true
+			if runs := allRuns(t, st, store.RunListParams{ScheduleID: id}); len(runs) != 1 {
+				t.Errorf("one-off schedule %s: %d runs, want 1", id, len(runs))
 			}
+		}
+		seen := map[time.Time]bool{}
+		for _, r := range allRuns(t, st, store.RunListParams{ScheduleID: cron.ID}) {
+			if seen[r.ScheduledFor] {
+				t.Errorf("cron schedule: two runs for tick %v", r.ScheduledFor)
+			}
+			seen[r.ScheduledFor] = true
 		}
 	})
 }

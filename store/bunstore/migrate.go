@@ -17,9 +17,15 @@ import (
 //go:embed migrations
 var migrationFiles embed.FS
 
-// migrationLockKey is the PostgreSQL advisory lock that serializes Herald's
-// migrations across processes ("herald" in ASCII).
-const migrationLockKey = 0x68657261_6c64
+// migrationLockClass is the first key of the PostgreSQL advisory lock that
+// serializes Herald's migrations across processes ("herl" in ASCII); the
+// second is a hash of the schema migrated (lockSchema), so that stores in
+// different schemas of one database migrate without waiting for each other.
+const migrationLockClass = 0x6865726c
+
+// lockSchema is the second key of the migration lock: the schema the
+// migrations write to, the first of the search path.
+const lockSchema = "hashtext(coalesce(current_schema(), ''))"
 
 // migrationWait bounds how long a SQLite process waits for another's
 // migration.
@@ -164,7 +170,7 @@ func migrateDB(ctx context.Context, db *bun.DB, dialect string) ([]Migration, er
 		if err := lockMigrations(ctx, conn); err != nil {
 			return nil, err
 		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", migrationLockKey) //nolint:errcheck // the session ends with the connection anyway
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?, "+lockSchema+")", migrationLockClass) //nolint:errcheck // the session ends with the connection anyway
 		return runMigrations(ctx, m)
 	}
 
@@ -198,7 +204,7 @@ const migrationPoll = 50 * time.Millisecond
 func lockMigrations(ctx context.Context, conn bun.Conn) error {
 	for {
 		var got bool
-		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock(?)", migrationLockKey).Scan(&got); err != nil {
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock(?, "+lockSchema+")", migrationLockClass).Scan(&got); err != nil {
 			return fmt.Errorf("bunstore: migrate: lock: %w", translate(err))
 		}
 		if got {
