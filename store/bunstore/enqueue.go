@@ -55,10 +55,16 @@ func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Conte
 			// commit when it happens. Should it fail, a LastFiredAt lags
 			// its runs, and the ticks it lags by are written again as
 			// duplicates, which changes nothing.
+			// It is written in parts (firedPart schedules each), a
+			// transaction each, so that the claims of the runs just
+			// committed wait for one part at most, not for the whole
+			// (on SQLite, whose writer the claims need too).
 			s.after(func() {
 				actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 				defer cancel()
-				_ = s.tx(actx, func(tx bun.Tx, _ *outbox) error { return s.advanceLastFired(actx, tx, fired) })
+				for _, part := range splitFired(fired, firedPart) {
+					_ = s.tx(actx, func(tx bun.Tx, _ *outbox) error { return s.advanceLastFired(actx, tx, part) })
+				}
 			})
 		}
 	}
@@ -674,6 +680,24 @@ func (s *Store) cancelOthers(ctx context.Context, tx bun.Tx, sids []string, now 
 // firedTick is a schedule's newest tick in a batch and the next fire time
 // that follows it (zero when not given).
 type firedTick struct{ tick, next time.Time }
+
+// firedPart is the most schedules whose last fired ticks one transaction
+// writes after a staged enqueue.
+const firedPart = 500
+
+// splitFired splits ticks into maps of at most n schedules.
+func splitFired(ticks map[string]firedTick, n int) []map[string]firedTick {
+	var parts []map[string]firedTick
+	var cur map[string]firedTick
+	for id, t := range ticks {
+		if len(cur) == n || cur == nil {
+			cur = make(map[string]firedTick, min(n, len(ticks)))
+			parts = append(parts, cur)
+		}
+		cur[id] = t
+	}
+	return parts
+}
 
 // advanceLastFired moves each schedule's LastFiredAt up to its newest tick,
 // and its NextRunAt to the fire time given with that tick.
