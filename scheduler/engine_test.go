@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/clock"
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/scheduler/schedulertest"
@@ -67,10 +69,10 @@ func TestMisfirePolicies(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(string(c.policy), func(t *testing.T) {
-			clock := schedulertest.NewClock(t0)
-			st := memstore.New(memstore.Options{Now: clock.Now})
+			clock := clocktest.New(t0)
+			st := memstore.New(memstore.Options{Clock: clock})
 			defer st.Close()
-			cfg := scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Clock: clock}
+			cfg := scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()})}
 			s, err := scheduler.New(st, cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -495,10 +497,10 @@ func TestReapedRunIsDelivered(t *testing.T) {
 }
 
 func TestPausedTicksAreNotCaughtUpAndEditsKeepMissedTicks(t *testing.T) {
-	clock := schedulertest.NewClock(t0)
-	st := memstore.New(memstore.Options{Now: clock.Now})
+	clock := clocktest.New(t0)
+	st := memstore.New(memstore.Options{Clock: clock})
 	defer st.Close()
-	cfg := scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Clock: clock}
+	cfg := scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()})}
 	api, err := scheduler.New(st, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -545,8 +547,8 @@ func TestLoneRefusedOutcomeIsRecordedFailed(t *testing.T) {
 		return &agent.Result{Output: []byte(`{"text":"far more than the store's 16 bytes"}`)}, nil
 	})
 	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"big": big})}, schedulertest.Options{
-		Store: func(now func() time.Time) store.Store {
-			return memstore.New(memstore.Options{Now: now, Limits: store.Limits{MaxPayload: 16}})
+		Store: func(c clock.Clock) store.Store {
+			return memstore.New(memstore.Options{Clock: c, Limits: store.Limits{MaxPayload: 16}})
 		},
 	})
 	run, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "big"})
