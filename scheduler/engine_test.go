@@ -562,6 +562,31 @@ func TestLoneRefusedOutcomeIsRecordedFailed(t *testing.T) {
 	}
 }
 
+// TestPayloadLimitIsTheStores checks that the scheduler checks payloads
+// against its store's limit, not the default one: a store that takes
+// larger payloads gets them through the scheduler too.
+func TestPayloadLimitIsTheStores(t *testing.T) {
+	const limit = 2 << 20
+	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()})}, schedulertest.Options{
+		Store: func(c clock.Clock) store.Store {
+			return memstore.New(memstore.Options{Clock: c, Limits: store.Limits{MaxPayload: limit}})
+		},
+	})
+	payload := []byte(`{"text":"` + strings.Repeat("x", store.MaxPayloadDefault) + `"}`)
+	if _, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "ok", Payload: payload}); err != nil {
+		t.Errorf("Enqueue of %d bytes under the store's limit of %d: %v", len(payload), limit, err)
+	}
+	sch := cronSchedule("big", "ok", "0 * * * *")
+	sch.Payload = payload
+	if _, err := h.Scheduler.CreateSchedule(ctx, admin, sch); err != nil {
+		t.Errorf("CreateSchedule with %d bytes of payload under the store's limit of %d: %v", len(payload), limit, err)
+	}
+	over := []byte(`{"text":"` + strings.Repeat("x", limit) + `"}`)
+	if _, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "ok", Payload: over}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Enqueue of %d bytes over the store's limit of %d = %v, want store.ErrInvalid", len(over), limit, err)
+	}
+}
+
 func TestUnpauseByUpdateDoesNotCatchUp(t *testing.T) {
 	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()})})
 	sch := cronSchedule("hourly", "ok", "0 * * * *")

@@ -31,7 +31,7 @@ const minGapFires = 1000
 // checkSchedule checks what the store cannot: the trigger, the agent, the
 // targets and the policies. prefix goes before field names.
 func (s *Scheduler) checkSchedule(ctx context.Context, sch *store.Schedule, prefix string) error {
-	if _, err := storekit.PrepareSchedule(withOwner(sch), store.Limits{}); err != nil {
+	if _, err := storekit.PrepareSchedule(withOwner(sch), s.limits); err != nil {
 		var ve *store.ValidationError
 		if prefix != "" && errors.As(err, &ve) {
 			return store.Invalid(prefix+ve.Field, ve.Rule)
