@@ -272,7 +272,7 @@ func (f *fixture) agent() *backfill.Agent {
 		Sink:     sink,
 		PageSize: 4,
 		Filter:   backfill.Filter{MinLength: 3},
-		Now:      f.clock.Now,
+		Clock:    f.clock,
 		Logger:   log.With(f.logger, "component", "backfill"),
 	}
 	if f.agentConfig != nil {

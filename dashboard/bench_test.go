@@ -110,11 +110,11 @@ func benchDashboard(b *testing.B, kind string) (*dashboard.Dashboard, *http.Cook
 		}
 	}
 	tokens, _ := auth.NewTokens([]auth.Token{{Subject: "ops", Admin: true, Hash: auth.HashToken(opsToken)}})
-	a, err := api.New(api.Config{Scheduler: sched, Authenticator: tokens, Now: clk.Now})
+	a, err := api.New(api.Config{Scheduler: sched, Authenticator: tokens, Clock: clk})
 	if err != nil {
 		b.Fatal(err)
 	}
-	d, err := dashboard.New(dashboard.Config{API: a, Authenticator: tokens, Now: clk.Now})
+	d, err := dashboard.New(dashboard.Config{API: a, Authenticator: tokens, Clock: clk})
 	if err != nil {
 		b.Fatal(err)
 	}

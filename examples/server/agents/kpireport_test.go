@@ -156,7 +156,7 @@ func (h *history) cancelled(at time.Time, p store.RunEnqueueParams) {
 // report runs a kpi_report on st for owner with payload.
 func report(t *testing.T, st agents.KPIStore, task *agent.Task) (*agent.Result, *agents.KPIReportOutput, error) {
 	t.Helper()
-	k, err := agents.NewKPIReport(agents.KPIReportConfig{Store: st, Now: func() time.Time { return reportNow },
+	k, err := agents.NewKPIReport(agents.KPIReportConfig{Store: st, Clock: clocktest.New(reportNow),
 		SystemOwners: []string{"system"}})
 	if err != nil {
 		t.Fatal(err)
