@@ -36,9 +36,13 @@ const WaitTimeout = 10 * time.Second
 
 // Harness is a started scheduler on a store, under a fake clock.
 type Harness struct {
-	T         testing.TB
-	Clock     *clocktest.Clock
-	Store     store.Store
+	// T is the test the harness fails.
+	T testing.TB
+	// Clock is the store's clock, and so the scheduler's.
+	Clock *clocktest.Clock
+	// Store is the store the scheduler runs on.
+	Store store.Store
+	// Scheduler is the started scheduler.
 	Scheduler *scheduler.Scheduler
 }
 
