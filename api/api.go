@@ -18,6 +18,7 @@ import (
 
 	"github.com/heraldhq/herald/api/auth"
 	"github.com/heraldhq/herald/backfill"
+	"github.com/heraldhq/herald/clock"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/webhook"
@@ -110,9 +111,9 @@ type Config struct {
 	// when it sent a sane one, else a new one, echoed in the answer), and
 	// the errors answered 5xx; nil means none.
 	Logger log.Logger
-	// Now is the clock for rate limits and request timing; nil means
-	// time.Now.
-	Now func() time.Time
+	// Clock is the clock for rate limits and request timing; nil means
+	// clock.System.
+	Clock clock.Clock
 }
 
 // API is the REST API: an http.Handler. Create it with New.
@@ -150,15 +151,12 @@ func New(cfg Config) (*API, error) {
 	}
 	a := &API{sched: cfg.Scheduler, authn: cfg.Authenticator, observer: cfg.Observer, logger: cfg.Logger,
 		vault: cfg.Backfill, messages: cfg.Messages,
-		maxBody: cfg.MaxBody, now: cfg.Now, mux: http.NewServeMux()}
+		maxBody: cfg.MaxBody, now: clock.OrSystem(cfg.Clock).Now, mux: http.NewServeMux()}
 	if a.logger == nil {
 		a.logger = log.NewNopLogger()
 	}
 	if a.maxBody == 0 {
 		a.maxBody = MaxBodyDefault
-	}
-	if a.now == nil {
-		a.now = time.Now
 	}
 	if cfg.RateLimit.PerSecond > 0 {
 		a.limiter = newLimiter(cfg.RateLimit, a.now)

@@ -90,7 +90,7 @@ func newFixture(t *testing.T, opts ...fixtureOptions) *fixture {
 		t.Fatal(err)
 	}
 	cfg := api.Config{Scheduler: f.h.Scheduler, Authenticator: tokens, RateLimit: o.rate,
-		Webhooks: o.webhooks, Observer: o.observer, Now: f.h.Clock.Now}
+		Webhooks: o.webhooks, Observer: o.observer, Clock: f.h.Clock}
 	if o.backfill {
 		key, err := keyring.GenerateKey("k1")
 		if err != nil {

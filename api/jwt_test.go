@@ -22,7 +22,7 @@ func TestJWTThroughTheAPI(t *testing.T) {
 	secret := []byte(strings.Repeat("k", 32))
 	now := f.h.Clock.Now()
 	j, err := auth.NewJWT(context.Background(), auth.JWTConfig{Secret: secret, Issuer: "https://id.test", Audience: "herald",
-		Now: f.h.Clock.Now})
+		Clock: f.h.Clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -895,7 +895,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	// The answers every authenticated route shares, route by route.
 	// They serve the workspaces of the fixture's store too.
 	limited := newAPI(t, withBackfill(t, api.Config{Scheduler: f.h.Scheduler, Authenticator: fixtureTokens(t),
-		RateLimit: api.RateLimit{PerSecond: 1e-6, Burst: 1}, Now: f.h.Clock.Now}, f.h.Store))
+		RateLimit: api.RateLimit{PerSecond: 1e-6, Burst: 1}, Clock: f.h.Clock}, f.h.Store))
 	c.do(t, limited, exchange{method: "GET", path: "/v1/agents", token: opsToken, code: 200}) // the one request allowed
 	unavailable := newAPI(t, withBackfill(t, api.Config{Scheduler: f.h.Scheduler, Authenticator: api.AuthenticatorFunc(
 		func(*http.Request) (scheduler.Principal, error) {

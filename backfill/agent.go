@@ -14,6 +14,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/clock"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -89,8 +90,8 @@ type Config struct {
 	// for concurrent use (StoreSink is): PostgreSQL then writes faster;
 	// SQLite, which has one writer, does not. Zero means 1.
 	WriteConcurrency int
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock is the clock; nil means clock.System.
+	Clock clock.Clock
 	// Logger receives a line per channel; nil means none.
 	Logger log.Logger
 }
@@ -134,9 +135,7 @@ func NewAgent(cfg Config) (*Agent, error) {
 	if cfg.WriteConcurrency == 0 {
 		cfg.WriteConcurrency = 1
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Clock = clock.OrSystem(cfg.Clock)
 	if cfg.Logger == nil {
 		cfg.Logger = log.NewNopLogger()
 	}
@@ -197,7 +196,7 @@ func (a *Agent) Run(ctx context.Context, task *agent.Task) (*agent.Result, error
 		}
 		return nil, fmt.Errorf("backfill: workspace %q: %w", p.WorkspaceID, err)
 	}
-	now := a.cfg.Now()
+	now := a.cfg.Clock.Now()
 	r := &run{a: a, task: task, src: src, p: p, start: tsOf(now), window: tsOf(p.windowStart(now)),
 		out: Output{WorkspaceID: p.WorkspaceID, Since: p.windowStart(now).UTC(), SkippedBy: map[string]int64{}, Failures: []ChannelFailure{}}}
 	if w, ok := src.(Waiter); ok {
@@ -313,7 +312,7 @@ func (r *run) channel(ctx context.Context, ch Channel) error {
 	var (
 		msgs    []*store.Message
 		pg      tally
-		written = r.a.cfg.Now()
+		written = r.a.cfg.Clock.Now()
 		w       writes
 	)
 	defer w.abandon(cs, &r.out)
@@ -359,7 +358,7 @@ func (r *run) channel(ctx context.Context, ch Channel) error {
 			sw.latest = oldestSeen
 			cur.PageCursor = sw.encode()
 		}
-		if now := r.a.cfg.Now(); end || len(msgs) >= r.a.cfg.WriteBatch || now.Sub(written) >= r.a.cfg.WriteEvery {
+		if now := r.a.cfg.Clock.Now(); end || len(msgs) >= r.a.cfg.WriteBatch || now.Sub(written) >= r.a.cfg.WriteEvery {
 			w.start(ctx, r.a.cfg.Sink, msgs, pg, *cur)
 			msgs, pg, written = nil, tally{}, now
 			limit := r.a.cfg.WriteConcurrency
@@ -611,7 +610,7 @@ func (r *run) keep(ctx context.Context, ch Channel, m *Message, msgs *[]*store.M
 // report records the progress counters, at most every ProgressEvery
 // unless now is set.
 func (r *run) report(ctx context.Context, now bool) {
-	t := r.a.cfg.Now()
+	t := r.a.cfg.Clock.Now()
 	if !now && t.Sub(r.last) < r.a.cfg.ProgressEvery {
 		return
 	}

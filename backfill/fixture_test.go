@@ -21,6 +21,7 @@ import (
 	"github.com/heraldhq/herald/backfill"
 	"github.com/heraldhq/herald/backfill/slack"
 	"github.com/heraldhq/herald/backfill/slack/slacktest"
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/memstore"
 )
@@ -190,7 +191,7 @@ type fixture struct {
 	t      *testing.T
 	ws     *slacktest.Workspace
 	server *slacktest.Server
-	clock  *slacktest.Clock
+	clock  *clocktest.Clock
 	st     msgStore
 	logs   *logBuffer
 	logger log.Logger
@@ -205,7 +206,7 @@ type fixture struct {
 	spy *spy // the Source of the last run
 }
 
-// newFixture starts ws (its Now set to a fake clock at epoch) and returns a
+// newFixture starts ws (its Clock a fake clock at epoch) and returns a
 // fixture on a fresh memstore.
 func newFixture(t *testing.T, ws *slacktest.Workspace) *fixture {
 	t.Helper()
@@ -214,8 +215,8 @@ func newFixture(t *testing.T, ws *slacktest.Workspace) *fixture {
 
 func newFixtureAt(t *testing.T, ws *slacktest.Workspace, now time.Time) *fixture {
 	t.Helper()
-	clock := slacktest.NewClock(now)
-	ws.Now = clock.Now
+	clock := clocktest.New(now)
+	ws.Clock = clock
 	if ws.Token == "" {
 		ws.Token = botToken
 	}
@@ -271,7 +272,7 @@ func (f *fixture) agent() *backfill.Agent {
 		Sink:     sink,
 		PageSize: 4,
 		Filter:   backfill.Filter{MinLength: 3},
-		Now:      f.clock.Now,
+		Clock:    f.clock,
 		Logger:   log.With(f.logger, "component", "backfill"),
 	}
 	if f.agentConfig != nil {

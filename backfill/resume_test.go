@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldhq/herald/backfill"
 	"github.com/heraldhq/herald/backfill/slack"
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/internal/testpg"
 	"github.com/heraldhq/herald/store/bunstore"
 )
@@ -80,7 +81,7 @@ func TestResume(t *testing.T) {
 			// millisecond a reading.
 			f.agentConfig = func(c *backfill.Config) {
 				c.ProgressEvery = time.Millisecond
-				c.Now = func() time.Time { f.clock.Advance(time.Millisecond); return f.clock.Now() }
+				c.Clock = steppingClock{f.clock}
 			}
 			ctx, cancel := context.WithCancel(t.Context())
 			reports := 0
@@ -159,4 +160,13 @@ func openPostgres(t testing.TB) msgStore {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	return st
+}
+
+// steppingClock is a fake clock that moves a millisecond at every reading.
+type steppingClock struct{ *clocktest.Clock }
+
+// Now moves the clock a millisecond and returns its time.
+func (c steppingClock) Now() time.Time {
+	c.Advance(time.Millisecond)
+	return c.Clock.Now()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldhq/herald/api"
 	"github.com/heraldhq/herald/api/auth"
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/dashboard"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store"
@@ -34,18 +35,17 @@ func benchDashboard(b *testing.B, kind string) (*dashboard.Dashboard, *http.Cook
 	now := time.Date(2026, 1, 31, 12, 0, 0, 0, time.UTC)
 	// The store's clock moves as the runs are written, so that they were
 	// created over benchDays days; then it stays at now.
-	cur := now.Add(-benchDays * 24 * time.Hour)
-	var st store.Store = memstore.New(memstore.Options{Now: func() time.Time { return cur }})
+	clk := clocktest.New(now.Add(-benchDays * 24 * time.Hour))
+	var st store.Store = memstore.New(memstore.Options{Clock: clk})
 	if kind == "sqlite" {
 		bst, err := bunstore.Open(context.Background(), "sqlite://"+filepath.Join(b.TempDir(), "bench.db"),
-			bunstore.Options{Now: func() time.Time { return cur }})
+			bunstore.Options{Clock: clk})
 		if err != nil {
 			b.Fatal(err)
 		}
 		st = bst
 	}
 	b.Cleanup(func() { st.Close() })
-	clock := func() time.Time { return now }
 	ctx := context.Background()
 	var schedIDs []string
 	var schedules []*store.Schedule
@@ -67,7 +67,7 @@ func benchDashboard(b *testing.B, kind string) (*dashboard.Dashboard, *http.Cook
 			Owner: fmt.Sprintf("user%d", (i%benchSchedules)%10), Agent: fmt.Sprintf("agent%d", (i%benchSchedules)%8),
 			Payload: []byte(`{"n":1}`), RunAt: at})
 		if len(params) == cap(params) || i == benchRuns-1 {
-			cur = at
+			clk.Set(at)
 			res, err := st.RunEnqueue(ctx, params...)
 			if err != nil {
 				b.Fatal(err)
@@ -77,7 +77,7 @@ func benchDashboard(b *testing.B, kind string) (*dashboard.Dashboard, *http.Cook
 		}
 	}
 	// Every run ends: a tenth failed, the rest succeeded.
-	cur = now
+	clk.Set(now)
 	for {
 		claimed, err := st.RunClaim(ctx, &store.RunClaimParams{Node: "bench", Limit: 1000, Lease: time.Hour})
 		if err != nil {
@@ -98,7 +98,7 @@ func benchDashboard(b *testing.B, kind string) (*dashboard.Dashboard, *http.Cook
 			b.Fatal(err)
 		}
 	}
-	sched, err := scheduler.New(st, scheduler.Config{Clock: clockFunc(clock)})
+	sched, err := scheduler.New(st, scheduler.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -110,11 +110,11 @@ func benchDashboard(b *testing.B, kind string) (*dashboard.Dashboard, *http.Cook
 		}
 	}
 	tokens, _ := auth.NewTokens([]auth.Token{{Subject: "ops", Admin: true, Hash: auth.HashToken(opsToken)}})
-	a, err := api.New(api.Config{Scheduler: sched, Authenticator: tokens, Now: clock})
+	a, err := api.New(api.Config{Scheduler: sched, Authenticator: tokens, Clock: clk})
 	if err != nil {
 		b.Fatal(err)
 	}
-	d, err := dashboard.New(dashboard.Config{API: a, Authenticator: tokens, Now: clock})
+	d, err := dashboard.New(dashboard.Config{API: a, Authenticator: tokens, Clock: clk})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/heraldhq/herald/api"
+	"github.com/heraldhq/herald/clock"
 )
 
 // Defaults of Config's zero values.
@@ -67,9 +68,9 @@ type Config struct {
 	RefreshInterval time.Duration
 	// Logger receives the errors answered 5xx; nil means none.
 	Logger log.Logger
-	// Now is the clock of sessions and of the pages' time windows; nil
-	// means time.Now.
-	Now func() time.Time
+	// Clock is the clock of sessions and of the pages' time windows; nil
+	// means clock.System.
+	Clock clock.Clock
 }
 
 // Dashboard is the operator web UI: an http.Handler. Create it with New and
@@ -124,7 +125,7 @@ func New(cfg Config) (*Dashboard, error) {
 	}
 	d := &Dashboard{api: cfg.API, authn: cfg.Authenticator, forward: cfg.ForwardCredentials,
 		keys: newKeys(key), ttl: cfg.SessionTTL, secure: cfg.SecureCookies, base: base,
-		live: cfg.LiveInterval, refresh: cfg.RefreshInterval, logger: cfg.Logger, now: cfg.Now,
+		live: cfg.LiveInterval, refresh: cfg.RefreshInterval, logger: cfg.Logger, now: clock.OrSystem(cfg.Clock).Now,
 		mux: http.NewServeMux(), done: make(chan struct{})}
 	if d.ttl == 0 {
 		d.ttl = SessionTTLDefault
@@ -137,9 +138,6 @@ func New(cfg Config) (*Dashboard, error) {
 	}
 	if d.logger == nil {
 		d.logger = log.NewNopLogger()
-	}
-	if d.now == nil {
-		d.now = time.Now
 	}
 	p, err := parsePages()
 	if err != nil {

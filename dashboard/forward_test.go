@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"time"
 
 	"github.com/heraldhq/herald/scheduler"
 )
@@ -25,8 +24,3 @@ func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
-
-// clockFunc is a scheduler clock that reads f.
-type clockFunc func() time.Time
-
-func (c clockFunc) Now() time.Time { return c() }

@@ -103,13 +103,13 @@ func newFixture(t testing.TB, opts ...fixtureOptions) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.api, err = api.New(api.Config{Scheduler: f.h.Scheduler, Authenticator: tokens, Now: f.h.Clock.Now,
+	f.api, err = api.New(api.Config{Scheduler: f.h.Scheduler, Authenticator: tokens, Clock: f.h.Clock,
 		Webhooks: []webhook.Source{{Name: "hook", Verifier: webhook.Insecure(), Agent: "echo", Owner: "alice",
 			DeliveryIDHeader: "X-Delivery", KeepHeaders: []string{"Content-Type", "X-Delivery"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.dash, err = dashboard.New(dashboard.Config{API: f.api, Authenticator: tokens, Now: f.h.Clock.Now,
+	f.dash, err = dashboard.New(dashboard.Config{API: f.api, Authenticator: tokens, Clock: f.h.Clock,
 		LiveInterval: o.live})
 	if err != nil {
 		t.Fatal(err)

@@ -61,6 +61,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heraldhq/herald/clock"
 	"github.com/heraldhq/herald/internal/buckets"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store"
@@ -87,8 +88,8 @@ type Config struct {
 	// Namespace prefixes every metric; empty means NamespaceDefault. It
 	// must be a valid metric name.
 	Namespace string
-	// Now is the clock for ages; nil means time.Now.
-	Now func() time.Time
+	// Clock is the clock for ages; nil means clock.System.
+	Clock clock.Clock
 	// StatsTimeout bounds a scrape's Stats call; zero means
 	// StatsTimeoutDefault.
 	StatsTimeout time.Duration
@@ -133,9 +134,7 @@ func New(cfg Config) (*Metrics, error) {
 	if cfg.StatsTimeout == 0 {
 		cfg.StatsTimeout = StatsTimeoutDefault
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Clock = clock.OrSystem(cfg.Clock)
 	ns := cfg.Namespace
 	m := &Metrics{
 		runsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "runs_ended_total",
@@ -169,7 +168,7 @@ func New(cfg Config) (*Metrics, error) {
 	cs := []prometheus.Collector{m.runsEnded, m.runDuration, m.attempts, m.claimLateness, m.fireLateness,
 		m.deliveries, m.deliveryTime, m.webhooks, m.rejections, m.httpRequests, m.httpDuration}
 	if cfg.Stats != nil {
-		cs = append(cs, newStatsCollector(ns, cfg.Stats, cfg.Now, cfg.StatsTimeout))
+		cs = append(cs, newStatsCollector(ns, cfg.Stats, cfg.Clock.Now, cfg.StatsTimeout))
 	}
 	for i, c := range cs {
 		if err := cfg.Registerer.Register(c); err != nil {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/metrics"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/scheduler/schedulertest"
@@ -302,7 +303,7 @@ app_webhook_rejected_total{reason="unknown_source",source=""} 5
 
 func TestStats(t *testing.T) {
 	now := t0.Add(time.Hour)
-	clock := func() time.Time { return now }
+	clock := clocktest.New(now)
 	gauges := []string{"herald_queue_depth", "herald_queue_oldest_age_seconds", "herald_runs_running", "herald_schedules", "herald_stats_errors_total"}
 	const help = `
 # HELP herald_queue_depth Runs in status queued, held ones included, on every node.
@@ -318,7 +319,7 @@ func TestStats(t *testing.T) {
 `
 	t.Run("read at each scrape", func(t *testing.T) {
 		st := &stats{st: store.Stats{Queued: 7, OldestQueuedRunAt: now.Add(-90 * time.Second), Running: 3, SchedulesActive: 12, SchedulesPaused: 2}}
-		reg, _ := fresh(t, metrics.Config{Stats: st, Now: clock})
+		reg, _ := fresh(t, metrics.Config{Stats: st, Clock: clock})
 		compare(t, reg, help+`
 herald_queue_depth 7
 herald_queue_oldest_age_seconds 90
@@ -346,7 +347,7 @@ herald_stats_errors_total 0
 	})
 	t.Run("a failed read does not fail the scrape", func(t *testing.T) {
 		st := &stats{err: store.ErrUnavailable}
-		reg, m := fresh(t, metrics.Config{Stats: st, Now: clock})
+		reg, m := fresh(t, metrics.Config{Stats: st, Clock: clock})
 		m.ObserveWebhookAccepted("github", false)
 		for range 2 {
 			if _, err := reg.Gather(); err != nil {

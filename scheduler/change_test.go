@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/scheduler/schedulertest"
 	"github.com/heraldhq/herald/store"
@@ -19,10 +20,10 @@ import (
 // not. The pause used to drop them: a node behind its timer learnt of the
 // pause before it wrote them, and removed the schedule.
 func TestTicksDueBeforeAChangeAreWritten(t *testing.T) {
-	clock := schedulertest.NewClock(t0)
-	st := memstore.New(memstore.Options{Now: clock.Now})
+	clock := clocktest.New(t0)
+	st := memstore.New(memstore.Options{Clock: clock})
 	defer st.Close()
-	api, err := scheduler.New(st, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Clock: clock})
+	api, err := scheduler.New(st, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestTicksDueBeforeAChangeAreWritten(t *testing.T) {
 	// Once changed, the old trigger fires no more: a node that starts now
 	// writes nothing of the paused stretch, nor of the old trigger.
 	clock.Advance(10 * time.Minute)
-	node, err := scheduler.New(st, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Clock: clock})
+	node, err := scheduler.New(st, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()})})
 	if err != nil {
 		t.Fatal(err)
 	}

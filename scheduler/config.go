@@ -65,16 +65,6 @@ const (
 	ClaimBatchMax = 1000
 )
 
-// Clock tells the time. The engine reads it for everything it schedules:
-// fire times, misfires, retry times. Give the store the same clock.
-type Clock interface {
-	Now() time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // RetryPolicy says when a failed attempt is tried again: attempt n (n ≥ 1)
 // is followed after a delay d = Base·2^(n-1), capped at Max, of which a
 // random part up to d/2 is taken off (so nodes that failed together do not
@@ -109,6 +99,12 @@ type Policy struct {
 
 // Config configures a Scheduler. The zero value is usable: every zero field
 // means the documented default.
+//
+// The clock and the input limits are not here: they are the store's
+// (store.SettingsReader), read once by New. The engine reads the store's
+// clock for everything it schedules (fire times, misfires, retries,
+// deliveries), and fails a run whose output the store's limits would
+// refuse instead of the batch it would be recorded with.
 type Config struct {
 	// Agents finds a run's agent by name; nil means an empty registry (every
 	// enqueue names an unknown agent and is refused).
@@ -125,8 +121,6 @@ type Config struct {
 	// Observer and the *Observed types. An Observer that is also a Tracer
 	// traces the engine's work too, across nodes (see Tracer).
 	Observer Observer
-	// Clock is the engine's clock; nil means the system clock.
-	Clock Clock
 	// Node names this node in leases; empty means host name, process id and
 	// a random suffix. Two nodes must never share a name.
 	Node string
@@ -186,10 +180,6 @@ type Config struct {
 	// delivery that long may see another node make it too: keep it above
 	// the longest retry sequence (DeliveryAttempts with Retry's delays).
 	DeliveryTakeover time.Duration
-	// Limits are the store's input limits (zero fields mean the store's
-	// defaults). An agent output the store would refuse fails its run
-	// instead of the batch it would be recorded with.
-	Limits store.Limits
 	// Static schedules are declared in code or configuration. Start creates
 	// each one that does not exist (by owner and name) and updates each one
 	// that changed, marked static; users cannot edit or delete them. A
@@ -245,9 +235,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = log.NewNopLogger()
-	}
-	if c.Clock == nil {
-		c.Clock = systemClock{}
 	}
 	if c.Node == "" {
 		c.Node = defaultNode()

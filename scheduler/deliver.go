@@ -153,7 +153,7 @@ func wants(t store.Target, status store.RunStatus) bool {
 func (d *deliverer) prepare(r *store.Run, out *outcome) {
 	if out.requeue != nil {
 		if slices.ContainsFunc(r.Targets, func(t store.Target) bool { return wants(t, store.RunCancelled) }) {
-			out.requeue.DeliverAfter = d.s.cfg.Clock.Now().Add(d.s.cfg.DeliveryTakeover)
+			out.requeue.DeliverAfter = d.s.clock.Now().Add(d.s.cfg.DeliveryTakeover)
 		}
 		return
 	}
@@ -171,7 +171,7 @@ func (d *deliverer) prepare(r *store.Run, out *outcome) {
 		out.targets = nil
 	}
 	if due {
-		out.finish.DeliverAfter = d.s.cfg.Clock.Now().Add(d.s.cfg.DeliveryTakeover)
+		out.finish.DeliverAfter = d.s.clock.Now().Add(d.s.cfg.DeliveryTakeover)
 	}
 }
 
@@ -245,7 +245,7 @@ func (d *deliverer) takeOver(ctx context.Context) error {
 			break
 		}
 		runs, err := d.s.st.RunDeliveryClaim(ctx, &store.RunDeliveryClaimParams{
-			Until: d.s.cfg.Clock.Now().Add(d.s.cfg.DeliveryTakeover), Limit: takeOverBatch})
+			Until: d.s.clock.Now().Add(d.s.cfg.DeliveryTakeover), Limit: takeOverBatch})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("take over deliveries: %w", err))
 			break
@@ -274,7 +274,7 @@ func (d *deliverer) takeOver(ctx context.Context) error {
 func (d *deliverer) extend(ctx context.Context) error {
 	d.extendMu.Lock()
 	defer d.extendMu.Unlock()
-	now := d.s.cfg.Clock.Now()
+	now := d.s.clock.Now()
 	until := now.Add(d.s.cfg.DeliveryTakeover)
 	var ids []string
 	var rds []*runDeliveries
@@ -371,7 +371,7 @@ func (d *deliverer) delivered(id string) {
 func (d *deliverer) handOver(id string, at time.Time) {
 	d.extendMu.Lock()
 	defer d.extendMu.Unlock()
-	at = later(at, d.s.cfg.Clock.Now().Add(time.Second))
+	at = later(at, d.s.clock.Now().Add(time.Second))
 	ctx, cancel := context.WithTimeout(d.recordCtx, 10*time.Second)
 	defer cancel()
 	if err := d.s.st.RunDeliveryExtend(ctx, &store.RunDeliveryExtendParams{IDs: []string{id}, Until: at}); err != nil {
@@ -483,10 +483,10 @@ func (d *deliverer) attempt(j *deliveryJob) {
 		dctx = t.Start(d.ctx, DeliveryWork{Run: j.run, Channel: j.target.Channel, Attempt: n})
 		dctx = delivery.WithTraceContext(dctx, t.TraceContext(dctx))
 	}
-	started := s.cfg.Clock.Now()
+	started := s.clock.Now()
 	err := s.cfg.Delivery.Deliver(dctx, j.msg)
 	rec := &store.Delivery{RunID: j.run.ID, Channel: j.target.Channel, To: j.target.To, Attempt: n,
-		Status: store.DeliverySucceeded, StartedAt: started, FinishedAt: s.cfg.Clock.Now()}
+		Status: store.DeliverySucceeded, StartedAt: started, FinishedAt: s.clock.Now()}
 	// Cut short by Stop: another node takes over from the outbox.
 	handedOver := d.ctx.Err() != nil && j.batch != nil
 	last := n >= max(s.cfg.DeliveryAttempts, j.first) || delivery.IsPermanent(err) || d.ctx.Err() != nil
@@ -577,7 +577,7 @@ func (d *deliverer) wakeParked() {
 // system clock the timer does so at the same moment; with a clock that
 // tests move, Scheduler.Tick calls it.
 func (d *deliverer) releaseDue() {
-	now := d.s.cfg.Clock.Now()
+	now := d.s.clock.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var due []*deliveryJob
@@ -624,7 +624,7 @@ func (d *deliverer) abandon(j *deliveryJob, why string) {
 		d.settle(j, false, j.due)
 		return
 	}
-	now := d.s.cfg.Clock.Now()
+	now := d.s.clock.Now()
 	level.Error(d.s.logger).Log("msg", "delivery abandoned", "run_id", j.run.ID, "channel", j.target.Channel, "reason", why)
 	d.record(&store.Delivery{RunID: j.run.ID, Channel: j.target.Channel, To: j.target.To, Attempt: j.attempt,
 		Status: store.DeliveryFailed, Error: why, StartedAt: now, FinishedAt: now})

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/delivery/httppost"
 	"github.com/heraldhq/herald/delivery/teams"
@@ -242,8 +243,8 @@ func TestDeliveryAttemptsDoNotMultiply(t *testing.T) {
 // started afterwards makes each of them then, once.
 func TestStopWithParkedDeliveries(t *testing.T) {
 	const n = 50
-	clock := schedulertest.NewClock(schedulertest.Start)
-	st := memstore.New(memstore.Options{Now: clock.Now})
+	clock := clocktest.New(schedulertest.Start)
+	st := memstore.New(memstore.Options{Clock: clock})
 	defer st.Close()
 	leaks := goleak.IgnoreCurrent()
 	agents := registry(map[string]agent.Agent{"ok": okAgent()})
@@ -251,7 +252,7 @@ func TestStopWithParkedDeliveries(t *testing.T) {
 	b := newBusy(wait)
 	router := delivery.NewRouter()
 	router.MustRegister("busy", b)
-	a, err := scheduler.New(st, scheduler.Config{Agents: agents, Delivery: router, Clock: clock, Node: "a",
+	a, err := scheduler.New(st, scheduler.Config{Agents: agents, Delivery: router, Node: "a",
 		ShutdownGrace: time.Minute, DeliveryWaitMax: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +284,7 @@ func TestStopWithParkedDeliveries(t *testing.T) {
 		}
 	}
 
-	bNode, err := scheduler.New(st, scheduler.Config{Agents: agents, Delivery: router, Clock: clock, Node: "b"})
+	bNode, err := scheduler.New(st, scheduler.Config{Agents: agents, Delivery: router, Node: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}

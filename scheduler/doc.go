@@ -9,6 +9,11 @@
 //	if err := s.Start(ctx); err != nil { … }
 //	defer s.Stop(context.Background())
 //
+// The engine has no clock and no input limits of its own: New reads them
+// from the store (store.SettingsReader), so they are given once, in the
+// store's options. A test drives the engine by driving its store's clock
+// (see schedulertest).
+//
 // # How a schedule fires
 //
 // Every node keeps the active schedules in memory, each with its trigger

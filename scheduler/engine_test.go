@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/clock"
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/scheduler/schedulertest"
@@ -67,10 +69,10 @@ func TestMisfirePolicies(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(string(c.policy), func(t *testing.T) {
-			clock := schedulertest.NewClock(t0)
-			st := memstore.New(memstore.Options{Now: clock.Now})
+			clock := clocktest.New(t0)
+			st := memstore.New(memstore.Options{Clock: clock})
 			defer st.Close()
-			cfg := scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Clock: clock}
+			cfg := scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()})}
 			s, err := scheduler.New(st, cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -495,10 +497,10 @@ func TestReapedRunIsDelivered(t *testing.T) {
 }
 
 func TestPausedTicksAreNotCaughtUpAndEditsKeepMissedTicks(t *testing.T) {
-	clock := schedulertest.NewClock(t0)
-	st := memstore.New(memstore.Options{Now: clock.Now})
+	clock := clocktest.New(t0)
+	st := memstore.New(memstore.Options{Clock: clock})
 	defer st.Close()
-	cfg := scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Clock: clock}
+	cfg := scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()})}
 	api, err := scheduler.New(st, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -545,8 +547,8 @@ func TestLoneRefusedOutcomeIsRecordedFailed(t *testing.T) {
 		return &agent.Result{Output: []byte(`{"text":"far more than the store's 16 bytes"}`)}, nil
 	})
 	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"big": big})}, schedulertest.Options{
-		Store: func(now func() time.Time) store.Store {
-			return memstore.New(memstore.Options{Now: now, Limits: store.Limits{MaxPayload: 16}})
+		Store: func(c clock.Clock) store.Store {
+			return memstore.New(memstore.Options{Clock: c, Limits: store.Limits{MaxPayload: 16}})
 		},
 	})
 	run, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "big"})
@@ -557,6 +559,31 @@ func TestLoneRefusedOutcomeIsRecordedFailed(t *testing.T) {
 	r := h.WaitFinished(run.ID, store.RunFailed)
 	if r.Attempt != 1 || !strings.Contains(r.Error, "refused") {
 		t.Errorf("attempt %d error %q, want 1 and a refusal", r.Attempt, r.Error)
+	}
+}
+
+// TestPayloadLimitIsTheStores checks that the scheduler checks payloads
+// against its store's limit, not the default one: a store that takes
+// larger payloads gets them through the scheduler too.
+func TestPayloadLimitIsTheStores(t *testing.T) {
+	const limit = 2 << 20
+	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()})}, schedulertest.Options{
+		Store: func(c clock.Clock) store.Store {
+			return memstore.New(memstore.Options{Clock: c, Limits: store.Limits{MaxPayload: limit}})
+		},
+	})
+	payload := []byte(`{"text":"` + strings.Repeat("x", store.MaxPayloadDefault) + `"}`)
+	if _, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "ok", Payload: payload}); err != nil {
+		t.Errorf("Enqueue of %d bytes under the store's limit of %d: %v", len(payload), limit, err)
+	}
+	sch := cronSchedule("big", "ok", "0 * * * *")
+	sch.Payload = payload
+	if _, err := h.Scheduler.CreateSchedule(ctx, admin, sch); err != nil {
+		t.Errorf("CreateSchedule with %d bytes of payload under the store's limit of %d: %v", len(payload), limit, err)
+	}
+	over := []byte(`{"text":"` + strings.Repeat("x", limit) + `"}`)
+	if _, err := h.Scheduler.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "ok", Payload: over}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Enqueue of %d bytes over the store's limit of %d = %v, want store.ErrInvalid", len(over), limit, err)
 	}
 }
 

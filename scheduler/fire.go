@@ -14,6 +14,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/reugn/go-quartz/quartz"
 
+	"github.com/heraldhq/herald/clock"
 	"github.com/heraldhq/herald/internal/trigger"
 	"github.com/heraldhq/herald/store"
 )
@@ -180,10 +181,10 @@ func newFireLoop(ctx, loopCtx context.Context, s *Scheduler) (*fireLoop, error) 
 		return nil, fmt.Errorf("timer: %w", err)
 	}
 	f.timer = timer.(*quartz.StdScheduler)
-	if _, system := s.cfg.Clock.(systemClock); system {
+	if _, system := s.clock.(clock.System); system {
 		f.staged, f.tickCost = true, stageTickCost
 	}
-	now := s.cfg.Clock.Now()
+	now := s.clock.Now()
 	f.prune = s.cfg.PruneStatic
 	err = f.load(ctx)
 	f.prune = false
@@ -282,7 +283,7 @@ func (f *fireLoop) run(ctx context.Context) {
 			}
 			// The time is read before the schedules: a pass never applies
 			// a later time to what was read earlier.
-			now := f.s.cfg.Clock.Now()
+			now := f.s.clock.Now()
 			var failed []string
 			for id := range changes {
 				if rerr := f.refresh(ctx, id); rerr != nil {
@@ -313,7 +314,7 @@ func (f *fireLoop) run(ctx context.Context) {
 
 // refreshAll re-reads every schedule and passes over all of them.
 func (f *fireLoop) refreshAll(ctx context.Context) error {
-	now := f.s.cfg.Clock.Now()
+	now := f.s.clock.Now()
 	if err := f.load(ctx); err != nil {
 		return err
 	}
@@ -720,7 +721,7 @@ func (s *Scheduler) observeTicks(params []*store.RunEnqueueParams, res []*store.
 	if _, nop := s.observer.(nopObserver); nop {
 		return
 	}
-	now := s.cfg.Clock.Now()
+	now := s.clock.Now()
 	var groups []TicksObserved
 	index := map[int64]int{} // groups by tick time
 	for j, r := range res {
@@ -808,7 +809,7 @@ func (f *fireLoop) stage(ctx context.Context) error {
 // staging to the moment. The timer runs on the system clock: the alarm is
 // set as far ahead as the moment is on the engine's clock.
 func (f *fireLoop) arm(failed bool) {
-	now := f.s.cfg.Clock.Now()
+	now := f.s.clock.Now()
 	var at time.Time
 	if len(f.queue) > 0 {
 		at = f.queue[0].next

@@ -15,6 +15,8 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/clock"
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/internal/testpg"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/scheduler/schedulertest"
@@ -24,39 +26,39 @@ import (
 )
 
 // backend opens handles on one database: every call of the function it
-// returns is another node's handle, on the clock now (nil: the real one).
+// returns is another node's handle, on the clock c (nil: the real one).
 type backend struct {
 	name string
-	open func(t *testing.T, now func() time.Time) func() store.Store
+	open func(t *testing.T, c clock.Clock) func() store.Store
 }
 
 func backends() []backend {
 	return []backend{
-		{"memory", func(t *testing.T, now func() time.Time) func() store.Store {
-			st := memstore.New(memstore.Options{Now: now})
+		{"memory", func(t *testing.T, c clock.Clock) func() store.Store {
+			st := memstore.New(memstore.Options{Clock: c})
 			t.Cleanup(func() { st.Close() })
 			return func() store.Store { return st }
 		}},
-		{"sqlite", func(t *testing.T, now func() time.Time) func() store.Store {
-			return bunHandles(t, "sqlite://"+filepath.Join(t.TempDir(), "herald.db"), now)
+		{"sqlite", func(t *testing.T, c clock.Clock) func() store.Store {
+			return bunHandles(t, "sqlite://"+filepath.Join(t.TempDir(), "herald.db"), c)
 		}},
-		{"postgres", func(t *testing.T, now func() time.Time) func() store.Store {
-			return bunHandles(t, testpg.DSN(t), now)
+		{"postgres", func(t *testing.T, c clock.Clock) func() store.Store {
+			return bunHandles(t, testpg.DSN(t), c)
 		}},
 	}
 }
 
-func bunHandles(t *testing.T, dsn string, now func() time.Time) func() store.Store {
-	return func() store.Store { return openBunAt(t, dsn, now) }
+func bunHandles(t *testing.T, dsn string, c clock.Clock) func() store.Store {
+	return func() store.Store { return openBunAt(t, dsn, c) }
 }
 
 func openBun(t *testing.T, dsn string) *bunstore.Store { return openBunAt(t, dsn, nil) }
 
-func openBunAt(t *testing.T, dsn string, now func() time.Time) *bunstore.Store {
+func openBunAt(t *testing.T, dsn string, c clock.Clock) *bunstore.Store {
 	t.Helper()
-	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	st, err := bunstore.Open(c, dsn, bunstore.Options{Now: now})
+	st, err := bunstore.Open(octx, dsn, bunstore.Options{Clock: c})
 	if err != nil {
 		t.Fatalf("open %s: %v", dsn, err)
 	}
@@ -79,15 +81,15 @@ func forEachBackend(t *testing.T, f func(t *testing.T, open func() store.Store))
 
 // forEachBackendAt runs f on every backend, in parallel, with the nodes'
 // stores and schedulers on one fake clock.
-func forEachBackendAt(t *testing.T, f func(t *testing.T, clock *schedulertest.Clock, open func() store.Store)) {
+func forEachBackendAt(t *testing.T, f func(t *testing.T, clock *clocktest.Clock, open func() store.Store)) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			if b.name == "postgres" {
 				testpg.ServerDSN(t)
 			}
 			t.Parallel()
-			clock := schedulertest.NewClock(schedulertest.Start)
-			f(t, clock, b.open(t, clock.Now))
+			clock := clocktest.New(schedulertest.Start)
+			f(t, clock, b.open(t, clock))
 		})
 	}
 }
@@ -143,13 +145,13 @@ func allRuns(t *testing.T, st store.Store, params store.RunListParams) []*store.
 // fire every second, for 10 seconds: every tick yields one run, every run
 // executes once.
 func TestThreeNodesOneRunPerTick(t *testing.T) {
-	forEachBackendAt(t, func(t *testing.T, clock *schedulertest.Clock, open func() store.Store) {
+	forEachBackendAt(t, func(t *testing.T, clock *clocktest.Clock, open func() store.Store) {
 		c := newCounter()
 		agents := registry(map[string]agent.Agent{"count": c})
 		var nodes []*scheduler.Scheduler
 		st := open()
 		for range 3 {
-			nodes = append(nodes, startNode(t, open(), scheduler.Config{Agents: agents, Workers: 10, Clock: clock, Logger: testLogger(t)}))
+			nodes = append(nodes, startNode(t, open(), scheduler.Config{Agents: agents, Workers: 10, Logger: testLogger(t)}))
 		}
 		var ids []string
 		for i := range 20 {
@@ -230,14 +232,14 @@ func TestThreeNodesOneRunPerTick(t *testing.T) {
 // change (polled for, with a deadline) and fires accordingly on a fake
 // clock.
 func TestLiveChangeAcrossNodes(t *testing.T) {
-	forEachBackendAt(t, func(t *testing.T, clock *schedulertest.Clock, open func() store.Store) {
+	forEachBackendAt(t, func(t *testing.T, clock *clocktest.Clock, open func() store.Store) {
 		agents := registry(map[string]agent.Agent{"ok": okAgent()})
-		a, err := scheduler.New(open(), scheduler.Config{Agents: agents, Clock: clock}) // API only
+		a, err := scheduler.New(open(), scheduler.Config{Agents: agents}) // API only
 		if err != nil {
 			t.Fatal(err)
 		}
 		st := open()
-		b := startNode(t, st, scheduler.Config{Agents: agents, Clock: clock})
+		b := startNode(t, st, scheduler.Config{Agents: agents})
 		holds := func(n int, what string) {
 			t.Helper()
 			eventually(t, 5*time.Second, what, func() bool { return b.ScheduleCount() == n })
@@ -518,7 +520,7 @@ func TestEnqueueInCallerTransaction(t *testing.T) {
 // TestLongRunKeepsItsLease: a run that lasts several leases is extended,
 // so neither its own node's reaper nor another node's rescues it.
 func TestLongRunKeepsItsLease(t *testing.T) {
-	forEachBackendAt(t, func(t *testing.T, clock *schedulertest.Clock, open func() store.Store) {
+	forEachBackendAt(t, func(t *testing.T, clock *clocktest.Clock, open func() store.Store) {
 		c := newCounter()
 		started, finish := make(chan struct{}), make(chan struct{})
 		slow := agent.Func(func(ctx context.Context, task *agent.Task) (*agent.Result, error) {
@@ -531,7 +533,7 @@ func TestLongRunKeepsItsLease(t *testing.T) {
 			return c.Run(ctx, task)
 		})
 		agents := registry(map[string]agent.Agent{"slow": slow})
-		cfg := scheduler.Config{Agents: agents, Lease: time.Second, Clock: clock}
+		cfg := scheduler.Config{Agents: agents, Lease: time.Second}
 		nodes := []*scheduler.Scheduler{startNode(t, open(), cfg), startNode(t, open(), cfg)}
 		run, err := nodes[0].Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "slow"})
 		if err != nil {

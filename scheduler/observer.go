@@ -19,7 +19,7 @@ import (
 // observer ignores the types it does not know.
 //
 // Every time and duration of an observation is read on the engine's clock
-// (Config.Clock): with a fake clock in tests, they are as deterministic as
+// (the store's Clock): with a fake clock in tests, they are as deterministic as
 // the clock.
 type Observer interface {
 	Observe(o Observation)

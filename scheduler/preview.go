@@ -25,12 +25,12 @@ func (s *Scheduler) PreviewTrigger(trig store.Trigger, from time.Time, count int
 		return nil, store.Invalid("count", fmt.Sprintf("must be between 1 and %d", PreviewMax))
 	}
 	probe := &store.Schedule{Owner: StaticOwner, Name: "preview", Agent: "preview", Trigger: trig,
-		CreatedAt: s.cfg.Clock.Now()}
+		CreatedAt: s.clock.Now()}
 	if _, err := storekit.PrepareSchedule(probe, store.Limits{}); err != nil {
 		return nil, err
 	}
 	if from.IsZero() {
-		from = s.cfg.Clock.Now()
+		from = s.clock.Now()
 	}
 	return s.fireTimes(probe, from, count)
 }
@@ -41,7 +41,7 @@ func (s *Scheduler) NextFireTimes(sch *store.Schedule, n int) []time.Time {
 	if sch.Paused || n < 1 {
 		return nil
 	}
-	times, err := s.fireTimes(sch, s.cfg.Clock.Now(), n)
+	times, err := s.fireTimes(sch, s.clock.Now(), n)
 	if err != nil {
 		return nil
 	}

@@ -59,7 +59,7 @@ func (s *Scheduler) PrepareEnqueue(p Principal, req EnqueueRequest) (*store.RunE
 		Kind: store.RunKindEnqueue, Owner: owner, Agent: req.Agent, Payload: req.Payload, Targets: req.Targets,
 		IdempotencyKey: req.IdempotencyKey, RunAt: req.RunAt, MaxAttempts: s.maxAttempts(req.MaxAttempts), Timeout: req.Timeout,
 	}
-	return storekit.PrepareEnqueue(params, store.Limits{}, "")
+	return storekit.PrepareEnqueue(params, s.limits, "")
 }
 
 // Enqueue enqueues ad hoc work and returns its run (the original run when

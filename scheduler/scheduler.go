@@ -10,6 +10,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/heraldhq/herald/clock"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -44,6 +45,8 @@ var (
 type Scheduler struct {
 	st     store.Store
 	cfg    Config
+	clock  clock.Clock  // the store's
+	limits store.Limits // the store's
 	logger log.Logger
 	// debug is logger at debug level, nil when no logger was given: the
 	// logs of every run and tick are then not even put together.
@@ -93,6 +96,8 @@ func New(st store.Store, cfg Config) (*Scheduler, error) {
 	s := &Scheduler{
 		st:       st,
 		cfg:      c,
+		clock:    clock.OrSystem(st.Clock()),
+		limits:   st.Limits().WithDefaults(),
 		logger:   log.With(c.Logger, "component", "scheduler", "node", c.Node),
 		observer: c.Observer,
 		triggers: newTriggerCache(),
@@ -327,7 +332,7 @@ func (s *Scheduler) reap(ctx context.Context) (int, error) {
 	for {
 		p := &store.RunRescueParams{Limit: store.ListLimitMax}
 		if s.deliver != nil {
-			p.DeliverAfter = s.cfg.Clock.Now().Add(s.cfg.DeliveryTakeover)
+			p.DeliverAfter = s.clock.Now().Add(s.cfg.DeliveryTakeover)
 		}
 		runs, err := s.st.RunRescue(ctx, p)
 		if err != nil {

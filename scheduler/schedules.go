@@ -31,7 +31,7 @@ const minGapFires = 1000
 // checkSchedule checks what the store cannot: the trigger, the agent, the
 // targets and the policies. prefix goes before field names.
 func (s *Scheduler) checkSchedule(ctx context.Context, sch *store.Schedule, prefix string) error {
-	if _, err := storekit.PrepareSchedule(withOwner(sch), store.Limits{}); err != nil {
+	if _, err := storekit.PrepareSchedule(withOwner(sch), s.limits); err != nil {
 		var ve *store.ValidationError
 		if prefix != "" && errors.As(err, &ve) {
 			return store.Invalid(prefix+ve.Field, ve.Rule)
@@ -40,7 +40,7 @@ func (s *Scheduler) checkSchedule(ctx context.Context, sch *store.Schedule, pref
 	}
 	probe := *sch
 	if probe.CreatedAt.IsZero() {
-		probe.CreatedAt = s.cfg.Clock.Now()
+		probe.CreatedAt = s.clock.Now()
 	}
 	trig, err := s.triggers.compile(&probe)
 	if err != nil {
@@ -58,7 +58,7 @@ func (s *Scheduler) checkSchedule(ctx context.Context, sch *store.Schedule, pref
 			return store.Invalid(fmt.Sprintf("%stargets[%d].channel", prefix, i), fmt.Sprintf("names no delivery channel: %q", t.Channel))
 		}
 	}
-	if sch.Trigger.Kind == store.TriggerOnce && !sch.Trigger.At.After(s.cfg.Clock.Now()) && sch.LastFiredAt.IsZero() {
+	if sch.Trigger.Kind == store.TriggerOnce && !sch.Trigger.At.After(s.clock.Now()) && sch.LastFiredAt.IsZero() {
 		return store.Invalid(prefix+"trigger.at", "must be in the future")
 	}
 	pol := s.cfg.Policy
@@ -66,7 +66,7 @@ func (s *Scheduler) checkSchedule(ctx context.Context, sch *store.Schedule, pref
 		return store.Invalid(prefix+"timeout", fmt.Sprintf("must be at most %v (policy)", pol.MaxTimeout))
 	}
 	if pol.MinInterval > 0 {
-		gap, ok := trig.MinGap(s.cfg.Clock.Now(), minGapFires)
+		gap, ok := trig.MinGap(s.clock.Now(), minGapFires)
 		if ok && gap < pol.MinInterval {
 			return store.Invalid(prefix+"trigger", fmt.Sprintf("fires %v apart at the closest; the minimum interval is %v (policy)", gap, pol.MinInterval))
 		}
@@ -93,7 +93,7 @@ func (s *Scheduler) nextRun(sch *store.Schedule) time.Time {
 	if err != nil {
 		return time.Time{}
 	}
-	next, _ := trig.Next(s.cfg.Clock.Now())
+	next, _ := trig.Next(s.clock.Now())
 	return next
 }
 
@@ -175,7 +175,7 @@ func (s *Scheduler) updateDefinition(ctx context.Context, cur, c *store.Schedule
 	retrigger := !sameTrigger(cur.Trigger, c.Trigger)
 	move := retrigger || (cur.Paused && !c.Paused)
 	if move {
-		if _, err := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: cur.ID, LastFiredAt: ptr(s.cfg.Clock.Now())}); err != nil {
+		if _, err := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: cur.ID, LastFiredAt: ptr(s.clock.Now())}); err != nil {
 			return nil, err
 		}
 	}
@@ -363,7 +363,7 @@ func (s *Scheduler) ResumeSchedule(ctx context.Context, p Principal, id string) 
 		}
 		// Ticks due while paused are not run: the last fired tick moves
 		// to now before any node learns of the resume.
-		if _, err := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: id, LastFiredAt: ptr(s.cfg.Clock.Now())}); err != nil {
+		if _, err := s.st.ScheduleSetTimes(ctx, &store.ScheduleSetTimesParams{ID: id, LastFiredAt: ptr(s.clock.Now())}); err != nil {
 			return nil, fmt.Errorf("resume schedule: %w", err)
 		}
 	}

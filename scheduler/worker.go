@@ -214,9 +214,9 @@ func (w *workers) claimLoop(ctx context.Context) {
 				// leave runs held by no one until their lease expires.
 				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
 				w.claimMu.Lock()
-				sent, began := time.Now(), cfg.Clock.Now()
+				sent, began := time.Now(), w.s.clock.Now()
 				runs, err := w.s.st.RunClaim(cctx, &store.RunClaimParams{Node: cfg.Node, Limit: n, Lease: cfg.Lease})
-				claimed := cfg.Clock.Now()
+				claimed := w.s.clock.Now()
 				for _, r := range runs {
 					w.start(r, sent, claimed, since(claimed, began))
 				}
@@ -281,7 +281,7 @@ func (w *workers) start(r *store.Run, sent, claimed time.Time, took time.Duratio
 		if t := w.s.tracer; t != nil {
 			actx = t.Start(ctx, AttemptWork{Run: r, Node: w.s.cfg.Node, ClaimTook: took})
 		}
-		clock := w.s.cfg.Clock
+		clock := w.s.clock
 		began := clock.Now()
 		out := w.execute(actx, r)
 		took := since(clock.Now(), began)
@@ -384,7 +384,7 @@ func (w *workers) execute(ctx context.Context, r *store.Run) *outcome {
 	out := &outcome{finish: &store.RunFinishParams{ID: r.ID, Node: s.cfg.Node, Status: store.RunSucceeded}}
 	if a.res != nil {
 		out.finish.Output, out.finish.Summary = a.res.Output, a.res.Summary
-		if _, err := storekit.PrepareFinish(out.finish, s.cfg.Limits, ""); err != nil {
+		if _, err := storekit.PrepareFinish(out.finish, s.limits, ""); err != nil {
 			return w.failed(r, fmt.Sprintf("the agent's result was refused: %v", err))
 		}
 		for _, t := range a.res.Targets {
@@ -687,7 +687,7 @@ func (w *workers) recordOne(f *store.RunFinishParams) ([]*store.Run, error) {
 			Error: fmt.Sprintf("the run's outcome was refused by the store: %v", err)}
 		// Its own targets may want the failure: the deliverer takes it
 		// out of the outbox once it has looked.
-		failed.DeliverAfter = w.s.cfg.Clock.Now().Add(w.s.cfg.DeliveryTakeover)
+		failed.DeliverAfter = w.s.clock.Now().Add(w.s.cfg.DeliveryTakeover)
 		err = w.retry("record a finished run", func(ctx context.Context) (err error) {
 			runs, err = w.s.st.RunFinish(ctx, failed)
 			return err

@@ -55,6 +55,16 @@
 // one machine. A clock given to the store's constructor wins over both, so
 // that a test can drive it.
 //
+// # Configured once
+//
+// The engine reads its clock and its input limits from the store
+// (SettingsReader): scheduler.New takes the store's Clock for everything it
+// schedules (fire times, misfires, retries, deliveries) and the store's
+// Limits to fail a run whose output the store would refuse. So a clock or a
+// limit is given in one place, the store's options, and a test that drives
+// the store's clock drives the engine too. A store returns the clock it was
+// given, or clock.System, and its limits with their defaults applied.
+//
 // # Stability
 //
 // Store, its component interfaces and the records are a contract: the

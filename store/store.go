@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/heraldhq/herald/clock"
 )
 
 // Store is the whole persistence contract: a store implements every
@@ -24,10 +26,25 @@ type Store interface {
 	StatsReader
 	RunSummaryReader
 	Notifier
+	SettingsReader
 	// Ping reports whether the store is reachable (ErrUnavailable if not).
 	Ping(ctx context.Context) error
 	// Close releases the store; it is safe to call twice.
 	Close() error
+}
+
+// SettingsReader reads back what a store was configured with. The
+// scheduler takes its clock and its limits from the store it is given,
+// so that the two are configured once and cannot disagree.
+type SettingsReader interface {
+	// Clock returns the clock the store was given, or clock.System when it
+	// was given none. It is the clock of the stamps the store writes
+	// itself; a store that takes the "now" of a run's life from its
+	// database (see RunStore) says so in its documentation.
+	Clock() clock.Clock
+	// Limits returns the limits the store enforces, its defaults applied
+	// (so MaxPayload is never zero).
+	Limits() Limits
 }
 
 // Limits a store enforces on input.

@@ -24,6 +24,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/webhook"
 )
 
@@ -56,24 +57,6 @@ func bfGenerate() *rsa.PrivateKey {
 func bfNoLeaks(t *testing.T) {
 	opt := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
-}
-
-// bfClock is a settable clock.
-type bfClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *bfClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *bfClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // bfIdP is a fake OpenID metadata and JWKS server on loopback.
@@ -173,9 +156,9 @@ func bfJWK(pub *rsa.PublicKey, kid string, endorsements []string) map[string]any
 }
 
 // newBF returns a verifier of idp's keys reading clock.
-func newBF(t *testing.T, idp *bfIdP, clock *bfClock, opts ...webhook.Option) *webhook.BotFramework {
+func newBF(t *testing.T, idp *bfIdP, clock *clocktest.Clock, opts ...webhook.Option) *webhook.BotFramework {
 	t.Helper()
-	opts = append([]webhook.Option{webhook.WithClock(clock.Now)}, opts...)
+	opts = append([]webhook.Option{webhook.WithClock(clock)}, opts...)
 	bf, err := webhook.NewBotFramework(webhook.BotFrameworkConfig{AppID: bfAppID, OpenIDMetadataURL: idp.metadataURL()}, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -229,7 +212,7 @@ func bfAuth(token string) http.Header {
 func TestBotFrameworkAcceptsValidToken(t *testing.T) {
 	bfNoLeaks(t)
 	idp := newBFIdP(t)
-	clock := &bfClock{t: bfStart}
+	clock := clocktest.New(bfStart)
 	bf := newBF(t, idp, clock)
 
 	v, err := bf.Verify(context.Background(), bfAuth(bfToken(bfStart, nil)), []byte(bfActivity))
@@ -255,7 +238,7 @@ func TestBotFrameworkAccepts(t *testing.T) {
 		withX5C["x5c"], withX5C["x5t"] = []string{"MIIBbm90IGEgY2VydGlmaWNhdGU="}, "bm90LWEtdGh1bWJwcmludA"
 		idp.keys = append(idp.keys, withX5C)
 	})
-	clock := &bfClock{t: bfStart}
+	clock := clocktest.New(bfStart)
 	bf := newBF(t, idp, clock)
 	now := bfStart
 	tests := []struct {
@@ -313,7 +296,7 @@ func TestBotFrameworkRejects(t *testing.T) {
 	idp.set(func(idp *bfIdP) {
 		idp.keys = append(idp.keys, bfJWK(&bfKey().PublicKey, "endorses-nothing", []string{}))
 	})
-	clock := &bfClock{t: bfStart}
+	clock := clocktest.New(bfStart)
 	bf := newBF(t, idp, clock)
 	now := bfStart
 	valid := bfToken(now, nil)
@@ -463,10 +446,10 @@ func TestBotFrameworkRejects(t *testing.T) {
 func TestBotFrameworkCachesKeys(t *testing.T) {
 	bfNoLeaks(t)
 	idp := newBFIdP(t)
-	clock := &bfClock{t: bfStart}
+	clock := clocktest.New(bfStart)
 	bf, err := webhook.NewBotFramework(webhook.BotFrameworkConfig{
 		AppID: bfAppID, OpenIDMetadataURL: idp.metadataURL(), CacheTTL: time.Hour,
-	}, webhook.WithClock(clock.Now))
+	}, webhook.WithClock(clock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,14 +481,14 @@ func TestBotFrameworkCachesKeys(t *testing.T) {
 		t.Fatalf("after 82 verifications: metadata fetched %d times, JWKS %d times; want 1 and 1", m, k)
 	}
 
-	clock.Add(59 * time.Minute)
+	clock.Advance(59 * time.Minute)
 	if err := verify(); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	if k := idp.jwksHits.Load(); k != 1 {
 		t.Fatalf("JWKS fetched %d times within the TTL, want 1", k)
 	}
-	clock.Add(time.Minute)
+	clock.Advance(time.Minute)
 	tok = bfToken(clock.Now(), nil)
 	if err := verify(); err != nil {
 		t.Fatalf("Verify: %v", err)
@@ -518,7 +501,7 @@ func TestBotFrameworkCachesKeys(t *testing.T) {
 func TestBotFrameworkUnknownKidRefetchesAtMostOncePerMinute(t *testing.T) {
 	bfNoLeaks(t)
 	idp := newBFIdP(t)
-	clock := &bfClock{t: bfStart}
+	clock := clocktest.New(bfStart)
 	bf := newBF(t, idp, clock)
 	verify := func(kid string) error {
 		tok := bfSign(bfKey(), map[string]any{"alg": "RS256", "kid": kid}, bfClaims(clock.Now()))
@@ -546,14 +529,14 @@ func TestBotFrameworkUnknownKidRefetchesAtMostOncePerMinute(t *testing.T) {
 
 	// The keys rotate: k2 appears in the JWKS.
 	idp.set(func(idp *bfIdP) { idp.keys = append(idp.keys, bfJWK(&bfKey().PublicKey, "k2", nil)) })
-	clock.Add(10 * time.Second)
+	clock.Advance(10 * time.Second)
 	for range 20 {
 		wantUnknownKid(verify("k2"))
 		wantUnknownKid(verify("junk"))
 	}
 	wantFetches(1) // within a minute of the last fetch
 
-	clock.Add(50 * time.Second) // a minute since the fetch
+	clock.Advance(50 * time.Second) // a minute since the fetch
 	if err := verify("k2"); err != nil {
 		t.Fatalf("Verify with the rotated-in key after a minute: %v", err)
 	}
@@ -562,10 +545,10 @@ func TestBotFrameworkUnknownKidRefetchesAtMostOncePerMinute(t *testing.T) {
 	for range 20 {
 		wantUnknownKid(verify("junk"))
 	}
-	clock.Add(59 * time.Second)
+	clock.Advance(59 * time.Second)
 	wantUnknownKid(verify("junk"))
 	wantFetches(2)
-	clock.Add(time.Second)
+	clock.Advance(time.Second)
 	wantUnknownKid(verify("junk"))
 	wantFetches(3)
 	wantUnknownKid(verify("junk"))
@@ -579,7 +562,7 @@ func TestBotFrameworkUnknownKidRefetchesAtMostOncePerMinute(t *testing.T) {
 func TestBotFrameworkUnknownKidWhileKeyServerFails(t *testing.T) {
 	bfNoLeaks(t)
 	idp := newBFIdP(t)
-	clock := &bfClock{t: bfStart}
+	clock := clocktest.New(bfStart)
 	bf := newBF(t, idp, clock)
 	verify := func(kid string) error {
 		tok := bfSign(bfKey(), map[string]any{"alg": "RS256", "kid": kid}, bfClaims(clock.Now()))
@@ -593,7 +576,7 @@ func TestBotFrameworkUnknownKidWhileKeyServerFails(t *testing.T) {
 		idp.status = http.StatusBadGateway
 		idp.keys = append(idp.keys, bfJWK(&bfKey().PublicKey, "k2", nil))
 	})
-	clock.Add(time.Minute)
+	clock.Advance(time.Minute)
 	for i := range 3 {
 		// The refetch fails: whether k2 is a real key cannot be told, so
 		// it is the verifier's trouble (503), not a bad token (401).
@@ -609,7 +592,7 @@ func TestBotFrameworkUnknownKidWhileKeyServerFails(t *testing.T) {
 		t.Fatalf("metadata fetched %d times, want 2 (one refetch a minute)", n)
 	}
 	idp.set(func(idp *bfIdP) { idp.status = 0 })
-	clock.Add(time.Minute)
+	clock.Advance(time.Minute)
 	if err := verify("k2"); err != nil {
 		t.Fatalf("Verify once the key server answers: %v", err)
 	}
@@ -643,7 +626,7 @@ func TestBotFrameworkKeyFetchFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			idp := newBFIdP(t)
-			clock := &bfClock{t: bfStart}
+			clock := clocktest.New(bfStart)
 			bf := newBF(t, idp, clock)
 			tt.setup(idp)
 			v, err := bf.Verify(context.Background(), bfAuth(bfToken(bfStart, nil)), []byte(bfActivity))
@@ -665,7 +648,7 @@ func TestBotFrameworkKeyFetchFailures(t *testing.T) {
 
 	t.Run("recovers once the server answers", func(t *testing.T) {
 		idp := newBFIdP(t)
-		clock := &bfClock{t: bfStart}
+		clock := clocktest.New(bfStart)
 		bf := newBF(t, idp, clock)
 		idp.set(func(idp *bfIdP) { idp.status = http.StatusServiceUnavailable })
 		if _, err := bf.Verify(context.Background(), bfAuth(bfToken(bfStart, nil)), []byte(bfActivity)); err == nil || errors.Is(err, webhook.ErrVerification) {
@@ -686,7 +669,7 @@ func TestBotFrameworkKeyFetchFailures(t *testing.T) {
 		t.Cleanup(tls.Close)
 		bf, err := webhook.NewBotFramework(webhook.BotFrameworkConfig{
 			AppID: bfAppID, OpenIDMetadataURL: tls.URL + "/v1/.well-known/openidconfiguration", HTTPClient: tls.Client(),
-		}, webhook.WithClock((&bfClock{t: bfStart}).Now))
+		}, webhook.WithClock(clocktest.New(bfStart)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -701,7 +684,7 @@ func TestBotFrameworkKeyFetchFailures(t *testing.T) {
 
 	t.Run("cancelled context", func(t *testing.T) {
 		idp := newBFIdP(t)
-		bf := newBF(t, idp, &bfClock{t: bfStart})
+		bf := newBF(t, idp, clocktest.New(bfStart))
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		_, err := bf.Verify(ctx, bfAuth(bfToken(bfStart, nil)), []byte(bfActivity))
@@ -744,7 +727,7 @@ func TestBotFrameworkCustomIssuers(t *testing.T) {
 	idp := newBFIdP(t)
 	bf, err := webhook.NewBotFramework(webhook.BotFrameworkConfig{
 		AppID: bfAppID, OpenIDMetadataURL: idp.metadataURL(), Issuers: []string{"https://api.botframework.us"},
-	}, webhook.WithClock((&bfClock{t: bfStart}).Now))
+	}, webhook.WithClock(clocktest.New(bfStart)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -760,9 +743,9 @@ func TestBotFrameworkCustomIssuers(t *testing.T) {
 
 func FuzzBotFrameworkHeader(f *testing.F) {
 	idp := newBFIdP(f)
-	clock := &bfClock{t: bfStart}
+	clock := clocktest.New(bfStart)
 	bf, err := webhook.NewBotFramework(webhook.BotFrameworkConfig{AppID: bfAppID, OpenIDMetadataURL: idp.metadataURL()},
-		webhook.WithClock(clock.Now))
+		webhook.WithClock(clock))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -826,7 +809,7 @@ func FuzzBotFrameworkHeader(f *testing.F) {
 func BenchmarkBotFrameworkVerify(b *testing.B) {
 	idp := newBFIdP(b)
 	bf, err := webhook.NewBotFramework(webhook.BotFrameworkConfig{AppID: bfAppID, OpenIDMetadataURL: idp.metadataURL()},
-		webhook.WithClock((&bfClock{t: bfStart}).Now))
+		webhook.WithClock(clocktest.New(bfStart)))
 	if err != nil {
 		b.Fatal(err)
 	}

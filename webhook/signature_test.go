@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/clock/clocktest"
 )
 
 // Helpers shared by the signature verifiers' tests.
@@ -132,7 +134,7 @@ func checkConstructorRefuses(t *testing.T, newV newVerifierFunc, cases map[strin
 
 // clockAt is a clock stopped at the Unix time sec.
 func clockAt(sec int64) Option {
-	return WithClock(func() time.Time { return time.Unix(sec, 0) })
+	return WithClock(clocktest.New(time.Unix(sec, 0)))
 }
 
 // headers builds a header from name, value pairs; a name given twice gets

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/heraldhq/herald/clock"
 )
 
 // Verifier checks that a webhook request comes from its sender. It is one
@@ -116,11 +118,12 @@ func newOptions(opts []Option) options {
 	return o
 }
 
-// WithClock makes the verifier read the time from now (for tests).
-func WithClock(now func() time.Time) Option {
+// WithClock makes the verifier read the time from c (for tests); nil
+// keeps clock.System.
+func WithClock(c clock.Clock) Option {
 	return func(o *options) {
-		if now != nil {
-			o.now = now
+		if c != nil {
+			o.now = c.Now
 		}
 	}
 }

@@ -90,7 +90,7 @@ func TestAnyTokensAndJWT(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := newClock()
-	j, err := auth.NewJWT(t.Context(), auth.JWTConfig{Secret: testSecret, Issuer: testIssuer, Audience: testAudience, Now: clk.Now})
+	j, err := auth.NewJWT(t.Context(), auth.JWTConfig{Secret: testSecret, Issuer: testIssuer, Audience: testAudience, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/api/auth"
+	"github.com/heraldhq/herald/clock/clocktest"
 )
 
 // request returns a request whose Authorization headers are values.
@@ -21,24 +21,9 @@ func request(values ...string) *http.Request {
 	return r
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock returns a fake clock at a fixed instant.
+func newClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC))
 }
 
 // checkRefusal fails t unless err is an *auth.Error of kind want whose

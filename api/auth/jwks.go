@@ -80,7 +80,7 @@ func newJWKS(ctx context.Context, cfg JWTConfig) (*jwks, error) {
 		client:          client,
 		refreshInterval: cfg.RefreshInterval,
 		refetchInterval: cfg.RefetchInterval,
-		now:             cfg.Now,
+		now:             cfg.Clock.Now,
 		logger:          cfg.Logger,
 		store:           jwkset.NewMemoryStorage(),
 		fetching:        make(chan struct{}, 1),

@@ -26,6 +26,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/heraldhq/herald/api/auth"
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/scheduler"
 )
 
@@ -115,13 +116,13 @@ func (s *jwksServer) wantHits(t *testing.T, want int64) {
 }
 
 // jwksConfig returns a configuration for srv.
-func jwksConfig(srv *jwksServer, clk *clock) auth.JWTConfig {
+func jwksConfig(srv *jwksServer, clk *clocktest.Clock) auth.JWTConfig {
 	return auth.JWTConfig{
 		JWKSURL:    srv.URL + "/jwks.json",
 		Issuer:     testIssuer,
 		Audience:   testAudience,
 		HTTPClient: srv.Client(),
-		Now:        clk.Now,
+		Clock:      clk,
 	}
 }
 

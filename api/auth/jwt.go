@@ -13,6 +13,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/heraldhq/herald/clock"
 	"github.com/heraldhq/herald/scheduler"
 )
 
@@ -110,8 +111,8 @@ type JWTConfig struct {
 	// and with a timeout of JWTHTTPTimeoutDefault. Each fetch is bounded by
 	// JWTHTTPTimeoutDefault whatever the client.
 	HTTPClient *http.Client
-	// Now tells the time, for tests. Default time.Now.
-	Now func() time.Time
+	// Clock tells the time, for tests. Default clock.System.
+	Clock clock.Clock
 	// Logger receives the JWKS fetch failures and skipped keys, never a
 	// token. Default: no logging.
 	Logger log.Logger
@@ -176,9 +177,7 @@ func NewJWT(ctx context.Context, cfg JWTConfig) (*JWT, error) {
 		jwt.WithLeeway(cfg.Leeway),
 		jwt.WithStrictDecoding(),
 	}
-	if cfg.Now != nil {
-		opts = append(opts, jwt.WithTimeFunc(cfg.Now))
-	}
+	opts = append(opts, jwt.WithTimeFunc(cfg.Clock.Now))
 	j.parser = jwt.NewParser(opts...)
 	return j, nil
 }
@@ -247,9 +246,7 @@ func checkJWTConfig(cfg *JWTConfig) error {
 	if cfg.AdminRole == cfg.UserRole {
 		return badConfig("jwt.user_role", "must differ from jwt.admin_role")
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Clock = clock.OrSystem(cfg.Clock)
 	if cfg.Logger == nil {
 		cfg.Logger = log.NewNopLogger()
 	}

@@ -134,7 +134,7 @@ func TestNewJWTRefuses(t *testing.T) {
 func TestJWTSecret(t *testing.T) {
 	clk := newClock()
 	now := clk.Now()
-	j, err := auth.NewJWT(t.Context(), auth.JWTConfig{Secret: testSecret, Issuer: testIssuer, Audience: testAudience, Now: clk.Now})
+	j, err := auth.NewJWT(t.Context(), auth.JWTConfig{Secret: testSecret, Issuer: testIssuer, Audience: testAudience, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func signCrit(t *testing.T) string {
 func TestJWTCustomClaims(t *testing.T) {
 	clk := newClock()
 	j, err := auth.NewJWT(t.Context(), auth.JWTConfig{
-		Secret: testSecret, Issuer: testIssuer, Audience: testAudience, Now: clk.Now,
+		Secret: testSecret, Issuer: testIssuer, Audience: testAudience, Clock: clk,
 		SubjectClaim: "email", RoleClaim: "groups", AdminRole: "herald-admins", UserRole: "herald-users",
 		Leeway: time.Second,
 	})
@@ -275,7 +275,7 @@ func TestJWTCustomClaims(t *testing.T) {
 // TestJWTClock checks that the injected clock decides expiry.
 func TestJWTClock(t *testing.T) {
 	clk := newClock()
-	j, err := auth.NewJWT(context.Background(), auth.JWTConfig{Secret: testSecret, Issuer: testIssuer, Audience: testAudience, Now: clk.Now})
+	j, err := auth.NewJWT(context.Background(), auth.JWTConfig{Secret: testSecret, Issuer: testIssuer, Audience: testAudience, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+
+	"github.com/heraldhq/herald/clock"
 )
 
 // The Web API methods a Source calls, as the keys of Config.RateLimits.
@@ -102,8 +104,10 @@ type Config struct {
 	// must be positive; math.Inf(1) removes the limit.
 	RateLimits map[string]float64
 	// Clock tells the time and waits: the rate limiters, Retry-After and
-	// the back-off between retries all wait on it. Default the real clock.
-	Clock Clock
+	// the back-off between retries all wait on it. Default clock.System;
+	// tests pass a clocktest.Clock, whose Sleep moves its time forward
+	// without sleeping.
+	Clock clock.Clock
 	// Logger receives retries and waits (go-kit key/values); default none.
 	Logger log.Logger
 	// MaxRetries is how many times a call answered 429 (or ok:false
@@ -164,7 +168,7 @@ type config struct {
 	httpClient     *http.Client
 	nonMarketplace bool
 	rateLimits     map[string]float64
-	clock          Clock
+	clock          clock.Clock
 	logger         log.Logger
 	maxRetries     int
 	usersListAfter int
@@ -215,9 +219,7 @@ func (c Config) validate() (*config, error) {
 		}
 		out.rateLimits[method] = perMinute
 	}
-	if out.clock == nil {
-		out.clock = realClock{}
-	}
+	out.clock = clock.OrSystem(out.clock)
 	if out.logger == nil {
 		out.logger = log.NewNopLogger()
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/heraldhq/herald/backfill"
 	"github.com/heraldhq/herald/backfill/slack"
 	"github.com/heraldhq/herald/backfill/slack/slacktest"
+	"github.com/heraldhq/herald/clock/clocktest"
 )
 
 // Example reads a workspace's channels, their history and the authors'
@@ -32,7 +33,7 @@ func Example() {
 	src, err := slack.New(slack.Config{
 		Token:   fake.Token(),
 		BaseURL: fake.URL(),
-		Clock:   slacktest.NewClock(time.Unix(1_700_000_000, 0)),
+		Clock:   clocktest.New(time.Unix(1_700_000_000, 0)),
 	})
 	if err != nil {
 		panic(err)

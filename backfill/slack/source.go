@@ -14,6 +14,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/heraldhq/herald/backfill"
+	"github.com/heraldhq/herald/clock"
 )
 
 // channelsPageSize is the limit of conversations.list: its pages are
@@ -27,7 +28,7 @@ const channelsPageSize = 999
 type Source struct {
 	api            *slackapi.Client // holds the token; nothing else does
 	baseURL        string
-	clock          Clock
+	clock          clock.Clock
 	logger         log.Logger
 	maxRetries     int
 	nonMarketplace bool

@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/backfill"
 	"github.com/heraldhq/herald/backfill/slack"
 	"github.com/heraldhq/herald/backfill/slack/slacktest"
+	"github.com/heraldhq/herald/clock/clocktest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,7 +31,7 @@ var epoch = time.Unix(1_750_000_000, 0)
 // reading it.
 type fixture struct {
 	server *slacktest.Server
-	clock  *slacktest.Clock
+	clock  *clocktest.Clock
 	source *slack.Source
 	waits  *waits
 }
@@ -55,8 +56,8 @@ func (w *waits) get() []string {
 
 func newFixture(t *testing.T, ws *slacktest.Workspace, configure ...func(*slack.Config)) *fixture {
 	t.Helper()
-	clock := slacktest.NewClock(epoch)
-	ws.Now = clock.Now
+	clock := clocktest.New(epoch)
+	ws.Clock = clock
 	server := slacktest.New(t, ws)
 	cfg := slack.Config{
 		Token:      server.Token(),

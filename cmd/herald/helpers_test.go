@@ -56,7 +56,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := api.New(api.Config{Scheduler: h.Scheduler, Authenticator: tokens, Now: h.Clock.Now})
+	a, err := api.New(api.Config{Scheduler: h.Scheduler, Authenticator: tokens, Clock: h.Clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/clock"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/delivery/httppost"
 )
@@ -71,8 +72,8 @@ type Config struct {
 	// the longest Retry-After waited out in a call. Zero values mean
 	// httppost's defaults.
 	HTTP httppost.Options
-	// Clock tells the time of the signatures; nil means time.Now.
-	Clock func() time.Time
+	// Clock tells the time of the signatures; nil means clock.System.
+	Clock clock.Clock
 }
 
 // Deliverer posts signed callbacks. It is safe for concurrent use. Create
@@ -81,7 +82,7 @@ type Deliverer struct {
 	keys   [][]byte
 	url    string
 	client *httppost.Client
-	clock  func() time.Time
+	clock  clock.Clock
 }
 
 var _ delivery.Deliverer = (*Deliverer)(nil)
@@ -92,7 +93,7 @@ func New(cfg Config) (*Deliverer, error) {
 	if len(cfg.Secrets) == 0 {
 		return nil, errors.New("callback: Config.Secrets: at least one secret is required")
 	}
-	d := &Deliverer{url: cfg.URL, clock: cfg.Clock, client: httppost.New(cfg.HTTP)}
+	d := &Deliverer{url: cfg.URL, clock: clock.OrSystem(cfg.Clock), client: httppost.New(cfg.HTTP)}
 	for i, s := range cfg.Secrets {
 		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, secretPrefix))
 		if err != nil || len(key) < 24 || len(key) > 64 {
@@ -102,9 +103,6 @@ func New(cfg Config) (*Deliverer, error) {
 	}
 	if cfg.URL != "" && !httppost.ValidURL(cfg.URL) {
 		return nil, errors.New("callback: Config.URL must be an absolute http or https URL")
-	}
-	if d.clock == nil {
-		d.clock = time.Now
 	}
 	return d, nil
 }
@@ -159,7 +157,7 @@ func (d *Deliverer) Deliver(ctx context.Context, m *delivery.Message) error {
 	if id == "" {
 		return delivery.Permanent(fmt.Errorf("%s: the message needs an idempotency key or a run id, for the webhook-id", what))
 	}
-	now := d.clock()
+	now := d.clock.Now()
 	p := Payload{Type: EventType, Timestamp: now.UTC().Truncate(time.Second), Data: Data{
 		RunID: m.RunID, Owner: m.Owner, Agent: m.Agent, Status: m.Status, Subject: m.Subject,
 		Text: m.Text, Output: m.Output, Error: m.Error, IdempotencyKey: m.IdempotencyKey,

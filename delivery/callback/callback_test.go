@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/delivery/callback"
 	"github.com/heraldhq/herald/delivery/deliverytest"
@@ -22,7 +23,8 @@ import (
 // now is the fixed time of the tests' signatures.
 var now = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
-func clock() time.Time { return now }
+// fixedClock returns a clock stopped at now.
+func fixedClock() *clocktest.Clock { return clocktest.New(now) }
 
 // receiver is a callback receiver on loopback that verifies every request
 // with Herald's Standard Webhooks verifier, records what it accepted, and
@@ -48,7 +50,7 @@ type accepted struct {
 
 func newReceiver(t *testing.T, secrets []string, respond func(w http.ResponseWriter, r *http.Request, n int) bool) *receiver {
 	t.Helper()
-	v, err := webhook.NewStandard(secrets, webhook.WithClock(clock))
+	v, err := webhook.NewStandard(secrets, webhook.WithClock(fixedClock()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +110,7 @@ func newSecret(t *testing.T) string {
 
 func newDeliverer(t *testing.T, rc *receiver, cfg callback.Config) *callback.Deliverer {
 	t.Helper()
-	cfg.Clock = clock
+	cfg.Clock = fixedClock()
 	cfg.HTTP.HTTPClient = rc.Client()
 	if cfg.HTTP.MaxWait == 0 {
 		cfg.HTTP.MaxWait = 2 * time.Second
@@ -189,7 +191,7 @@ func TestRotation(t *testing.T) {
 func TestStaleClock(t *testing.T) {
 	secret := newSecret(t)
 	rc := newReceiver(t, []string{secret}, nil)
-	d, err := callback.New(callback.Config{Secrets: []string{secret}, Clock: func() time.Time { return now.Add(-10 * time.Minute) },
+	d, err := callback.New(callback.Config{Secrets: []string{secret}, Clock: clocktest.New(now.Add(-10 * time.Minute)),
 		HTTP: httppost.Options{HTTPClient: rc.Client()}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
 // Package schedulertest is a test kit for code that embeds Herald's
-// scheduler: a fake clock that moves schedules deterministically (no test
-// waits for a cron tick), a harness that starts a scheduler on an
-// in-memory store under that clock, and helpers that assert a run was
+// scheduler: a harness that starts a scheduler on an in-memory store under
+// a fake clock (clocktest.Clock, which moves schedules deterministically:
+// no test waits for a cron tick), and helpers that assert a run was
 // enqueued or has finished.
 //
 //	h := schedulertest.New(t, scheduler.Config{Agents: agents})
@@ -17,18 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/clock"
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/memstore"
-	"github.com/heraldhq/herald/store/storetest"
 )
-
-// Clock is a fake clock that stands still until moved. It satisfies
-// scheduler.Clock; give the store its Now too.
-type Clock = storetest.Clock
-
-// NewClock returns a clock that reads start.
-func NewClock(start time.Time) *Clock { return storetest.NewClock(start) }
 
 // Start is the time a Harness's clock starts at unless told otherwise:
 // 2026-01-01T00:00:00Z.
@@ -42,9 +36,13 @@ const WaitTimeout = 10 * time.Second
 
 // Harness is a started scheduler on a store, under a fake clock.
 type Harness struct {
-	T         testing.TB
-	Clock     *Clock
-	Store     store.Store
+	// T is the test the harness fails.
+	T testing.TB
+	// Clock is the store's clock, and so the scheduler's.
+	Clock *clocktest.Clock
+	// Store is the store the scheduler runs on.
+	Store store.Store
+	// Scheduler is the started scheduler.
 	Scheduler *scheduler.Scheduler
 }
 
@@ -52,12 +50,13 @@ type Harness struct {
 type Options struct {
 	// Start is the clock's first reading; zero means Start.
 	Start time.Time
-	// Store opens the store on the clock's Now; nil means a memstore.
-	Store func(now func() time.Time) store.Store
+	// Store opens the store on the harness's clock, c; nil means a
+	// memstore. The scheduler takes its clock from the store.
+	Store func(c clock.Clock) store.Store
 }
 
 // New starts a scheduler for cfg on a store under a fake clock, and stops
-// both when the test ends. cfg.Clock is replaced by the harness's clock.
+// both when the test ends. The scheduler reads the clock from the store.
 func New(t testing.TB, cfg scheduler.Config, opts ...Options) *Harness {
 	t.Helper()
 	var o Options
@@ -67,14 +66,13 @@ func New(t testing.TB, cfg scheduler.Config, opts ...Options) *Harness {
 	if o.Start.IsZero() {
 		o.Start = Start
 	}
-	clock := NewClock(o.Start)
+	c := clocktest.New(o.Start)
 	var st store.Store
 	if o.Store != nil {
-		st = o.Store(clock.Now)
+		st = o.Store(c)
 	} else {
-		st = memstore.New(memstore.Options{Now: clock.Now})
+		st = memstore.New(memstore.Options{Clock: c})
 	}
-	cfg.Clock = clock
 	s, err := scheduler.New(st, cfg)
 	if err != nil {
 		t.Fatalf("schedulertest: new scheduler: %v", err)
@@ -90,7 +88,7 @@ func New(t testing.TB, cfg scheduler.Config, opts ...Options) *Harness {
 			t.Errorf("schedulertest: close store: %v", err)
 		}
 	})
-	return &Harness{T: t, Clock: clock, Store: st, Scheduler: s}
+	return &Harness{T: t, Clock: c, Store: st, Scheduler: s}
 }
 
 // Advance moves the clock forward by d and lets the scheduler act on it:

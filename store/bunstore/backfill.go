@@ -39,7 +39,7 @@ func (s *Store) CursorSet(ctx context.Context, c *store.Cursor) (*store.Cursor, 
 		return nil, err
 	}
 	row := &cursorRow{Source: c.Source, Workspace: c.Workspace, Channel: c.Channel,
-		Latest: c.Latest, PageCursor: c.PageCursor, UpdatedAt: s.clock()}
+		Latest: c.Latest, PageCursor: c.PageCursor, UpdatedAt: s.stamp()}
 	err := s.write(ctx, func() error {
 		_, err := s.db.NewInsert().Model(row).
 			On("CONFLICT (source, workspace, channel) DO UPDATE").
@@ -62,7 +62,7 @@ func (s *Store) MessageUpsert(ctx context.Context, msgs ...*store.Message) (int,
 	if len(ms) == 0 {
 		return 0, nil
 	}
-	now := s.clock()
+	now := s.stamp()
 	// One row per key: the last of the batch wins, as if applied in order.
 	index := map[[4]string]int{}
 	var rows []messageRow

@@ -18,6 +18,7 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/driver/sqliteshim"
 
+	"github.com/heraldhq/herald/clock"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/internal/notify"
 	"github.com/heraldhq/herald/store/internal/uuid7"
@@ -25,13 +26,14 @@ import (
 
 // Options configure a Store. The zero value is ready to use.
 type Options struct {
-	// Now is the store's clock. nil means the database's clock on
+	// Clock is the store's clock. nil means the database's clock on
 	// PostgreSQL for the times of a run's life that nodes compare (due
-	// times, leases, rescues, claims: see store.RunStore) and time.Now for
-	// the rest; on SQLite, whose nodes share one machine, time.Now
+	// times, leases, rescues, claims: see store.RunStore) and clock.System
+	// for the rest; on SQLite, whose nodes share one machine, clock.System
 	// throughout. When set, every time the store writes comes from it,
-	// never from the database (tests move it).
-	Now func() time.Time
+	// never from the database (tests move it). The scheduler reads it
+	// (Store.Clock).
+	Clock clock.Clock
 	// Limits bound the input; zero fields mean the store package defaults.
 	Limits store.Limits
 	// Logger receives the store's own events (listener reconnects,
@@ -49,8 +51,8 @@ type Store struct {
 	db      *bun.DB
 	dialect string
 	ownsDB  bool
-	now     func() time.Time
-	dbClock bool // PostgreSQL without Options.Now: runs' times are now()
+	clk     clock.Clock
+	dbClock bool // PostgreSQL without Options.Clock: runs' times are now()
 	limits  store.Limits
 	ids     uuid7.Generator // the ids of runs and events, from their creation times
 	logger  log.Logger
@@ -151,7 +153,7 @@ func New(ctx context.Context, db *bun.DB, listenDSN string, opts Options) (*Stor
 func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store, error) {
 	s := &Store{
 		db:     db,
-		now:    opts.Now,
+		clk:    opts.Clock,
 		limits: opts.Limits.WithDefaults(),
 		logger: opts.Logger,
 		hub:    notify.New(0),
@@ -172,8 +174,8 @@ func newStore(ctx context.Context, db *bun.DB, dsn string, opts Options) (*Store
 	if s.sql, err = loadStatements(sqlFiles, s.dialect); err != nil {
 		return nil, err
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if s.clk == nil {
+		s.clk = clock.System{}
 		s.dbClock = s.dialect == DialectPostgres
 	}
 	if s.logger == nil {
@@ -322,8 +324,16 @@ func (s *Store) Subscribe(ctx context.Context) (<-chan store.Notification, error
 	return s.hub.Subscribe(ctx)
 }
 
-// clock returns the store's time in storage form.
-func (s *Store) clock() time.Time { return store.Timestamp(s.now()) }
+// Clock implements store.Store: the clock of Options, or clock.System. On
+// PostgreSQL without Options.Clock, the times of a run's life are the
+// database's, not this clock's (see Options.Clock).
+func (s *Store) Clock() clock.Clock { return s.clk }
+
+// Limits implements store.Store: the limits of Options, defaults applied.
+func (s *Store) Limits() store.Limits { return s.limits }
+
+// stamp returns the store's time in storage form.
+func (s *Store) stamp() time.Time { return store.Timestamp(s.clk.Now()) }
 
 // nowArg is the argument "now" of a statement on a run's life: nil on the
 // database's clock, which the statement reads as now(), else the store's
@@ -333,7 +343,7 @@ func (s *Store) nowArg() any {
 	if s.dbClock {
 		return nil
 	}
-	return s.clock()
+	return s.stamp()
 }
 
 // micros is d in whole microseconds, the unit of the statements' durations.

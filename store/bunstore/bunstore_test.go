@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/heraldhq/herald/clock"
 	"github.com/heraldhq/herald/internal/testpg"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/bunstore"
@@ -26,7 +27,7 @@ func TestMain(m *testing.M) {
 
 // factory returns a storetest.Factory that opens stores on dsn(t).
 func factory(dsn func(t *testing.T) string) storetest.Factory {
-	return func(t *testing.T, now func() time.Time) func() store.Store {
+	return func(t *testing.T, c clock.Clock) func() store.Store {
 		d := dsn(t)
 		var mu sync.Mutex
 		var opened []*bunstore.Store
@@ -42,7 +43,7 @@ func factory(dsn func(t *testing.T) string) storetest.Factory {
 		return func() store.Store {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			s, err := bunstore.Open(ctx, d, bunstore.Options{Now: now})
+			s, err := bunstore.Open(ctx, d, bunstore.Options{Clock: c})
 			if err != nil {
 				t.Fatalf("open %s: %v", d, err)
 			}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/clock"
 	"github.com/heraldhq/herald/internal/testpg"
 	"github.com/heraldhq/herald/store"
 )
@@ -24,9 +25,9 @@ func TestPostgresRunTimesComeFromTheDatabase(t *testing.T) {
 			}
 			defer st.Close()
 			if !st.dbClock {
-				t.Fatal("a PostgreSQL store without Options.Now does not use the database's clock")
+				t.Fatal("a PostgreSQL store without Options.Clock does not use the database's clock")
 			}
-			st.now = func() time.Time { return time.Now().Add(skew) }
+			st.clk = skewedClock{skew: skew}
 			testRunTimesOnTheDatabaseClock(t, st)
 		})
 	}
@@ -165,3 +166,12 @@ func runIDsOf(runs []*store.Run) []string {
 	}
 	return ids
 }
+
+// skewedClock is the system clock moved by skew, as on a machine whose
+// clock is off.
+type skewedClock struct {
+	clock.System
+	skew time.Duration
+}
+
+func (c skewedClock) Now() time.Time { return time.Now().Add(c.skew) }

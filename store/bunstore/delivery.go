@@ -10,7 +10,7 @@ import (
 
 // DeliveryRecord implements store.DeliveryStore.
 func (s *Store) DeliveryRecord(ctx context.Context, d *store.Delivery) (*store.Delivery, error) {
-	c, err := storekit.PrepareDelivery(d, s.now())
+	c, err := storekit.PrepareDelivery(d, s.clk.Now())
 	if err != nil {
 		return nil, err
 	}

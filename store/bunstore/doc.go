@@ -38,7 +38,7 @@
 // transaction runs again), and a finish or a requeue is alone in its
 // transaction. So no two statements of the store can deadlock.
 //
-// Clocks. On PostgreSQL without Options.Now, the times of a run's life
+// Clocks. On PostgreSQL without Options.Clock, the times of a run's life
 // that nodes compare (due times, claims, leases, rescues, a requeue's
 // delay, finishes) are the database's now(), so a node whose clock is off
 // cannot take another's runs; the other stamps are the process's.

@@ -92,7 +92,7 @@ func plainBatch(ps []*store.RunEnqueueParams) bool {
 // run-due notifier (kickDue): a NOTIFY in the statement would serialize
 // the commits of concurrent enqueues on PostgreSQL's notification lock.
 func (s *Store) enqueuePlain(ctx context.Context, ps []*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
-	now := s.clock()
+	now := s.stamp()
 	rows := make([]runRow, len(ps))
 	for i, p := range ps {
 		rows[i] = s.newRunRow(p, now)
@@ -263,7 +263,7 @@ func allowAll(rows []scheduleLock) bool {
 // schedules' LastFiredAt is returned for the caller to write (after a
 // staged release).
 func (s *Store) enqueueRuns(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueueParams, out *outbox, decorate func(i int, r *runRow)) ([]*store.EnqueueResult, map[string]firedTick, error) {
-	now := s.clock()
+	now := s.stamp()
 	results := make([]*store.EnqueueResult, len(ps))
 
 	// The schedules named, locked so that overlap decisions of one

@@ -17,7 +17,7 @@ func (s *Store) EventAccept(ctx context.Context, params *store.EventAcceptParams
 	if err != nil {
 		return nil, err
 	}
-	now := s.clock()
+	now := s.stamp()
 	runID := s.ids.New(now)
 	ev := &eventRow{ID: s.ids.New(now), Source: p.Source, DeliveryID: p.DeliveryID, Body: p.Body,
 		RunID: runID, Owner: p.Run.Owner, ReceivedAt: now}

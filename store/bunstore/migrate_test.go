@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/bunstore"
 )
@@ -18,8 +19,8 @@ import (
 func TestMigrationBackfillsEventOwners(t *testing.T) {
 	eachBackend(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		clock := time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)
-		st, err := bunstore.Open(ctx, dsn, bunstore.Options{Now: func() time.Time { return clock }})
+		clock := clocktest.New(time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC))
+		st, err := bunstore.Open(ctx, dsn, bunstore.Options{Clock: clock})
 		if err != nil {
 			t.Fatal(err)
 		}

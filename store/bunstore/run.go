@@ -59,7 +59,7 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 			return s.scan(ctx, s.db, &rows, s.sql.RunClaim, p.Node, s.nowArg(), micros(p.Lease), p.Limit)
 		})
 	} else {
-		now := s.clock()
+		now := s.stamp()
 		expires := store.Timestamp(now.Add(p.Lease))
 		// The picked runs are read whole and claimed one by one, through
 		// the primary key: SQLite's single writer needs no lock on them,
@@ -215,7 +215,7 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 		// store's clock (NULL: the database's).
 		var base any = nullTime(c.RunAt)
 		if c.RunAt.IsZero() && !s.dbClock {
-			base = s.clock()
+			base = s.stamp()
 		}
 		inc := 0
 		if c.NextAttempt {
@@ -373,7 +373,7 @@ func (s *Store) RunCancel(ctx context.Context, p *store.RunCancelParams) (*store
 		}
 		switch store.RunStatus(row.Status) {
 		case store.RunQueued:
-			row.Status, row.Held, row.FinishedAt, row.Error = string(store.RunCancelled), false, s.clock(), reason
+			row.Status, row.Held, row.FinishedAt, row.Error = string(store.RunCancelled), false, s.stamp(), reason
 			if _, err := tx.NewUpdate().Model(row).Column("status", "held", "finished_at", "error").WherePK().Exec(ctx); err != nil {
 				return err
 			}
@@ -425,7 +425,7 @@ func (s *Store) RunDeleteFinished(ctx context.Context, p *store.RunDeleteFinishe
 	if p == nil || p.OlderThan <= 0 {
 		return 0, store.Invalid("older_than", "must be positive")
 	}
-	cutoff := s.clock().Add(-p.OlderThan)
+	cutoff := s.stamp().Add(-p.OlderThan)
 	total := 0
 	for p.Limit == 0 || total < p.Limit {
 		limit := pruneBatch
@@ -586,7 +586,7 @@ func (s *Store) RunDelivered(ctx context.Context, id string) error {
 
 // RunDeliveryClaim implements store.DeliveryOutbox.
 func (s *Store) RunDeliveryClaim(ctx context.Context, p *store.RunDeliveryClaimParams) ([]*store.Run, error) {
-	now := s.clock()
+	now := s.stamp()
 	if err := storekit.CheckDeliveryClaim(p, now); err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -602,7 +602,7 @@ func (s *Store) RunDeliveryClaim(ctx context.Context, p *store.RunDeliveryClaimP
 
 // RunDeliveryExtend implements store.DeliveryOutbox.
 func (s *Store) RunDeliveryExtend(ctx context.Context, p *store.RunDeliveryExtendParams) error {
-	if err := storekit.CheckDeliveryExtend(p, s.clock()); err != nil {
+	if err := storekit.CheckDeliveryExtend(p, s.stamp()); err != nil {
 		return fmt.Errorf("extend deliveries: %w", err)
 	}
 	var ids []string

@@ -33,7 +33,7 @@ func (s *Store) ScheduleCreateCapped(ctx context.Context, in *store.Schedule, ma
 	if err != nil {
 		return nil, err
 	}
-	now := s.clock()
+	now := s.stamp()
 	c.ID, c.Version, c.CreatedAt, c.UpdatedAt = newID(), 1, now, now
 	row := scheduleToRow(c)
 	err = s.tx(ctx, func(tx bun.Tx, out *outbox) error {
@@ -173,7 +173,7 @@ func (s *Store) changeSchedule(ctx context.Context, id string, max int, change f
 			}
 		}
 		next.Version = cur.Version + 1
-		next.UpdatedAt = s.clock()
+		next.UpdatedAt = s.stamp()
 		if _, err := tx.NewUpdate().Model(next).WherePK().Exec(ctx); err != nil {
 			return err
 		}

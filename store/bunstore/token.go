@@ -30,7 +30,7 @@ func (r *tokenRow) token() *store.Token {
 // store.ErrConflict, found by the insert itself (ON CONFLICT), so that
 // two concurrent creates of one name cannot both succeed.
 func (s *Store) TokenCreate(ctx context.Context, t *store.Token) (*store.Token, error) {
-	c, err := storekit.PrepareToken(t, s.clock())
+	c, err := storekit.PrepareToken(t, s.stamp())
 	if err != nil {
 		return nil, fmt.Errorf("create token: %w", err)
 	}

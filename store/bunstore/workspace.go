@@ -33,7 +33,7 @@ func (r *workspaceRow) workspace() *store.Workspace {
 
 // WorkspacePut implements store.WorkspaceStore.
 func (s *Store) WorkspacePut(ctx context.Context, w *store.Workspace) (*store.Workspace, error) {
-	c, err := storekit.PrepareWorkspace(w, s.clock())
+	c, err := storekit.PrepareWorkspace(w, s.stamp())
 	if err != nil {
 		return nil, fmt.Errorf("put workspace: %w", err)
 	}

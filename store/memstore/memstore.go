@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/clock"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/internal/notify"
 	"github.com/heraldhq/herald/store/internal/uuid7"
@@ -23,9 +24,9 @@ import (
 
 // Options configures a Store. The zero value is ready to use.
 type Options struct {
-	// Now is the store's clock; nil means time.Now. Every time the store
-	// records comes from it.
-	Now func() time.Time
+	// Clock is the store's clock; nil means clock.System. Every time the
+	// store records comes from it, and the scheduler reads it (Clock).
+	Clock clock.Clock
 	// Limits bounds input; zero fields mean the defaults of store.Limits.
 	Limits store.Limits
 }
@@ -34,7 +35,7 @@ type Options struct {
 // concurrent use. Records go in and come out as copies: a caller never
 // shares memory with the store.
 type Store struct {
-	now    func() time.Time
+	clock  clock.Clock
 	limits store.Limits
 	hub    *notify.Hub
 	ids    uuid7.Generator // the ids of runs and events, from their creation times
@@ -71,12 +72,8 @@ type eventKey struct{ source, delivery string }
 
 // New returns an empty store.
 func New(opts Options) *Store {
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
 	return &Store{
-		now:           now,
+		clock:         clock.OrSystem(opts.Clock),
 		limits:        opts.Limits.WithDefaults(),
 		hub:           notify.New(0),
 		schedules:     make(map[string]*store.Schedule),
@@ -107,8 +104,14 @@ func (s *Store) begin(ctx context.Context) (time.Time, error) {
 		s.mu.Unlock()
 		return time.Time{}, store.ErrClosed
 	}
-	return store.Timestamp(s.now()), nil
+	return store.Timestamp(s.clock.Now()), nil
 }
+
+// Clock implements store.Store: the clock of Options, or clock.System.
+func (s *Store) Clock() clock.Clock { return s.clock }
+
+// Limits implements store.Store: the limits of Options, defaults applied.
+func (s *Store) Limits() store.Limits { return s.limits }
 
 // Ping implements store.Store: nil while the store is open, ErrClosed after.
 func (s *Store) Ping(ctx context.Context) error {

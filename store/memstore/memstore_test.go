@@ -2,10 +2,10 @@ package memstore_test
 
 import (
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/heraldhq/herald/clock"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/memstore"
 	"github.com/heraldhq/herald/store/storetest"
@@ -17,8 +17,8 @@ func TestMain(m *testing.M) {
 
 func TestStore(t *testing.T) {
 	t.Run("memory", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T, now func() time.Time) func() store.Store {
-			s := memstore.New(memstore.Options{Now: now})
+		storetest.Run(t, func(t *testing.T, c clock.Clock) func() store.Store {
+			s := memstore.New(memstore.Options{Clock: c})
 			t.Cleanup(func() { _ = s.Close() })
 			return func() store.Store { return s }
 		})

@@ -6,17 +6,19 @@
 //
 //	func TestStore(t *testing.T) {
 //		t.Run("memory", func(t *testing.T) {
-//			storetest.Run(t, func(t *testing.T, now func() time.Time) func() store.Store {
-//				s := memstore.New(memstore.Options{Now: now})
+//			storetest.Run(t, func(t *testing.T, c clock.Clock) func() store.Store {
+//				s := memstore.New(memstore.Options{Clock: c})
 //				t.Cleanup(func() { s.Close() })
 //				return func() store.Store { return s }
 //			})
 //		})
 //	}
 //
-// The suite drives the store's clock (a Clock), so it never waits for time
-// to pass, except for the one-second bound on notifications, which is real
-// time. It expects the store's default Limits.
+// The suite drives the store's clock (a clocktest.Clock), so it never
+// waits for time to pass, except for the one-second bound on
+// notifications, which is real time. It expects the store's default
+// Limits, and checks that the store reads back its clock and its limits
+// (store.SettingsReader).
 package storetest
 
 import (
@@ -28,17 +30,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/clock"
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/store"
 )
 
 // Factory makes a fresh, empty data set for one test and returns a function
 // that opens a handle on it. Each call of open returns a new handle on the
 // same data, as a second process would have (an in-memory store may return
-// the same instance). Handles use now as their clock; the factory closes
-// them at t.Cleanup.
+// the same instance). Handles use c as their clock, and the store's default
+// Limits; the factory closes them at t.Cleanup.
 //
 // Run calls the factory from parallel subtests, once per test.
-type Factory func(t *testing.T, now func() time.Time) (open func() store.Store)
+type Factory func(t *testing.T, c clock.Clock) (open func() store.Store)
 
 // Run runs the conformance suite against the stores f makes, as subtests
 // grouped by entity (Schedule/..., Run/..., Lease/..., Overlap/..., Event/...,
@@ -107,14 +111,14 @@ const (
 type fixture struct {
 	t     *testing.T
 	ctx   context.Context
-	clock *Clock
+	clock *clocktest.Clock
 	open  func() store.Store
 	st    store.Store
 }
 
 func newFixture(t *testing.T, f Factory) *fixture {
-	clock := NewClock(suiteStart())
-	open := f(t, clock.Now)
+	clock := clocktest.New(suiteStart())
+	open := f(t, clock)
 	return &fixture{t: t, ctx: t.Context(), clock: clock, open: open, st: open()}
 }
 

@@ -14,7 +14,7 @@ type Request struct {
 	Method string
 	// Params are the request's arguments, the token left out.
 	Params url.Values
-	// Time is the arrival time on the Workspace's Now.
+	// Time is the arrival time on the Workspace's Clock.
 	Time time.Time
 	// Status is the HTTP status answered.
 	Status int

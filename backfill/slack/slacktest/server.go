@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/clock"
 )
 
 // Server is a running fake Web API. Its methods are safe for concurrent
@@ -25,7 +27,7 @@ import (
 type Server struct {
 	srv             *httptest.Server
 	token           string
-	now             func() time.Time
+	clock           clock.Clock
 	pageSize        int
 	nonMarketplace  bool
 	rateLimits      map[string]int
@@ -73,7 +75,7 @@ func NewServer(ws *Workspace) (*Server, error) {
 	}
 	s := &Server{
 		token:           ws.Token,
-		now:             ws.Now,
+		clock:           clock.OrSystem(ws.Clock),
 		pageSize:        ws.PageSize,
 		nonMarketplace:  ws.NonMarketplace,
 		rateLimits:      maps.Clone(ws.RateLimits),
@@ -86,9 +88,6 @@ func NewServer(ws *Workspace) (*Server, error) {
 	}
 	if s.token == "" {
 		s.token = DefaultToken
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	s.userIDs = slices.Sorted(maps.Keys(s.users))
 	for _, c := range ws.Channels {
@@ -188,7 +187,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	now := s.now()
+	now := s.clock.Now()
 	s.counts[method]++
 	s.counts[""]++
 	s.log = append(s.log, Request{Seq: len(s.log) + 1, Method: method, Params: params, Time: now})

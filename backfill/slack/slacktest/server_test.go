@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/heraldhq/herald/backfill/slack/slacktest"
+	"github.com/heraldhq/herald/clock/clocktest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -366,9 +367,9 @@ func TestAuth(t *testing.T) {
 }
 
 func TestFaultsAndRateLimits(t *testing.T) {
-	clock := slacktest.NewClock(time.Unix(1_700_000_000, 0))
+	clock := clocktest.New(time.Unix(1_700_000_000, 0))
 	ws := historyWorkspace()
-	ws.Now = clock.Now
+	ws.Clock = clock
 	ws.Faults = []slacktest.Fault{
 		slacktest.RateLimit429("users.info", 2, 2, 7),
 		{Method: "auth.test", At: 1, Status: 503},
@@ -464,7 +465,7 @@ func TestGenerate(t *testing.T) {
 
 func TestClock(t *testing.T) {
 	start := time.Unix(0, 0)
-	c := slacktest.NewClock(start)
+	c := clocktest.New(start)
 	if err := c.Sleep(context.Background(), 3*time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/heraldhq/herald/clock"
 )
 
 // DefaultToken is the token a Workspace expects when its Token is empty.
@@ -45,7 +47,7 @@ type Workspace struct {
 	// Marketplace.
 	NonMarketplace bool
 	// RateLimits, per method, is the number of requests accepted in any
-	// minute of Now; a request over it is answered 429 with a Retry-After
+	// minute of Clock; a request over it is answered 429 with a Retry-After
 	// of the seconds until the oldest accepted one leaves the minute.
 	RateLimits map[string]int
 	// Faults answer chosen requests with an error instead.
@@ -53,9 +55,10 @@ type Workspace struct {
 	// RepliesParentEveryPage repeats a thread's parent first on every page
 	// of conversations.replies; by default only the first page has it.
 	RepliesParentEveryPage bool
-	// Now is the clock of the request log and of RateLimits; default
-	// time.Now. Pass a Clock's Now to share a test's fake time.
-	Now func() time.Time
+	// Clock is the clock of the request log and of RateLimits; default
+	// clock.System. Pass the clocktest.Clock of the Source under test to
+	// share its fake time.
+	Clock clock.Clock
 }
 
 // Channel is a channel of a Workspace.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/clock"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -43,8 +44,8 @@ var _ KPIStore = store.Store(nil)
 type KPIReportConfig struct {
 	// Store is read for runs and schedules. Required.
 	Store KPIStore
-	// Now is the clock that ends the window; nil means time.Now.
-	Now func() time.Time
+	// Clock is the clock that ends the window; nil means clock.System.
+	Clock clock.Clock
 	// SystemOwners are the owners whose reports cover every owner's runs
 	// (the server passes the owner of its static schedules). A report run
 	// by any other owner covers that owner's runs only. None by default.
@@ -83,10 +84,7 @@ func NewKPIReport(cfg KPIReportConfig) (*KPIReport, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("agents: kpi report: no Store")
 	}
-	k := &KPIReport{st: cfg.Store, now: cfg.Now, system: make(map[string]bool)}
-	if k.now == nil {
-		k.now = time.Now
-	}
+	k := &KPIReport{st: cfg.Store, now: clock.OrSystem(cfg.Clock).Now, system: make(map[string]bool)}
 	for _, o := range cfg.SystemOwners {
 		k.system[o] = true
 	}

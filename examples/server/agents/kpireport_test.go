@@ -15,10 +15,10 @@ import (
 
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/agent/agenttest"
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/examples/server/agents"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/memstore"
-	"github.com/heraldhq/herald/store/storetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -34,7 +34,7 @@ func day(d, h, m int) time.Time { return time.Date(2026, 3, d, h, m, 0, 0, time.
 type history struct {
 	t     *testing.T
 	st    *memstore.Store
-	clock *storetest.Clock
+	clock *clocktest.Clock
 	// names maps each schedule ID to a placeholder for the golden file.
 	names map[string]string
 	// self is a running kpi_report run, which the report must leave out.
@@ -44,8 +44,8 @@ type history struct {
 // newHistory fills a memstore with the runs the golden files describe.
 func newHistory(t *testing.T) *history {
 	t.Helper()
-	clock := storetest.NewClock(day(1, 0, 0))
-	h := &history{t: t, st: memstore.New(memstore.Options{Now: clock.Now}), clock: clock, names: map[string]string{}}
+	clock := clocktest.New(day(1, 0, 0))
+	h := &history{t: t, st: memstore.New(memstore.Options{Clock: clock}), clock: clock, names: map[string]string{}}
 	t.Cleanup(func() { h.st.Close() })
 
 	backup := h.schedule("ops", "nightly_backup", "backup")
@@ -156,7 +156,7 @@ func (h *history) cancelled(at time.Time, p store.RunEnqueueParams) {
 // report runs a kpi_report on st for owner with payload.
 func report(t *testing.T, st agents.KPIStore, task *agent.Task) (*agent.Result, *agents.KPIReportOutput, error) {
 	t.Helper()
-	k, err := agents.NewKPIReport(agents.KPIReportConfig{Store: st, Now: func() time.Time { return reportNow },
+	k, err := agents.NewKPIReport(agents.KPIReportConfig{Store: st, Clock: clocktest.New(reportNow),
 		SystemOwners: []string{"system"}})
 	if err != nil {
 		t.Fatal(err)

@@ -12,23 +12,23 @@ import (
 
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/agent/agenttest"
+	"github.com/heraldhq/herald/clock/clocktest"
 	"github.com/heraldhq/herald/examples/server/agents"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/memstore"
-	"github.com/heraldhq/herald/store/storetest"
 )
 
 // runBook is a memstore whose runs are made at known instants.
 type runBook struct {
 	t     *testing.T
 	st    *memstore.Store
-	clock *storetest.Clock
+	clock *clocktest.Clock
 }
 
 func newRunBook(t *testing.T) *runBook {
 	t.Helper()
-	clock := storetest.NewClock(day(1, 0, 0))
-	b := &runBook{t: t, st: memstore.New(memstore.Options{Now: clock.Now}), clock: clock}
+	clock := clocktest.New(day(1, 0, 0))
+	b := &runBook{t: t, st: memstore.New(memstore.Options{Clock: clock}), clock: clock}
 	t.Cleanup(func() { b.st.Close() })
 	return b
 }

@@ -37,6 +37,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver of database/sql
 
 	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/clock"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/scheduler"
 	"github.com/heraldhq/herald/store/bunstore"
@@ -158,11 +159,10 @@ func serve(ctx context.Context, o options, logger log.Logger) (err error) {
 	router := delivery.NewRouter()
 	router.MustRegister(channelName, delivery.Func(rec.deliver))
 
-	sched, err := scheduler.New(st, scheduler.Config{
+	sched, err := scheduler.New(skewedStore{Store: st, skew: o.skew}, scheduler.Config{
 		Agents:           agents,
 		Delivery:         router,
 		Logger:           logger,
-		Clock:            skewedClock{skew: o.skew},
 		Node:             o.node,
 		Workers:          o.workers,
 		Lease:            o.lease,
@@ -192,9 +192,24 @@ func serve(ctx context.Context, o options, logger log.Logger) (err error) {
 	return nil
 }
 
-// skewedClock is the system clock moved by skew, as on a machine whose
-// clock is off.
-type skewedClock struct{ skew time.Duration }
+// skewedStore is the store as the engine of a machine whose clock is off
+// by skew sees it: the engine reads its clock from the store, and this
+// one's is skewed. The store itself keeps the database's clock for the
+// times of a run's life (and the system clock for its other stamps), as on
+// any node.
+type skewedStore struct {
+	*bunstore.Store
+	skew time.Duration
+}
+
+// Clock returns the system clock moved by skew.
+func (s skewedStore) Clock() clock.Clock { return skewedClock{skew: s.skew} }
+
+// skewedClock is the system clock moved by skew.
+type skewedClock struct {
+	clock.System
+	skew time.Duration
+}
 
 // Now returns the system's time plus the skew.
 func (c skewedClock) Now() time.Time { return time.Now().Add(c.skew) }
