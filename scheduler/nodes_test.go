@@ -323,7 +323,7 @@ func TestLiveChangeAcrossNodes(t *testing.T) {
 // never extended nor released); another node runs them once the leases
 // expire, as their second attempt.
 func TestDeadNodeRunsAreRecovered(t *testing.T) {
-	forEachBackendAt(t, func(t *testing.T, clock *schedulertest.Clock, open func() store.Store) {
+	forEachBackendAt(t, func(t *testing.T, clock *clocktest.Clock, open func() store.Store) {
 		st := open()
 		c := newCounter()
 		agents := registry(map[string]agent.Agent{"count": c})
@@ -340,7 +340,7 @@ func TestDeadNodeRunsAreRecovered(t *testing.T) {
 		if err != nil || len(claimed) != 5 {
 			t.Fatalf("dead node claimed %d runs: %v", len(claimed), err)
 		}
-		s := startNode(t, open(), scheduler.Config{Agents: agents, Lease: time.Second, Clock: clock})
+		s := startNode(t, open(), scheduler.Config{Agents: agents, Lease: time.Second})
 		// Within the lease, the runs stay the dead node's.
 		clock.Advance(900 * time.Millisecond)
 		if err := s.Tick(ctx); err != nil {
