@@ -125,7 +125,7 @@ func endToEnd(t *testing.T, kind string, n int, traced bool) float64 {
 		}
 		if obs != nil {
 			for i := range batch {
-				obs.Observe(scheduler.EnqueueObserved{Work: w, Run: res[i].Run, Context: ctxs[i]})
+				obs.Observe(&scheduler.EnqueueObserved{Work: w, Run: res[i].Run, Context: ctxs[i]})
 			}
 		}
 		left -= k

@@ -119,7 +119,7 @@ func (o *Observer) runContext(ctx context.Context, r *store.Run) context.Context
 // trace ends the spans of the observations that end work.
 func (o *Observer) trace(ob scheduler.Observation) {
 	switch ob := ob.(type) {
-	case scheduler.EnqueueObserved:
+	case *scheduler.EnqueueObserved:
 		span := started(ob.Context)
 		if span == nil {
 			return
@@ -132,7 +132,7 @@ func (o *Observer) trace(ob scheduler.Observation) {
 			span.SetStatus(codes.Error, "enqueue failed")
 		}
 		span.End()
-	case scheduler.AttemptObserved:
+	case *scheduler.AttemptObserved:
 		span := started(ob.Context)
 		if span == nil {
 			return
@@ -145,7 +145,7 @@ func (o *Observer) trace(ob scheduler.Observation) {
 			span.SetStatus(codes.Error, "attempt "+string(ob.Outcome))
 		}
 		span.End()
-	case scheduler.DeliveryObserved:
+	case *scheduler.DeliveryObserved:
 		span := started(ob.Context)
 		if span == nil {
 			return
