@@ -3,6 +3,8 @@ package otelherald
 import (
 	"sync"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -12,8 +14,8 @@ import (
 // run. Agent names are few (those registered), so the cache stays small.
 type agentSpans struct {
 	enqueue, fire, process string
-	enqueueAttrs           trace.SpanStartEventOption // enqueue's fixed attributes
-	fireAttrs              trace.SpanStartEventOption // fire's
+	enqueueAttrs           []attribute.KeyValue // enqueue's fixed attributes
+	fireAttrs              []attribute.KeyValue // fire's
 }
 
 // spanCache holds the agentSpans by agent and the delivery span names by
@@ -34,10 +36,10 @@ func (c *spanCache) agent(a string) *agentSpans {
 	dest := semconv.MessagingDestinationName(a)
 	s := &agentSpans{
 		enqueue: "enqueue " + a, fire: "fire " + a, process: "process " + a,
-		enqueueAttrs: trace.WithAttributes(system, dest,
-			semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("enqueue")),
-		fireAttrs: trace.WithAttributes(system, dest,
-			semconv.MessagingOperationTypeCreate, semconv.MessagingOperationName("fire")),
+		enqueueAttrs: []attribute.KeyValue{system, dest,
+			semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("enqueue")},
+		fireAttrs: []attribute.KeyValue{system, dest,
+			semconv.MessagingOperationTypeCreate, semconv.MessagingOperationName("fire")},
 	}
 	v, _ := c.agents.LoadOrStore(a, s)
 	return v.(*agentSpans)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
@@ -42,6 +43,7 @@ type Observer struct {
 	spans   *spanCache
 	next    scheduler.Observer
 	metrics *instruments // nil without a MeterProvider
+	bufs    sync.Pool    // *attrBuf
 }
 
 var (
