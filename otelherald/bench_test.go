@@ -38,8 +38,10 @@ func (discard) Shutdown(context.Context) error                             { ret
 // enqueued under its own enqueue span, as scheduler.Enqueue does) and off
 // (no Observer), in interleaved rounds of one process, on each store: in
 // memory, SQLite, and PostgreSQL when HERALD_TEST_POSTGRES_DSN is set. It
-// reports the median of the per-round ratios on/off, and the bytes each
-// arm allocated per run. It runs only when HERALD_TRACE_AB is set (to the
+// reports the median of the per-round ratios on/off, and the CPU time
+// (of this process: not a PostgreSQL server's) and bytes each arm used per
+// run: on a busy machine, where runs/s swing with the neighbours' load,
+// CPU time is the steadier figure. It runs only when HERALD_TRACE_AB is set (to the
 // number of rounds): it takes a while. HERALD_TRACE_STORES narrows the
 // stores ("memory,sqlite"); HERALD_TRACE_SAMPLE=R samples a ratio R of
 // the traces instead of all (sdktrace.ParentBased(TraceIDRatioBased(R))),
@@ -66,7 +68,7 @@ func TestTracingOverhead(t *testing.T) {
 	const runs = 20000
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {
-			var ratios []float64
+			var ratios, cpuRatios []float64
 			var onBytes, offBytes float64
 			for i := range rounds {
 				// Alternate which arm goes first, so that warming up favours neither.
@@ -77,21 +79,27 @@ func TestTracingOverhead(t *testing.T) {
 					on, off = endToEnd(t, kind, runs, sampler), endToEnd(t, kind, runs, nil)
 				}
 				ratios = append(ratios, on.perSec/off.perSec)
+				cpuRatios = append(cpuRatios, on.cpu.Seconds()/off.cpu.Seconds())
 				onBytes += on.bytes / float64(rounds)
 				offBytes += off.bytes / float64(rounds)
-				t.Logf("round %d: off %.0f runs/s, on %.0f runs/s, on/off %.3f", i+1, off.perSec, on.perSec, on.perSec/off.perSec)
+				t.Logf("round %d: off %.0f runs/s %v CPU/run, on %.0f runs/s %v CPU/run, on/off %.3f",
+					i+1, off.perSec, off.cpu, on.perSec, on.cpu, on.perSec/off.perSec)
 			}
 			slices.Sort(ratios)
-			med := ratios[len(ratios)/2]
-			t.Logf("%s: median on/off %.3f (cost %.1f%%) over %d rounds; allocated per run: off %.0f B, on %.0f B (+%.0f B)",
-				kind, med, 100*(1-med), rounds, offBytes, onBytes, onBytes-offBytes)
+			slices.Sort(cpuRatios)
+			med, cpu := ratios[len(ratios)/2], cpuRatios[len(cpuRatios)/2]
+			t.Logf("%s: median on/off %.3f (cost %.1f%% of runs/s), CPU per run on/off %.3f (+%.1f%%) over %d rounds; allocated per run: off %.0f B, on %.0f B (+%.0f B)",
+				kind, med, 100*(1-med), cpu, 100*(cpu-1), rounds, offBytes, onBytes, onBytes-offBytes)
 		})
 	}
 }
 
 // arm is what one arm of TestTracingOverhead measured: runs/s, and the
-// bytes allocated per run (by the whole process).
-type arm struct{ perSec, bytes float64 }
+// CPU time used and bytes allocated per run (by the whole process).
+type arm struct {
+	perSec, bytes float64
+	cpu           time.Duration
+}
 
 // endToEnd runs n runs through a fresh scheduler on a fresh store of kind
 // and returns its arm's figures: traced with sampler, or not at all when
@@ -144,6 +152,7 @@ func endToEnd(t *testing.T, kind string, n int, sampler sdktrace.Sampler) arm {
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpu := processCPU()
 	start := time.Now()
 	for left := n; left > 0; {
 		k := min(left, 1000)
@@ -179,9 +188,10 @@ func endToEnd(t *testing.T, kind string, n int, sampler sdktrace.Sampler) arm {
 		t.Fatal(err)
 	}
 	took := time.Since(start)
+	cpu = processCPU() - cpu
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
-	return arm{perSec: float64(n) / took.Seconds(), bytes: float64(after.TotalAlloc-before.TotalAlloc) / float64(n)}
+	return arm{perSec: float64(n) / took.Seconds(), bytes: float64(after.TotalAlloc-before.TotalAlloc) / float64(n), cpu: cpu / time.Duration(n)}
 }
 
 // BenchmarkRunTracing is the tracing work of one run, as the scheduler
