@@ -197,11 +197,27 @@ func endToEnd(t *testing.T, kind string, n int, sampler sdktrace.Sampler) arm {
 // BenchmarkRunTracing is the tracing work of one run, as the scheduler
 // asks for it, without the engine or a store: the enqueue span begun and
 // its trace context kept with the run, the run read back, the claim and
-// the attempt observed, the run's end. Every span is sampled and batched
-// to an exporter that drops it.
+// the attempt observed, the run's end. The spans are batched to an
+// exporter that drops them; every trace is sampled ("all"), a tenth of
+// them, or none (the cost of a run whose trace is not sampled), with
+// sdktrace.ParentBased(sdktrace.TraceIDRatioBased(r)) as doc.go
+// advises.
 func BenchmarkRunTracing(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		sampler sdktrace.Sampler
+	}{
+		{"all", sdktrace.AlwaysSample()},
+		{"ratio=0.1", sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.1))},
+		{"none", sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0))},
+	} {
+		b.Run(c.name, func(b *testing.B) { benchmarkRunTracing(b, c.sampler) })
+	}
+}
+
+func benchmarkRunTracing(b *testing.B, sampler sdktrace.Sampler) {
 	ctx := context.Background()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithBatcher(discard{}))
 	defer tp.Shutdown(ctx)
 	obs, err := otelherald.New(otelherald.Config{TracerProvider: tp})
 	if err != nil {
@@ -209,6 +225,7 @@ func BenchmarkRunTracing(b *testing.B) {
 	}
 	w := scheduler.EnqueueWork{Kind: store.RunKindEnqueue, Agent: "noop"}
 	now := time.Now()
+	cpu := processCPU()
 	b.ReportAllocs()
 	for b.Loop() {
 		ectx := obs.Start(ctx, w)
@@ -220,5 +237,9 @@ func BenchmarkRunTracing(b *testing.B) {
 		actx := obs.Start(ctx, scheduler.AttemptWork{Run: r, Node: "n", ClaimTook: time.Millisecond})
 		obs.Observe(&scheduler.AttemptObserved{Run: r, Attempt: 1, Outcome: scheduler.AttemptSucceeded, Duration: time.Microsecond, Context: actx})
 		obs.Observe(&scheduler.RunEndObserved{Run: r, Status: store.RunSucceeded, Attempts: 1, Duration: time.Microsecond})
+	}
+	if c := processCPU() - cpu; c > 0 {
+		// CPU time, GC's included: steadier than ns/op on a busy machine.
+		b.ReportMetric(float64(c.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }

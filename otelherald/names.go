@@ -3,8 +3,6 @@ package otelherald
 import (
 	"sync"
 
-	"go.opentelemetry.io/otel/attribute"
-
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -14,8 +12,8 @@ import (
 // run. Agent names are few (those registered), so the cache stays small.
 type agentSpans struct {
 	enqueue, fire, process string
-	enqueueAttrs           []attribute.KeyValue // enqueue's fixed attributes
-	fireAttrs              []attribute.KeyValue // fire's
+	// The attributes each span starts with (see Observer.Start).
+	enqueueAttrs, fireAttrs, processAttrs trace.SpanStartEventOption
 }
 
 // spanCache holds the agentSpans by agent and the delivery span names by
@@ -36,10 +34,12 @@ func (c *spanCache) agent(a string) *agentSpans {
 	dest := semconv.MessagingDestinationName(a)
 	s := &agentSpans{
 		enqueue: "enqueue " + a, fire: "fire " + a, process: "process " + a,
-		enqueueAttrs: []attribute.KeyValue{system, dest,
-			semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("enqueue")},
-		fireAttrs: []attribute.KeyValue{system, dest,
-			semconv.MessagingOperationTypeCreate, semconv.MessagingOperationName("fire")},
+		enqueueAttrs: trace.WithAttributes(system, dest,
+			semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("enqueue")),
+		fireAttrs: trace.WithAttributes(system, dest,
+			semconv.MessagingOperationTypeCreate, semconv.MessagingOperationName("fire")),
+		processAttrs: trace.WithAttributes(system, dest,
+			semconv.MessagingOperationTypeProcess, semconv.MessagingOperationName("process")),
 	}
 	v, _ := c.agents.LoadOrStore(a, s)
 	return v.(*agentSpans)

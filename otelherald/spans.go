@@ -36,9 +36,15 @@ const (
 var system = semconv.MessagingSystemKey.String("herald")
 
 // Start implements scheduler.Tracer: it begins the span of w under ctx and
-// returns the context that carries it. Every attribute known at the start
-// is given to the tracer in one list (samplers see them), built in a
-// pooled buffer: the tracer copies it.
+// returns the context that carries it.
+//
+// A span starts with the attributes the messaging conventions ask for at
+// creation, for samplers (messaging.system, messaging.operation.type and
+// .name, messaging.destination.name): one option made once per agent. The
+// others are set only once the span is known to record, in one list built
+// in a pooled buffer (the tracer copies it): a run whose trace is not
+// sampled costs no attribute list, and no context value to find its span
+// by (a span that does not record has nothing to end).
 func (o *Observer) Start(ctx context.Context, w scheduler.Work) context.Context {
 	if !o.traced {
 		return ctx
@@ -48,19 +54,30 @@ func (o *Observer) Start(ctx context.Context, w scheduler.Work) context.Context 
 	attrs := buf.kvs[:0]
 	switch w := w.(type) {
 	case scheduler.EnqueueWork:
-		ctx, span = o.startEnqueue(ctx, w, attrs)
+		names := o.spans.agent(w.Agent)
+		if w.Kind == store.RunKindSchedule {
+			// A tick's fire is the root of its run's trace.
+			ctx, span = o.tracer.Start(ctx, names.fire, o.spans.producer, o.spans.newRoot, names.fireAttrs)
+		} else {
+			ctx, span = o.tracer.Start(ctx, names.enqueue, o.spans.producer, names.enqueueAttrs)
+		}
+		if span.IsRecording() {
+			attrs = append(attrs, keyRunKind.String(string(w.Kind)))
+			if w.ScheduleID != "" {
+				attrs = append(attrs, keyScheduleID.String(w.ScheduleID))
+			}
+			if w.Source != "" {
+				attrs = append(attrs, keyWebhookSource.String(w.Source))
+			}
+			if w.Kind == store.RunKindSchedule {
+				attrs = append(attrs, keyScheduledFor.String(w.ScheduledFor.UTC().Format(time.RFC3339Nano)))
+			}
+		}
 	case scheduler.AttemptWork:
 		r := w.Run
+		names := o.spans.agent(r.Agent)
 		parent := o.parent(r)
-		attrs = append(attrs,
-			system, semconv.MessagingOperationTypeProcess, semconv.MessagingOperationName("process"),
-			semconv.MessagingDestinationName(r.Agent), semconv.MessagingMessageID(r.ID), semconv.MessagingClientID(w.Node),
-			keyRunKind.String(string(r.Kind)), keyRunAttempt.Int(r.Attempt), keyRunMaxAttempts.Int(r.MaxAttempts),
-			keyClaimTook.Float64(w.ClaimTook.Seconds()))
-		if r.ScheduleID != "" {
-			attrs = append(attrs, keyScheduleID.String(r.ScheduleID))
-		}
-		opts := [3]trace.SpanStartOption{o.spans.consumer, trace.WithAttributes(attrs...)}
+		opts := [3]trace.SpanStartOption{o.spans.consumer, names.processAttrs}
 		if parent.IsValid() {
 			// Parent and link: see the package comment.
 			ctx = trace.ContextWithRemoteSpanContext(ctx, parent)
@@ -68,42 +85,33 @@ func (o *Observer) Start(ctx context.Context, w scheduler.Work) context.Context 
 		} else {
 			opts[2] = o.spans.newRoot
 		}
-		ctx, span = o.tracer.Start(ctx, o.spans.agent(r.Agent).process, opts[:]...)
+		ctx, span = o.tracer.Start(ctx, names.process, opts[:]...)
+		if span.IsRecording() {
+			attrs = append(attrs, semconv.MessagingMessageID(r.ID), semconv.MessagingClientID(w.Node),
+				keyRunKind.String(string(r.Kind)), keyRunAttempt.Int(r.Attempt), keyRunMaxAttempts.Int(r.MaxAttempts),
+				keyClaimTook.Float64(w.ClaimTook.Seconds()))
+			if r.ScheduleID != "" {
+				attrs = append(attrs, keyScheduleID.String(r.ScheduleID))
+			}
+		}
 	case scheduler.DeliveryWork:
 		r := w.Run
 		ctx = o.runContext(ctx, r)
-		attrs = append(attrs, keyChannel.String(w.Channel), keyDeliveryTry.Int(w.Attempt), keyRunID.String(r.ID))
-		ctx, span = o.tracer.Start(ctx, o.spans.deliver(w.Channel), o.spans.client, trace.WithAttributes(attrs...))
+		ctx, span = o.tracer.Start(ctx, o.spans.deliver(w.Channel), o.spans.client)
+		if span.IsRecording() {
+			attrs = append(attrs, keyChannel.String(w.Channel), keyDeliveryTry.Int(w.Attempt), keyRunID.String(r.ID))
+		}
 	default:
 		o.bufs.Put(buf)
 		return ctx
 	}
+	if !span.IsRecording() {
+		o.bufs.Put(buf)
+		return ctx
+	}
+	span.SetAttributes(attrs...)
 	o.putAttrBuf(buf, attrs)
 	return context.WithValue(ctx, spanKey{}, span)
-}
-
-// startEnqueue begins the span of an enqueue, its attributes appended to
-// attrs: a tick's is the root of its run's trace, any other enqueue's a
-// child of the caller's span.
-func (o *Observer) startEnqueue(ctx context.Context, w scheduler.EnqueueWork, attrs []attribute.KeyValue) (context.Context, trace.Span) {
-	names := o.spans.agent(w.Agent)
-	fixed := names.enqueueAttrs
-	if w.Kind == store.RunKindSchedule {
-		fixed = names.fireAttrs
-	}
-	attrs = append(attrs, fixed...)
-	attrs = append(attrs, keyRunKind.String(string(w.Kind)))
-	if w.ScheduleID != "" {
-		attrs = append(attrs, keyScheduleID.String(w.ScheduleID))
-	}
-	if w.Source != "" {
-		attrs = append(attrs, keyWebhookSource.String(w.Source))
-	}
-	if w.Kind == store.RunKindSchedule {
-		attrs = append(attrs, keyScheduledFor.String(w.ScheduledFor.UTC().Format(time.RFC3339Nano)))
-		return o.tracer.Start(ctx, names.fire, o.spans.producer, o.spans.newRoot, trace.WithAttributes(attrs...))
-	}
-	return o.tracer.Start(ctx, names.enqueue, o.spans.producer, trace.WithAttributes(attrs...))
 }
 
 // parent is r's stored trace context, the zero SpanContext when r has
