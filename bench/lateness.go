@@ -107,7 +107,7 @@ func heraldLateness(ctx context.Context, cfg *config, n int) (*fireTimes, error)
 	ft := &fireTimes{}
 	var ticks atomic.Int64
 	obs := scheduler.ObserverFunc(func(o scheduler.Observation) {
-		if t, ok := o.(scheduler.TicksObserved); ok {
+		if t, ok := o.(*scheduler.TicksObserved); ok {
 			ft.mu.Lock()
 			for range t.Count {
 				ft.row = append(ft.row, t.CommittedAt.Sub(t.ScheduledFor))

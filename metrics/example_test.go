@@ -38,7 +38,7 @@ func Example() {
 	done := make(chan struct{})
 	s, err := scheduler.New(st, scheduler.Config{Agents: agents, Observer: scheduler.ObserverFunc(func(o scheduler.Observation) {
 		m.Observe(o)
-		if _, ok := o.(scheduler.RunEndObserved); ok {
+		if _, ok := o.(*scheduler.RunEndObserved); ok {
 			close(done)
 		}
 	})})

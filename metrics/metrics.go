@@ -196,19 +196,19 @@ func validName(s string) bool {
 // tells it, and ignores the observations it does not know.
 func (m *Metrics) Observe(o scheduler.Observation) {
 	switch o := o.(type) {
-	case scheduler.RunClaimObserved:
+	case *scheduler.RunClaimObserved:
 		m.claimLateness.Observe(o.Lateness.Seconds())
-	case scheduler.AttemptObserved:
+	case *scheduler.AttemptObserved:
 		m.attempts.WithLabelValues(o.Run.Agent, string(o.Outcome)).Inc()
-	case scheduler.RunEndObserved:
+	case *scheduler.RunEndObserved:
 		m.runsEnded.WithLabelValues(o.Run.Agent, string(o.Status)).Inc()
 		m.runDuration.WithLabelValues(o.Run.Agent).Observe(o.Duration.Seconds())
-	case scheduler.TicksObserved:
+	case *scheduler.TicksObserved:
 		late := o.Lateness.Seconds()
 		for range o.Count {
 			m.fireLateness.Observe(late)
 		}
-	case scheduler.DeliveryObserved:
+	case *scheduler.DeliveryObserved:
 		m.deliveries.WithLabelValues(o.Channel, string(o.Status)).Inc()
 		m.deliveryTime.WithLabelValues(o.Channel).Observe(o.Duration.Seconds())
 	}

@@ -107,13 +107,13 @@ func run(agentName string, attempt int) *store.Run {
 
 // observeAll feeds m one observation of every kind.
 func observeAll(m *metrics.Metrics) {
-	m.Observe(scheduler.RunClaimObserved{Run: run("report", 1), Lateness: 250 * time.Millisecond})
-	m.Observe(scheduler.AttemptObserved{Run: run("report", 1), Attempt: 1, Outcome: scheduler.AttemptRetry, Duration: time.Second})
-	m.Observe(scheduler.AttemptObserved{Run: run("report", 2), Attempt: 2, Outcome: scheduler.AttemptSucceeded, Duration: 2 * time.Second})
-	m.Observe(scheduler.RunEndObserved{Run: run("report", 2), Status: store.RunSucceeded, Attempts: 2, Duration: 2 * time.Second})
-	m.Observe(scheduler.TicksObserved{ScheduledFor: t0, Count: 3, CommittedAt: t0.Add(time.Second), Lateness: 500 * time.Millisecond})
-	m.Observe(scheduler.DeliveryObserved{Run: run("report", 2), Channel: "slack", Attempt: 1, Status: store.DeliverySucceeded, Duration: 300 * time.Millisecond})
-	m.Observe(scheduler.DeliveryObserved{Run: run("report", 2), Channel: "email", Attempt: 1, Status: store.DeliveryFailed, Duration: 100 * time.Millisecond})
+	m.Observe(&scheduler.RunClaimObserved{Run: run("report", 1), Lateness: 250 * time.Millisecond})
+	m.Observe(&scheduler.AttemptObserved{Run: run("report", 1), Attempt: 1, Outcome: scheduler.AttemptRetry, Duration: time.Second})
+	m.Observe(&scheduler.AttemptObserved{Run: run("report", 2), Attempt: 2, Outcome: scheduler.AttemptSucceeded, Duration: 2 * time.Second})
+	m.Observe(&scheduler.RunEndObserved{Run: run("report", 2), Status: store.RunSucceeded, Attempts: 2, Duration: 2 * time.Second})
+	m.Observe(&scheduler.TicksObserved{ScheduledFor: t0, Count: 3, CommittedAt: t0.Add(time.Second), Lateness: 500 * time.Millisecond})
+	m.Observe(&scheduler.DeliveryObserved{Run: run("report", 2), Channel: "slack", Attempt: 1, Status: store.DeliverySucceeded, Duration: 300 * time.Millisecond})
+	m.Observe(&scheduler.DeliveryObserved{Run: run("report", 2), Channel: "email", Attempt: 1, Status: store.DeliveryFailed, Duration: 100 * time.Millisecond})
 	m.ObserveHTTP("GET /v1/runs/{id}", 200, 20*time.Millisecond)
 	m.ObserveHTTP("GET /v1/runs/{id}", 404, 10*time.Millisecond)
 	m.ObserveWebhookAccepted("github", false)

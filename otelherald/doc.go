@@ -56,6 +56,58 @@
 // counters and outcomes from fixed lists. A failed span's status says the
 // outcome, not the agent's error text.
 //
+// A span starts with the attributes the messaging conventions ask for at
+// creation, which samplers see (messaging.system, messaging.operation.type
+// and .name, messaging.destination.name); the others are set once the span
+// is known to record, so that a run whose trace is not sampled costs little.
+//
+// # What tracing costs, and sampling
+//
+// A traced run is two spans of the TracerProvider's (its enqueue or fire,
+// and its process span; one more per retry and per delivery attempt) and a
+// traceparent stored with the run. With the OpenTelemetry SDK, every span
+// sampled and batched to an exporter that drops it, the tracing work of a
+// run allocates about 8 KB in 37 allocations, nearly all of it the SDK's
+// (span records, its copies of the attributes, the snapshot each ended
+// span hands to the batch processor; BenchmarkRunTracing). A span costs the
+// same however long the run, so its share depends on how cheap the run
+// is. TestTracingOverhead runs batches of 20,000 runs of a no-op agent
+// through a scheduler with tracing on and off, in interleaved rounds of
+// one process, and reports the median ratio of runs/s and of the
+// process's CPU time per run, and the bytes allocated per run. On a
+// 2-core machine shared with other work (load 4 to 8, so runs/s swung
+// widely from round to round; CPU time and bytes are the steadier
+// figures), medians of 7 to 9 rounds:
+//
+//	store       off: CPU/run  every trace sampled               a tenth sampled (ParentBased ratio 0.1)
+//	            (this process) runs/s   CPU/run   bytes/run      runs/s   CPU/run   bytes/run
+//	memory       ~15 µs        −49%     +120%     +8.8 KB        −43%     +68%      +3.8 KB
+//	SQLite      ~100 µs        −9…−23%  +23…30%   +9.3 KB        −17%     +22%      +4.3 KB
+//	PostgreSQL   ~40 µs        −12…−16% +49…55%   +9.6 KB        ±noise   +22%      +4.7 KB
+//
+// (PostgreSQL's own CPU is not in its column.) Tracing every run is
+// therefore not cheap next to a run that costs a few tens of microseconds:
+// the SDK's two spans cost about as much as an in-memory run, and a
+// noticeable share of a database's. Sampling takes the span records away
+// but not the propagation: a run whose trace is not sampled still carries
+// its traceparent (a map the stores copy as they hand the run around),
+// its non-recording spans and their contexts, about 3.7 KB per run, which
+// is most of what a low ratio costs (a ratio of 0.01 measured as 0.1 did).
+// A service that traces samples at the root and lets the rest follow,
+// which keeps each run's trace whole:
+//
+//	tp := sdktrace.NewTracerProvider(
+//		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.1))),
+//		sdktrace.WithBatcher(exporter))
+//
+// ParentBased lets the webhook request's span, the enqueue or a tick's
+// fire decide; a run's process and deliver spans follow the decision
+// stored in its traceparent, on whichever node claims it. A node whose
+// runs are as cheap as an in-memory no-op (tens of thousands a second)
+// and must not pay for tracing leaves Config.TracerProvider nil (metrics
+// only) or passes no Observer: the scheduler then stores no trace context
+// and the Observer does no tracing work at all.
+//
 // # Metrics
 //
 // With a MeterProvider, the same observations feed these instruments

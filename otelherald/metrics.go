@@ -92,19 +92,19 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 func (i *instruments) observe(ob scheduler.Observation) {
 	ctx := context.Background()
 	switch ob := ob.(type) {
-	case scheduler.RunClaimObserved:
+	case *scheduler.RunClaimObserved:
 		i.claimLateness.Record(ctx, ob.Lateness.Seconds())
-	case scheduler.AttemptObserved:
+	case *scheduler.AttemptObserved:
 		i.attempts.Add(ctx, 1, i.attrs(attrKey{keyAgent, keyOutcome, ob.Run.Agent, string(ob.Outcome)}))
-	case scheduler.RunEndObserved:
+	case *scheduler.RunEndObserved:
 		i.runsEnded.Add(ctx, 1, i.attrs(attrKey{keyAgent, keyRunStatus, ob.Run.Agent, string(ob.Status)}))
 		i.runDuration.Record(ctx, ob.Duration.Seconds(), i.attrs(attrKey{ka: keyAgent, a: ob.Run.Agent}))
-	case scheduler.TicksObserved:
+	case *scheduler.TicksObserved:
 		late := ob.Lateness.Seconds()
 		for range ob.Count {
 			i.fireLateness.Record(ctx, late)
 		}
-	case scheduler.DeliveryObserved:
+	case *scheduler.DeliveryObserved:
 		i.deliveries.Add(ctx, 1, i.attrs(attrKey{keyChannel, keyDeliveryStatus, ob.Channel, string(ob.Status)}))
 		i.deliveryTime.Record(ctx, ob.Duration.Seconds(), i.attrs(attrKey{ka: keyChannel, a: ob.Channel}))
 	}

@@ -12,8 +12,8 @@ import (
 // run. Agent names are few (those registered), so the cache stays small.
 type agentSpans struct {
 	enqueue, fire, process string
-	enqueueAttrs           trace.SpanStartEventOption // enqueue's fixed attributes
-	fireAttrs              trace.SpanStartEventOption // fire's
+	// The attributes each span starts with (see Observer.Start).
+	enqueueAttrs, fireAttrs, processAttrs trace.SpanStartEventOption
 }
 
 // spanCache holds the agentSpans by agent and the delivery span names by
@@ -38,6 +38,8 @@ func (c *spanCache) agent(a string) *agentSpans {
 			semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("enqueue")),
 		fireAttrs: trace.WithAttributes(system, dest,
 			semconv.MessagingOperationTypeCreate, semconv.MessagingOperationName("fire")),
+		processAttrs: trace.WithAttributes(system, dest,
+			semconv.MessagingOperationTypeProcess, semconv.MessagingOperationName("process")),
 	}
 	v, _ := c.agents.LoadOrStore(a, s)
 	return v.(*agentSpans)

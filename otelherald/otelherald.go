@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
@@ -42,6 +43,7 @@ type Observer struct {
 	spans   *spanCache
 	next    scheduler.Observer
 	metrics *instruments // nil without a MeterProvider
+	bufs    sync.Pool    // *attrBuf
 }
 
 var (
@@ -104,12 +106,19 @@ func (o *Observer) TraceContext(ctx context.Context) map[string]string {
 // only spans found under it, never a caller's span.
 type spanKey struct{}
 
-// started is the span that Start began under ctx, nil when none.
+// started is the span that Start began under ctx, nil when none. A span
+// is found only when it is still ctx's span: Start keeps no value for a
+// span that does not record, so the value found under an unrecorded
+// span's context may be an outer one of Start's (an agent's enqueue
+// under its process span), which is not this work's to end.
 func started(ctx context.Context) trace.Span {
 	if ctx == nil {
 		return nil
 	}
 	s, _ := ctx.Value(spanKey{}).(trace.Span)
+	if s == nil || s.SpanContext().SpanID() != trace.SpanContextFromContext(ctx).SpanID() {
+		return nil
+	}
 	return s
 }
 

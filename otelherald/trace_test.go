@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/delivery"
@@ -21,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/internal/testpg"
 	"github.com/heraldhq/herald/otelherald"
 	"github.com/heraldhq/herald/scheduler"
+	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/bunstore"
 	"github.com/heraldhq/herald/webhook"
 )
@@ -240,3 +242,52 @@ func attr(s sdktrace.ReadOnlySpan, key string) attribute.Value {
 	}
 	return attribute.Value{}
 }
+
+// TestUnrecordedEnqueueInsideAnAttempt: an agent's enqueue whose span is
+// not sampled, made under its attempt's span, ends nothing; the attempt's
+// span ends with the attempt, with its attributes.
+func TestUnrecordedEnqueueInsideAnAttempt(t *testing.T) {
+	ctx := t.Context()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSampler(sampleNamed("process noop")))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	obs, err := otelherald.New(otelherald.Config{TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &store.Run{ID: "r1", Agent: "noop", Kind: store.RunKindEnqueue, Attempt: 1, MaxAttempts: 1}
+	actx := obs.Start(ctx, scheduler.AttemptWork{Run: r, Node: "n"})
+	w := scheduler.EnqueueWork{Kind: store.RunKindEnqueue, Agent: "noop"}
+	ectx := obs.Start(actx, w)
+	if tc := obs.TraceContext(ectx); !strings.HasSuffix(tc["traceparent"], "-00") {
+		t.Errorf("the unsampled enqueue's trace context is %v, want a traceparent not sampled", tc)
+	}
+	obs.Observe(&scheduler.EnqueueObserved{Work: w, Run: &store.Run{ID: "r2", Agent: "noop"}, Context: ectx})
+	if ended := rec.Ended(); len(ended) != 0 {
+		t.Fatalf("the unsampled enqueue ended %q, want nothing", ended[0].Name())
+	}
+	obs.Observe(&scheduler.AttemptObserved{Run: r, Attempt: 1, Outcome: scheduler.AttemptSucceeded, Context: actx})
+	ended := rec.Ended()
+	if len(ended) != 1 || ended[0].Name() != "process noop" {
+		t.Fatalf("%d spans ended, want the attempt's", len(ended))
+	}
+	for key, want := range map[string]string{"herald.attempt.outcome": "succeeded", "messaging.message.id": "r1",
+		"messaging.operation.type": "process", "messaging.destination.name": "noop"} {
+		if got := attr(ended[0], key).Emit(); got != want {
+			t.Errorf("the attempt's %s is %q, want %q", key, got, want)
+		}
+	}
+}
+
+// sampleNamed samples the spans called name and no other.
+type sampleNamed string
+
+func (s sampleNamed) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	d := sdktrace.Drop
+	if p.Name == string(s) {
+		d = sdktrace.RecordAndSample
+	}
+	return sdktrace.SamplingResult{Decision: d, Tracestate: trace.SpanContextFromContext(p.ParentContext).TraceState()}
+}
+
+func (s sampleNamed) Description() string { return "sampleNamed(" + string(s) + ")" }

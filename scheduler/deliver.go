@@ -504,7 +504,7 @@ func (d *deliverer) attempt(j *deliveryJob) {
 			"attempt", n, "final", rec.Status == store.DeliveryFailed, "err", err)
 	}
 	d.record(rec)
-	s.observer.Observe(DeliveryObserved{Run: j.run, Channel: rec.Channel, Attempt: n, Status: rec.Status,
+	s.observer.Observe(&DeliveryObserved{Run: j.run, Channel: rec.Channel, Attempt: n, Status: rec.Status,
 		Duration: since(rec.FinishedAt, rec.StartedAt), Context: dctx})
 	if err == nil || last {
 		d.settle(j, err == nil || !handedOver, time.Time{})
@@ -628,7 +628,7 @@ func (d *deliverer) abandon(j *deliveryJob, why string) {
 	level.Error(d.s.logger).Log("msg", "delivery abandoned", "run_id", j.run.ID, "channel", j.target.Channel, "reason", why)
 	d.record(&store.Delivery{RunID: j.run.ID, Channel: j.target.Channel, To: j.target.To, Attempt: j.attempt,
 		Status: store.DeliveryFailed, Error: why, StartedAt: now, FinishedAt: now})
-	d.s.observer.Observe(DeliveryObserved{Run: j.run, Channel: j.target.Channel, Attempt: j.attempt, Status: store.DeliveryFailed,
+	d.s.observer.Observe(&DeliveryObserved{Run: j.run, Channel: j.target.Channel, Attempt: j.attempt, Status: store.DeliveryFailed,
 		Context: context.Background()})
 }
 

@@ -41,7 +41,7 @@ func (s *Scheduler) AcceptEvent(ctx context.Context, req EventRequest) (*store.E
 	ctx = s.startEnqueue(ctx, w, &params.Run)
 	res, err := s.st.EventAccept(ctx, params)
 	if s.tracer != nil {
-		o := EnqueueObserved{Work: w, Err: err, Context: ctx}
+		o := &EnqueueObserved{Work: w, Err: err, Context: ctx}
 		if res != nil {
 			o.Run, o.Duplicate = res.Run, res.Duplicate
 		}

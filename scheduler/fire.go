@@ -702,7 +702,7 @@ func (s *Scheduler) tracedTicks(spans map[*store.RunEnqueueParams]context.Contex
 		if !ok {
 			continue
 		}
-		o := EnqueueObserved{Work: tickWork(p), Err: err, Context: ctx}
+		o := &EnqueueObserved{Work: tickWork(p), Err: err, Context: ctx}
 		if err == nil && i < len(res) {
 			o.Run, o.Duplicate = res[i].Run, res[i].Duplicate
 		}
@@ -737,8 +737,8 @@ func (s *Scheduler) observeTicks(params []*store.RunEnqueueParams, res []*store.
 		}
 		groups[k].Count++
 	}
-	for _, g := range groups {
-		s.observer.Observe(g)
+	for i := range groups {
+		s.observer.Observe(&groups[i])
 	}
 }
 

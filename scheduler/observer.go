@@ -12,8 +12,11 @@ import (
 // github.com/heraldhq/herald/metrics turns observations into series.
 // Observe is called synchronously on the engine's goroutines, never under
 // one of the engine's locks: it must be quick, must not block, and must be
-// safe for concurrent use. It must not keep or change the records it is
-// handed (the *store.Run of an observation is shared with the engine).
+// safe for concurrent use. It must not keep or change what it is handed:
+// an observation is a pointer into the engine's own record of the work
+// (so that observing costs no allocation), valid only until Observe
+// returns; an observer that needs one later keeps a copy (*o), and the
+// *store.Run of an observation is shared with the engine.
 //
 // Observer grows by new Observation types, never by new methods: an
 // observer ignores the types it does not know.
@@ -114,9 +117,10 @@ func (EnqueueWork) work()  {}
 func (AttemptWork) work()  {}
 func (DeliveryWork) work() {}
 
-// Observation is one thing the engine did: one of the *Observed types of
-// this package (RunClaimObserved, AttemptObserved, RunEndObserved,
-// TicksObserved, DeliveryObserved, EnqueueObserved).
+// Observation is one thing the engine did: a pointer to one of the
+// *Observed types of this package (*RunClaimObserved, *AttemptObserved,
+// *RunEndObserved, *TicksObserved, *DeliveryObserved, *EnqueueObserved),
+// valid only during Observe (see Observer).
 type Observation interface {
 	observation()
 }
@@ -277,12 +281,12 @@ type EnqueueObserved struct {
 	Context context.Context
 }
 
-func (RunClaimObserved) observation() {}
-func (AttemptObserved) observation()  {}
-func (RunEndObserved) observation()   {}
-func (TicksObserved) observation()    {}
-func (DeliveryObserved) observation() {}
-func (EnqueueObserved) observation()  {}
+func (*RunClaimObserved) observation() {}
+func (*AttemptObserved) observation()  {}
+func (*RunEndObserved) observation()   {}
+func (*TicksObserved) observation()    {}
+func (*DeliveryObserved) observation() {}
+func (*EnqueueObserved) observation()  {}
 
 // nopObserver observes nothing.
 type nopObserver struct{}

@@ -15,16 +15,37 @@ import (
 	"github.com/heraldhq/herald/store"
 )
 
-// observations is an Observer that keeps what it is told, in order.
+// observations is an Observer that keeps copies of what it is told, in
+// order: an observation is valid only during Observe.
 type observations struct {
 	mu  sync.Mutex
 	all []scheduler.Observation
 }
 
 func (o *observations) Observe(x scheduler.Observation) {
+	switch v := x.(type) {
+	case *scheduler.RunClaimObserved:
+		x = keep(v)
+	case *scheduler.AttemptObserved:
+		x = keep(v)
+	case *scheduler.RunEndObserved:
+		x = keep(v)
+	case *scheduler.TicksObserved:
+		x = keep(v)
+	case *scheduler.DeliveryObserved:
+		x = keep(v)
+	case *scheduler.EnqueueObserved:
+		x = keep(v)
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.all = append(o.all, x)
+}
+
+// keep is a copy of *v.
+func keep[T any](v *T) *T {
+	c := *v
+	return &c
 }
 
 // observed returns the observations of type T so far, in order, with
@@ -99,7 +120,7 @@ func TestObserverRuns(t *testing.T) {
 			req: scheduler.EnqueueRequest{MaxAttempts: 2},
 			drive: func(t *testing.T, h *schedulertest.Harness, o *observations, run *store.Run) {
 				h.Tick()
-				waitObserved(t, o, "the first attempt's retry", func(a scheduler.AttemptObserved) bool {
+				waitObserved(t, o, "the first attempt's retry", func(a *scheduler.AttemptObserved) bool {
 					return a.Outcome == scheduler.AttemptRetry
 				})
 				h.Advance(15 * time.Second) // the retry is due at t0+10s
@@ -124,7 +145,7 @@ func TestObserverRuns(t *testing.T) {
 			agent: func(*schedulertest.Harness) agent.Agent { return newBlocker() },
 			drive: func(t *testing.T, h *schedulertest.Harness, o *observations, run *store.Run) {
 				h.Tick()
-				waitObserved(t, o, "the claim", func(scheduler.RunClaimObserved) bool { return true })
+				waitObserved(t, o, "the claim", func(*scheduler.RunClaimObserved) bool { return true })
 				if _, err := h.Scheduler.CancelRun(ctx, admin, run.ID, "no longer wanted"); err != nil {
 					t.Fatal(err)
 				}
@@ -138,7 +159,7 @@ func TestObserverRuns(t *testing.T) {
 			agent: func(*schedulertest.Harness) agent.Agent { return newBlocker() },
 			drive: func(t *testing.T, h *schedulertest.Harness, o *observations, run *store.Run) {
 				h.Tick()
-				waitObserved(t, o, "the claim", func(scheduler.RunClaimObserved) bool { return true })
+				waitObserved(t, o, "the claim", func(*scheduler.RunClaimObserved) bool { return true })
 				if err := h.Scheduler.Stop(ctx); err != nil {
 					t.Fatal(err)
 				}
@@ -168,11 +189,11 @@ func TestObserverRuns(t *testing.T) {
 
 			// The run's last attempt ends, and (unless it does not end
 			// here) the run after it.
-			_, lastAt := waitObserved(t, o, "the last attempt", func(a scheduler.AttemptObserved) bool {
+			_, lastAt := waitObserved(t, o, "the last attempt", func(a *scheduler.AttemptObserved) bool {
 				return ofRun(a.Run) && a.Attempt == len(c.ends)
 			})
 			if !c.noEnded {
-				end, endAt := waitObserved(t, o, "the run's end", func(e scheduler.RunEndObserved) bool { return ofRun(e.Run) })
+				end, endAt := waitObserved(t, o, "the run's end", func(e *scheduler.RunEndObserved) bool { return ofRun(e.Run) })
 				if end.Status != c.status || end.Run.Status != c.status || end.Attempts != len(c.ends) || end.Duration != c.took || end.Run.FinishedAt.IsZero() {
 					t.Errorf("run end: status %s (run %s), attempts %d, duration %v, finished %v; want %s, %d, %v, a finish time",
 						end.Status, end.Run.Status, end.Attempts, end.Duration, end.Run.FinishedAt, c.status, len(c.ends), c.took)
@@ -182,8 +203,8 @@ func TestObserverRuns(t *testing.T) {
 				}
 			}
 
-			claims, claimAt := observed[scheduler.RunClaimObserved](o)
-			attempts, attemptAt := observed[scheduler.AttemptObserved](o)
+			claims, claimAt := observed[*scheduler.RunClaimObserved](o)
+			attempts, attemptAt := observed[*scheduler.AttemptObserved](o)
 			if len(claims) != len(c.claims) || len(attempts) != len(c.ends) {
 				t.Fatalf("%d claims and %d attempts observed, want %d and %d", len(claims), len(attempts), len(c.claims), len(c.ends))
 			}
@@ -206,7 +227,7 @@ func TestObserverRuns(t *testing.T) {
 					t.Errorf("attempt %d observed (#%d) before its claim (#%d)", i+1, attemptAt[i], claimAt[i])
 				}
 			}
-			if ends, _ := observed[scheduler.RunEndObserved](o); c.noEnded && len(ends) > 0 {
+			if ends, _ := observed[*scheduler.RunEndObserved](o); c.noEnded && len(ends) > 0 {
 				t.Errorf("run end observed for a run given back: %+v", ends[0])
 			}
 		})
@@ -223,7 +244,7 @@ func TestObserverTicks(t *testing.T) {
 	h.AdvanceTo(t0.Add(time.Minute + 10*time.Second))
 	h.Tick() // nothing new: another look writes no tick again
 
-	ticks, _ := observed[scheduler.TicksObserved](o)
+	ticks, _ := observed[*scheduler.TicksObserved](o)
 	n := 0
 	for _, tk := range ticks {
 		if !tk.ScheduledFor.Equal(t0.Add(time.Minute)) || tk.Lateness != 10*time.Second ||
@@ -257,7 +278,7 @@ func TestObserverDeliveries(t *testing.T) {
 	}
 	h.Tick()
 	for _, ch := range []string{"ok", "bad", "flaky"} {
-		waitObserved(t, o, "the end of the delivery to "+ch, func(d scheduler.DeliveryObserved) bool {
+		waitObserved(t, o, "the end of the delivery to "+ch, func(d *scheduler.DeliveryObserved) bool {
 			return d.Channel == ch && d.Status != store.DeliveryRetrying
 		})
 	}
@@ -274,7 +295,7 @@ func TestObserverDeliveries(t *testing.T) {
 		{"flaky", 1}: {store.DeliveryRetrying, 0},
 		{"flaky", 2}: {store.DeliverySucceeded, 0},
 	}
-	got, _ := observed[scheduler.DeliveryObserved](o)
+	got, _ := observed[*scheduler.DeliveryObserved](o)
 	if len(got) != len(want) {
 		t.Errorf("%d deliveries observed, want %d: %+v", len(got), len(want), got)
 	}
@@ -291,8 +312,8 @@ func TestObserverFuncAdapts(t *testing.T) {
 	var got []scheduler.Observation
 	f := scheduler.ObserverFunc(func(o scheduler.Observation) { got = append(got, o) })
 	var obs scheduler.Observer = f
-	obs.Observe(scheduler.TicksObserved{Count: 3})
-	if len(got) != 1 || got[0].(scheduler.TicksObserved).Count != 3 {
+	obs.Observe(&scheduler.TicksObserved{Count: 3})
+	if len(got) != 1 || got[0].(*scheduler.TicksObserved).Count != 3 {
 		t.Errorf("ObserverFunc passed on %+v", got)
 	}
 }
@@ -310,11 +331,11 @@ func TestObserveQueuedRunCancelled(t *testing.T) {
 	if _, err := h.Scheduler.CancelRun(context.Background(), schedulertest.Principal, run.ID, "not now"); err != nil {
 		t.Fatal(err)
 	}
-	ends, _ := observed[scheduler.RunEndObserved](o)
+	ends, _ := observed[*scheduler.RunEndObserved](o)
 	if len(ends) != 1 || ends[0].Run.ID != run.ID || ends[0].Status != store.RunCancelled || ends[0].Duration != 0 {
 		t.Fatalf("run ends observed: %+v, want the cancelled run's", ends)
 	}
-	if claims, _ := observed[scheduler.RunClaimObserved](o); len(claims) != 0 {
+	if claims, _ := observed[*scheduler.RunClaimObserved](o); len(claims) != 0 {
 		t.Errorf("%d claims observed of a run never claimed", len(claims))
 	}
 }

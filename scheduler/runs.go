@@ -98,7 +98,7 @@ func (s *Scheduler) endEnqueue(ctx context.Context, w EnqueueWork, res []*store.
 	if s.tracer == nil {
 		return
 	}
-	o := EnqueueObserved{Work: w, Err: err, Context: ctx}
+	o := &EnqueueObserved{Work: w, Err: err, Context: ctx}
 	if err == nil && len(res) == 1 {
 		o.Run, o.Duplicate = res[0].Run, res[0].Duplicate
 	}
@@ -172,7 +172,7 @@ func (s *Scheduler) CancelRun(ctx context.Context, p Principal, id, reason strin
 	if r.Status == store.RunCancelled {
 		// A queued run ends here, never reaching a worker; a running one
 		// ends on its node, which observes it.
-		s.observer.Observe(RunEndObserved{Run: r, Status: r.Status, Attempts: r.Attempt})
+		s.observer.Observe(&RunEndObserved{Run: r, Status: r.Status, Attempts: r.Attempt})
 	}
 	return r, nil
 }

@@ -92,6 +92,9 @@ type execution struct {
 	// guard stops the run when its lease was not extended in time (see
 	// guardAt and guardFired); every extension moves it.
 	guard *time.Timer
+	// claim is the run's RunClaimObserved, kept here so that observing
+	// it allocates nothing.
+	claim RunClaimObserved
 }
 
 // guardAt is when a run whose lease was last granted by a call sent at
@@ -118,6 +121,10 @@ type outcome struct {
 	// (AttemptObserved.Context) for the values a Tracer put in it; it is
 	// never used to run anything.
 	ctx context.Context
+	// attempt and end are the observations of the attempt's end and the
+	// run's, kept here so that observing them allocates nothing.
+	attempt AttemptObserved
+	end     RunEndObserved
 }
 
 func newWorkers(s *Scheduler) *workers {
@@ -275,8 +282,9 @@ func (w *workers) start(r *store.Run, sent, claimed time.Time, took time.Duratio
 	w.execWG.Add(1)
 	w.pool.Go(func() {
 		defer w.execWG.Done()
-		w.s.observer.Observe(RunClaimObserved{Run: r, ClaimedAt: claimed, Lateness: since(claimed, r.RunAt),
-			ClaimTook: took, Node: w.s.cfg.Node})
+		e.claim = RunClaimObserved{Run: r, ClaimedAt: claimed, Lateness: since(claimed, r.RunAt),
+			ClaimTook: took, Node: w.s.cfg.Node}
+		w.s.observer.Observe(&e.claim)
 		actx := ctx
 		if t := w.s.tracer; t != nil {
 			actx = t.Start(ctx, AttemptWork{Run: r, Node: w.s.cfg.Node, ClaimTook: took})
@@ -290,7 +298,7 @@ func (w *workers) start(r *store.Run, sent, claimed time.Time, took time.Duratio
 			out.run, out.took, out.ctx = r, took, actx
 			w.s.deliver.prepare(r, out)
 		} else {
-			w.s.observer.Observe(AttemptObserved{Run: r, Attempt: r.Attempt, Outcome: AttemptLeaseLost, Duration: took, Context: actx})
+			w.s.observer.Observe(&AttemptObserved{Run: r, Attempt: r.Attempt, Outcome: AttemptLeaseLost, Duration: took, Context: actx})
 		}
 		cancel(nil)
 		w.mu.Lock()
@@ -644,7 +652,8 @@ func (w *workers) observe(o *outcome, r *store.Run, err error) {
 		return
 	}
 	obs := w.s.observer
-	a := AttemptObserved{Run: o.run, Attempt: o.run.Attempt, Duration: o.took, Context: o.ctx}
+	a := &o.attempt
+	*a = AttemptObserved{Run: o.run, Attempt: o.run.Attempt, Duration: o.took, Context: o.ctx}
 	switch {
 	case r != nil:
 		a.Outcome = attemptOutcome(r.Status, o.requeue != nil && !o.requeue.NextAttempt)
@@ -657,7 +666,8 @@ func (w *workers) observe(o *outcome, r *store.Run, err error) {
 	}
 	obs.Observe(a)
 	if r != nil && r.Status.Terminal() {
-		obs.Observe(RunEndObserved{Run: r, Status: r.Status, Attempts: r.Attempt, Duration: o.took})
+		o.end = RunEndObserved{Run: r, Status: r.Status, Attempts: r.Attempt, Duration: o.took}
+		obs.Observe(&o.end)
 	}
 }
 

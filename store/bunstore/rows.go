@@ -169,32 +169,6 @@ func (r *runRow) run() *store.Run {
 	}
 }
 
-// marshalTraceContext is a run's trace context as stored: a JSON object,
-// or empty (NULL) for none.
-func marshalTraceContext(tc map[string]string) string {
-	if len(tc) == 0 {
-		return ""
-	}
-	b, err := json.Marshal(tc)
-	if err != nil {
-		return ""
-	}
-	return string(b)
-}
-
-// unmarshalTraceContext reads a stored trace context; one that does not
-// parse is dropped (a trace context is a hint, never worth failing a read).
-func unmarshalTraceContext(s string) map[string]string {
-	if s == "" {
-		return nil
-	}
-	var tc map[string]string
-	if json.Unmarshal([]byte(s), &tc) != nil || len(tc) == 0 {
-		return nil
-	}
-	return tc
-}
-
 func runs(rows []runRow) []*store.Run {
 	out := make([]*store.Run, len(rows))
 	for i := range rows {

@@ -5,7 +5,6 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -81,7 +80,9 @@ func (s *Store) duplicateLocked(p *store.RunEnqueueParams) *store.Run {
 
 // enqueueLocked inserts the run p asks for, unless it is a duplicate, and
 // applies the overlap policy of its schedule, which must exist. active
-// carries the overlap state of schedules already seen in this batch.
+// carries the overlap state of schedules already seen in this batch. p is
+// prepared (storekit.PrepareEnqueue): its payload and trace context are
+// copies already, which the run keeps.
 func (s *Store) enqueueLocked(p *store.RunEnqueueParams, id, eventID string, now time.Time, active map[string]overlap.Active, fx *effects) (r *store.Run, duplicate bool) {
 	if r := s.duplicateLocked(p); r != nil {
 		return r, true
@@ -94,9 +95,9 @@ func (s *Store) enqueueLocked(p *store.RunEnqueueParams, id, eventID string, now
 		EventID:        eventID,
 		Owner:          p.Owner,
 		Agent:          p.Agent,
-		Payload:        cloneJSON(p.Payload),
+		Payload:        p.Payload,
 		Targets:        cloneTargets(p.Targets),
-		TraceContext:   maps.Clone(p.TraceContext),
+		TraceContext:   p.TraceContext,
 		IdempotencyKey: p.IdempotencyKey,
 		Status:         store.RunQueued,
 		Attempt:        1,
