@@ -25,7 +25,7 @@ import (
 )
 
 // migrationCount is how many migrations each dialect has.
-var migrationCount = map[string]int{bunstore.DialectPostgres: 11, bunstore.DialectSQLite: 12}
+var migrationCount = map[string]int{bunstore.DialectPostgres: 12, bunstore.DialectSQLite: 12}
 
 // eachBackend runs fn on a fresh database of each dialect.
 func eachBackend(t *testing.T, fn func(t *testing.T, dsn string)) {

@@ -22,7 +22,11 @@ import (
 // migration) and those of 20261207000001: the status (of the runs not
 // succeeded), the agent and the kind (of the runs not fired by a
 // schedule), each carrying the owner, which a user's listing checks there.
-// That migration says which listings those leave unbounded, and why.
+// That migration says which listings those leave unbounded, and why. On
+// PostgreSQL, 20261209000001 keeps the running runs out of the owner's,
+// the status's, the agent's and the kind's indexes (and the enqueued runs
+// out of the kind's), to spare the claim and the finish their writes:
+// runListPG reads the running runs from herald_runs_lease_idx.
 // The events' are by source and owner (20261206000002).
 //
 // Bounds on a creation time become bounds on the id: a run's or an
@@ -88,8 +92,20 @@ const runListFilters = `(?any_owner OR owner = ?owner)
 // have), such a walk reads the whole history for an empty page. It states
 // kind IS NOT NULL, which every run meets and herald_runs_status_idx's
 // condition names on PostgreSQL (see migration 20261207000001).
+//
+// The ids come in two parts, each a page at most, merged: the runs not
+// running, which the listing indexes hold (their conditions say status <>
+// 'running', which the part states so that the planner may walk them),
+// and the running runs, few, all in herald_runs_lease_idx (migration
+// 20261209000001).
 const runListPG = `SELECT * FROM herald_runs WHERE id = ANY(ARRAY(
-	SELECT id FROM herald_runs WHERE kind IS NOT NULL AND ` + runListFilters + `
+	SELECT id FROM (
+		(SELECT id FROM herald_runs WHERE status <> 'running' AND kind IS NOT NULL AND ` + runListFilters + `
+		ORDER BY id DESC LIMIT ?limit)
+		UNION ALL
+		(SELECT id FROM herald_runs WHERE status = 'running' AND ` + runListFilters + `
+		ORDER BY id DESC LIMIT ?limit)
+	) AS page
 	ORDER BY id DESC LIMIT ?limit))
 ORDER BY id DESC`
 

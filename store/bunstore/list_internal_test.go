@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/testpg"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -64,6 +65,82 @@ func TestRunListWalksSQLite(t *testing.T) {
 		if sorts := strings.Contains(plan, "TEMP B-TREE"); sorts != tc.sorted {
 			t.Errorf("%s: the plan sorts: %v, want %v:\n%s", tc.name, sorts, tc.sorted, plan)
 		}
+	}
+}
+
+// TestRunningRunsReadTheLeaseIndexPG checks, on PostgreSQL, that the
+// listings and the count of running runs read herald_runs_lease_idx (the
+// listing indexes hold no running run there, migration 20261209000001),
+// beside the listing index of the other runs, rather than walk the
+// history, and that the listings hold the running runs. The history is
+// 5,000 succeeded runs, analyzed; 500 more are queued and 100 of them
+// claimed.
+func TestRunningRunsReadTheLeaseIndexPG(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, testpg.DSN(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	enqueue := func(n int) {
+		t.Helper()
+		for done := 0; done < n; done += 1000 {
+			batch := make([]*store.RunEnqueueParams, min(1000, n-done))
+			for i := range batch {
+				batch[i] = &store.RunEnqueueParams{Owner: "a", Agent: "noop"}
+			}
+			if _, err := st.RunEnqueue(ctx, batch...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	enqueue(5000)
+	for _, q := range []string{"UPDATE herald_runs SET status = 'succeeded', finished_at = now()", "ANALYZE herald_runs"} {
+		if _, err := st.db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	enqueue(500)
+	if runs, err := st.RunClaim(ctx, &store.RunClaimParams{Node: "n", Limit: 100, Lease: time.Minute}); err != nil || len(runs) != 100 {
+		t.Fatalf("claim: %d runs, %v", len(runs), err)
+	}
+	running := []store.RunStatus{store.RunRunning}
+	underWay := []store.RunStatus{store.RunQueued, store.RunRunning}
+	cases := []struct {
+		name   string
+		params store.RunListParams
+		want   int      // runs listed
+		reads  []string // indexes the plan reads
+	}{
+		{"running", store.RunListParams{Statuses: running, Limit: 200}, 100, []string{"herald_runs_lease_idx"}},
+		{"owner's running", store.RunListParams{Owner: "a", Statuses: running, Limit: 200}, 100, []string{"herald_runs_lease_idx"}},
+		{"under way", store.RunListParams{Statuses: underWay, Limit: 1000}, 500, []string{"herald_runs_lease_idx", "herald_runs_status_idx"}},
+		{"owner's under way", store.RunListParams{Owner: "a", Statuses: underWay, Limit: 1000}, 500, []string{"herald_runs_lease_idx", "herald_runs_status_idx"}},
+		{"queued", store.RunListParams{Statuses: []store.RunStatus{store.RunQueued}, Limit: 1000}, 400, []string{"herald_runs_status_idx"}},
+		{"owner's newest", store.RunListParams{Owner: "a", Limit: 1000}, 1000, []string{"herald_runs_lease_idx"}},
+		{"agent's newest", store.RunListParams{Agent: "noop", Limit: 1000}, 1000, []string{"herald_runs_lease_idx"}},
+	}
+	for _, tc := range cases {
+		page, err := st.RunList(ctx, &tc.params)
+		if err != nil || len(page.Runs) != tc.want {
+			t.Errorf("%s: %d runs listed (%v), want %d", tc.name, len(page.Runs), err, tc.want)
+		}
+		plan, err := st.explainRunList(ctx, &tc.params)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for _, index := range tc.reads {
+			if !strings.Contains(plan, index) {
+				t.Errorf("%s: the plan does not read %s:\n%s", tc.name, index, plan)
+			}
+		}
+	}
+	plan, err := st.explain(ctx, st.sql.Stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "herald_runs_lease_idx") {
+		t.Errorf("the count of running runs does not read herald_runs_lease_idx:\n%s", plan)
 	}
 }
 

@@ -17,7 +17,8 @@ import (
 //
 //   - the runs created since the window's start, by status and agent: a
 //     span of ids (a run's id carries its creation time, see idSpan) in the
-//     primary key, or in herald_runs_owner_idx for an owner;
+//     primary key, or in herald_runs_owner_idx for an owner (which holds
+//     no running run on PostgreSQL: those are read apart);
 //   - the runs finished in each bucket: a span of herald_runs_finished_idx;
 //   - the queue: the count in herald_runs_status_idx (which carries the
 //     owner), the oldest claimable run at the head of herald_runs_due_idx;
@@ -32,10 +33,20 @@ import (
 // on it.
 
 // runSummaryCountsPG counts the runs created since ?since by status and
-// agent, and those created since ?recent among them.
+// agent, and those created since ?recent among them. The runs not running
+// and the running ones are read apart: herald_runs_owner_idx holds no
+// running run on PostgreSQL (migration 20261209000001), so an owner's
+// runs not running are a span of it, and the running ones, few, come from
+// herald_runs_lease_idx or the span of ids, whichever the planner finds
+// cheaper.
 const runSummaryCountsPG = `SELECT status, agent, count(*) AS since, count(*) FILTER (WHERE created_at >= ?recent) AS recent
-FROM herald_runs
-WHERE id >= ?id_from AND created_at >= ?since AND (?any_owner OR owner = ?owner)
+FROM (
+	SELECT status, agent, created_at FROM herald_runs
+	WHERE status <> 'running' AND id >= ?id_from AND created_at >= ?since AND (?any_owner OR owner = ?owner)
+	UNION ALL
+	SELECT status, agent, created_at FROM herald_runs
+	WHERE status = 'running' AND id >= ?id_from AND created_at >= ?since AND (?any_owner OR owner = ?owner)
+) AS r
 GROUP BY status, agent`
 
 // runSummaryFinishedPG counts the runs finished in each bucket of ?width
