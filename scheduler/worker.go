@@ -32,13 +32,6 @@ const claimTimeout = 5 * time.Second
 // finishBatchMax is the most outcomes recorded by one store call.
 const finishBatchMax = 1000
 
-// finishYield is how long outcomes may wait to be recorded while the
-// claims of a backlog go first: a claim that waits behind the write of a
-// thousand outcomes (on SQLite, for the one writer; on PostgreSQL, for
-// the cores) delays a thousand runs' start, while an outcome recorded a
-// little later delays only its deliveries, its lease being kept.
-const finishYield = 250 * time.Millisecond
-
 // workers claims due runs and executes them.
 type workers struct {
 	s *Scheduler
@@ -72,17 +65,12 @@ type workers struct {
 
 	recent map[string]time.Time // cancellations of runs not (yet) executing here, by run id
 
-	wakeCh  chan struct{}
-	freedCh chan struct{}
-	// backlog is set while the last claim took as many runs as it asked
-	// for (more may be due), for the finisher, which yields to claims
-	// meanwhile; backlogDone is signalled when it is cleared.
-	backlog     atomic.Bool
-	backlogDone chan struct{}
-	done        chan *outcome
-	finishWG    sync.WaitGroup // the finisher
-	leaseWG     sync.WaitGroup // the lease keeper
-	leaseCh     chan struct{}  // closed to stop the lease keeper
+	wakeCh   chan struct{}
+	freedCh  chan struct{}
+	done     chan *outcome
+	finishWG sync.WaitGroup // the finisher
+	leaseWG  sync.WaitGroup // the lease keeper
+	leaseCh  chan struct{}  // closed to stop the lease keeper
 }
 
 // execution is a run executing on this node.
@@ -132,15 +120,14 @@ func newWorkers(s *Scheduler) *workers {
 	recordCtx, recordStop := context.WithCancel(context.Background())
 	w := &workers{
 		s: s, runCtx: runCtx, runStop: runStop, recordCtx: recordCtx, recordStop: recordStop,
-		held:        map[string]*execution{},
-		pending:     map[string]*outcome{},
-		recent:      map[string]time.Time{},
-		wakeCh:      make(chan struct{}, 1),
-		freedCh:     make(chan struct{}, 1),
-		backlogDone: make(chan struct{}, 1),
-		done:        make(chan *outcome, 2*s.cfg.Workers),
-		leaseCh:     make(chan struct{}),
-		pool:        gopool.New(),
+		held:    map[string]*execution{},
+		pending: map[string]*outcome{},
+		recent:  map[string]time.Time{},
+		wakeCh:  make(chan struct{}, 1),
+		freedCh: make(chan struct{}, 1),
+		done:    make(chan *outcome, 2*s.cfg.Workers),
+		leaseCh: make(chan struct{}),
+		pool:    gopool.New(),
 	}
 	w.finishWG.Add(1)
 	go func() {
@@ -199,7 +186,6 @@ func (w *workers) cancel(id string, cause error) {
 // claimLoop claims due runs while there are free workers.
 func (w *workers) claimLoop(ctx context.Context) {
 	cfg := w.s.cfg
-	defer w.setBacklog(false) // nothing is claimed any more: outcomes go at once
 	poll := time.NewTicker(cfg.PollInterval)
 	defer poll.Stop()
 	// Claiming for one freed worker at a time would cost a statement per
@@ -234,11 +220,9 @@ func (w *workers) claimLoop(ctx context.Context) {
 						level.Warn(w.s.logger).Log("msg", "claim runs", "err", err)
 					}
 					maybe = false
-					w.setBacklog(false)
 					break
 				}
 				maybe = len(runs) == n
-				w.setBacklog(maybe)
 				if maybe && free == n && free < claimMin {
 					cooling = true
 					cooldown.Reset(5 * time.Millisecond)
@@ -480,26 +464,13 @@ func (w *workers) task(ctx context.Context, r *store.Run) (*agent.Task, error) {
 
 // finishLoop records outcomes in batches until done is closed.
 func (w *workers) finishLoop() {
-	var batch []*outcome
-	var oldest time.Time // when the first outcome of batch came
-	wait := time.NewTimer(time.Hour)
-	wait.Stop()
-	defer wait.Stop()
-	for {
-		if len(batch) == 0 {
-			o, ok := <-w.done
-			if !ok {
-				return
-			}
-			batch, oldest = append(batch, o), time.Now()
-		}
-		closed := false
+	for o := range w.done {
+		batch := []*outcome{o}
 	fill:
-		for {
+		for len(batch) < finishBatchMax {
 			select {
 			case o, ok := <-w.done:
 				if !ok {
-					closed = true
 					break fill
 				}
 				batch = append(batch, o)
@@ -507,41 +478,7 @@ func (w *workers) finishLoop() {
 				break fill
 			}
 		}
-		// Claims first: while runs wait to start, outcomes wait to be
-		// recorded, up to finishYield.
-		if left := finishYield - time.Since(oldest); !closed && left > 0 && w.backlog.Load() {
-			wait.Reset(left)
-			select {
-			case o, ok := <-w.done:
-				if ok {
-					batch = append(batch, o)
-				} else {
-					closed = true
-				}
-			case <-w.backlogDone:
-			case <-wait.C:
-			}
-			wait.Stop()
-			if !closed {
-				continue
-			}
-		}
-		for len(batch) > 0 {
-			n := min(len(batch), finishBatchMax)
-			w.record(batch[:n])
-			batch = batch[n:]
-		}
-		if closed {
-			return
-		}
-	}
-}
-
-// setBacklog records whether the last claim found more due runs than it
-// took (a backlog), and wakes the finisher when the backlog is gone.
-func (w *workers) setBacklog(b bool) {
-	if w.backlog.Swap(b) && !b {
-		signal(w.backlogDone)
+		w.record(batch)
 	}
 }
 
