@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/testpg"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -77,29 +76,7 @@ func TestRunListWalksSQLite(t *testing.T) {
 // claimed.
 func TestRunningRunsReadTheLeaseIndexPG(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, testpg.DSN(t), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	enqueue := func(n int) {
-		t.Helper()
-		for done := 0; done < n; done += 1000 {
-			batch := make([]*store.RunEnqueueParams, min(1000, n-done))
-			for i := range batch {
-				batch[i] = &store.RunEnqueueParams{Owner: "a", Agent: "noop"}
-			}
-			if _, err := st.RunEnqueue(ctx, batch...); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	enqueue(5000)
-	for _, q := range []string{"UPDATE herald_runs SET status = 'succeeded', finished_at = now()", "ANALYZE herald_runs"} {
-		if _, err := st.db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	st, enqueue := pgHistory(t, 5000)
 	enqueue(500)
 	if runs, err := st.RunClaim(ctx, &store.RunClaimParams{Node: "n", Limit: 100, Lease: time.Minute}); err != nil || len(runs) != 100 {
 		t.Fatalf("claim: %d runs, %v", len(runs), err)
