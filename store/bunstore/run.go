@@ -251,7 +251,11 @@ func (s *Store) transition(ctx context.Context, q string, vals [][]any, now any)
 	var done []runRow
 	var err error
 	if s.pg() {
-		err = s.write(ctx, func() error { return s.scan(ctx, s.db, &done, q, append(columns(vals), now)...) })
+		args := append(columns(vals), now)
+		if len(vals) == 1 && q == s.sql.RunFinish { // a node that is not busy: see run_finish_one
+			q, args = s.sql.RunFinishOne, append(vals[0], now)
+		}
+		err = s.write(ctx, func() error { return s.scan(ctx, s.db, &done, q, args...) })
 	} else {
 		err = s.writeGrouped(ctx, func(ctx context.Context, tx bun.Tx) error {
 			var err error

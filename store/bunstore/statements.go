@@ -50,6 +50,7 @@ type statements struct {
 	RunLeaseHeld      string `sql:"run_lease_held,postgres"`
 	RunProgress       string `sql:"run_progress"`
 	RunFinish         string `sql:"run_finish,,prepared"`
+	RunFinishOne      string `sql:"run_finish_one,postgres"`
 	RunRequeue        string `sql:"run_requeue,,prepared"`
 	RunByID           string `sql:"run_by_id,,prepared"`
 	RunsByID          string `sql:"runs_by_id,sqlite,prepared"`
