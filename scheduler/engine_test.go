@@ -477,19 +477,27 @@ func TestReapedRunIsDelivered(t *testing.T) {
 	rec := &recorder{}
 	router := delivery.NewRouter()
 	router.MustRegister("alert", rec)
-	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Delivery: router})
-	res, err := h.Store.RunEnqueue(ctx, &store.RunEnqueueParams{Owner: "ops", Agent: "ok", MaxAttempts: 1,
-		Targets: []store.Target{{Channel: "alert", To: "ops@example.com", On: delivery.OnFailure}}})
-	if err != nil {
-		t.Fatal(err)
+	// A node claims it and dies, before this one starts (else this one
+	// may claim it first); after the lease the reaper fails it (its one
+	// attempt is spent) and the failure is delivered.
+	var id string
+	open := func(c clock.Clock) store.Store {
+		st := memstore.New(memstore.Options{Clock: c})
+		res, err := st.RunEnqueue(ctx, &store.RunEnqueueParams{Owner: "ops", Agent: "ok", MaxAttempts: 1,
+			Targets: []store.Target{{Channel: "alert", To: "ops@example.com", On: delivery.OnFailure}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id = res[0].Run.ID
+		if claimed, err := st.RunClaim(ctx, &store.RunClaimParams{Node: "dead", Limit: 1, Lease: time.Minute}); err != nil || len(claimed) != 1 {
+			t.Fatalf("the dead node claimed %d runs: %v", len(claimed), err)
+		}
+		return st
 	}
-	// A node claims it and dies; after the lease the reaper fails it (its
-	// one attempt is spent) and the failure is delivered.
-	if _, err := h.Store.RunClaim(ctx, &store.RunClaimParams{Node: "dead", Limit: 1, Lease: time.Minute}); err != nil {
-		t.Fatal(err)
-	}
+	h := schedulertest.New(t, scheduler.Config{Agents: registry(map[string]agent.Agent{"ok": okAgent()}), Delivery: router},
+		schedulertest.Options{Store: open})
 	h.Advance(2 * time.Minute)
-	h.WaitFinished(res[0].Run.ID, store.RunFailed)
+	h.WaitFinished(id, store.RunFailed)
 	eventually(t, schedulertest.WaitTimeout, "the failure delivered", func() bool { return len(rec.messages()) == 1 })
 	if m := rec.messages()[0]; m.Status != "failed" || m.Target.To != "ops@example.com" {
 		t.Errorf("message %+v", m)
