@@ -21,13 +21,13 @@ type stagedCalls struct {
 }
 
 type stagedCall struct {
-	released, returned time.Time
+	began, released, returned time.Time
 	ticks              []time.Time
 	err                error
 }
 
 func (s *stagedCalls) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, ps ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
-	var c stagedCall
+	c := stagedCall{began: time.Now()}
 	res, err := s.Store.RunEnqueueStaged(ctx, func(ctx context.Context) error {
 		c.released = time.Now()
 		return release(ctx)
@@ -89,7 +89,7 @@ func TestTicksAreWrittenAheadAndCommittedOnTime(t *testing.T) {
 		if len(calls) == 0 {
 			t.Fatal("no moment was staged")
 		}
-		ahead := 0
+		ahead, begunAhead := 0, 0
 		for _, c := range calls {
 			if c.err != nil {
 				t.Errorf("staged enqueue failed: %v", c.err)
@@ -104,12 +104,21 @@ func TestTicksAreWrittenAheadAndCommittedOnTime(t *testing.T) {
 			if c.returned.Before(at) {
 				t.Errorf("tick %v: committed early, at %v", at, c.returned)
 			}
+			if c.began.Before(at) {
+				begunAhead++
+			}
 			// Whether the writes were done by the moment is a matter of
 			// speed (BenchmarkFireBurst measures it); a loaded machine
 			// may miss it.
 			if c.released.Before(at) {
 				ahead++
 			}
+		}
+		// A moment is staged only when its lead comes before it (the
+		// write begins ahead of it); whether the write ends ahead too is
+		// speed.
+		if begunAhead == 0 {
+			t.Error("no staged write began before its moment")
 		}
 		t.Logf("%d of %d staged moments were written before they came", ahead, len(calls))
 		for _, id := range ids {

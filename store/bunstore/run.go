@@ -190,7 +190,7 @@ func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams)
 				nullable(marshalTargets(p.Targets)), nullTime(p.DeliverAfter)})
 		}
 	}
-	done, err := s.transition(ctx, s.sql.RunFinish, vals, s.nowArg())
+	done, err := s.transition(ctx, s.sql.RunFinish, s.sql.RunFinishOne, vals, s.nowArg())
 	if err != nil {
 		return nil, fmt.Errorf("finish runs: %w", err)
 	}
@@ -223,7 +223,7 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 		}
 		vals = append(vals, []any{c.ID, c.Node, base, micros(c.Delay), nullable(c.Error), inc, nullTime(c.DeliverAfter)})
 	}
-	done, err := s.transition(ctx, s.sql.RunRequeue, vals, now)
+	done, err := s.transition(ctx, s.sql.RunRequeue, "", vals, now)
 	if err != nil {
 		return nil, fmt.Errorf("requeue runs: %w", err)
 	}
@@ -243,8 +243,11 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 // SQLite updates them one by one through the primary key, in one
 // transaction: its batch statement would need a temporary table for the
 // rows, another for RETURNING and a statement journal, which cost more
-// than the statements they save.
-func (s *Store) transition(ctx context.Context, q string, vals [][]any, now any) ([]runRow, error) {
+// than the statements they save. On PostgreSQL, one, when given, moves a
+// single run with plain parameters: arrays of one element cost their
+// encoding and a plan made for an unnest of unknown length, and a node
+// that is not busy moves its runs one at a time.
+func (s *Store) transition(ctx context.Context, q, one string, vals [][]any, now any) ([]runRow, error) {
 	if len(vals) == 0 {
 		return nil, nil
 	}
@@ -252,8 +255,8 @@ func (s *Store) transition(ctx context.Context, q string, vals [][]any, now any)
 	var err error
 	if s.pg() {
 		args := append(columns(vals), now)
-		if len(vals) == 1 && q == s.sql.RunFinish { // a node that is not busy: see run_finish_one
-			q, args = s.sql.RunFinishOne, append(vals[0], now)
+		if len(vals) == 1 && one != "" {
+			q, args = one, append(vals[0], now)
 		}
 		err = s.write(ctx, func() error { return s.scan(ctx, s.db, &done, q, args...) })
 	} else {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/agent"
+	"github.com/heraldhq/herald/clock"
 	"github.com/heraldhq/herald/plugins"
 )
 
@@ -68,7 +69,7 @@ func (wordCount) Run(ctx context.Context, task *agent.Task) (*agent.Result, erro
 	}
 	var out output
 	for line := range strings.Lines(in.Text) {
-		if err := wait(ctx, pace); err != nil {
+		if err := (clock.System{}).Sleep(ctx, pace); err != nil {
 			return nil, err
 		}
 		out.Lines++
@@ -82,19 +83,4 @@ func (wordCount) Run(ctx context.Context, task *agent.Task) (*agent.Result, erro
 		return nil, err
 	}
 	return &agent.Result{Output: b, Summary: fmt.Sprintf("%d words in %d lines", out.Words, out.Lines)}, nil
-}
-
-// wait waits d, or until ctx is done.
-func wait(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

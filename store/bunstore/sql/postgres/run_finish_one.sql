@@ -2,9 +2,8 @@
 -- plain parameters: $1 the id, $2 the node that must hold it, $3 the
 -- status, $4 the output, $5 the summary, $6 the progress, $7 whether it
 -- ends cancelled, $8 the error, $9 the targets, $10 deliver_after; $11 now
--- (NULL: the database's now()). A node that is not busy finishes its runs
--- one at a time, and arrays of one element cost their encoding and a plan
--- that expects ten rows.
+-- (NULL: the database's now()). See transition, which runs it for a
+-- batch of one.
 UPDATE herald_runs AS r SET
 	status = $3,
 	output = $4::json,
