@@ -77,7 +77,9 @@
 // process's CPU time per run, and the bytes allocated per run. On a
 // 2-core machine shared with other work (load 4 to 8, so runs/s swung
 // widely from round to round; CPU time and bytes are the steadier
-// figures), medians of 7 to 9 rounds:
+// figures), medians of 7 to 9 rounds of
+// HERALD_TRACE_AB=7 go test -run TestTracingOverhead -v . (add
+// HERALD_TRACE_SAMPLE=0.1 for the sampled columns):
 //
 //	store       off: CPU/run  every trace sampled               a tenth sampled (ParentBased ratio 0.1)
 //	            (this process) runs/s   CPU/run   bytes/run      runs/s   CPU/run   bytes/run
