@@ -22,8 +22,8 @@ type stagedCalls struct {
 
 type stagedCall struct {
 	began, released, returned time.Time
-	ticks              []time.Time
-	err                error
+	ticks                     []time.Time
+	err                       error
 }
 
 func (s *stagedCalls) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, ps ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
