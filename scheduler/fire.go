@@ -144,7 +144,10 @@ type fireLoop struct {
 	// injected clock does not pass on its own, so its ticks are written
 	// at their moment. tickCost is the time one tick took to write in the
 	// last staged writes. All are owned by the run goroutine.
-	staged    bool
+	staged bool
+	// claim, while stage writes, is the claim of its write: the workers
+	// reserved for the ticks the write claims as it commits (nil: none).
+	claim     *stagedClaim
 	tickCost  time.Duration
 	stagedNew int // runs the last staged write added (not duplicates)
 
@@ -616,8 +619,17 @@ func (f *fireLoop) enqueue(ctx context.Context, params []*store.RunEnqueueParams
 	}
 	spans := f.s.traceTicks(ctx, params)
 	if release != nil {
-		res, err := f.s.st.RunEnqueueStaged(ctx, release, params...)
+		var claim *store.RunClaimParams
+		if f.claim != nil {
+			claim = &f.claim.params
+		}
+		res, err := f.s.st.RunEnqueueStaged(ctx, release, claim, params...)
 		f.s.tracedTicks(spans, params, res, err)
+		if err == nil && claim != nil {
+			now := f.s.clock.Now()
+			f.s.work.startClaimed(res, f.claim.sent, now, since(now, f.claim.released))
+		}
+		f.endClaim()
 		f.enqueued(params, res, err)
 		f.stagedNew = 0
 		for _, r := range res {
@@ -755,6 +767,27 @@ func (s *Scheduler) logTicks(params []*store.RunEnqueueParams, res []*store.Enqu
 	}
 }
 
+// stagedClaim is the claim of a staged write: its ticks commit claimed by
+// this node, up to the workers reserved for them (params.Limit), and start
+// at once, without a claim after the commit.
+type stagedClaim struct {
+	params store.RunClaimParams
+	// sent is when the write was sent, on the system clock: the leases run
+	// from a time after it (workers.guardAt).
+	sent time.Time
+	// released is when the release returned, on the engine's clock.
+	released time.Time
+}
+
+// endClaim gives back the workers reserved for the claim of a staged
+// write, if any, once the runs it claimed started.
+func (f *fireLoop) endClaim() {
+	if f.claim != nil {
+		f.s.work.unreserve(f.claim.params.Limit)
+		f.claim = nil
+	}
+}
+
 // leadFor is how long ahead of their moment n ticks are written: twice
 // the time they are expected to take, and stageLeadMin.
 func (f *fireLoop) leadFor(n int) time.Duration {
@@ -778,6 +811,18 @@ func (f *fireLoop) stage(ctx context.Context) error {
 	if !at.After(start) || at.Sub(start) > f.leadFor(n) {
 		return nil
 	}
+	// The ticks free to start commit claimed by this node, for as many
+	// as it has free workers: they start the moment they commit, rather
+	// than once a claim after the commit has taken them. Not when the
+	// moment is over a third of the lease away: the lease runs from the
+	// write's start.
+	cfg := f.s.cfg
+	if at.Sub(start) <= cfg.Lease/3 {
+		if k := f.s.work.reserve(n); k > 0 {
+			f.claim = &stagedClaim{params: store.RunClaimParams{Node: cfg.Node, Limit: k, Lease: cfg.Lease}, sent: start}
+			defer f.endClaim() // when no write was made
+		}
+	}
 	var wrote time.Duration
 	release := func(ctx context.Context) error {
 		wrote = time.Since(start)
@@ -785,6 +830,9 @@ func (f *fireLoop) stage(ctx context.Context) error {
 		defer t.Stop()
 		select {
 		case <-t.C:
+			if f.claim != nil {
+				f.claim.released = f.s.clock.Now()
+			}
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()

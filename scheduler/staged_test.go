@@ -23,16 +23,26 @@ type stagedCalls struct {
 type stagedCall struct {
 	began, released, returned time.Time
 	ticks                     []time.Time
-	err                       error
+	// reserved is the claim's limit, claimed how many runs it claimed.
+	reserved, claimed int
+	err               error
 }
 
-func (s *stagedCalls) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, ps ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
+func (s *stagedCalls) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, claim *store.RunClaimParams, ps ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
 	c := stagedCall{began: time.Now()}
 	res, err := s.Store.RunEnqueueStaged(ctx, func(ctx context.Context) error {
 		c.released = time.Now()
 		return release(ctx)
-	}, ps...)
+	}, claim, ps...)
 	c.returned, c.err = time.Now(), err
+	if claim != nil {
+		c.reserved = claim.Limit
+	}
+	for _, r := range res {
+		if !r.Duplicate && r.Run.Status == store.RunRunning {
+			c.claimed++
+		}
+	}
 	for _, p := range ps {
 		c.ticks = append(c.ticks, p.ScheduledFor)
 	}
@@ -89,12 +99,18 @@ func TestTicksAreWrittenAheadAndCommittedOnTime(t *testing.T) {
 		if len(calls) == 0 {
 			t.Fatal("no moment was staged")
 		}
-		ahead, begunAhead := 0, 0
+		ahead, begunAhead, claimed := 0, 0, 0
 		for _, c := range calls {
 			if c.err != nil {
 				t.Errorf("staged enqueue failed: %v", c.err)
 				continue
 			}
+			// The node is idle: its free workers are reserved for the
+			// ticks, which commit claimed by it.
+			if c.claimed > c.reserved {
+				t.Errorf("a staged call claimed %d runs for %d workers reserved", c.claimed, c.reserved)
+			}
+			claimed += c.claimed
 			at := c.ticks[0]
 			for _, tk := range c.ticks {
 				if !tk.Equal(at) {
@@ -121,10 +137,14 @@ func TestTicksAreWrittenAheadAndCommittedOnTime(t *testing.T) {
 			t.Error("no staged write began before its moment")
 		}
 		t.Logf("%d of %d staged moments were written before they came", ahead, len(calls))
+		if claimed == 0 {
+			t.Error("no staged tick committed claimed by the node")
+		}
 		for _, id := range ids {
-			if runs := allRuns(t, st, store.RunListParams{ScheduleID: id}); len(runs) != 1 {
-				t.Errorf("one-off schedule %s: %d runs, want 1", id, len(runs))
-			}
+			eventually(t, 10*time.Second, "one-off schedule's run succeeded", func() bool {
+				runs := allRuns(t, st, store.RunListParams{ScheduleID: id})
+				return len(runs) == 1 && runs[0].Status == store.RunSucceeded && runs[0].Attempt == 1
+			})
 		}
 		seen := map[time.Time]bool{}
 		for _, r := range allRuns(t, st, store.RunListParams{ScheduleID: cron.ID}) {

@@ -43,8 +43,11 @@ type workers struct {
 	runCtx  context.Context // the parent of every run's context
 	runStop context.CancelCauseFunc
 
-	mu   sync.Mutex // guards held, pending and recent
+	mu   sync.Mutex // guards held, reserved, pending and recent
 	held map[string]*execution
+	// reserved counts the workers set aside for staged ticks that commit
+	// claimed by this node (reserve): they count as busy.
+	reserved int
 	// pending are runs whose attempt ended and whose outcome is not yet
 	// recorded: their leases are still extended, so a slow store (or a
 	// fake clock moving) cannot get them rescued and run twice.
@@ -155,7 +158,42 @@ func (w *workers) wake() { signal(w.wakeCh) }
 func (w *workers) active() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.held)
+	return len(w.held) + w.reserved
+}
+
+// reserve sets aside up to n free workers for runs that a staged write
+// claims as it commits, and returns how many it set aside; unreserve gives
+// them back once the write returned.
+func (w *workers) reserve(n int) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k := max(0, min(n, w.s.cfg.Workers-len(w.held)-w.reserved))
+	w.reserved += k
+	return k
+}
+
+// unreserve gives back k workers reserve set aside, after the runs they
+// were for started (startClaimed), and wakes the claim loop for the rest.
+func (w *workers) unreserve(k int) {
+	if k == 0 {
+		return
+	}
+	w.mu.Lock()
+	w.reserved -= k
+	w.mu.Unlock()
+	w.wake()
+}
+
+// startClaimed starts the runs of res that a staged write sent at sent
+// (on the system clock) committed claimed by this node at committed (on
+// the engine's), the commit having taken took; their workers were
+// reserved.
+func (w *workers) startClaimed(res []*store.EnqueueResult, sent, committed time.Time, took time.Duration) {
+	for _, e := range res {
+		if r := e.Run; !e.Duplicate && r.Status == store.RunRunning && r.LeaseOwner == w.s.cfg.Node {
+			w.start(r, sent, committed, took)
+		}
+	}
 }
 
 // recentCancelTTL is how long a cancellation of a run that does not

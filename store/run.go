@@ -389,7 +389,20 @@ type StagedEnqueuer interface {
 	// other write waits. CreatedAt is the time the write began. It
 	// returns once the runs are committed; the schedules' LastFiredAt may
 	// follow in a write of their own after it returned.
-	RunEnqueueStaged(ctx context.Context, release func(context.Context) error, params ...*RunEnqueueParams) ([]*EnqueueResult, error)
+	//
+	// With claim set, the runs commit claimed, as one RunClaim for claim
+	// would claim them at the commit: up to claim.Limit of the ticks
+	// written (kind schedule), in the order of params, that are due by
+	// their tick (RunAt not after ScheduledFor: a staged call is made for
+	// the moment of its ticks) and free to start (neither skipped nor held
+	// by their schedule's overlap policy, nor cancelled by a later tick of
+	// the call). Their results' runs are running, leased to claim.Node for
+	// claim.Lease from a time no later than the commit, with StartedAt
+	// their RunAt. The node that wrote the ticks starts them the moment
+	// they commit, without a claim after it; it reserves claim.Limit
+	// workers for them meanwhile. Runs of other kinds, and ticks past the
+	// limit, commit queued. A nil claim claims nothing.
+	RunEnqueueStaged(ctx context.Context, release func(context.Context) error, claim *RunClaimParams, params ...*RunEnqueueParams) ([]*EnqueueResult, error)
 }
 
 // RunStore keeps runs and moves them through their life. Every transition

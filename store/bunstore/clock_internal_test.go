@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -147,6 +148,41 @@ func testRunTimesOnTheDatabaseClock(t *testing.T, st *Store) {
 		t.Fatal(err)
 	}
 	within("FinishedAt", fin[0].FinishedAt, from, to, 0)
+
+	// A staged tick claimed as it commits is leased on the database's
+	// clock: one tick (run_insert) and two (run_insert_many).
+	sch, err := st.ScheduleCreate(ctx, &store.Schedule{Owner: "ops", Name: "staged", Agent: "noop",
+		Overlap: store.OverlapAllowAll, Trigger: store.Trigger{Kind: store.TriggerInterval, Interval: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := dbNow().Truncate(time.Second)
+	for n := 1; n <= 2; n++ {
+		var ps []*store.RunEnqueueParams
+		for i := range n {
+			ps = append(ps, &store.RunEnqueueParams{ScheduleID: sch.ID, ScheduledFor: tick.Add(time.Duration(n*10+i) * time.Second),
+				Owner: "ops", Agent: "noop"})
+		}
+		from = dbNow()
+		res, err := st.RunEnqueueStaged(ctx, func(context.Context) error { return nil },
+			&store.RunClaimParams{Node: "node-c", Limit: n, Lease: lease}, ps...)
+		to = dbNow()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range res {
+			read, err := st.RunGet(ctx, e.Run.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range []*store.Run{e.Run, read} {
+				if r.Status != store.RunRunning || r.LeaseOwner != "node-c" {
+					t.Fatalf("staged tick of %d: %s, leased to %q; want running, leased to node-c", n, r.Status, r.LeaseOwner)
+				}
+				within(fmt.Sprintf("LeaseExpiresAt of a staged claim of %d", n), r.LeaseExpiresAt, from, to, lease)
+			}
+		}
+	}
 
 	// A webhook's run is due on the database's clock.
 	from = dbNow()

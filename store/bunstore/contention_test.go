@@ -132,10 +132,12 @@ func TestClaimsAndTicksDoNotDeadlock(t *testing.T) {
 			}
 			var err error
 			if i%2 == 0 {
+				// Half of them claimed as they commit, for the node
+				// whose leases lapse: the rescuer requeues them.
 				_, err = st.RunEnqueueStaged(ctx, func(context.Context) error {
 					time.Sleep(2 * time.Millisecond) // the locks are held meanwhile
 					return nil
-				}, ps...)
+				}, &store.RunClaimParams{Node: "node-3", Limit: schedules / 2, Lease: 5 * time.Millisecond}, ps...)
 			} else {
 				_, err = st.RunEnqueue(ctx, ps...)
 			}
@@ -441,7 +443,7 @@ func TestPauseWaitsForNoStagedTick(t *testing.T) {
 			close(written)
 			<-release
 			return nil
-		}, &store.RunEnqueueParams{ScheduleID: s.ID, ScheduledFor: time.Now().Truncate(time.Second).Add(time.Second), Owner: "ops", Agent: "noop"})
+		}, nil, &store.RunEnqueueParams{ScheduleID: s.ID, ScheduledFor: time.Now().Truncate(time.Second).Add(time.Second), Owner: "ops", Agent: "noop"})
 		staged <- err
 	}()
 	<-written

@@ -17,13 +17,16 @@ import (
 
 // RunEnqueue implements store.RunStore.
 func (s *Store) RunEnqueue(ctx context.Context, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
-	return s.RunEnqueueStaged(ctx, nil, params...)
+	return s.RunEnqueueStaged(ctx, nil, nil, params...)
 }
 
 // RunEnqueueStaged implements store.StagedEnqueuer; a nil release commits
 // at once, as RunEnqueue does.
-func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
+func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, claim *store.RunClaimParams, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
 	ps, err := storekit.PrepareEnqueueBatch(params, s.limits)
+	if err == nil {
+		err = storekit.CheckStagedClaim(claim)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +36,7 @@ func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Conte
 	} else {
 		var fired map[string]firedTick
 		err = s.tx(ctx, func(tx bun.Tx, out *outbox) error {
-			res, fired, err = s.enqueueRuns(ctx, tx, ps, out, nil)
+			res, fired, err = s.enqueueRuns(ctx, tx, ps, out, nil, claim)
 			switch {
 			case err != nil:
 				return err
@@ -110,22 +113,25 @@ func (s *Store) enqueuePlain(ctx context.Context, ps []*store.RunEnqueueParams) 
 	return res, nil
 }
 
-// insertedRun is a run run_insert or run_insert_many wrote: its id and
-// the RunAt it was given (the database's now() where the row had none).
+// insertedRun is a run run_insert or run_insert_many wrote: its id, the
+// RunAt it was given (the database's now() where the row had none) and its
+// lease's expiry (set by the database for a staged tick claimed as it
+// commits).
 type insertedRun struct {
-	ID    string    `bun:"id"`
-	RunAt time.Time `bun:"run_at"`
+	ID             string
+	RunAt          time.Time
+	LeaseExpiresAt sql.NullTime
 }
 
-// scanInserted reads the rows of run_insert or run_insert_many (id, run_at)
-// and closes them: by hand, as bun's scan into structs costs more than the
-// insert of a hundred runs.
+// scanInserted reads the rows of run_insert or run_insert_many (id, run_at,
+// lease_expires_at) and closes them: by hand, as bun's scan into structs
+// costs more than the insert of a hundred runs.
 func scanInserted(rows *sql.Rows, n int) ([]insertedRun, error) {
 	defer rows.Close()
 	got := make([]insertedRun, 0, n)
 	for rows.Next() {
 		var r insertedRun
-		if err := rows.Scan(&r.ID, &r.RunAt); err != nil {
+		if err := rows.Scan(&r.ID, &r.RunAt, &r.LeaseExpiresAt); err != nil {
 			return nil, err
 		}
 		got = append(got, r)
@@ -133,15 +139,19 @@ func scanInserted(rows *sql.Rows, n int) ([]insertedRun, error) {
 	return got, rows.Err()
 }
 
-// setRunAt gives the rows the RunAt the database gave them.
-func setRunAt(rows []runRow, got []insertedRun) {
-	at := make(map[string]time.Time, len(got))
-	for _, g := range got {
-		at[g.ID] = g.RunAt
+// setInserted gives the rows the RunAt and lease expiry the database gave
+// them.
+func setInserted(rows []runRow, got []insertedRun) {
+	at := make(map[string]*insertedRun, len(got))
+	for i := range got {
+		at[got[i].ID] = &got[i]
 	}
 	for i := range rows {
-		if t, ok := at[rows[i].ID]; ok {
-			rows[i].RunAt = t
+		if g := at[rows[i].ID]; g != nil {
+			rows[i].RunAt = g.RunAt
+			if g.LeaseExpiresAt.Valid {
+				rows[i].LeaseExpiresAt = g.LeaseExpiresAt.Time
+			}
 		}
 	}
 }
@@ -198,7 +208,7 @@ func (s *Store) RunEnqueueTx(ctx context.Context, tx bun.Tx, params ...*store.Ru
 // enqueue inserts prepared runs in tx. decorate, when set, adjusts each new
 // row before it is written (EventAccept sets the run's id and event).
 func (s *Store) enqueue(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueueParams, out *outbox, decorate func(i int, r *runRow)) ([]*store.EnqueueResult, error) {
-	res, fired, err := s.enqueueRuns(ctx, tx, ps, out, decorate)
+	res, fired, err := s.enqueueRuns(ctx, tx, ps, out, decorate, nil)
 	if err == nil {
 		err = s.advanceLastFired(ctx, tx, fired)
 	}
@@ -262,7 +272,7 @@ func allowAll(rows []scheduleLock) bool {
 // enqueueRuns is enqueue, except that the ticks' advance of their
 // schedules' LastFiredAt is returned for the caller to write (after a
 // staged release).
-func (s *Store) enqueueRuns(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueueParams, out *outbox, decorate func(i int, r *runRow)) ([]*store.EnqueueResult, map[string]firedTick, error) {
+func (s *Store) enqueueRuns(ctx context.Context, tx bun.Tx, ps []*store.RunEnqueueParams, out *outbox, decorate func(i int, r *runRow), claim *store.RunClaimParams) ([]*store.EnqueueResult, map[string]firedTick, error) {
 	now := s.stamp()
 	results := make([]*store.EnqueueResult, len(ps))
 
@@ -389,8 +399,14 @@ func (s *Store) enqueueRuns(ctx context.Context, tx bun.Tx, ps []*store.RunEnque
 		}
 	}
 
+	var lease time.Duration
+	if claim != nil {
+		lease = claim.Lease
+		s.claimStaged(ps, rows, rowOf, results, claim, now)
+	}
+
 	if len(rows) > 0 {
-		ids, err := s.insertRuns(ctx, tx, rows)
+		ids, err := s.insertRuns(ctx, tx, rows, lease)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -429,11 +445,37 @@ func (s *Store) enqueueRuns(ctx context.Context, tx bun.Tx, ps []*store.RunEnque
 	return results, lastFired, nil
 }
 
+// claimStaged writes as claimed (StagedEnqueuer) the first claim.Limit
+// rows, of the runs ps wrote at now, that a staged claim takes: leased from
+// now, or on the database's clock from its now() (insertPG).
+func (s *Store) claimStaged(ps []*store.RunEnqueueParams, rows []runRow, rowOf []int, results []*store.EnqueueResult, claim *store.RunClaimParams, now time.Time) {
+	n := 0
+	for i, p := range ps {
+		if n == claim.Limit {
+			return
+		}
+		if results[i] != nil { // a duplicate
+			continue
+		}
+		r := &rows[rowOf[i]]
+		if !storekit.StagedClaimable(p, store.RunStatus(r.Status), r.Held) {
+			continue
+		}
+		r.Status, r.LeaseOwner, r.StartedAt = string(store.RunRunning), claim.Node, r.RunAt
+		if !s.dbClock {
+			r.LeaseExpiresAt = now.Add(claim.Lease)
+		}
+		n++
+	}
+}
+
 // insertRuns inserts rows, skipping those that would take a unique key
 // already taken, and returns the ids of those inserted. On SQLite each row
 // is one run of a statement prepared at open: parsing one statement of a
 // thousand rows costs SQLite more than executing a thousand prepared ones.
-func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow) ([]string, error) {
+// Running rows without a lease expiry on PostgreSQL are leased for lease
+// (insertPG).
+func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow, lease time.Duration) ([]string, error) {
 	var ids []string
 	if s.pg() {
 		// In the order of the unique keys (a tick's, an idempotency
@@ -456,7 +498,7 @@ func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow) ([]str
 				return strings.Compare(a.IdempotencyKey, b.IdempotencyKey)
 			})
 		}
-		q, args := s.insertPG(ordered)
+		q, args := s.insertPG(ordered, lease)
 		r, err := s.query(ctx, tx, q, args...)
 		if err != nil {
 			return nil, err
@@ -465,7 +507,7 @@ func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow) ([]str
 		if err != nil {
 			return nil, err
 		}
-		setRunAt(rows, got)
+		setInserted(rows, got)
 		for _, g := range got {
 			ids = append(ids, g.ID)
 		}
@@ -488,12 +530,13 @@ func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow) ([]str
 }
 
 // insertPG is the statement and the arguments that insert rows on
-// PostgreSQL: run_insert for one run, else run_insert_many.
-func (s *Store) insertPG(rows []runRow) (string, []any) {
+// PostgreSQL: run_insert for one run, else run_insert_many. Running rows
+// without a lease expiry are leased for lease from the database's now().
+func (s *Store) insertPG(rows []runRow, lease time.Duration) (string, []any) {
 	if len(rows) == 1 {
-		return s.sql.RunInsert, rows[0].insertArgs()
+		return s.sql.RunInsert, append(rows[0].insertArgs(), micros(lease))
 	}
-	return s.sql.RunInsertMany, runArrays(rows)
+	return s.sql.RunInsertMany, append(runArrays(rows), micros(lease))
 }
 
 // runArrays are rows as one array per column of runColumns, for

@@ -122,7 +122,7 @@ func (s *Store) insertPlainRows(ctx context.Context, rows []runRow) error {
 		// written in the transaction, as every SQLite write's is.
 		due := &outbox{notes: []store.Notification{{Topic: store.TopicRunDue}}}
 		return translate(s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			ids, err := s.insertRuns(ctx, tx, rows)
+			ids, err := s.insertRuns(ctx, tx, rows, 0)
 			if err == nil && len(ids) != len(rows) {
 				err = fmt.Errorf("%w: inserted %d of %d runs", store.ErrConflict, len(ids), len(rows))
 			}
@@ -132,7 +132,7 @@ func (s *Store) insertPlainRows(ctx context.Context, rows []runRow) error {
 			return s.sendNotifications(ctx, tx, due, s.origin)
 		}))
 	}
-	q, args := s.insertPG(rows)
+	q, args := s.insertPG(rows, 0)
 	r, err := s.query(ctx, s.db, q, args...)
 	if err != nil {
 		return translate(err)
@@ -144,6 +144,6 @@ func (s *Store) insertPlainRows(ctx context.Context, rows []runRow) error {
 	if len(got) != len(rows) {
 		return fmt.Errorf("%w: inserted %d of %d runs", store.ErrConflict, len(got), len(rows))
 	}
-	setRunAt(rows, got)
+	setInserted(rows, got)
 	return nil
 }

@@ -44,7 +44,13 @@ func TestRunColumnsMatchRunRow(t *testing.T) {
 			if got := strings.Fields(strings.ReplaceAll(m[1], ",", " ")); !reflect.DeepEqual(got, want) {
 				t.Errorf("%s/%s: columns %v\nrunRow has %v", dialect, name, got, want)
 			}
-			if n := placeholders(q); n != len(want) {
+			// PostgreSQL's take one more: the lease of a run claimed as it
+			// is written (insertPG).
+			extra := 0
+			if dialect == DialectPostgres {
+				extra = 1
+			}
+			if n := placeholders(q); n != len(want)+extra {
 				t.Errorf("%s/%s has %d placeholders for %d columns", dialect, name, n, len(want))
 			}
 		}

@@ -15,15 +15,18 @@ import (
 
 // RunEnqueue implements store.RunStore.
 func (s *Store) RunEnqueue(ctx context.Context, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
-	return s.RunEnqueueStaged(ctx, nil, params...)
+	return s.RunEnqueueStaged(ctx, nil, nil, params...)
 }
 
 // RunEnqueueStaged implements store.StagedEnqueuer. A memory write takes
 // no time, so nothing is written before release returns: the runs are
-// written, at once, after it. A nil release writes them at once, as
-// RunEnqueue does.
-func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
+// written, at once, after it, and the runs claim takes are claimed then. A
+// nil release writes them at once, as RunEnqueue does.
+func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, claim *store.RunClaimParams, params ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
 	prepared, err := storekit.PrepareEnqueueBatch(params, s.limits)
+	if err == nil {
+		err = storekit.CheckStagedClaim(claim)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("enqueue runs: %w", err)
 	}
@@ -53,10 +56,33 @@ func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Conte
 	}
 	var fx effects
 	active := make(map[string]overlap.Active)
-	out := make([]*store.EnqueueResult, len(prepared))
+	written := make([]*store.Run, len(prepared))
+	dups := make([]bool, len(prepared))
 	for i, p := range prepared {
-		r, dup := s.enqueueLocked(p, ids[i], "", now, active, &fx)
-		out[i] = &store.EnqueueResult{Run: cloneRun(r), Duplicate: dup}
+		written[i], dups[i] = s.enqueueLocked(p, ids[i], "", now, active, &fx)
+	}
+	if claim != nil {
+		// Decided once every tick of the call is: a later tick may have
+		// cancelled an earlier one (overlap policy cancel_other).
+		expires, n := store.Timestamp(now.Add(claim.Lease)), 0
+		for i, p := range prepared {
+			r := written[i]
+			if n == claim.Limit {
+				break
+			}
+			if dups[i] || !storekit.StagedClaimable(p, r.Status, r.Held) {
+				continue
+			}
+			r.Status, r.LeaseOwner, r.LeaseExpiresAt, r.StartedAt = store.RunRunning, claim.Node, expires, r.RunAt
+			if sch := s.schedules[r.ScheduleID]; sch != nil && r.StartedAt.After(sch.LastRunAt) {
+				sch.LastRunAt = r.StartedAt
+			}
+			n++
+		}
+	}
+	out := make([]*store.EnqueueResult, len(prepared))
+	for i, r := range written {
+		out[i] = &store.EnqueueResult{Run: cloneRun(r), Duplicate: dups[i]}
 	}
 	s.publish(&fx)
 	return out, nil

@@ -433,6 +433,23 @@ func CheckClaim(p *store.RunClaimParams) error {
 	return nil
 }
 
+// CheckStagedClaim validates the claim of a RunEnqueueStaged call: nil,
+// or a valid RunClaim.
+func CheckStagedClaim(p *store.RunClaimParams) error {
+	if p == nil {
+		return nil
+	}
+	return CheckClaim(p)
+}
+
+// StagedClaimable reports whether the run written for prepared params p,
+// now in status with held as given once the whole call is decided, is one
+// that a staged call's claim takes (store.StagedEnqueuer): a tick due by
+// its ScheduledFor, queued and not held.
+func StagedClaimable(p *store.RunEnqueueParams, status store.RunStatus, held bool) bool {
+	return p.Kind == store.RunKindSchedule && !p.RunAt.After(p.ScheduledFor) && status == store.RunQueued && !held
+}
+
 // CheckDeliveryClaim validates a RunDeliveryClaim call at now.
 func CheckDeliveryClaim(p *store.RunDeliveryClaimParams, now time.Time) error {
 	switch {

@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +16,8 @@ func stagedTests() []test {
 		{"RunsCommitWhenReleased", testStagedRelease},
 		{"ReleaseErrorWritesNothing", testStagedReleaseError},
 		{"BadInputIsRefusedBeforeRelease", testStagedBadInput},
+		{"ClaimTakesTheTicksFreeToStart", testStagedClaim},
+		{"BadClaimIsRefusedBeforeRelease", testStagedBadClaim},
 	}
 }
 
@@ -31,7 +35,7 @@ func testStagedRelease(t *testing.T, fx *fixture) {
 			close(written)
 			<-commit
 			return nil
-		}, tick(s, fx.tickAt(1)))
+		}, nil, tick(s, fx.tickAt(1)))
 		done <- outcome{res, err}
 	}()
 	<-written
@@ -58,7 +62,7 @@ func testStagedRelease(t *testing.T, fx *fixture) {
 		}
 	}
 	// The same tick again is a duplicate, staged or not.
-	again, err := st.RunEnqueueStaged(fx.ctx, func(context.Context) error { return nil }, tick(s, fx.tickAt(1)))
+	again, err := st.RunEnqueueStaged(fx.ctx, func(context.Context) error { return nil }, nil, tick(s, fx.tickAt(1)))
 	if err != nil || !again[0].Duplicate || again[0].Run.ID != o.res[0].Run.ID {
 		t.Fatalf("the same tick staged again = %+v, %v; want the first run as a duplicate", again, err)
 	}
@@ -68,7 +72,7 @@ func testStagedReleaseError(t *testing.T, fx *fixture) {
 	st := fx.st
 	s := fx.schedule("report")
 	stop := errors.New("stopping")
-	res, err := st.RunEnqueueStaged(fx.ctx, func(context.Context) error { return stop },
+	res, err := st.RunEnqueueStaged(fx.ctx, func(context.Context) error { return stop }, nil,
 		tick(s, fx.tickAt(1)), adhoc())
 	if !errors.Is(err, stop) || res != nil {
 		t.Fatalf("RunEnqueueStaged with a failing release = %v, %v; want the release's error", res, err)
@@ -90,12 +94,118 @@ func testStagedBadInput(t *testing.T, fx *fixture) {
 	released := false
 	bad := adhoc()
 	bad.Agent = ""
-	_, err := st.RunEnqueueStaged(fx.ctx, func(context.Context) error { released = true; return nil }, adhoc(), bad)
+	_, err := st.RunEnqueueStaged(fx.ctx, func(context.Context) error { released = true; return nil }, nil, adhoc(), bad)
 	if !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("RunEnqueueStaged with an empty agent: %v, want ErrInvalid", err)
 	}
 	if released {
 		t.Error("release was called for a call that writes nothing")
+	}
+	if runs := fx.runs(store.RunListParams{}); len(runs) != 0 {
+		t.Errorf("%d runs written", len(runs))
+	}
+}
+
+// testStagedClaim stages, with a claim, ticks of every kind a claim must
+// tell apart, and checks that exactly the ticks free to start commit
+// running, leased to the node, up to the limit in the order of the call.
+func testStagedClaim(t *testing.T, fx *fixture) {
+	st := fx.st
+	at := fx.tickAt(1)
+	free1 := fx.schedule("free-1", withOverlap(store.OverlapAllowAll))
+	free2 := fx.schedule("free-2", withOverlap(store.OverlapAllowAll))
+	overLimit := fx.schedule("over-limit", withOverlap(store.OverlapAllowAll))
+	skipped := fx.schedule("skipped") // skip, with a run queued already
+	busy := fx.enqueueRun(manual(skipped))
+	held := fx.schedule("held", withOverlap(store.OverlapBufferOne))
+	fx.enqueueRun(manual(held))
+	replaced := fx.schedule("replaced", withOverlap(store.OverlapCancelOther))
+	jittered := fx.schedule("jittered", withOverlap(store.OverlapAllowAll))
+	dup := fx.schedule("dup", withOverlap(store.OverlapAllowAll))
+	first := fx.enqueueRun(tick(dup, at))
+
+	late := tick(jittered, at)
+	late.RunAt = at.Add(time.Second)
+	params := []*store.RunEnqueueParams{
+		tick(free1, at),
+		adhoc(),
+		tick(skipped, at),
+		tick(held, at),
+		tick(replaced, at.Add(-time.Minute)), // cancelled by the next
+		tick(replaced, at),
+		late,
+		tick(dup, at),
+		tick(free2, at),
+		tick(overLimit, at),
+	}
+	released := false
+	res, err := st.RunEnqueueStaged(fx.ctx, func(context.Context) error { released = true; return nil },
+		&store.RunClaimParams{Node: nodeA, Limit: 3, Lease: lease}, params...)
+	if err != nil || len(res) != len(params) {
+		t.Fatalf("RunEnqueueStaged with a claim = %v, %v", res, err)
+	}
+	if !released {
+		t.Fatal("release was not called")
+	}
+	claimed := map[int]bool{0: true, 5: true, 8: true}
+	for i, r := range res {
+		stored := fx.run(r.Run.ID)
+		what := fmt.Sprintf("run %d (%s)", i, params[i].ScheduleID)
+		if i == 7 {
+			want(t, what+" is the first tick's", r.Duplicate && r.Run.ID == first.ID, true)
+			want(t, what+" status", stored.Status, store.RunQueued)
+			continue
+		}
+		want(t, what+" is new", r.Duplicate, false)
+		if !claimed[i] {
+			if stored.Status == store.RunRunning || stored.LeaseOwner != "" {
+				t.Errorf("%s: claimed (%s, %q), want it left as the overlap policy made it", what, stored.Status, stored.LeaseOwner)
+			}
+			continue
+		}
+		for _, got := range []*store.Run{r.Run, stored} {
+			want(t, what+" status", got.Status, store.RunRunning)
+			want(t, what+" lease owner", got.LeaseOwner, nodeA)
+			wantTime(t, what+" started at", got.StartedAt, got.RunAt)
+			if got.LeaseExpiresAt.Before(fx.now().Add(lease-time.Minute)) || got.LeaseExpiresAt.After(fx.now().Add(lease)) {
+				t.Errorf("%s: lease expires at %v, want within a minute before %v", what, got.LeaseExpiresAt, fx.now().Add(lease))
+			}
+		}
+	}
+	want(t, "the run behind skip's", fx.run(busy.ID).Status, store.RunQueued)
+	want(t, "the ticks past the limit", fx.run(res[9].Run.ID).Status, store.RunQueued)
+	want(t, "the tick cancelled by a later one", fx.run(res[4].Run.ID).Status, store.RunCancelled)
+
+	// The claimed runs are the node's as if RunClaim had taken them: no
+	// other claim takes them, the node extends and finishes them.
+	for _, r := range fx.claim(nodeB, 100) {
+		if claimed[slices.IndexFunc(res, func(e *store.EnqueueResult) bool { return e.Run.ID == r.ID })] {
+			t.Errorf("RunClaim(%s) took %s, claimed by the staged call", nodeB, r.ID)
+		}
+	}
+	leases, err := st.RunExtendLease(fx.ctx, &store.RunExtendLeaseParams{Node: nodeA, IDs: []string{res[0].Run.ID}, Lease: lease})
+	if err != nil || len(leases) != 1 {
+		t.Fatalf("RunExtendLease of a staged claim = %v, %v", leases, err)
+	}
+	want(t, "finished", fx.finish(res[8].Run.ID, nodeA, store.RunSucceeded).Status, store.RunSucceeded)
+}
+
+func testStagedBadClaim(t *testing.T, fx *fixture) {
+	s := fx.schedule("report", withOverlap(store.OverlapAllowAll))
+	for _, c := range []struct {
+		claim *store.RunClaimParams
+		field string
+	}{
+		{&store.RunClaimParams{Limit: 1, Lease: lease}, "node"},
+		{&store.RunClaimParams{Node: nodeA, Lease: lease}, "limit"},
+		{&store.RunClaimParams{Node: nodeA, Limit: 1}, "lease"},
+	} {
+		released := false
+		_, err := fx.st.RunEnqueueStaged(fx.ctx, func(context.Context) error { released = true; return nil }, c.claim, tick(s, fx.tickAt(1)))
+		wantInvalid(t, "a claim without "+c.field, err, c.field)
+		if released {
+			t.Errorf("a claim without %s: release was called", c.field)
+		}
 	}
 	if runs := fx.runs(store.RunListParams{}); len(runs) != 0 {
 		t.Errorf("%d runs written", len(runs))

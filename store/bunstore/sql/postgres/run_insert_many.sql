@@ -1,13 +1,16 @@
 -- Inserts runs from one array per column of runColumns (runArrays), unless
 -- they would take a unique key already taken, in one statement whose text
 -- does not grow with the batch: PostgreSQL parses and plans it once per
--- connection. A run without run_at is due at now().
+-- connection. A run without run_at is due at now(), and a running one (a
+-- staged tick claimed as it commits) without lease_expires_at is leased
+-- from now() for $30 microseconds.
 INSERT INTO herald_runs (id, kind, schedule_id, scheduled_for, event_id, owner, agent, payload, targets,
 	idempotency_key, status, held, attempt, max_attempts, timeout, run_at, lease_owner, lease_expires_at,
 	cancel_requested, output, summary, progress, error, created_at, started_at, finished_at, deliver_after,
 	cancel_reason, trace_context)
 SELECT id, kind, schedule_id, scheduled_for, event_id, owner, agent, payload, targets,
-	idempotency_key, status, held, attempt, max_attempts, timeout, COALESCE(run_at, now()), lease_owner, lease_expires_at,
+	idempotency_key, status, held, attempt, max_attempts, timeout, COALESCE(run_at, now()), lease_owner,
+	COALESCE(lease_expires_at, CASE WHEN status = 'running' THEN now() + $30::bigint * interval '1 microsecond' END),
 	cancel_requested, output, summary, progress, error, created_at, started_at, finished_at, deliver_after,
 	cancel_reason, trace_context
 FROM unnest($1::text[]::uuid[], $2::text[], $3::text[]::uuid[], $4::timestamptz[], $5::text[]::uuid[], $6::text[],
@@ -20,4 +23,4 @@ FROM unnest($1::text[]::uuid[], $2::text[], $3::text[]::uuid[], $4::timestamptz[
 	cancel_requested, output, summary, progress, error, created_at, started_at, finished_at, deliver_after,
 	cancel_reason, trace_context)
 ON CONFLICT DO NOTHING
-RETURNING id, run_at
+RETURNING id, run_at, lease_expires_at
