@@ -44,7 +44,12 @@
 // instead of once a thousand inserts are done. The
 // lead follows how long the writes take (10–500 ms). Until the commit the
 // schedules of the batch are locked, so an edit made meanwhile applies after
-// the tick, and on SQLite every other write waits. Changes made through any
+// the tick, and on SQLite every other write waits. The node that writes the
+// batch sets aside its free workers for it, and the ticks free to start
+// (as their overlap policies say) commit claimed by it, as many as it set
+// aside: their agents start the moment the runs appear, without a claim
+// after the commit. Those past its free workers commit queued, for any
+// node's claims. Changes made through any
 // node reach every node through the store's notifications, with a periodic
 // resync as a safety net.
 //
