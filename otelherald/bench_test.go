@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldhq/herald/agent"
 	"github.com/heraldhq/herald/internal/testpg"
@@ -212,6 +215,43 @@ func BenchmarkRunTracing(b *testing.B) {
 		{"none", sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0))},
 	} {
 		b.Run(c.name, func(b *testing.B) { benchmarkRunTracing(b, c.sampler) })
+	}
+}
+
+// BenchmarkSDKSpans is the SDK's own share of BenchmarkRunTracing/all:
+// the two spans of a run (the enqueue's, a producer span, and the
+// attempt's, a consumer span whose parent and link is the enqueue's), with
+// as many attributes as Herald gives them, made straight on the SDK with
+// no Herald code. No integration that makes those spans costs less: the
+// floor under TestTracingOverhead's figure with every span sampled.
+func BenchmarkSDKSpans(b *testing.B) {
+	ctx := context.Background()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(discard{}))
+	defer tp.Shutdown(ctx)
+	tr := tp.Tracer("floor")
+	messaging := []attribute.KeyValue{semconv.MessagingSystemKey.String("herald"), semconv.MessagingOperationTypeSend,
+		semconv.MessagingOperationName("enqueue"), semconv.MessagingDestinationName("noop")}
+	enqueue := trace.WithAttributes(messaging...)
+	process := trace.WithAttributes(append(slices.Clone(messaging[:3]), semconv.MessagingDestinationName("noop"))...)
+	producer, consumer := trace.WithSpanKind(trace.SpanKindProducer), trace.WithSpanKind(trace.SpanKindConsumer)
+	cpu := processCPU()
+	b.ReportAllocs()
+	for b.Loop() {
+		ectx, es := tr.Start(ctx, "enqueue noop", producer, enqueue)
+		es.SetAttributes(attribute.String("herald.run.kind", "enqueue"))
+		es.SetAttributes(semconv.MessagingMessageID("01JEXAMPLE0000000000000000"), attribute.Bool("herald.enqueue.duplicate", false))
+		parent := trace.SpanContextFromContext(ectx)
+		es.End()
+		_, ps := tr.Start(trace.ContextWithRemoteSpanContext(ctx, parent), "process noop", consumer, process,
+			trace.WithLinks(trace.Link{SpanContext: parent}))
+		ps.SetAttributes(semconv.MessagingMessageID("01JEXAMPLE0000000000000000"), semconv.MessagingClientID("n"),
+			attribute.String("herald.run.kind", "enqueue"), attribute.Int("herald.run.attempt", 1),
+			attribute.Int("herald.run.max_attempts", 3), attribute.Float64("herald.claim.duration", 0.001))
+		ps.SetAttributes(attribute.String("herald.attempt.outcome", "succeeded"), attribute.Bool("herald.attempt.retry", false))
+		ps.End()
+	}
+	if c := processCPU() - cpu; c > 0 {
+		b.ReportMetric(float64(c.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
 
