@@ -79,6 +79,13 @@ func (s *Store) RunEnqueueStaged(ctx context.Context, release func(context.Conte
 			}
 			n++
 		}
+		// Workers are woken for the runs still queued only.
+		fx.runDue = false
+		for i, r := range written {
+			if !dups[i] && r.Status == store.RunQueued && !r.Held {
+				fx.runDue = true
+			}
+		}
 	}
 	out := make([]*store.EnqueueResult, len(prepared))
 	for i, r := range written {

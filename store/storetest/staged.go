@@ -18,6 +18,7 @@ func stagedTests() []test {
 		{"BadInputIsRefusedBeforeRelease", testStagedBadInput},
 		{"ClaimTakesTheTicksFreeToStart", testStagedClaim},
 		{"BadClaimIsRefusedBeforeRelease", testStagedBadClaim},
+		{"ClaimedTicksWakeNoWorker", testStagedClaimNotifies},
 	}
 }
 
@@ -210,4 +211,34 @@ func testStagedBadClaim(t *testing.T, fx *fixture) {
 	if runs := fx.runs(store.RunListParams{}); len(runs) != 0 {
 		t.Errorf("%d runs written", len(runs))
 	}
+}
+
+// testStagedClaimNotifies: ticks that all commit claimed publish no
+// TopicRunDue (no worker need look for them): a later write's notification
+// reaches another handle with none before it. Ticks left queued (past the
+// limit) publish one.
+func testStagedClaimNotifies(t *testing.T, fx *fixture) {
+	a := fx.schedule("a", withOverlap(store.OverlapAllowAll))
+	b := fx.schedule("b", withOverlap(store.OverlapAllowAll))
+	ch := fx.subscribe()
+	release := func(context.Context) error { return nil }
+	claim := &store.RunClaimParams{Node: nodeA, Limit: 2, Lease: lease}
+	if _, err := fx.st.RunEnqueueStaged(fx.ctx, release, claim, tick(a, fx.tickAt(1)), tick(b, fx.tickAt(1))); err != nil {
+		t.Fatal(err)
+	}
+	paused, err := fx.st.SchedulePause(fx.ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	await(t, ch, "the pause after ticks all claimed", func(n store.Notification) bool {
+		if n.Topic == store.TopicRunDue {
+			t.Errorf("ticks that all committed claimed published %s", n.Topic)
+		}
+		return n.Topic == store.TopicSchedule && n.ID == a.ID && n.Version == paused.Version
+	})
+	claim.Limit = 1
+	if _, err := fx.st.RunEnqueueStaged(fx.ctx, release, claim, tick(b, fx.tickAt(2)), tick(b, fx.tickAt(3))); err != nil {
+		t.Fatal(err)
+	}
+	await(t, ch, "a tick left queued", func(n store.Notification) bool { return n.Topic == store.TopicRunDue })
 }
