@@ -37,6 +37,9 @@
 // RunStore.RunRequeue. Every transition is conditional on the current status
 // and lease owner: a node that lost its lease gets ErrLeaseLost and changes
 // nothing. RunStore.RunRescue puts runs whose lease expired back in the queue.
+// The ticks of a moment that StagedEnqueuer writes ahead of it may commit
+// already claimed by the writing node, as a claim at the commit would have
+// set them, so that they start the moment they appear.
 //
 // # Overlap policies
 //
