@@ -620,10 +620,21 @@ func (f *fireLoop) enqueue(ctx context.Context, params []*store.RunEnqueueParams
 	spans := f.s.traceTicks(ctx, params)
 	if release != nil {
 		var claim *store.RunClaimParams
+		wctx := ctx
 		if f.claim != nil {
 			claim = &f.claim.params
+			// A claiming write is not cut short by the node stopping
+			// once its release has returned (the release still is, and
+			// rolls the write back): a commit that landed after its
+			// caller gave up would leave runs claimed by a node that
+			// never starts them. As the claim loop's claims.
+			var cancel context.CancelFunc
+			wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), stageLeadMax+claimTimeout)
+			defer cancel()
+			stop := release
+			release = func(context.Context) error { return stop(ctx) }
 		}
-		res, err := f.s.st.RunEnqueueStaged(ctx, release, claim, params...)
+		res, err := f.s.st.RunEnqueueStaged(wctx, release, claim, params...)
 		f.s.tracedTicks(spans, params, res, err)
 		if err == nil && claim != nil {
 			now := f.s.clock.Now()
@@ -780,10 +791,12 @@ type stagedClaim struct {
 }
 
 // endClaim gives back the workers reserved for the claim of a staged
-// write, if any, once the runs it claimed started.
+// write, if any, once the runs it claimed started, and wakes the claim
+// loop for the ticks past them.
 func (f *fireLoop) endClaim() {
 	if f.claim != nil {
 		f.s.work.unreserve(f.claim.params.Limit)
+		f.s.work.wake()
 		f.claim = nil
 	}
 }

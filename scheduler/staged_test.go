@@ -155,3 +155,64 @@ func TestTicksAreWrittenAheadAndCommittedOnTime(t *testing.T) {
 		}
 	})
 }
+
+// TestStagedClaimsKeepToTheWorkers: a node never executes more runs at
+// once than it has workers, while its claim loop claims ad hoc runs and
+// its staged writes claim the ticks of the same moments (each reserves
+// the workers it claims for, so that neither counts the other's as free).
+// Ad hoc runs are enqueued in a stream across three moments of 8 one-off
+// schedules (at least adhoc of them); the agent keeps each run 20 ms.
+func TestStagedClaimsKeepToTheWorkers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() store.Store) {
+		const workers, adhoc, moments, perMoment = 4, 60, 3, 8
+		var mu sync.Mutex
+		current, peak, done := 0, 0, 0
+		busy := agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
+			mu.Lock()
+			current++
+			peak = max(peak, current)
+			mu.Unlock()
+			time.Sleep(20 * time.Millisecond) // the run's work
+			mu.Lock()
+			current--
+			done++
+			mu.Unlock()
+			return nil, nil
+		})
+		st := &stagedCalls{Store: open()}
+		s := startNode(t, st, scheduler.Config{Agents: registry(map[string]agent.Agent{"busy": busy}), Workers: workers, Logger: testLogger(t)})
+		base := time.Now().Truncate(time.Millisecond).Add(400 * time.Millisecond)
+		for m := range moments {
+			for i := range perMoment {
+				if _, err := s.CreateSchedule(ctx, admin, &store.Schedule{Name: fmt.Sprintf("once-%d-%d", m, i), Agent: "busy",
+					Overlap: store.OverlapAllowAll, Trigger: store.Trigger{Kind: store.TriggerOnce, At: base.Add(time.Duration(m) * 150 * time.Millisecond)}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		// Ad hoc runs, a few at a time, from before the first moment to
+		// after the last, so that claims are in flight as ticks stage.
+		enqueued := 0
+		for end := base.Add(moments * 150 * time.Millisecond); time.Now().Before(end) || enqueued < adhoc; enqueued++ {
+			if _, err := s.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "busy"}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		eventually(t, 30*time.Second, "every run done", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return done == enqueued+moments*perMoment
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if peak > workers {
+			t.Errorf("%d runs executed at once on a node of %d workers", peak, workers)
+		}
+		claimed := 0
+		for _, c := range st.snapshot() {
+			claimed += c.claimed
+		}
+		t.Logf("peak %d of %d workers; %d ticks committed claimed", peak, workers, claimed)
+	})
+}

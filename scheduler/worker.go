@@ -172,27 +172,65 @@ func (w *workers) reserve(n int) int {
 	return k
 }
 
-// unreserve gives back k workers reserve set aside, after the runs they
-// were for started (startClaimed), and wakes the claim loop for the rest.
+// unreserve gives back k workers reserve set aside, once the runs they
+// were for started.
 func (w *workers) unreserve(k int) {
-	if k == 0 {
-		return
-	}
 	w.mu.Lock()
 	w.reserved -= k
 	w.mu.Unlock()
-	w.wake()
 }
 
 // startClaimed starts the runs of res that a staged write sent at sent
 // (on the system clock) committed claimed by this node at committed (on
 // the engine's), the commit having taken took; their workers were
-// reserved.
+// reserved. Their leases ran from the write's start: when the write took
+// over a third of the lease (a lock waited for, a slow disk), they are
+// extended first, as a claim now would grant them, and a run this node no
+// longer holds (rescued meanwhile by another node) is not started.
 func (w *workers) startClaimed(res []*store.EnqueueResult, sent, committed time.Time, took time.Duration) {
+	var runs []*store.Run
 	for _, e := range res {
 		if r := e.Run; !e.Duplicate && r.Status == store.RunRunning && r.LeaseOwner == w.s.cfg.Node {
+			runs = append(runs, r)
+		}
+	}
+	if len(runs) == 0 {
+		return
+	}
+	if time.Since(sent) <= w.s.cfg.Lease/3 {
+		for _, r := range runs {
 			w.start(r, sent, committed, took)
 		}
+		return
+	}
+	for len(runs) > 0 {
+		n := min(len(runs), store.ListLimitMax)
+		ids := make([]string, n)
+		for i, r := range runs[:n] {
+			ids[i] = r.ID
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
+		again := time.Now()
+		leases, err := w.s.st.RunExtendLease(ctx, &store.RunExtendLeaseParams{Node: w.s.cfg.Node, IDs: ids, Lease: w.s.cfg.Lease})
+		cancel()
+		if err != nil {
+			// Not started: their leases lapse and any node rescues them.
+			level.Warn(w.s.logger).Log("msg", "extend the leases of staged runs that committed late; leaving them to be rescued", "runs", n, "err", err)
+		}
+		held := make(map[string]time.Time, len(leases))
+		for _, l := range leases {
+			held[l.ID] = l.LeaseExpiresAt
+		}
+		for _, r := range runs[:n] {
+			switch expires, ok := held[r.ID]; {
+			case !ok:
+			case expires.IsZero(): // being written at that moment: the guard extends it at once
+				w.start(r, sent, committed, took)
+			default:
+				w.start(r, again, committed, took)
+			}
+		}
+		runs = runs[n:]
 	}
 }
 
@@ -239,7 +277,13 @@ func (w *workers) claimLoop(ctx context.Context) {
 			switch {
 			case free >= claimMin || (free > 0 && !cooling):
 				cooling = false
-				n := min(free, ClaimBatchMax)
+				// The workers of the claim are reserved while it is in
+				// flight, so that a staged write's claim meanwhile
+				// (reserve) does not count them as free.
+				n := w.reserve(min(free, ClaimBatchMax))
+				if n == 0 {
+					break
+				}
 				// A claim is not cancelled half-way by the node stopping:
 				// a claim that committed after its caller gave up would
 				// leave runs held by no one until their lease expires.
@@ -251,6 +295,7 @@ func (w *workers) claimLoop(ctx context.Context) {
 				for _, r := range runs {
 					w.start(r, sent, claimed, since(claimed, began))
 				}
+				w.unreserve(n)
 				w.claimMu.Unlock()
 				cancel()
 				if err != nil {
