@@ -29,12 +29,12 @@ func TestPostgresRunTimesComeFromTheDatabase(t *testing.T) {
 				t.Fatal("a PostgreSQL store without Options.Clock does not use the database's clock")
 			}
 			st.clk = skewedClock{skew: skew}
-			testRunTimesOnTheDatabaseClock(t, st)
+			testRunTimesOnTheDatabaseClock(t, st, skew)
 		})
 	}
 }
 
-func testRunTimesOnTheDatabaseClock(t *testing.T, st *Store) {
+func testRunTimesOnTheDatabaseClock(t *testing.T, st *Store, skew time.Duration) {
 	ctx := context.Background()
 	dbNow := func() time.Time {
 		var now time.Time
@@ -150,7 +150,8 @@ func testRunTimesOnTheDatabaseClock(t *testing.T, st *Store) {
 	within("FinishedAt", fin[0].FinishedAt, from, to, 0)
 
 	// A staged tick claimed as it commits is leased on the database's
-	// clock: one tick (run_insert) and two (run_insert_many).
+	// clock, one tick (run_insert) and two (run_insert_many); from a node
+	// whose clock is ahead of the database's, it is written queued.
 	sch, err := st.ScheduleCreate(ctx, &store.Schedule{Owner: "ops", Name: "staged", Agent: "noop",
 		Overlap: store.OverlapAllowAll, Trigger: store.Trigger{Kind: store.TriggerInterval, Interval: time.Hour}})
 	if err != nil {
@@ -176,6 +177,15 @@ func testRunTimesOnTheDatabaseClock(t *testing.T, st *Store) {
 				t.Fatal(err)
 			}
 			for _, r := range []*store.Run{e.Run, read} {
+				if skew > 0 {
+					// The node's clock is ahead: claimed, the tick would
+					// start before its RunAt on the database's clock.
+					if r.Status != store.RunQueued || r.LeaseOwner != "" || !r.StartedAt.IsZero() {
+						t.Fatalf("staged tick of %d from a node ahead of the database: %s, leased to %q, started %v; want queued",
+							n, r.Status, r.LeaseOwner, r.StartedAt)
+					}
+					continue
+				}
 				if r.Status != store.RunRunning || r.LeaseOwner != "node-c" {
 					t.Fatalf("staged tick of %d: %s, leased to %q; want running, leased to node-c", n, r.Status, r.LeaseOwner)
 				}

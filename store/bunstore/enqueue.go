@@ -121,17 +121,18 @@ type insertedRun struct {
 	ID             string
 	RunAt          time.Time
 	LeaseExpiresAt sql.NullTime
+	Status         string
 }
 
 // scanInserted reads the rows of run_insert or run_insert_many (id, run_at,
-// lease_expires_at) and closes them: by hand, as bun's scan into structs
+// lease_expires_at, status) and closes them: by hand, as bun's scan into structs
 // costs more than the insert of a hundred runs.
 func scanInserted(rows *sql.Rows, n int) ([]insertedRun, error) {
 	defer rows.Close()
 	got := make([]insertedRun, 0, n)
 	for rows.Next() {
 		var r insertedRun
-		if err := rows.Scan(&r.ID, &r.RunAt, &r.LeaseExpiresAt); err != nil {
+		if err := rows.Scan(&r.ID, &r.RunAt, &r.LeaseExpiresAt, &r.Status); err != nil {
 			return nil, err
 		}
 		got = append(got, r)
@@ -140,7 +141,8 @@ func scanInserted(rows *sql.Rows, n int) ([]insertedRun, error) {
 }
 
 // setInserted gives the rows the RunAt and lease expiry the database gave
-// them.
+// them, and the status: a claimed row that the database wrote queued
+// (insertPG) is queued, unclaimed.
 func setInserted(rows []runRow, got []insertedRun) {
 	at := make(map[string]*insertedRun, len(got))
 	for i := range got {
@@ -151,6 +153,9 @@ func setInserted(rows []runRow, got []insertedRun) {
 			rows[i].RunAt = g.RunAt
 			if g.LeaseExpiresAt.Valid {
 				rows[i].LeaseExpiresAt = g.LeaseExpiresAt.Time
+			}
+			if g.Status != rows[i].Status {
+				rows[i].Status, rows[i].LeaseOwner, rows[i].StartedAt = g.Status, "", time.Time{}
 			}
 		}
 	}
@@ -531,12 +536,19 @@ func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow, lease 
 
 // insertPG is the statement and the arguments that insert rows on
 // PostgreSQL: run_insert for one run, else run_insert_many. Running rows
-// without a lease expiry are leased for lease from the database's now().
+// without a lease expiry are leased for lease from the database's now();
+// on the database's clock, they are written queued instead when it is
+// behind this process's (the node's) by more than 5 ms, as they would
+// start before their RunAt on it.
 func (s *Store) insertPG(rows []runRow, lease time.Duration) (string, []any) {
-	if len(rows) == 1 {
-		return s.sql.RunInsert, append(rows[0].insertArgs(), micros(lease))
+	var node any
+	if s.dbClock {
+		node = s.stamp()
 	}
-	return s.sql.RunInsertMany, append(runArrays(rows), micros(lease))
+	if len(rows) == 1 {
+		return s.sql.RunInsert, append(rows[0].insertArgs(), micros(lease), node)
+	}
+	return s.sql.RunInsertMany, append(runArrays(rows), micros(lease), node)
 }
 
 // runArrays are rows as one array per column of runColumns, for

@@ -1,18 +1,24 @@
 -- Inserts runs from one array per column of runColumns (runArrays), unless
 -- they would take a unique key already taken, in one statement whose text
 -- does not grow with the batch: PostgreSQL parses and plans it once per
--- connection. A run without run_at is due at now(), and a running one (a
+-- connection. A run without run_at is due at now(). A running one (a
 -- staged tick claimed as it commits) without lease_expires_at is leased
--- from now() for $30 microseconds.
+-- from now() for $30 microseconds, unless the database's clock is more
+-- than 5 ms behind $31, the writing node's clock as it sent the statement
+-- (NULL: not compared): it would start before its run_at on the
+-- database's clock, and is written queued instead.
+WITH clock AS MATERIALIZED (SELECT clock_timestamp() < $31::timestamptz - interval '5 milliseconds' AS behind)
 INSERT INTO herald_runs (id, kind, schedule_id, scheduled_for, event_id, owner, agent, payload, targets,
 	idempotency_key, status, held, attempt, max_attempts, timeout, run_at, lease_owner, lease_expires_at,
 	cancel_requested, output, summary, progress, error, created_at, started_at, finished_at, deliver_after,
 	cancel_reason, trace_context)
 SELECT id, kind, schedule_id, scheduled_for, event_id, owner, agent, payload, targets,
-	idempotency_key, status, held, attempt, max_attempts, timeout, COALESCE(run_at, now()), lease_owner,
-	COALESCE(lease_expires_at, CASE WHEN status = 'running' THEN now() + $30::bigint * interval '1 microsecond' END),
-	cancel_requested, output, summary, progress, error, created_at, started_at, finished_at, deliver_after,
-	cancel_reason, trace_context
+	idempotency_key, CASE WHEN late THEN 'queued' ELSE status END, held, attempt, max_attempts, timeout,
+	COALESCE(run_at, now()), CASE WHEN late THEN NULL ELSE lease_owner END,
+	CASE WHEN late THEN NULL
+		ELSE COALESCE(lease_expires_at, CASE WHEN status = 'running' THEN now() + $30::bigint * interval '1 microsecond' END) END,
+	cancel_requested, output, summary, progress, error, created_at, CASE WHEN late THEN NULL ELSE started_at END,
+	finished_at, deliver_after, cancel_reason, trace_context
 FROM unnest($1::text[]::uuid[], $2::text[], $3::text[]::uuid[], $4::timestamptz[], $5::text[]::uuid[], $6::text[],
 	$7::text[], $8::text[]::json[], $9::text[]::json[], $10::text[], $11::text[], $12::boolean[], $13::integer[],
 	$14::integer[], $15::bigint[], $16::timestamptz[], $17::text[], $18::timestamptz[], $19::boolean[],
@@ -22,5 +28,6 @@ FROM unnest($1::text[]::uuid[], $2::text[], $3::text[]::uuid[], $4::timestamptz[
 	idempotency_key, status, held, attempt, max_attempts, timeout, run_at, lease_owner, lease_expires_at,
 	cancel_requested, output, summary, progress, error, created_at, started_at, finished_at, deliver_after,
 	cancel_reason, trace_context)
+	CROSS JOIN LATERAL (SELECT status = 'running' AND (SELECT behind FROM clock) AS late) AS c
 ON CONFLICT DO NOTHING
-RETURNING id, run_at, lease_expires_at
+RETURNING id, run_at, lease_expires_at, status
