@@ -401,7 +401,9 @@ type StagedEnqueuer interface {
 	// their RunAt. The node that wrote the ticks starts them the moment
 	// they commit, without a claim after it; it reserves claim.Limit
 	// workers for them meanwhile. Runs of other kinds, and ticks past the
-	// limit, commit queued. A nil claim claims nothing.
+	// limit, commit queued, as may a tick that, claimed, would start before
+	// its RunAt on the store's clock (a node whose clock runs ahead of the
+	// database's). A nil claim claims nothing.
 	RunEnqueueStaged(ctx context.Context, release func(context.Context) error, claim *RunClaimParams, params ...*RunEnqueueParams) ([]*EnqueueResult, error)
 }
 
