@@ -160,13 +160,13 @@ func TestTicksAreWrittenAheadAndCommittedOnTime(t *testing.T) {
 // once than it has workers, while its claim loop claims ad hoc runs and
 // its staged writes claim the ticks of the same moments (each reserves
 // the workers it claims for, so that neither counts the other's as free).
-// Ad hoc runs are enqueued in a stream across three moments of 8 one-off
-// schedules (at least adhoc of them); the agent keeps each run 20 ms.
+// Ad hoc runs are enqueued in a stream until two moments of 8
+// per-second schedules were staged; the agent keeps each run 20 ms.
 func TestStagedClaimsKeepToTheWorkers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open func() store.Store) {
-		const workers, adhoc, moments, perMoment = 4, 60, 3, 8
+		const workers, perMoment = 4, 8
 		var mu sync.Mutex
-		current, peak, done := 0, 0, 0
+		current, peak := 0, 0
 		busy := agent.Func(func(context.Context, *agent.Task) (*agent.Result, error) {
 			mu.Lock()
 			current++
@@ -175,34 +175,38 @@ func TestStagedClaimsKeepToTheWorkers(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // the run's work
 			mu.Lock()
 			current--
-			done++
 			mu.Unlock()
 			return nil, nil
 		})
 		st := &stagedCalls{Store: open()}
 		s := startNode(t, st, scheduler.Config{Agents: registry(map[string]agent.Agent{"busy": busy}), Workers: workers, Logger: testLogger(t)})
-		base := time.Now().Truncate(time.Millisecond).Add(400 * time.Millisecond)
-		for m := range moments {
-			for i := range perMoment {
-				if _, err := s.CreateSchedule(ctx, admin, &store.Schedule{Name: fmt.Sprintf("once-%d-%d", m, i), Agent: "busy",
-					Overlap: store.OverlapAllowAll, Trigger: store.Trigger{Kind: store.TriggerOnce, At: base.Add(time.Duration(m) * 150 * time.Millisecond)}}); err != nil {
-					t.Fatal(err)
-				}
+		var ids []string
+		for i := range perMoment {
+			sch := cronSchedule(fmt.Sprintf("every-%d", i), "busy", "* * * * * *")
+			sch.Overlap = store.OverlapAllowAll
+			created, err := s.CreateSchedule(ctx, admin, sch)
+			if err != nil {
+				t.Fatal(err)
 			}
+			ids = append(ids, created.ID)
 		}
-		// Ad hoc runs, a few at a time, from before the first moment to
-		// after the last, so that claims are in flight as ticks stage.
-		enqueued := 0
-		for end := base.Add(moments * 150 * time.Millisecond); time.Now().Before(end) || enqueued < adhoc; enqueued++ {
+		// Ad hoc runs, one every few milliseconds, until two moments
+		// were staged, so that claims are in flight as ticks stage.
+		for deadline := time.Now().Add(30 * time.Second); len(st.snapshot()) < 2; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("two moments were not staged within 30 s")
+			}
 			if _, err := s.Enqueue(ctx, admin, scheduler.EnqueueRequest{Agent: "busy"}); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(5 * time.Millisecond)
+		}
+		for _, id := range ids {
+			if _, err := s.PauseSchedule(ctx, admin, id); err != nil {
+				t.Fatal(err)
+			}
 		}
 		eventually(t, 30*time.Second, "every run done", func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return done == enqueued+moments*perMoment
+			return len(allRuns(t, st, store.RunListParams{Statuses: []store.RunStatus{store.RunQueued, store.RunRunning}})) == 0
 		})
 		mu.Lock()
 		defer mu.Unlock()
