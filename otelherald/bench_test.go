@@ -229,10 +229,9 @@ func BenchmarkSDKSpans(b *testing.B) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(discard{}))
 	defer tp.Shutdown(ctx)
 	tr := tp.Tracer("floor")
-	messaging := []attribute.KeyValue{semconv.MessagingSystemKey.String("herald"), semconv.MessagingOperationTypeSend,
-		semconv.MessagingOperationName("enqueue"), semconv.MessagingDestinationName("noop")}
-	enqueue := trace.WithAttributes(messaging...)
-	process := trace.WithAttributes(append(slices.Clone(messaging[:3]), semconv.MessagingDestinationName("noop"))...)
+	system, dest := semconv.MessagingSystemKey.String("herald"), semconv.MessagingDestinationName("noop")
+	enqueue := trace.WithAttributes(system, dest, semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("enqueue"))
+	process := trace.WithAttributes(system, dest, semconv.MessagingOperationTypeProcess, semconv.MessagingOperationName("process"))
 	producer, consumer := trace.WithSpanKind(trace.SpanKindProducer), trace.WithSpanKind(trace.SpanKindConsumer)
 	cpu := processCPU()
 	b.ReportAllocs()

@@ -144,10 +144,7 @@ type fireLoop struct {
 	// injected clock does not pass on its own, so its ticks are written
 	// at their moment. tickCost is the time one tick took to write in the
 	// last staged writes. All are owned by the run goroutine.
-	staged bool
-	// claim, while stage writes, is the claim of its write: the workers
-	// reserved for the ticks the write claims as it commits (nil: none).
-	claim     *stagedClaim
+	staged    bool
 	tickCost  time.Duration
 	stagedNew int // runs the last staged write added (not duplicates)
 
@@ -531,11 +528,11 @@ func (f *fireLoop) apply(sch *store.Schedule) {
 // schedules were), in batches, and moves each schedule's next tick past
 // now. It also sets the store's NextRunAt where it is stale: of every
 // schedule with all, else of the schedules changed. When the store fails,
-// nothing moves and the caller tries again. With release, now is a moment
-// to come and the ticks are staged: written at once, committed when
+// nothing moves and the caller tries again. With sw, now is a moment to
+// come and the ticks are staged: written at once, committed when its
 // release returns.
-func (f *fireLoop) pass(ctx context.Context, now time.Time, all bool, changed map[string]struct{}, release func(context.Context) error) error {
-	if release == nil {
+func (f *fireLoop) pass(ctx context.Context, now time.Time, all bool, changed map[string]struct{}, sw *stagedWrite) error {
+	if sw == nil {
 		if err := f.flushRetired(ctx); err != nil {
 			return err
 		}
@@ -589,7 +586,7 @@ func (f *fireLoop) pass(ctx context.Context, now time.Time, all bool, changed ma
 			}
 		}
 	}
-	if err := f.enqueue(ctx, params, release); err != nil {
+	if err := f.enqueue(ctx, params, sw); err != nil {
 		return err
 	}
 	for _, p := range times {
@@ -611,36 +608,34 @@ func (f *fireLoop) pass(ctx context.Context, now time.Time, all bool, changed ma
 // enqueue inserts the ticks of a pass. A large batch is split by schedule
 // into parts inserted at once on separate connections: the parts lock
 // disjoint schedules, and a server with several cores takes them in
-// parallel. Staged ticks (release set) are one call, one transaction: on
-// a database with one writer, parts would wait for each other's release.
-func (f *fireLoop) enqueue(ctx context.Context, params []*store.RunEnqueueParams, release func(context.Context) error) error {
+// parallel. Staged ticks (sw set) are one call, one transaction: on a
+// database with one writer, parts would wait for each other's release.
+func (f *fireLoop) enqueue(ctx context.Context, params []*store.RunEnqueueParams, sw *stagedWrite) error {
 	if len(params) == 0 {
 		return nil
 	}
 	spans := f.s.traceTicks(ctx, params)
-	if release != nil {
+	if sw != nil {
 		var claim *store.RunClaimParams
 		wctx := ctx
-		if f.claim != nil {
-			claim = &f.claim.params
+		if c := sw.claim; c != nil {
+			claim = &c.params
 			// A claiming write is not cut short by the node stopping
-			// once its release has returned (the release still is, and
-			// rolls the write back): a commit that landed after its
-			// caller gave up would leave runs claimed by a node that
-			// never starts them. As the claim loop's claims.
+			// once its release has returned (the release still is, on
+			// the loop's context, and rolls the write back): a commit
+			// that landed after its caller gave up would leave runs
+			// claimed by a node that never starts them. As the claim
+			// loop's claims.
 			var cancel context.CancelFunc
 			wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), stageLeadMax+claimTimeout)
 			defer cancel()
-			stop := release
-			release = func(context.Context) error { return stop(ctx) }
 		}
-		res, err := f.s.st.RunEnqueueStaged(wctx, release, claim, params...)
+		res, err := f.s.st.RunEnqueueStaged(wctx, sw.release, claim, params...)
 		f.s.tracedTicks(spans, params, res, err)
-		if err == nil && claim != nil {
+		if c := sw.claim; err == nil && c != nil {
 			now := f.s.clock.Now()
-			f.s.work.startClaimed(res, f.claim.sent, now, since(now, f.claim.released))
+			f.s.work.startClaimed(res, c.sent, now, since(now, c.released))
 		}
-		f.endClaim()
 		f.enqueued(params, res, err)
 		f.stagedNew = 0
 		for _, r := range res {
@@ -778,6 +773,13 @@ func (s *Scheduler) logTicks(params []*store.RunEnqueueParams, res []*store.Enqu
 	}
 }
 
+// stagedWrite is the write of a staged pass: release commits it, at its
+// moment; claim, when set, is its claim.
+type stagedWrite struct {
+	release func(context.Context) error
+	claim   *stagedClaim
+}
+
 // stagedClaim is the claim of a staged write: its ticks commit claimed by
 // this node, up to the workers reserved for them (params.Limit), and start
 // at once, without a claim after the commit.
@@ -788,17 +790,6 @@ type stagedClaim struct {
 	sent time.Time
 	// released is when the release returned, on the engine's clock.
 	released time.Time
-}
-
-// endClaim gives back the workers reserved for the claim of a staged
-// write, if any, once the runs it claimed started, and wakes the claim
-// loop for the ticks past them.
-func (f *fireLoop) endClaim() {
-	if f.claim != nil {
-		f.s.work.unreserve(f.claim.params.Limit)
-		f.s.work.wake()
-		f.claim = nil
-	}
 }
 
 // leadFor is how long ahead of their moment n ticks are written: twice
@@ -829,22 +820,31 @@ func (f *fireLoop) stage(ctx context.Context) error {
 	// than once a claim after the commit has taken them. Not when the
 	// moment is over a third of the lease away: the lease runs from the
 	// write's start.
+	sw := &stagedWrite{}
 	cfg := f.s.cfg
 	if at.Sub(start) <= cfg.Lease/3 {
 		if k := f.s.work.reserve(n); k > 0 {
-			f.claim = &stagedClaim{params: store.RunClaimParams{Node: cfg.Node, Limit: k, Lease: cfg.Lease}, sent: start}
-			defer f.endClaim() // when no write was made
+			sw.claim = &stagedClaim{params: store.RunClaimParams{Node: cfg.Node, Limit: k, Lease: cfg.Lease}, sent: start}
+			defer func() {
+				// The claimed runs started (enqueue): the workers past
+				// them go back to the claim loop, for the ticks past
+				// the claim's limit among others.
+				f.s.work.unreserve(k)
+				f.s.work.wake()
+			}()
 		}
 	}
 	var wrote time.Duration
-	release := func(ctx context.Context) error {
+	// The release waits on the loop's context, not the store's (which a
+	// claiming write detaches from the node's stop: enqueue).
+	sw.release = func(context.Context) error {
 		wrote = time.Since(start)
 		t := time.NewTimer(time.Until(at))
 		defer t.Stop()
 		select {
 		case <-t.C:
-			if f.claim != nil {
-				f.claim.released = f.s.clock.Now()
+			if sw.claim != nil {
+				sw.claim.released = f.s.clock.Now()
 			}
 			return nil
 		case <-ctx.Done():
@@ -852,7 +852,7 @@ func (f *fireLoop) stage(ctx context.Context) error {
 		}
 	}
 	f.stagedNew = 0
-	err := f.pass(ctx, at, false, nil, release)
+	err := f.pass(ctx, at, false, nil, sw)
 	if wrote > 0 && (err != nil || f.stagedNew > 0) { // n > 0: at is the head's
 		cost := wrote / time.Duration(n)
 		if cost < f.tickCost {
