@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -134,8 +135,10 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
-// TestGroupWritesRunOnce: each write of a group runs once; one that fails
-// is rolled back alone (its savepoint), and the others commit.
+// TestGroupWritesRunOnce: no write of a group runs twice. One that fails
+// after writing fails its group: nothing of the group is kept, and every
+// write of it returns the error. A write runs to its end once begun, even
+// when its caller gives up while it runs.
 func TestGroupWritesRunOnce(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "group.db"), Options{})
@@ -148,54 +151,93 @@ func TestGroupWritesRunOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	failed := errors.New("this write fails after writing")
-	var calls [3]int
-	var errs [3]error
-	if err := s.lockWrites(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	for i, r := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.writeGrouped(ctx, func(ctx context.Context, tx bun.Tx) error {
-				calls[i]++
-				if _, err := tx.ExecContext(ctx, "UPDATE herald_runs SET summary = 'written' WHERE id = ?", r.Run.ID); err != nil {
-					return err
-				}
-				if i == 1 {
-					return failed
-				}
-				return nil
-			})
-		}()
-	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		s.groupMu.Lock()
-		queued := len(s.pending)
-		s.groupMu.Unlock()
-		if queued == len(runs) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d writes queued, want %d", queued, len(runs))
-		}
-	}
-	s.unlockWrites()
-	wg.Wait()
-	for i, r := range runs {
-		got, err := s.RunGet(ctx, r.Run.ID)
-		if err != nil {
+	// group queues one write per run while the test holds the writer; the
+	// write of run i calls write(i, ctx, tx) with a context of its own.
+	group := func(write func(i int, giveUp context.CancelFunc, ctx context.Context, tx bun.Tx) error) []error {
+		t.Helper()
+		errs := make([]error, len(runs))
+		if err := s.lockWrites(ctx); err != nil {
 			t.Fatal(err)
 		}
-		wantErr, wantSummary := error(nil), "written"
+		var wg sync.WaitGroup
+		for i := range runs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, cancel := context.WithCancel(ctx)
+				defer cancel()
+				errs[i] = s.writeGrouped(c, func(ctx context.Context, tx bun.Tx) error { return write(i, cancel, ctx, tx) })
+			}()
+		}
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			s.groupMu.Lock()
+			queued := len(s.pending)
+			s.groupMu.Unlock()
+			if queued == len(runs) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d writes queued, want %d", queued, len(runs))
+			}
+		}
+		s.unlockWrites()
+		wg.Wait()
+		return errs
+	}
+	summaries := func() []string {
+		t.Helper()
+		out := make([]string, len(runs))
+		for i, r := range runs {
+			got, err := s.RunGet(ctx, r.Run.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[i] = got.Summary
+		}
+		return out
+	}
+
+	failed := errors.New("this write fails after writing")
+	var calls [3]int
+	errs := group(func(i int, _ context.CancelFunc, ctx context.Context, tx bun.Tx) error {
+		calls[i]++
+		if _, err := tx.ExecContext(ctx, "UPDATE herald_runs SET summary = 'written' WHERE id = ?", runs[i].Run.ID); err != nil {
+			return err
+		}
 		if i == 1 {
-			wantErr, wantSummary = failed, ""
+			return failed
 		}
-		if calls[i] != 1 || !errors.Is(errs[i], wantErr) || got.Summary != wantSummary {
-			t.Errorf("write %d: ran %d times, returned %v, left summary %q; want once, %v, %q", i, calls[i], errs[i], got.Summary, wantErr, wantSummary)
+		return nil
+	})
+	for i, err := range errs {
+		if !errors.Is(err, failed) || calls[i] > 1 {
+			t.Errorf("write %d of a failed group: ran %d times, returned %v; want at most once, %v", i, calls[i], err, failed)
 		}
+	}
+	if calls[0] != 1 || calls[1] != 1 {
+		t.Errorf("writes ran %v times; want the first two once each", calls)
+	}
+	if got := summaries(); !slices.Equal(got, []string{"", "", ""}) {
+		t.Errorf("a failed group left summaries %q; want none written", got)
+	}
+
+	// Each write's caller gives up while its write runs: every write still
+	// ends, commits and reports success.
+	errs = group(func(i int, giveUp context.CancelFunc, ctx context.Context, tx bun.Tx) error {
+		giveUp()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "UPDATE herald_runs SET summary = 'kept' WHERE id = ?", runs[i].Run.ID)
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("write %d, whose caller gave up while it ran: %v; want it done", i, err)
+		}
+	}
+	if got := summaries(); !slices.Equal(got, []string{"kept", "kept", "kept"}) {
+		t.Errorf("summaries %q; want every write kept", got)
 	}
 }
 

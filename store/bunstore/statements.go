@@ -89,13 +89,10 @@ type statements struct {
 	EventAcceptBatch string `sql:"event_accept_batch,postgres"`
 
 	// Notifications (notify.go).
-	Notify            string `sql:"notify"`
-	NotifyLast        string `sql:"notify_last,sqlite"`
-	NotifyRead        string `sql:"notify_read,sqlite"`
-	NotifyTrim        string `sql:"notify_trim,sqlite"`
-	SavepointBegin    string `sql:"savepoint_begin,sqlite"`
-	SavepointRollback string `sql:"savepoint_rollback,sqlite"`
-	SavepointRelease  string `sql:"savepoint_release,sqlite"`
+	Notify     string `sql:"notify"`
+	NotifyLast string `sql:"notify_last,sqlite"`
+	NotifyRead string `sql:"notify_read,sqlite"`
+	NotifyTrim string `sql:"notify_trim,sqlite"`
 
 	// Schedules (schedule.go).
 	ScheduleOwnerLock string `sql:"schedule_owner_lock,postgres"`
@@ -158,10 +155,10 @@ func (st *statements) hot() []string {
 // prepareAll prepares SQLite's hot statements, those of claims,
 // finishes, requeues and inserts (PostgreSQL's are prepared by pgx, per
 // connection, on first use). The others run as text, which the driver
-// parses each time: with every statement prepared, concurrent claims and
-// finishes ran at half the speed or less (BenchmarkClaimFinish), their
-// time going to the statement journal's memory. The map is written here
-// only and read afterwards without a lock.
+// parses each time: with every statement prepared, and a savepoint per
+// grouped write (see group.go), concurrent claims and finishes ran at half
+// the speed or less (BenchmarkClaimFinish). The map is written here only
+// and read afterwards without a lock.
 func (s *Store) prepareAll(ctx context.Context) error {
 	if s.pg() {
 		return nil

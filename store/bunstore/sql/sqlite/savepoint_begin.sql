@@ -1,2 +1,0 @@
--- A write of a group commit begins (group.go).
-SAVEPOINT herald_write

@@ -1,2 +1,0 @@
--- A write of a group commit ends.
-RELEASE herald_write

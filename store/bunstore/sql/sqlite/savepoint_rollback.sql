@@ -1,2 +1,0 @@
--- A write of a group commit failed: its changes are undone.
-ROLLBACK TO herald_write
