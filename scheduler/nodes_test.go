@@ -79,6 +79,26 @@ func forEachBackend(t *testing.T, f func(t *testing.T, open func() store.Store))
 	}
 }
 
+// forEachBackendAtOnce runs f on every backend at once, beyond go test's
+// -parallel limit (the machine's CPUs), for tests that mostly wait for the
+// system clock.
+func forEachBackendAtOnce(t *testing.T, f func(t *testing.T, open func() store.Store)) {
+	var wg sync.WaitGroup
+	for _, b := range backends() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.Run(b.name, func(t *testing.T) {
+				if b.name == "postgres" {
+					testpg.ServerDSN(t)
+				}
+				f(t, b.open(t, nil))
+			})
+		}()
+	}
+	wg.Wait()
+}
+
 // forEachBackendAt runs f on every backend, in parallel, with the nodes'
 // stores and schedulers on one fake clock.
 func forEachBackendAt(t *testing.T, f func(t *testing.T, clock *clocktest.Clock, open func() store.Store)) {

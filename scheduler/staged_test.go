@@ -66,7 +66,8 @@ func (s *stagedCalls) snapshot() []stagedCall {
 // was created too late to be staged (a loaded machine) is fired as it
 // comes; the cron schedule's moments are staged in any case.
 func TestTicksAreWrittenAheadAndCommittedOnTime(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, open func() store.Store) {
+	t.Parallel() // it waits for the system clock's moments: beside the others
+	forEachBackendAtOnce(t, func(t *testing.T, open func() store.Store) {
 		st := &stagedCalls{Store: open()}
 		c := newCounter()
 		s := startNode(t, st, scheduler.Config{Agents: registry(map[string]agent.Agent{"count": c}), Logger: testLogger(t)})
@@ -163,7 +164,8 @@ func TestTicksAreWrittenAheadAndCommittedOnTime(t *testing.T) {
 // Ad hoc runs are enqueued in a stream until two moments of 8
 // per-second schedules were staged; the agent keeps each run 20 ms.
 func TestStagedClaimsKeepToTheWorkers(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, open func() store.Store) {
+	t.Parallel() // it waits for the system clock's moments: beside the others
+	forEachBackendAtOnce(t, func(t *testing.T, open func() store.Store) {
 		const workers, perMoment = 4, 8
 		var mu sync.Mutex
 		current, peak := 0, 0
