@@ -214,8 +214,8 @@ func TestGroupWritesRunOnce(t *testing.T) {
 			t.Errorf("write %d of a failed group: ran %d times, returned %v; want at most once, %v", i, calls[i], err, failed)
 		}
 	}
-	if calls[0] != 1 || calls[1] != 1 {
-		t.Errorf("writes ran %v times; want the first two once each", calls)
+	if calls[1] != 1 {
+		t.Errorf("the failing write ran %d times; want once", calls[1])
 	}
 	if got := summaries(); !slices.Equal(got, []string{"", "", ""}) {
 		t.Errorf("a failed group left summaries %q; want none written", got)
