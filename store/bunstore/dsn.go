@@ -36,9 +36,10 @@ func parseDSN(dsn string) (dialect, driverDSN string, err error) {
 // sqliteDSN builds the pure-Go driver's DSN for a path with optional query
 // parameters: WAL, a busy timeout, foreign keys, temporary files in
 // memory (a statement's journal and temporary tables: on disk each costs
-// a temporary file), immediate transactions (a writer takes the lock at BEGIN, so two writers
-// never deadlock on an upgrade), and times as integer microseconds. A
-// _pragma of the caller's own replaces the default of that name.
+// a temporary file), immediate transactions (a writer takes the lock at
+// BEGIN, so two writers never deadlock on an upgrade), and times as
+// integer microseconds. A _pragma of the caller's own replaces the
+// default of that name.
 func sqliteDSN(pathAndQuery string) string {
 	path, query, _ := strings.Cut(pathAndQuery, "?")
 	q, _ := url.ParseQuery(query)
