@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/uptrace/bun"
@@ -23,11 +24,14 @@ import (
 // grouped claim or finish a third of its time (BenchmarkClaimFinish,
 // sqlite, batch=1, 32 callers: 4,400–4,600 runs/s with a savepoint per
 // write, 7,500–8,600 without). So a write runs to its end once it has
-// begun, whatever its caller's context does then, and it fails only when
-// the database fails (a full disk, an I/O error): its statements are the
-// store's own, with values it made. When one does fail, the transaction
-// rolls back and every write of the group returns that error, as when
-// the commit fails. No write runs twice.
+// begun, whatever its caller's context does then. Its statements are the
+// store's own, and its caller's values were checked before it queued
+// (storekit's Check and Prepare helpers: times within years 1 to 9999,
+// say), so it fails only when the database does: a full disk, an I/O
+// error, a text past SQLite's length limit. When one does fail, the
+// transaction rolls back and every write of the group that was not
+// skipped returns that error, as when the commit fails. No write runs
+// twice.
 
 // groupWrite is one queued write and, once done is closed, its outcome.
 type groupWrite struct {
@@ -95,8 +99,17 @@ func (s *Store) writeGrouped(ctx context.Context, fn func(ctx context.Context, t
 // every write of it that was not skipped fails with that error.
 func (s *Store) writeGroup(batch []*groupWrite) {
 	defer func() {
+		// A write that panics rolls the transaction back: no write of the
+		// group took effect, and none may be reported done.
+		p := recover()
 		for _, w := range batch {
+			if p != nil && w.err == nil {
+				w.err = fmt.Errorf("bunstore: a write of its group panicked: %v", p)
+			}
 			close(w.done)
+		}
+		if p != nil {
+			panic(p)
 		}
 	}()
 	err := s.db.RunInTx(context.Background(), nil, func(_ context.Context, tx bun.Tx) error {

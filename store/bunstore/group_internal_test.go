@@ -3,8 +3,10 @@ package bunstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -164,6 +166,12 @@ func TestGroupWritesRunOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				// The caller that ran the group sees a write's panic.
+				defer func() {
+					if p := recover(); p != nil {
+						errs[i] = fmt.Errorf("panic: %v", p)
+					}
+				}()
 				c, cancel := context.WithCancel(ctx)
 				defer cancel()
 				errs[i] = s.writeGrouped(c, func(ctx context.Context, tx bun.Tx) error { return write(i, cancel, ctx, tx) })
@@ -238,6 +246,26 @@ func TestGroupWritesRunOnce(t *testing.T) {
 	}
 	if got := summaries(); !slices.Equal(got, []string{"kept", "kept", "kept"}) {
 		t.Errorf("summaries %q; want every write kept", got)
+	}
+
+	// A write that panics after writing: nothing of the group is kept, and
+	// no write is reported done.
+	errs = group(func(i int, _ context.CancelFunc, ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.ExecContext(ctx, "UPDATE herald_runs SET summary = 'after the panic' WHERE id = ?", runs[i].Run.ID); err != nil {
+			return err
+		}
+		if i == 1 {
+			panic("a bug")
+		}
+		return nil
+	})
+	for i, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "panic") {
+			t.Errorf("write %d of a group whose write panicked: %v; want an error naming the panic", i, err)
+		}
+	}
+	if got := summaries(); !slices.Equal(got, []string{"kept", "kept", "kept"}) {
+		t.Errorf("a group whose write panicked left summaries %q; want them as they were", got)
 	}
 }
 

@@ -314,6 +314,9 @@ func PrepareFinish(p *store.RunFinishParams, lim store.Limits, field string) (*s
 	if c.Targets, err = prepareTargets(field+"targets", c.Targets); err != nil {
 		return nil, err
 	}
+	if err := checkTime(field+"deliver_after", c.DeliverAfter); err != nil {
+		return nil, err
+	}
 	c.Output = cloneJSON(c.Output)
 	c.Progress = cloneProgress(c.Progress)
 	c.DeliverAfter = store.Timestamp(c.DeliverAfter)
@@ -365,9 +368,31 @@ func PrepareRequeue(p *store.RunRequeueParams, field string) (*store.RunRequeueP
 	case c.Delay < 0:
 		return nil, store.Invalid(field+"delay", "must not be negative")
 	}
+	if err := checkTime(field+"run_at", c.RunAt); err != nil {
+		return nil, err
+	}
+	if !c.RunAt.IsZero() {
+		if err := checkTime(field+"delay", c.RunAt.Add(c.Delay)); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkTime(field+"deliver_after", c.DeliverAfter); err != nil {
+		return nil, err
+	}
 	c.RunAt, c.DeliverAfter = store.Timestamp(c.RunAt), store.Timestamp(c.DeliverAfter)
 	c.Delay = c.Delay.Truncate(time.Microsecond)
 	return &c, nil
+}
+
+// checkTime refuses a time that is set and outside years 1 to 9999, the
+// times every store keeps and encoding/json writes (RFC 3339). On SQLite,
+// a time past int64 microseconds would be stored as a float, which no
+// read could scan.
+func checkTime(field string, t time.Time) error {
+	if !t.IsZero() && (t.Year() < 1 || t.Year() > 9999) {
+		return store.Invalid(field, "must be a time within years 1 to 9999")
+	}
+	return nil
 }
 
 // CheckRunList validates a RunList call: every status and kind it filters

@@ -245,6 +245,19 @@ func testLeaseRequeueBadInput(t *testing.T, fx *fixture) {
 		&store.RunRequeueParams{ID: res[0].Run.ID, Node: nodeA},
 		&store.RunRequeueParams{ID: res[1].Run.ID})
 	wantInvalid(t, "requeue without node", err, "runs[1].node")
+	// A time no store keeps: past year 9999 once the delay is added, or
+	// set there.
+	last := time.Date(9999, 12, 31, 23, 0, 0, 0, time.UTC)
+	_, err = fx.st.RunRequeue(fx.ctx,
+		&store.RunRequeueParams{ID: res[0].Run.ID, Node: nodeA},
+		&store.RunRequeueParams{ID: res[1].Run.ID, Node: nodeA, RunAt: last, Delay: 2 * time.Hour})
+	wantInvalid(t, "requeue due past year 9999", err, "runs[1].delay")
+	_, err = fx.st.RunRequeue(fx.ctx, &store.RunRequeueParams{ID: res[0].Run.ID, Node: nodeA, RunAt: last.Add(2 * time.Hour)})
+	wantInvalid(t, "requeue at a time past year 9999", err, "run_at")
+	_, err = fx.st.RunRequeue(fx.ctx, &store.RunRequeueParams{ID: res[0].Run.ID, Node: nodeA, DeliverAfter: last.Add(2 * time.Hour)})
+	wantInvalid(t, "requeue delivering after year 9999", err, "deliver_after")
+	_, err = fx.st.RunFinish(fx.ctx, &store.RunFinishParams{ID: res[0].Run.ID, Node: nodeA, Status: store.RunSucceeded, DeliverAfter: last.Add(2 * time.Hour)})
+	wantInvalid(t, "finish delivering after year 9999", err, "deliver_after")
 	for _, r := range res {
 		want(t, "status after a refused requeue", fx.run(r.Run.ID).Status, store.RunRunning)
 	}
