@@ -60,7 +60,9 @@ func (s *Store) unlockWrites() { <-s.writeSem }
 // writeGrouped runs fn once, in a write transaction on SQLite, together
 // with the writes of the other callers waiting for the writer at the time.
 // fn returns an error only for a failure of the database, which fails the
-// whole group (see above); its context does not end while it runs.
+// whole group (see above); its context does not end while it runs. A
+// caller whose context ends while its write waits gets that context's
+// error, and the write does not run.
 func (s *Store) writeGrouped(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
 	if s.isClosed() {
 		return store.ErrClosed
@@ -76,6 +78,13 @@ func (s *Store) writeGrouped(ctx context.Context, fn func(ctx context.Context, t
 	case <-w.done:
 		return w.err
 	case s.writeSem <- struct{}{}:
+	case <-ctx.Done():
+		if s.unqueue(w) {
+			return ctx.Err()
+		}
+		// A writer has taken it: it skips the write, or runs it to its end.
+		<-w.done
+		return w.err
 	}
 	defer s.unlockWrites()
 	select {
@@ -89,6 +98,18 @@ func (s *Store) writeGrouped(ctx context.Context, fn func(ctx context.Context, t
 	s.groupMu.Unlock()
 	s.writeGroup(batch)
 	return w.err
+}
+
+// unqueue takes w out of the writes waiting for the next group, and
+// reports whether it was still there.
+func (s *Store) unqueue(w *groupWrite) bool {
+	s.groupMu.Lock()
+	defer s.groupMu.Unlock()
+	i := slices.Index(s.pending, w)
+	if i >= 0 {
+		s.pending = slices.Delete(s.pending, i, i+1)
+	}
+	return i >= 0
 }
 
 // writeGroup runs each write of batch once, in one transaction, and sets

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -283,7 +284,25 @@ func TestWriterWaitEndsWithContext(t *testing.T) {
 	}
 	defer s.unlockWrites()
 	gaveUp, cancel := context.WithCancel(ctx)
-	done := make(chan error, 2)
+	done := make(chan error, 3)
+	var ran atomic.Bool
+	go func() {
+		done <- s.writeGrouped(gaveUp, func(context.Context, bun.Tx) error {
+			ran.Store(true)
+			return nil
+		})
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.groupMu.Lock()
+		queued := len(s.pending)
+		s.groupMu.Unlock()
+		if queued == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the grouped write did not queue")
+		}
+	}
 	go func() {
 		_, err := s.ScheduleCreate(gaveUp, &store.Schedule{Owner: "o", Name: "s", Agent: "a",
 			Trigger: store.Trigger{Kind: store.TriggerInterval, Interval: time.Minute}})
@@ -293,7 +312,7 @@ func TestWriterWaitEndsWithContext(t *testing.T) {
 		done <- s.write(gaveUp, func() error { return errors.New("ran without the writer") })
 	}()
 	cancel()
-	for range 2 {
+	for range 3 {
 		select {
 		case err := <-done:
 			if !errors.Is(err, context.Canceled) {
@@ -302,5 +321,11 @@ func TestWriterWaitEndsWithContext(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("a write whose context ended still waits for the writer")
 		}
+	}
+	s.groupMu.Lock()
+	left := len(s.pending)
+	s.groupMu.Unlock()
+	if left != 0 || ran.Load() {
+		t.Errorf("a grouped write whose caller gave up: %d writes still queued, ran %v; want none, false", left, ran.Load())
 	}
 }
