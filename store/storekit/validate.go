@@ -89,6 +89,10 @@ func PrepareSchedule(s *store.Schedule, lim store.Limits) (*store.Schedule, erro
 	if c.Targets, err = prepareTargets("targets", c.Targets); err != nil {
 		return nil, err
 	}
+	if err := checkTimes("", namedTime{"next_run_at", c.NextRunAt}, namedTime{"last_run_at", c.LastRunAt},
+		namedTime{"last_fired_at", c.LastFiredAt}); err != nil {
+		return nil, err
+	}
 	c.NextRunAt = store.Timestamp(c.NextRunAt)
 	c.LastRunAt = store.Timestamp(c.LastRunAt)
 	c.LastFiredAt = store.Timestamp(c.LastFiredAt)
@@ -100,6 +104,10 @@ func PrepareSchedule(s *store.Schedule, lim store.Limits) (*store.Schedule, erro
 func prepareTrigger(t store.Trigger) (store.Trigger, error) {
 	if t.Timezone == "" {
 		t.Timezone = "UTC"
+	}
+	if err := checkTimes("trigger.", namedTime{"at", t.At}, namedTime{"start_at", t.StartAt},
+		namedTime{"end_at", t.EndAt}); err != nil {
+		return t, err
 	}
 	t.At = store.Timestamp(t.At)
 	t.StartAt = store.Timestamp(t.StartAt)
@@ -203,6 +211,10 @@ func PrepareEnqueue(p *store.RunEnqueueParams, lim store.Limits, field string) (
 		return nil, err
 	}
 	if c.Targets, err = prepareTargets(field+"targets", c.Targets); err != nil {
+		return nil, err
+	}
+	if err := checkTimes(field, namedTime{"scheduled_for", c.ScheduledFor}, namedTime{"run_at", c.RunAt},
+		namedTime{"next_run_at", c.NextRunAt}); err != nil {
 		return nil, err
 	}
 	if c.MaxAttempts == 0 {
@@ -314,7 +326,7 @@ func PrepareFinish(p *store.RunFinishParams, lim store.Limits, field string) (*s
 	if c.Targets, err = prepareTargets(field+"targets", c.Targets); err != nil {
 		return nil, err
 	}
-	if err := checkTime(field+"deliver_after", c.DeliverAfter); err != nil {
+	if err := checkTimes(field, namedTime{"deliver_after", c.DeliverAfter}); err != nil {
 		return nil, err
 	}
 	c.Output = cloneJSON(c.Output)
@@ -368,15 +380,12 @@ func PrepareRequeue(p *store.RunRequeueParams, field string) (*store.RunRequeueP
 	case c.Delay < 0:
 		return nil, store.Invalid(field+"delay", "must not be negative")
 	}
-	if err := checkTime(field+"run_at", c.RunAt); err != nil {
-		return nil, err
-	}
+	var due time.Time // when the run is due again, when RunAt says
 	if !c.RunAt.IsZero() {
-		if err := checkTime(field+"delay", c.RunAt.Add(c.Delay)); err != nil {
-			return nil, err
-		}
+		due = c.RunAt.Add(c.Delay)
 	}
-	if err := checkTime(field+"deliver_after", c.DeliverAfter); err != nil {
+	if err := checkTimes(field, namedTime{"run_at", c.RunAt}, namedTime{"delay", due},
+		namedTime{"deliver_after", c.DeliverAfter}); err != nil {
 		return nil, err
 	}
 	c.RunAt, c.DeliverAfter = store.Timestamp(c.RunAt), store.Timestamp(c.DeliverAfter)
@@ -384,13 +393,21 @@ func PrepareRequeue(p *store.RunRequeueParams, field string) (*store.RunRequeueP
 	return &c, nil
 }
 
-// checkTime refuses a time that is set and outside years 1 to 9999, the
-// times every store keeps and encoding/json writes (RFC 3339). On SQLite,
-// a time past int64 microseconds would be stored as a float, which no
-// read could scan.
-func checkTime(field string, t time.Time) error {
-	if !t.IsZero() && (t.Year() < 1 || t.Year() > 9999) {
-		return store.Invalid(field, "must be a time within years 1 to 9999")
+// namedTime is a time and its field's name, for checkTimes.
+type namedTime struct {
+	name string
+	t    time.Time
+}
+
+// checkTimes refuses the first time of ts that is set and outside years 1
+// to 9999, naming it field+name: the times every store keeps and
+// encoding/json writes (RFC 3339). On SQLite, a time past int64
+// microseconds would be stored as a float, which no read could scan.
+func checkTimes(field string, ts ...namedTime) error {
+	for _, nt := range ts {
+		if !nt.t.IsZero() && (nt.t.Year() < 1 || nt.t.Year() > 9999) {
+			return store.Invalid(field+nt.name, "must be a time within years 1 to 9999")
+		}
 	}
 	return nil
 }

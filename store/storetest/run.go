@@ -144,6 +144,7 @@ func testRunEnqueueBadInput(t *testing.T, fx *fixture) {
 		{"manual run without schedule", func(p *store.RunEnqueueParams) { p.Kind = store.RunKindManual }, "schedule_id"},
 		{"target without channel", func(p *store.RunEnqueueParams) { p.Targets = []store.Target{{To: "x"}} }, "targets[0].channel"},
 		{"webhook run outside EventAccept", func(p *store.RunEnqueueParams) { p.Kind = store.RunKindWebhook }, "kind"},
+		{"due past year 9999", func(p *store.RunEnqueueParams) { p.RunAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, "run_at"},
 	}
 	for _, tc := range cases {
 		p := adhoc()

@@ -142,6 +142,10 @@ func testScheduleBadInput(t *testing.T, fx *fixture) {
 		{"target without channel", func(s *store.Schedule) { s.Targets = []store.Target{{Channel: "log"}, {To: "x"}} }, "targets[1].channel"},
 		{"payload not JSON", func(s *store.Schedule) { s.Payload = json.RawMessage(`{"a":`) }, "payload"},
 		{"oversized payload", func(s *store.Schedule) { s.Payload = jsonString(store.MaxPayloadDefault + 1) }, "payload"},
+		{"once past year 9999", func(s *store.Schedule) {
+			s.Trigger = store.Trigger{Kind: store.TriggerOnce, At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+		}, "trigger.at"},
+		{"next run past year 9999", func(s *store.Schedule) { s.NextRunAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, "next_run_at"},
 	}
 	for _, tc := range cases {
 		s := valid()
