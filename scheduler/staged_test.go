@@ -58,15 +58,31 @@ func (s *stagedCalls) snapshot() []stagedCall {
 	return append([]stagedCall(nil), s.calls...)
 }
 
-// TestTicksAreWrittenAheadAndCommittedOnTime: on the system clock, the
+// TestStaging runs the tests of staged ticks, which only the system clock
+// has: they wait for its moments, so they run at once, beside the other
+// tests and beyond go test's -parallel limit (the machine's CPUs), each
+// on every backend at once (forEachBackendAtOnce).
+func TestStaging(t *testing.T) {
+	t.Parallel()
+	var wg sync.WaitGroup
+	for name, f := range map[string]func(*testing.T){
+		"TicksAreWrittenAheadAndCommittedOnTime": testTicksAreWrittenAheadAndCommittedOnTime,
+		"StagedClaimsKeepToTheWorkers":           testStagedClaimsKeepToTheWorkers,
+		"LateStagedClaimsAreExtendedFirst":       testLateStagedClaimsAreExtendedFirst,
+	} {
+		wg.Go(func() { t.Run(name, f) })
+	}
+	wg.Wait()
+}
+
+// testTicksAreWrittenAheadAndCommittedOnTime: on the system clock, the
 // ticks of a moment are written before it and committed when it comes,
 // never before; each tick still makes one run. One-off schedules make
 // three moments 400 ms apart (two schedules share the first); a cron
 // schedule firing every second runs beside them. A moment whose schedule
 // was created too late to be staged (a loaded machine) is fired as it
 // comes; the cron schedule's moments are staged in any case.
-func TestTicksAreWrittenAheadAndCommittedOnTime(t *testing.T) {
-	t.Parallel() // it waits for the system clock's moments: beside the others
+func testTicksAreWrittenAheadAndCommittedOnTime(t *testing.T) {
 	forEachBackendAtOnce(t, func(t *testing.T, open func() store.Store) {
 		st := &stagedCalls{Store: open()}
 		c := newCounter()
@@ -157,14 +173,13 @@ func TestTicksAreWrittenAheadAndCommittedOnTime(t *testing.T) {
 	})
 }
 
-// TestStagedClaimsKeepToTheWorkers: a node never executes more runs at
+// testStagedClaimsKeepToTheWorkers: a node never executes more runs at
 // once than it has workers, while its claim loop claims ad hoc runs and
 // its staged writes claim the ticks of the same moments (each reserves
 // the workers it claims for, so that neither counts the other's as free).
 // Ad hoc runs are enqueued in a stream until two moments of 8
 // per-second schedules were staged; the agent keeps each run 20 ms.
-func TestStagedClaimsKeepToTheWorkers(t *testing.T) {
-	t.Parallel() // it waits for the system clock's moments: beside the others
+func testStagedClaimsKeepToTheWorkers(t *testing.T) {
 	forEachBackendAtOnce(t, func(t *testing.T, open func() store.Store) {
 		const workers, perMoment = 4, 8
 		var mu sync.Mutex
@@ -182,16 +197,7 @@ func TestStagedClaimsKeepToTheWorkers(t *testing.T) {
 		})
 		st := &stagedCalls{Store: open()}
 		s := startNode(t, st, scheduler.Config{Agents: registry(map[string]agent.Agent{"busy": busy}), Workers: workers, Logger: testLogger(t)})
-		var ids []string
-		for i := range perMoment {
-			sch := cronSchedule(fmt.Sprintf("every-%d", i), "busy", "* * * * * *")
-			sch.Overlap = store.OverlapAllowAll
-			created, err := s.CreateSchedule(ctx, admin, sch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids = append(ids, created.ID)
-		}
+		ids := everySecond(t, s, "busy", perMoment)
 		// Ad hoc runs, one every few milliseconds, until two moments
 		// were staged, so that claims are in flight as ticks stage.
 		for deadline := time.Now().Add(30 * time.Second); len(st.snapshot()) < 2; time.Sleep(5 * time.Millisecond) {
@@ -202,14 +208,7 @@ func TestStagedClaimsKeepToTheWorkers(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, id := range ids {
-			if _, err := s.PauseSchedule(ctx, admin, id); err != nil {
-				t.Fatal(err)
-			}
-		}
-		eventually(t, 30*time.Second, "every run done", func() bool {
-			return len(allRuns(t, st, store.RunListParams{Statuses: []store.RunStatus{store.RunQueued, store.RunRunning}})) == 0
-		})
+		pauseAndDrain(t, s, st, ids)
 		mu.Lock()
 		defer mu.Unlock()
 		if peak > workers {
@@ -220,5 +219,112 @@ func TestStagedClaimsKeepToTheWorkers(t *testing.T) {
 			claimed += c.claimed
 		}
 		t.Logf("peak %d of %d workers; %d ticks committed claimed", peak, workers, claimed)
+	})
+}
+
+// slowStaged is a store whose claiming staged writes return late, over a
+// third of the lease after they were sent, and take the first run each
+// commits claimed away from its node meanwhile (as a rescue by another
+// node would); it records the runs whose leases were extended.
+type slowStaged struct {
+	store.Store
+	late time.Duration
+	mu   sync.Mutex
+	// taken are the runs taken away, extended those whose leases were
+	// asked for.
+	taken, extended map[string]bool
+}
+
+func (s *slowStaged) RunEnqueueStaged(ctx context.Context, release func(context.Context) error, claim *store.RunClaimParams, ps ...*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
+	res, err := s.Store.RunEnqueueStaged(ctx, release, claim, ps...)
+	if err != nil || claim == nil {
+		return res, err
+	}
+	for _, r := range res {
+		if !r.Duplicate && r.Run.Status == store.RunRunning {
+			if _, err := s.Store.RunRequeue(ctx, &store.RunRequeueParams{ID: r.Run.ID, Node: claim.Node}); err != nil {
+				return nil, err
+			}
+			s.mu.Lock()
+			s.taken[r.Run.ID] = true
+			s.mu.Unlock()
+			break
+		}
+	}
+	time.Sleep(s.late) // the write is slow: a lock waited for, a slow disk
+	return res, nil
+}
+
+func (s *slowStaged) RunExtendLease(ctx context.Context, p *store.RunExtendLeaseParams) ([]*store.RunLease, error) {
+	s.mu.Lock()
+	for _, id := range p.IDs {
+		s.extended[id] = true
+	}
+	s.mu.Unlock()
+	return s.Store.RunExtendLease(ctx, p)
+}
+
+// testLateStagedClaimsAreExtendedFirst: runs a staged write committed
+// claimed, but returned over a third of the lease after it was sent, have
+// their leases extended before they start; one no longer held by the node
+// (taken away meanwhile) is not started from the write: it runs once all
+// the same, claimed again.
+func testLateStagedClaimsAreExtendedFirst(t *testing.T) {
+	forEachBackendAtOnce(t, func(t *testing.T, open func() store.Store) {
+		const lease = time.Second
+		st := &slowStaged{Store: open(), late: lease / 2, taken: map[string]bool{}, extended: map[string]bool{}}
+		c := newCounter()
+		s := startNode(t, st, scheduler.Config{Agents: registry(map[string]agent.Agent{"count": c}), Lease: lease, Logger: testLogger(t)})
+		ids := everySecond(t, s, "count", 4)
+		eventually(t, 30*time.Second, "a staged write's runs taken away and extended", func() bool {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			return len(st.taken) > 0 && len(st.extended) > 0
+		})
+		pauseAndDrain(t, s, st, ids)
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		runs := c.snapshot()
+		for id := range st.taken {
+			if !st.extended[id] {
+				t.Errorf("run %s of a late staged write: its lease was not extended before it started", id)
+			}
+		}
+		for _, r := range allRuns(t, st, store.RunListParams{}) {
+			if n := runs[r.ID]; n != 1 || r.Status != store.RunSucceeded {
+				t.Errorf("run %s (tick %v): executed %d times, %s; want once, succeeded", r.ID, r.ScheduledFor, n, r.Status)
+			}
+		}
+	})
+}
+
+// everySecond creates n schedules of agent firing every second, each tick
+// free to run beside the last, and returns their ids.
+func everySecond(t *testing.T, s *scheduler.Scheduler, agent string, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range n {
+		sch := cronSchedule(fmt.Sprintf("every-%d", i), agent, "* * * * * *")
+		sch.Overlap = store.OverlapAllowAll
+		created, err := s.CreateSchedule(ctx, admin, sch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = created.ID
+	}
+	return ids
+}
+
+// pauseAndDrain pauses the schedules ids and waits until st has no run
+// queued or running.
+func pauseAndDrain(t *testing.T, s *scheduler.Scheduler, st store.Store, ids []string) {
+	t.Helper()
+	for _, id := range ids {
+		if _, err := s.PauseSchedule(ctx, admin, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 30*time.Second, "every run done", func() bool {
+		return len(allRuns(t, st, store.RunListParams{Statuses: []store.RunStatus{store.RunQueued, store.RunRunning}})) == 0
 	})
 }

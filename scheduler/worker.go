@@ -203,34 +203,39 @@ func (w *workers) startClaimed(res []*store.EnqueueResult, sent, committed time.
 		}
 		return
 	}
-	for len(runs) > 0 {
-		n := min(len(runs), store.ListLimitMax)
-		ids := make([]string, n)
-		for i, r := range runs[:n] {
-			ids[i] = r.ID
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
-		again := time.Now()
-		leases, err := w.s.st.RunExtendLease(ctx, &store.RunExtendLeaseParams{Node: w.s.cfg.Node, IDs: ids, Lease: w.s.cfg.Lease})
-		cancel()
+	byID := make(map[string]*store.Run, len(runs))
+	ids := make([]string, len(runs))
+	for i, r := range runs {
+		byID[r.ID], ids[i] = r, r.ID
+	}
+	w.extendLeases(ids, claimTimeout, func(ids []string, again time.Time, leases []*store.RunLease, err error) {
 		if err != nil {
 			// Not started: their leases lapse and any node rescues them.
-			level.Warn(w.s.logger).Log("msg", "extend the leases of staged runs that committed late; leaving them to be rescued", "runs", n, "err", err)
+			level.Warn(w.s.logger).Log("msg", "extend the leases of staged runs that committed late; leaving them to be rescued", "runs", len(ids), "err", err)
+			return
 		}
-		held := make(map[string]time.Time, len(leases))
 		for _, l := range leases {
-			held[l.ID] = l.LeaseExpiresAt
-		}
-		for _, r := range runs[:n] {
-			switch expires, ok := held[r.ID]; {
-			case !ok:
-			case expires.IsZero(): // being written at that moment: the guard extends it at once
-				w.start(r, sent, committed, took)
-			default:
-				w.start(r, again, committed, took)
+			if l.LeaseExpiresAt.IsZero() { // being written at that moment: the guard extends it at once
+				w.start(byID[l.ID], sent, committed, took)
+			} else {
+				w.start(byID[l.ID], again, committed, took)
 			}
 		}
-		runs = runs[n:]
+	})
+}
+
+// extendLeases extends the leases this node holds on ids, in calls of at
+// most store.ListLimitMax runs, each within timeout, and hands each call's
+// ids, the time it was sent and its outcome to done.
+func (w *workers) extendLeases(ids []string, timeout time.Duration, done func(ids []string, sent time.Time, leases []*store.RunLease, err error)) {
+	for len(ids) > 0 {
+		n := min(len(ids), store.ListLimitMax)
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		sent := time.Now()
+		leases, err := w.s.st.RunExtendLease(ctx, &store.RunExtendLeaseParams{Node: w.s.cfg.Node, IDs: ids[:n], Lease: w.s.cfg.Lease})
+		cancel()
+		done(ids[:n], sent, leases, err)
+		ids = ids[n:]
 	}
 }
 
@@ -774,16 +779,10 @@ func (w *workers) extend() {
 		ids = append(ids, id)
 	}
 	w.mu.Unlock()
-	for len(ids) > 0 {
-		n := min(len(ids), store.ListLimitMax)
-		ctx, cancel := context.WithTimeout(context.Background(), w.s.cfg.Lease/3)
-		sent := time.Now()
-		leases, err := w.s.st.RunExtendLease(ctx, &store.RunExtendLeaseParams{Node: w.s.cfg.Node, IDs: ids[:n], Lease: w.s.cfg.Lease})
-		cancel()
+	w.extendLeases(ids, w.s.cfg.Lease/3, func(ids []string, sent time.Time, leases []*store.RunLease, err error) {
 		if err != nil {
-			level.Warn(w.s.logger).Log("msg", "extend leases", "runs", n, "err", err)
-			ids = ids[n:]
-			continue
+			level.Warn(w.s.logger).Log("msg", "extend leases", "runs", len(ids), "err", err)
+			return
 		}
 		kept := make(map[string]bool, len(leases))
 		for _, l := range leases {
@@ -795,13 +794,12 @@ func (w *workers) extend() {
 				w.cancelExec(l.ID, execs[l.ID], errCancelled)
 			}
 		}
-		for _, id := range ids[:n] {
+		for _, id := range ids {
 			if !kept[id] {
 				w.cancelExec(id, execs[id], errLeaseLost)
 			}
 		}
-		ids = ids[n:]
-	}
+	})
 }
 
 // guardFired is called when execution e's lease was not extended for five
