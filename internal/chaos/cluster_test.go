@@ -185,6 +185,29 @@ func (d *database) deadlocks(t *testing.T) int64 {
 	return n
 }
 
+// sessions describes the sessions whose application name starts with
+// prefix: what each is doing and waiting for, to tell why one outlived its
+// node.
+func (d *database) sessions(prefix string) string {
+	rows, err := d.db.Query(`SELECT application_name, pid, coalesce(state, ''), coalesce(wait_event_type, ''),
+		coalesce(wait_event, ''), coalesce(now() - state_change, interval '0')::text, left(coalesce(query, ''), 200)
+		FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE $1`, prefix+"%")
+	if err != nil {
+		return fmt.Sprintf("(read pg_stat_activity: %v)", err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var app, state, waitType, wait, since, query string
+		var pid int
+		if err := rows.Scan(&app, &pid, &state, &waitType, &wait, &since, &query); err != nil {
+			return fmt.Sprintf("(read pg_stat_activity: %v)", err)
+		}
+		fmt.Fprintf(&b, "  %s pid %d: %s for %s, waiting on %s/%s: %s\n", app, pid, state, since, waitType, wait, query)
+	}
+	return b.String()
+}
+
 // waitSessionsGone polls until PostgreSQL has no session left whose
 // application name starts with prefix: a session's statistics (deadlocks
 // among them) are flushed when it ends.
@@ -202,7 +225,7 @@ func (d *database) waitSessionsGone(t *testing.T, prefix string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("PostgreSQL still has %d sessions of the nodes %v after they exited", n, quietDeadline)
+			t.Errorf("PostgreSQL still has %d sessions of the nodes %v after they exited:\n%s", n, quietDeadline, d.sessions(prefix))
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
