@@ -253,13 +253,17 @@ func (s *Store) query(ctx context.Context, db bun.IDB, q string, args ...any) (*
 	return st.query(ctx, args...)
 }
 
-// scan runs q on db (see stmt) and scans its rows into dest.
+// scan runs q on db (see stmt) and scans its rows into dest: runs by
+// hand (scanRunRows), anything else through bun.
 func (s *Store) scan(ctx context.Context, db bun.IDB, dest any, q string, args ...any) error {
 	rows, err := s.query(ctx, db, q, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	if runs, ok := dest.(*[]runRow); ok {
+		return scanRunRows(rows, runs)
+	}
 	return s.db.ScanRows(ctx, rows, dest)
 }
 
