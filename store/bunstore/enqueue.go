@@ -552,7 +552,8 @@ func (s *Store) insertPG(rows []runRow, lease time.Duration) (string, []any) {
 }
 
 // runArrays are rows as one array per column of runColumns, for
-// run_insert_many; NULLs are nil pointers.
+// run_insert_many; NULLs are nil pointers, and a column of NULLs is NULL
+// (orNull).
 func runArrays(rows []runRow) []any {
 	n := len(rows)
 	strs := func() []string { return make([]string, n) }
@@ -580,9 +581,21 @@ func runArrays(rows []runRow) []any {
 		held[i], cancel[i] = r.Held, r.CancelRequested
 		attempts[i], maxAttempts[i], timeouts[i] = int64(r.Attempt), int64(r.MaxAttempts), int64(r.Timeout)
 	}
-	return []any{ids, kinds, scheduleIDs, scheduledFor, eventIDs, owners, agents, payloads, targets, keys, statuses,
-		held, attempts, maxAttempts, timeouts, runAt, leaseOwners, leaseExpires, cancel, outputs, summaries, progresses,
-		errs, created, started, finished, deliverAfter, reasons, traces}
+	return []any{ids, kinds, orNull(scheduleIDs), orNull(scheduledFor), orNull(eventIDs), owners, agents,
+		orNull(payloads), orNull(targets), orNull(keys), statuses, held, attempts, maxAttempts, timeouts, orNull(runAt),
+		orNull(leaseOwners), orNull(leaseExpires), cancel, orNull(outputs), orNull(summaries), orNull(progresses),
+		orNull(errs), created, orNull(started), orNull(finished), orNull(deliverAfter), orNull(reasons), orNull(traces)}
+}
+
+// orNull is the array v of a nullable column, or NULL when every element
+// of v is: see columns.
+func orNull[T any](v []*T) any {
+	for _, e := range v {
+		if e != nil {
+			return v
+		}
+	}
+	return nil
 }
 
 // timePtr is &t, or nil when t is zero.

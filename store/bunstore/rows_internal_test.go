@@ -92,3 +92,32 @@ func placeholders(q string) int {
 	}
 	return n
 }
+
+// TestEmptyColumnsAreNull: a column of a batch that no row gives a value
+// is sent as NULL, which unnest pads; one that any row gives a value is
+// sent whole.
+func TestEmptyColumnsAreNull(t *testing.T) {
+	cols := columns([][]any{{"a", nil, nil}, {"b", "x", nil}})
+	if got := cols[0].([]any); !reflect.DeepEqual(got, []any{"a", "b"}) {
+		t.Errorf("column 0 = %v", got)
+	}
+	if got := cols[1].([]any); !reflect.DeepEqual(got, []any{nil, "x"}) {
+		t.Errorf("column 1 = %v", got)
+	}
+	if cols[2] != nil {
+		t.Errorf("column 2, empty, = %v; want nil", cols[2])
+	}
+	at := time.Now()
+	arrays := runArrays([]runRow{{ID: "1", Payload: "{}"}, {ID: "2", RunAt: at}})
+	if got, ok := arrays[7].([]*string); !ok || len(got) != 2 || *got[0] != "{}" || got[1] != nil {
+		t.Errorf("payloads = %#v", arrays[7])
+	}
+	if got, ok := arrays[15].([]*time.Time); !ok || len(got) != 2 || got[0] != nil || !got[1].Equal(at) {
+		t.Errorf("run_at = %#v", arrays[15])
+	}
+	for c, name := range map[int]string{2: "schedule_id", 8: "targets", 16: "lease_owner", 28: "trace_context"} {
+		if arrays[c] != nil {
+			t.Errorf("%s, empty, = %#v; want nil", name, arrays[c])
+		}
+	}
+}
