@@ -52,7 +52,9 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 	if err := storekit.CheckClaim(p); err != nil {
 		return nil, err
 	}
-	var rows []runRow
+	// Room for the runs a busy node claims: grown by appends, the rows
+	// cost twice their size (scanRunRows).
+	rows := make([]runRow, 0, min(p.Limit, 1000))
 	var err error
 	if s.pg() {
 		err = s.write(ctx, func() error {
@@ -254,6 +256,7 @@ func (s *Store) transition(ctx context.Context, q, one string, vals [][]any, now
 	var done []runRow
 	var err error
 	if s.pg() {
+		done = make([]runRow, 0, len(vals)) // room for them all (scanRunRows)
 		args := append(columns(vals), now)
 		if len(vals) == 1 && one != "" {
 			q, args = one, append(vals[0], now)
