@@ -535,8 +535,10 @@ func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow, lease 
 }
 
 // insertPG is the statement and the arguments that insert rows on
-// PostgreSQL: run_insert for one run, else run_insert_many. Running rows
-// without a lease expiry are leased for lease from the database's now();
+// PostgreSQL: run_insert for one run, else run_insert_many, or
+// run_insert_many_unkeyed when no row takes a unique key (takesKey).
+// Running rows without a lease expiry are leased for lease from the
+// database's now();
 // on the database's clock, they are written queued instead when it is
 // behind this process's (the node's) by more than 5 ms, as they would
 // start before their RunAt on it.
@@ -548,7 +550,18 @@ func (s *Store) insertPG(rows []runRow, lease time.Duration) (string, []any) {
 	if len(rows) == 1 {
 		return s.sql.RunInsert, append(rows[0].insertArgs(), micros(lease), node)
 	}
-	return s.sql.RunInsertMany, append(runArrays(rows), micros(lease), node)
+	q := s.sql.RunInsertManyUnkeyed
+	if slices.ContainsFunc(rows, takesKey) {
+		q = s.sql.RunInsertMany
+	}
+	return q, append(runArrays(rows), micros(lease), node)
+}
+
+// takesKey reports whether r takes a unique key besides its id: a tick's
+// (schedule and moment) or an idempotency key. Only such a run can find
+// its key taken and be skipped as a duplicate.
+func takesKey(r runRow) bool {
+	return !r.ScheduledFor.IsZero() || r.IdempotencyKey != ""
 }
 
 // runArrays are rows as one array per column of runColumns, for

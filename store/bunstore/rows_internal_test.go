@@ -33,7 +33,8 @@ func TestRunColumnsMatchRunRow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for name, q := range map[string]string{"run_insert": st.RunInsert, "run_insert_many": st.RunInsertMany} {
+		for name, q := range map[string]string{"run_insert": st.RunInsert, "run_insert_many": st.RunInsertMany,
+			"run_insert_many_unkeyed": st.RunInsertManyUnkeyed} {
 			if q == "" {
 				continue
 			}
@@ -118,6 +119,38 @@ func TestEmptyColumnsAreNull(t *testing.T) {
 	for c, name := range map[int]string{2: "schedule_id", 8: "targets", 16: "lease_owner", 28: "trace_context"} {
 		if arrays[c] != nil {
 			t.Errorf("%s, empty, = %#v; want nil", name, arrays[c])
+		}
+	}
+}
+
+// TestOnlyUnkeyedBatchesSkipConflicts: a batch goes to PostgreSQL without
+// ON CONFLICT only when none of its runs takes a unique key: one tick or
+// one idempotency key sends the whole batch through run_insert_many, which
+// skips the runs whose keys are taken.
+func TestOnlyUnkeyedBatchesSkipConflicts(t *testing.T) {
+	st, err := loadStatements(sqlFiles, DialectPostgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(st.RunInsertMany, "ON CONFLICT DO NOTHING") || strings.Contains(st.RunInsertManyUnkeyed, "ON CONFLICT DO") {
+		t.Fatal("run_insert_many must skip conflicts and run_insert_many_unkeyed must not")
+	}
+	s := &Store{sql: st}
+	plain := runRow{ID: "a", Owner: "o", Agent: "x"}
+	tick := runRow{ID: "b", Owner: "o", Agent: "x", ScheduleID: "s", ScheduledFor: time.Now()}
+	keyed := runRow{ID: "c", Owner: "o", Agent: "x", IdempotencyKey: "k"}
+	for _, c := range []struct {
+		name string
+		rows []runRow
+		want string
+	}{
+		{"plain runs", []runRow{plain, plain}, st.RunInsertManyUnkeyed},
+		{"a tick among them", []runRow{plain, tick}, st.RunInsertMany},
+		{"an idempotency key among them", []runRow{keyed, plain}, st.RunInsertMany},
+		{"one run", []runRow{plain}, st.RunInsert},
+	} {
+		if q, _ := s.insertPG(c.rows, time.Minute); q != c.want {
+			t.Errorf("%s: the statement is not the one expected:\n%.120s", c.name, q)
 		}
 	}
 }

@@ -73,6 +73,7 @@ type statements struct {
 	// Enqueues (enqueue.go, enqueue_group.go).
 	RunInsert            string `sql:"run_insert,,prepared"`
 	RunInsertMany        string `sql:"run_insert_many,postgres"`
+	RunInsertManyUnkeyed string `sql:"run_insert_many_unkeyed,postgres"`
 	RunsExisting         string `sql:"runs_existing"`
 	SchedulePolicies     string `sql:"schedule_policies"`
 	ScheduleLockUpdate   string `sql:"schedule_lock_update,postgres"`
