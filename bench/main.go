@@ -129,7 +129,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.n, "n", 20_000, "jobs per burn-down round on PostgreSQL and Redis (and rows of the anchor's claim test)")
 	fs.IntVar(&cfg.sqliteN, "sqlite-n", 5_000, "jobs per burn-down round on SQLite (River's SQLite driver completes one job per statement)")
 	fs.StringVar(&workers, "workers", "100,1000", "worker counts of the burn-down (the first is used by the other workloads)")
-	fs.IntVar(&cfg.rounds, "rounds", 3, "rounds per workload (at least 3 unless -smoke)")
+	fs.IntVar(&cfg.rounds, "rounds", 5, "rounds per workload (at least 3 unless -smoke)")
 	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "length of each timed window (continuous, single insert, webhook)")
 	fs.StringVar(&callers, "callers", "1,8,32", "concurrent callers of the single-insert workload")
 	fs.StringVar(&rates, "rates", "500,1000,2000", "open-loop webhook rates, requests/s")
