@@ -185,15 +185,22 @@ func createSchedules(ctx context.Context, api *scheduler.Scheduler, n int, prefi
 	return <-errs
 }
 
-// onceSchedule is a River periodic schedule that fires once, at at.
-type onceSchedule struct{ at time.Time }
+// onceSchedule is a River periodic schedule that fires once: at at, or as
+// soon as River's periodic enqueuer starts when that is later (its leader
+// elected after at), so that River's figures then include its late start.
+// Without the second case, a late election left the jobs unfired for good
+// (River asks a schedule for its next time from when its enqueuer starts).
+type onceSchedule struct {
+	at    time.Time
+	fired *atomic.Bool // set by the job's constructor, which River calls as it inserts the job
+}
 
 // Next implements river.PeriodicSchedule.
-func (s onceSchedule) Next(current time.Time) time.Time {
-	if current.Before(s.at) {
-		return s.at
+func (s onceSchedule) Next(time.Time) time.Time {
+	if s.fired.Load() {
+		return s.at.AddDate(100, 0, 0)
 	}
-	return s.at.AddDate(100, 0, 0)
+	return s.at
 }
 
 // riverLateness gives a River client n periodic jobs due at the same
@@ -208,7 +215,9 @@ func riverLateness(ctx context.Context, cfg *config, n int) (*fireTimes, error) 
 	defer rq.close()
 	at := time.Now().Add(3 * time.Second).Truncate(time.Second).Add(time.Second)
 	for range n {
-		rq.periodic = append(rq.periodic, river.NewPeriodicJob(onceSchedule{at}, func() (river.JobArgs, *river.InsertOpts) {
+		fired := new(atomic.Bool)
+		rq.periodic = append(rq.periodic, river.NewPeriodicJob(onceSchedule{at, fired}, func() (river.JobArgs, *river.InsertOpts) {
+			fired.Store(true)
 			return noopArgs{}, nil
 		}, nil))
 	}
