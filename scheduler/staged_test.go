@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,6 +70,7 @@ func TestStaging(t *testing.T) {
 		"TicksAreWrittenAheadAndCommittedOnTime": testTicksAreWrittenAheadAndCommittedOnTime,
 		"StagedClaimsKeepToTheWorkers":           testStagedClaimsKeepToTheWorkers,
 		"LateStagedClaimsAreExtendedFirst":       testLateStagedClaimsAreExtendedFirst,
+		"TicksPastAStagedClaimStartInThePass":    testTicksPastAStagedClaimStartInThePass,
 	} {
 		wg.Go(func() { t.Run(name, f) })
 	}
@@ -326,5 +328,60 @@ func pauseAndDrain(t *testing.T, s *scheduler.Scheduler, st store.Store, ids []s
 	}
 	eventually(t, 30*time.Second, "every run done", func() bool {
 		return len(allRuns(t, st, store.RunListParams{Statuses: []store.RunStatus{store.RunQueued, store.RunRunning}})) == 0
+	})
+}
+
+// heldSetTimes is a store whose first ScheduleSetTimes once armed, the
+// bookkeeping a pass does after its ticks' write, waits until release is
+// closed or a deadline passes; it records which came first.
+type heldSetTimes struct {
+	store.Store
+	armed    atomic.Bool
+	release  chan struct{}
+	once     sync.Once
+	released atomic.Bool // by release, not by the deadline
+}
+
+func (s *heldSetTimes) ScheduleSetTimes(ctx context.Context, p *store.ScheduleSetTimesParams) (*store.Schedule, error) {
+	if !s.armed.Load() {
+		return s.Store.ScheduleSetTimes(ctx, p)
+	}
+	s.once.Do(func() {
+		select {
+		case <-s.release:
+			s.released.Store(true)
+		case <-time.After(15 * time.Second):
+		}
+	})
+	return s.Store.ScheduleSetTimes(ctx, p)
+}
+
+// testTicksPastAStagedClaimStartInThePass: one moment has more ticks than
+// the node has workers; its staged write commits as many claimed as there
+// are workers, and the rest are claimed once those free up, while the
+// pass goes on with its bookkeeping (here held until every tick ran), not
+// after it: 10,000 one-off schedules due at once on 1,000 workers waited
+// for the pass's 10,000 schedule writes, about 10 s.
+func testTicksPastAStagedClaimStartInThePass(t *testing.T) {
+	forEachBackendAtOnce(t, func(t *testing.T, open func() store.Store) {
+		const workers, n = 2, 6
+		st := &heldSetTimes{Store: open(), release: make(chan struct{})}
+		c := newCounter()
+		s := startNode(t, st, scheduler.Config{Agents: registry(map[string]agent.Agent{"count": c}), Workers: workers, Logger: testLogger(t)})
+		at := time.Now().Add(1500 * time.Millisecond).Truncate(time.Second).Add(time.Second)
+		for i := range n {
+			sch := &store.Schedule{Owner: "o", Name: fmt.Sprintf("once-%d", i), Agent: "count",
+				Trigger: store.Trigger{Kind: store.TriggerOnce, At: at}, Overlap: store.OverlapAllowAll}
+			if _, err := s.CreateSchedule(ctx, admin, sch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st.armed.Store(true)
+		eventually(t, 30*time.Second, "every tick ran", func() bool { return len(c.snapshot()) == n })
+		close(st.release)
+		eventually(t, 30*time.Second, "the pass's bookkeeping done", func() bool { return st.released.Load() || time.Now().After(at.Add(15*time.Second)) })
+		if !st.released.Load() {
+			t.Errorf("the ticks past the staged claim ran only once the pass had done its bookkeeping")
+		}
 	})
 }
