@@ -538,10 +538,9 @@ func (s *Store) insertRuns(ctx context.Context, tx bun.Tx, rows []runRow, lease 
 // PostgreSQL: run_insert for one run, else run_insert_many, or
 // run_insert_many_unkeyed when no row takes a unique key (takesKey).
 // Running rows without a lease expiry are leased for lease from the
-// database's now();
-// on the database's clock, they are written queued instead when it is
-// behind this process's (the node's) by more than 5 ms, as they would
-// start before their RunAt on it.
+// database's now(); on the database's clock, they are written queued
+// instead when it is behind this process's (the node's) by more than 5 ms,
+// as they would start before their RunAt on it.
 func (s *Store) insertPG(rows []runRow, lease time.Duration) (string, []any) {
 	var node any
 	if s.dbClock {

@@ -9,13 +9,14 @@ import (
 // Claims, finishes and rescues return whole runs (RETURNING *), so the
 // scheduler reads a run row per run it works. bun scans such rows through
 // reflection: a map lookup per column, a reflect.Append per row and the
-// allocations of both were a sixth of the scheduler's own CPU on
-// PostgreSQL. scanRunRows reads them by hand instead: each column of the
-// result is matched to its field once per query, and each value goes
-// straight to its field. The values are those the drivers give (pgx's
-// database/sql driver: strings, []byte for JSON, int64, bool, time.Time;
-// SQLite's: the same with integers for booleans); NULL is the field's zero
-// value, as bun's nullzero reads it.
+// allocations of both were a sixth of the CPU of a process running the
+// scheduler on PostgreSQL (the bench harness's continuous workload).
+// scanRunRows reads them by hand instead: each column of the result is
+// matched to its field once per query, and each value goes straight to
+// its field. The values are those the drivers give (pgx's database/sql
+// driver: strings, []byte for JSON, int64, bool, time.Time; SQLite's: the
+// same with integers for booleans); NULL is the field's zero value, as
+// bun's nullzero reads it.
 
 // runFields sets the field of a runRow that a column of herald_runs (or
 // the claim's row_id) is read into, by column name.
