@@ -114,10 +114,10 @@ func testTicksAreWrittenAheadAndCommittedOnTime(t *testing.T) {
 			}
 			return true
 		})
+		// The cron schedule's moments are staged in any case; on a loaded
+		// machine every one-off may have fired unstaged before the first.
+		eventually(t, 10*time.Second, "a moment staged", func() bool { return len(st.snapshot()) > 0 })
 		calls := st.snapshot()
-		if len(calls) == 0 {
-			t.Fatal("no moment was staged")
-		}
 		ahead, begunAhead, claimed := 0, 0, 0
 		for _, c := range calls {
 			if c.err != nil {
