@@ -2,7 +2,6 @@ package bunstore
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -63,19 +62,7 @@ func withLastRun(q *bun.SelectQuery) *bun.SelectQuery {
 type anyTime struct{ time.Time }
 
 // Scan implements sql.Scanner.
-func (t *anyTime) Scan(v any) error {
-	switch v := v.(type) {
-	case nil:
-		t.Time = time.Time{}
-	case time.Time:
-		t.Time = v
-	case int64:
-		t.Time = time.UnixMicro(v)
-	default:
-		return fmt.Errorf("scan a time from %T", v)
-	}
-	return nil
-}
+func (t *anyTime) Scan(v any) error { return scanTime(&t.Time, v) }
 
 func scheduleToRow(s *store.Schedule) *scheduleRow {
 	return &scheduleRow{

@@ -117,7 +117,7 @@ func scanText(dst *string, v any) error {
 }
 
 // scanTime reads a time, which SQLite gives as integer microseconds when
-// the column has no declared type (an expression's).
+// the column has no declared type (an expression's); anyTime scans with it.
 func scanTime(dst *time.Time, v any) error {
 	switch v := v.(type) {
 	case nil:
