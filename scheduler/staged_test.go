@@ -284,6 +284,22 @@ func testLateStagedClaimsAreExtendedFirst(t *testing.T) {
 			return len(st.taken) > 0 && len(st.extended) > 0
 		})
 		pauseAndDrain(t, s, st, ids)
+		// A staged write still in its slow return when the drain ends has
+		// taken its run away (queued, claimed and run by the claim loop
+		// meanwhile) but not yet asked for its runs' leases.
+		allExtended := func() bool {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			for id := range st.taken {
+				if !st.extended[id] {
+					return false
+				}
+			}
+			return true
+		}
+		for deadline := time.Now().Add(10 * time.Second); !allExtended() && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		runs := c.snapshot()
