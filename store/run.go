@@ -438,7 +438,9 @@ type RunStore interface {
 	// RunClaim sets up to Limit due runs (queued, not held, RunAt not after
 	// now) running under a lease of Node, oldest RunAt first, and returns
 	// them. Concurrent claimers never claim the same run. Claiming does not
-	// change Attempt.
+	// change Attempt. A run that becomes due behind runs already claimed
+	// (its enqueue committed late) may be passed over until the store hears
+	// of it, for a second at most.
 	RunClaim(ctx context.Context, params *RunClaimParams) ([]*Run, error)
 	// RunExtendLease extends the leases Node still holds and returns them;
 	// runs missing from the result are no longer held.

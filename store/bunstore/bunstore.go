@@ -83,6 +83,7 @@ type Store struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 	dueCh     chan struct{} // PostgreSQL: kicks the run-due notifier
+	floor     claimFloor    // PostgreSQL: where claims start (claimfloor.go)
 
 	// The batch writer of event accepts (accept.go).
 	acceptCh      chan *acceptReq
@@ -410,6 +411,9 @@ func txBackoff(attempt int) time.Duration {
 type outbox struct {
 	notes    []store.Notification
 	notified bool // sent in the transaction already (notifyNow)
+	// dueFrom is the oldest RunAt of the runs the write made due, when it
+	// knows it (plain enqueues), for the claims' floor (claimfloor.go).
+	dueFrom time.Time
 }
 
 // notifyNow sends out's notifications in tx now rather than at the end of
@@ -430,6 +434,19 @@ func (o *outbox) add(n store.Notification) {
 
 func (s *Store) publish(out *outbox) {
 	for _, n := range out.notes {
-		s.hub.Publish(n)
+		s.note(n, out.dueFrom)
 	}
+}
+
+// note publishes n to this process's subscribers. A notification that runs
+// became due (none before from; zero: not known), or that some were
+// missed, lowers the claims' floor first.
+func (s *Store) note(n store.Notification, from time.Time) {
+	switch n.Topic {
+	case store.TopicRunDue:
+		s.floor.lower(from)
+	case store.TopicResync:
+		s.floor.lower(time.Time{})
+	}
+	s.hub.Publish(n)
 }

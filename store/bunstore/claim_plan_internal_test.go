@@ -22,7 +22,7 @@ func TestClaimPlanNeedsNoAnalyze(t *testing.T) {
 	enqueue(20000)
 	// The claim picks its runs in an InitPlan of the statement: its plan is
 	// the pick's too.
-	plan, err := st.explain(ctx, st.sql.RunClaim, "node", st.nowArg(), micros(time.Minute), 100)
+	plan, err := st.explain(ctx, st.sql.RunClaim, "node", st.nowArg(), micros(time.Minute), 100, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

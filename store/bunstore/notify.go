@@ -144,7 +144,7 @@ func (s *Store) receive(payload string) {
 	if json.Unmarshal([]byte(payload), &w) != nil || w.Origin == s.origin {
 		return
 	}
-	s.hub.Publish(store.Notification{Topic: w.Topic, ID: w.ID, Version: w.Version, Deleted: w.Deleted})
+	s.note(store.Notification{Topic: w.Topic, ID: w.ID, Version: w.Version, Deleted: w.Deleted}, time.Time{})
 }
 
 // announce publishes notifications of a write that has committed: in
@@ -209,7 +209,7 @@ func (l *listener) loop(ctx context.Context, s *Store, dsn string, conn *pgx.Con
 				level.Warn(s.logger).Log("msg", "notification listener lost its connection", "err", err)
 				// Whatever was sent while we reconnect is lost: tell
 				// subscribers to re-read.
-				s.hub.Publish(store.Notification{Topic: store.TopicResync})
+				s.note(store.Notification{Topic: store.TopicResync}, time.Time{})
 				break
 			}
 			backoff = 100 * time.Millisecond
@@ -227,7 +227,7 @@ func (l *listener) loop(ctx context.Context, s *Store, dsn string, conn *pgx.Con
 			continue
 		}
 		conn = c
-		s.hub.Publish(store.Notification{Topic: store.TopicResync})
+		s.note(store.Notification{Topic: store.TopicResync}, time.Time{})
 	}
 }
 
@@ -285,7 +285,7 @@ func (p *poller) loop(ctx context.Context, s *Store, last int64) {
 			continue
 		}
 		if len(rows) > 0 && rows[0].Seq > last+notificationsKept {
-			s.hub.Publish(store.Notification{Topic: store.TopicResync})
+			s.note(store.Notification{Topic: store.TopicResync}, time.Time{})
 		}
 		for _, r := range rows {
 			s.receive(r.Payload)

@@ -48,6 +48,16 @@ func (s *Store) write(ctx context.Context, fn func() error) error {
 // writes nothing else and waits for no other lock than its runs', so a
 // node knows its runs (and keeps their leases) from the moment they are
 // its own. A schedule's LastRunAt is read from its runs (ScheduleGet).
+//
+// On PostgreSQL a claim starts its walk of the due runs at the oldest
+// RunAt the store's previous claim took, not at the start of their index,
+// which holds the entries of every run claimed since the last VACUUM. A
+// write that makes a run due before that point lowers it when its
+// notification reaches the store: a run committed behind runs already
+// claimed is claimed as soon as that. Runs no notification tells of (a
+// notification lost, say) are claimed, in RunAt order again, by the
+// first claim a second or more after the last one that walked from the
+// start.
 func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store.Run, error) {
 	if err := storekit.CheckClaim(p); err != nil {
 		return nil, err
@@ -57,9 +67,23 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 	rows := make([]runRow, 0, min(p.Limit, 1000))
 	var err error
 	if s.pg() {
+		began := time.Now()
+		floor, gen := s.floor.begin(began)
 		err = s.write(ctx, func() error {
-			return s.scan(ctx, s.db, &rows, s.sql.RunClaim, p.Node, s.nowArg(), micros(p.Lease), p.Limit)
+			return s.scan(ctx, s.db, &rows, s.sql.RunClaim, p.Node, s.nowArg(), micros(p.Lease), p.Limit, floor)
 		})
+		if err != nil {
+			// Runs it locked are free again, maybe before the floor.
+			s.floor.lower(time.Time{})
+		} else {
+			var oldest time.Time
+			for i := range rows {
+				if oldest.IsZero() || rows[i].RunAt.Before(oldest) {
+					oldest = rows[i].RunAt
+				}
+			}
+			s.floor.end(began, floor, gen, oldest)
+		}
 	} else {
 		now := s.stamp()
 		expires := store.Timestamp(now.Add(p.Lease))
