@@ -72,7 +72,7 @@ func describe(ctx context.Context, cfg *config) (*environment, error) {
 		if err != nil {
 			return nil, fmt.Errorf("PostgreSQL at -pg does not answer: %w", err)
 		}
-		for _, s := range []string{"server_version", "fsync", "synchronous_commit", "full_page_writes", "wal_level", "shared_buffers", "max_connections"} {
+		for _, s := range []string{"server_version", "fsync", "synchronous_commit", "full_page_writes", "wal_level", "shared_buffers", "max_connections", "autovacuum"} {
 			var v string
 			if err := conn.QueryRow(ctx, "SHOW "+s).Scan(&v); err != nil {
 				conn.Close(ctx)

@@ -76,6 +76,7 @@ type config struct {
 	smoke      bool
 	sqliteDir  string
 	cpuProfile string
+	memProfile string
 }
 
 func (c *config) has(system string) bool    { return slices.Contains(c.systems, system) }
@@ -117,6 +118,12 @@ func main() {
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
+	if cfg.memProfile != "" {
+		if err := writeMemProfile(cfg.memProfile); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -memprofile:", err)
+			os.Exit(1)
+		}
+	}
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -144,6 +151,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&cfg.smoke, "smoke", false, "run every workload at a tiny size (seconds; for CI)")
 	fs.StringVar(&cfg.sqliteDir, "sqlite-dir", "", "directory for SQLite files (default: a temporary directory, removed at the end)")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write the harness's CPU profile to this file (go tool pprof), to see where the time goes")
+	fs.StringVar(&cfg.memProfile, "memprofile", "", "write the harness's allocation profile to this file at the end (go tool pprof -sample_index=alloc_space), to see what allocates")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -255,4 +263,17 @@ func ints(flagName, list string) ([]int, error) {
 		return nil, fmt.Errorf("%s: empty; want positive integers separated by commas", flagName)
 	}
 	return out, nil
+}
+
+// writeMemProfile writes the allocations of the whole run to path.
+func writeMemProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
