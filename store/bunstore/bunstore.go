@@ -83,7 +83,12 @@ type Store struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 	dueCh     chan struct{} // PostgreSQL: kicks the run-due notifier
-	floor     claimFloor    // PostgreSQL: where claims start (claimfloor.go)
+	// dueFrom is the oldest RunAt the kicks pending in dueCh made due
+	// (zero: one did not know it); duePending says whether one is.
+	dueMu      sync.Mutex
+	dueFrom    time.Time
+	duePending bool
+	floor      claimFloor // PostgreSQL: where claims start (claimfloor.go)
 
 	// The batch writer of event accepts (accept.go).
 	acceptCh      chan *acceptReq
@@ -412,7 +417,8 @@ type outbox struct {
 	notes    []store.Notification
 	notified bool // sent in the transaction already (notifyNow)
 	// dueFrom is the oldest RunAt of the runs the write made due, when it
-	// knows it (plain enqueues), for the claims' floor (claimfloor.go).
+	// knows it (plain enqueues), for the claims' floor (claimfloor.go) of
+	// this process and of the others its TopicRunDue reaches.
 	dueFrom time.Time
 }
 

@@ -27,9 +27,9 @@ const claimFloorFor = time.Second
 // through a write that makes a run due: an insert, a requeue, a rescue, a
 // held run let go. Each of those sends TopicRunDue once it has committed,
 // and the store lowers the floor when it publishes or receives one: to
-// the oldest RunAt the write made due when the write is this store's
-// plain enqueue, which knows it, else to none, so that the next claim
-// starts from the beginning. A claim under way meanwhile sets no floor
+// the oldest RunAt the write made due when the write knew it (a plain
+// enqueue, of this process or another: the notification carries it),
+// else to none, so that the next claim starts from the beginning. A claim under way meanwhile sets no floor
 // from what it saw (gen). What no notification covers (a notification
 // lost, a run another claimer had locked and then gave back) waits at most
 // claimFloorFor: every claim scans from the start once that long has

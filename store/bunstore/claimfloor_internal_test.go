@@ -159,25 +159,42 @@ func TestClaimFloorOnPostgres(t *testing.T) {
 		t.Fatalf("claim after an enqueue behind the floor = %v, want that run %v", got, early)
 	}
 
-	// Another process's enqueue drops it when its notification arrives.
+	// Another process's plain enqueue lowers it to its run when its
+	// notification arrives; one that does not know its runs' RunAt (a
+	// keyed enqueue) drops it.
 	other, err := Open(ctx, dsn, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
+	waitFloor := func(want time.Time, what string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !floor().Equal(want); {
+			if time.Now().After(deadline) {
+				t.Fatalf("floor %v 10 s after %s, want %v", floor(), what, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	claim(1)
 	if floor().IsZero() {
 		t.Fatal("no floor after a claim")
 	}
 	early = enqueue(other, base.Add(-3*time.Second))
-	for deadline := time.Now().Add(10 * time.Second); !floor().IsZero(); {
-		if time.Now().After(deadline) {
-			t.Fatal("the floor is still set 10 s after another process enqueued a run behind it")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFloor(base.Add(-3*time.Second), "another process enqueued a run behind it")
 	if got := claim(1); !slices.Equal(got, []string{early}) {
 		t.Fatalf("claim after another process's enqueue = %v, want its run %v", got, early)
+	}
+	if floor().IsZero() {
+		t.Fatal("no floor after a claim")
+	}
+	res, err := other.RunEnqueue(ctx, &store.RunEnqueueParams{Owner: "a", Agent: "noop", RunAt: base.Add(-4 * time.Second), IdempotencyKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFloor(time.Time{}, "another process enqueued a keyed run")
+	if got := claim(1); !slices.Equal(got, []string{res[0].Run.ID}) {
+		t.Fatalf("claim after another process's keyed enqueue = %v, want its run %v", got, res[0].Run.ID)
 	}
 }
 

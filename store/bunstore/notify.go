@@ -27,6 +27,10 @@ type wireNote struct {
 	ID      string      `json:"id,omitempty"`
 	Version int64       `json:"v,omitempty"`
 	Deleted bool        `json:"d,omitempty"`
+	// Due is, for TopicRunDue, the oldest RunAt of the runs that became
+	// due when the sender knew it: the receiver's claims need not look for
+	// due runs before it (claimfloor.go).
+	Due time.Time `json:"due,omitzero"`
 }
 
 // channelName is the NOTIFY channel of a schema, so that stores in different
@@ -51,7 +55,11 @@ func (s *Store) sendNotifications(ctx context.Context, tx bun.IDB, out *outbox, 
 	}
 	payloads := make([]string, len(notes))
 	for i, n := range notes {
-		b, _ := json.Marshal(wireNote{Origin: origin, Topic: n.Topic, ID: n.ID, Version: n.Version, Deleted: n.Deleted})
+		w := wireNote{Origin: origin, Topic: n.Topic, ID: n.ID, Version: n.Version, Deleted: n.Deleted}
+		if n.Topic == store.TopicRunDue {
+			w.Due = out.dueFrom
+		}
+		b, _ := json.Marshal(w)
 		payloads[i] = string(b)
 	}
 	if s.pg() {
@@ -93,6 +101,12 @@ func (s *Store) kickDue(out *outbox) {
 	}
 	for _, n := range out.notes {
 		if n.Topic == store.TopicRunDue {
+			s.dueMu.Lock()
+			if !s.duePending || out.dueFrom.IsZero() || out.dueFrom.Before(s.dueFrom) {
+				s.dueFrom = out.dueFrom
+			}
+			s.duePending = true
+			s.dueMu.Unlock()
 			select {
 			case s.dueCh <- struct{}{}:
 			default: // one is pending: it covers this one
@@ -129,8 +143,14 @@ func (s *Store) dueLoop() {
 		case <-gap.C:
 		}
 		gap.Reset(dueGap)
+		// The kicks since the last notification: the oldest RunAt they
+		// made due, zero when one of them did not know it.
+		s.dueMu.Lock()
+		out := &outbox{notes: []store.Notification{{Topic: store.TopicRunDue}}, dueFrom: s.dueFrom}
+		s.duePending = false
+		s.dueMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := s.sendNotifications(ctx, s.db, &outbox{notes: []store.Notification{{Topic: store.TopicRunDue}}}, s.origin)
+		err := s.sendNotifications(ctx, s.db, out, s.origin)
 		cancel()
 		if err != nil && !s.isClosed() {
 			level.Warn(s.logger).Log("msg", "notify other processes of due runs", "err", err)
@@ -144,7 +164,7 @@ func (s *Store) receive(payload string) {
 	if json.Unmarshal([]byte(payload), &w) != nil || w.Origin == s.origin {
 		return
 	}
-	s.note(store.Notification{Topic: w.Topic, ID: w.ID, Version: w.Version, Deleted: w.Deleted}, time.Time{})
+	s.note(store.Notification{Topic: w.Topic, ID: w.ID, Version: w.Version, Deleted: w.Deleted}, w.Due)
 }
 
 // announce publishes notifications of a write that has committed: in
