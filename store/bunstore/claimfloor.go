@@ -49,7 +49,8 @@ type claimFloor struct {
 }
 
 // begin returns the floor a claim starting now uses (nil: from the
-// start), and the count of lowerings end needs.
+// start, which it records as the last scan from the start), and the count
+// of lowerings end needs.
 func (f *claimFloor) begin(now time.Time) (floor any, gen uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -58,19 +59,17 @@ func (f *claimFloor) begin(now time.Time) (floor any, gen uint64) {
 		span = claimFloorFor
 	}
 	if f.at.IsZero() || now.Sub(f.fullAt) >= span {
+		f.fullAt = now
 		return nil, f.gen
 	}
 	return f.at, f.gen
 }
 
-// end records a claim that began at began with floor and gen (begin's)
-// and took runs whose oldest RunAt is oldest (zero when it took none).
-func (f *claimFloor) end(began time.Time, floor any, gen uint64, oldest time.Time) {
+// end records a claim that began with gen (begin's) and took runs whose
+// oldest RunAt is oldest (zero when it took none).
+func (f *claimFloor) end(gen uint64, oldest time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if floor == nil && began.After(f.fullAt) {
-		f.fullAt = began
-	}
 	if gen == f.gen && !oldest.IsZero() {
 		f.at = oldest
 	}
@@ -87,4 +86,16 @@ func (f *claimFloor) lower(from time.Time) {
 		f.at = from
 	}
 	f.mu.Unlock()
+}
+
+// oldestRunAt is the oldest RunAt of rows, zero when there are none or
+// one's is zero (not known).
+func oldestRunAt(rows []runRow) time.Time {
+	var oldest time.Time
+	for i := range rows {
+		if i == 0 || rows[i].RunAt.Before(oldest) {
+			oldest = rows[i].RunAt
+		}
+	}
+	return oldest
 }

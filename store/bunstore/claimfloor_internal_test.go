@@ -13,66 +13,70 @@ import (
 	"github.com/heraldhq/herald/store"
 )
 
+// current is the floor as it stands, whether or not it has had its time.
+func (f *claimFloor) current() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.at
+}
+
 func TestClaimFloorBookkeeping(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	floorAt := func(f *claimFloor, now time.Time) time.Time {
-		t.Helper()
-		floor, _ := f.begin(now)
-		if floor == nil {
-			return time.Time{}
-		}
-		return floor.(time.Time)
-	}
 	var f claimFloor
 	floor, gen := f.begin(t0)
 	if floor != nil {
 		t.Fatalf("a new floor = %v, want none", floor)
 	}
-	f.end(t0, floor, gen, t0.Add(-time.Minute))
-	if got := floorAt(&f, t0.Add(time.Millisecond)); !got.Equal(t0.Add(-time.Minute)) {
+	f.end(gen, t0.Add(-time.Minute))
+	if got := f.current(); !got.Equal(t0.Add(-time.Minute)) {
 		t.Errorf("after a claim = %v, want the oldest RunAt it took", got)
 	}
-	if got := floorAt(&f, t0.Add(claimFloorFor)); !got.IsZero() {
-		t.Errorf("claimFloorFor after the last scan from the start = %v, want none", got)
-	}
 
-	// A claim from the floor that took nothing keeps it; one that took
-	// runs moves it to the oldest of them.
+	// A claim within claimFloorFor of the last scan from the start starts
+	// at the floor. One that took nothing keeps it; one that took runs
+	// moves it to the oldest of them.
 	floor, gen = f.begin(t0.Add(time.Millisecond))
-	f.end(t0.Add(time.Millisecond), floor, gen, time.Time{})
-	if got := floorAt(&f, t0.Add(2*time.Millisecond)); !got.Equal(t0.Add(-time.Minute)) {
+	if floor == nil || !floor.(time.Time).Equal(t0.Add(-time.Minute)) {
+		t.Errorf("a claim right after = %v, want the floor %v", floor, t0.Add(-time.Minute))
+	}
+	f.end(gen, time.Time{})
+	if got := f.current(); !got.Equal(t0.Add(-time.Minute)) {
 		t.Errorf("after a claim that took nothing = %v, want it unchanged", got)
 	}
-	floor, gen = f.begin(t0.Add(time.Millisecond))
-	f.end(t0.Add(time.Millisecond), floor, gen, t0.Add(-time.Second))
-	if got := floorAt(&f, t0.Add(2*time.Millisecond)); !got.Equal(t0.Add(-time.Second)) {
+	_, gen = f.begin(t0.Add(time.Millisecond))
+	f.end(gen, t0.Add(-time.Second))
+	if got := f.current(); !got.Equal(t0.Add(-time.Second)) {
 		t.Errorf("after a claim from the floor = %v, want the oldest RunAt it took", got)
 	}
 	// Claims from the floor do not put off the next scan from the start.
-	if got := floorAt(&f, t0.Add(claimFloorFor)); !got.IsZero() {
-		t.Errorf("claimFloorFor after the last scan from the start = %v, want none", got)
+	if floor, _ := f.begin(t0.Add(claimFloorFor)); floor != nil {
+		t.Errorf("claimFloorFor after the last scan from the start = %v, want none", floor)
 	}
 
 	f.lower(t0)
-	if got := floorAt(&f, t0); !got.Equal(t0.Add(-time.Second)) {
+	if got := f.current(); !got.Equal(t0.Add(-time.Second)) {
 		t.Errorf("lowered to a later time = %v, want it unchanged", got)
 	}
 	f.lower(t0.Add(-time.Hour))
-	if got := floorAt(&f, t0); !got.Equal(t0.Add(-time.Hour)) {
+	if got := f.current(); !got.Equal(t0.Add(-time.Hour)) {
 		t.Errorf("lowered = %v, want %v", got, t0.Add(-time.Hour))
 	}
 	f.lower(time.Time{})
-	if got := floorAt(&f, t0); !got.IsZero() {
+	if got := f.current(); !got.IsZero() {
 		t.Errorf("lowered to none = %v, want none", got)
+	}
+	if floor, _ := f.begin(t0.Add(claimFloorFor)); floor != nil {
+		t.Errorf("a claim after the floor was lowered to none = %v, want none", floor)
 	}
 
 	// A claim under way when runs became due saw maybe none of them: it
 	// sets no floor, even when they became due after its floor.
-	f.end(t0, nil, f.gen, t0.Add(-time.Minute))
-	floor, gen = f.begin(t0)
+	_, gen = f.begin(t0.Add(claimFloorFor))
+	f.end(gen, t0.Add(-time.Minute))
+	_, gen = f.begin(t0.Add(claimFloorFor))
 	f.lower(t0.Add(-time.Second))
-	f.end(t0, floor, gen, t0)
-	if got := floorAt(&f, t0); !got.Equal(t0.Add(-time.Minute)) {
+	f.end(gen, t0)
+	if got := f.current(); !got.Equal(t0.Add(-time.Minute)) {
 		t.Errorf("after a claim under way when runs became due = %v, want %v", got, t0.Add(-time.Minute))
 	}
 }
@@ -115,14 +119,7 @@ func TestClaimFloorOnPostgres(t *testing.T) {
 		}
 		return got
 	}
-	floor := func() time.Time {
-		t.Helper()
-		f, _ := st.floor.begin(time.Now())
-		if f == nil {
-			return time.Time{}
-		}
-		return f.(time.Time)
-	}
+	floor := st.floor.current
 	expire := func() {
 		st.floor.mu.Lock()
 		st.floor.fullAt = st.floor.fullAt.Add(-st.floor.span)
@@ -228,8 +225,8 @@ func TestClaimFloorSkipsTheClaimedRunsEntries(t *testing.T) {
 			t.Fatalf("claim = %d runs, %v; want 1000", len(runs), err)
 		}
 	}
-	floor, _ := st.floor.begin(time.Now())
-	if floor == nil {
+	floor := st.floor.current()
+	if floor.IsZero() {
 		t.Fatal("no floor after the claims")
 	}
 	reads := func(floor any) int {

@@ -103,12 +103,7 @@ func (s *Store) enqueuePlain(ctx context.Context, ps []*store.RunEnqueueParams) 
 	if err := s.insertPlain(ctx, rows); err != nil {
 		return nil, err
 	}
-	out := &outbox{notes: []store.Notification{{Topic: store.TopicRunDue}}}
-	for i := range rows { // a zero RunAt (not known) is the oldest
-		if i == 0 || rows[i].RunAt.Before(out.dueFrom) {
-			out.dueFrom = rows[i].RunAt
-		}
-	}
+	out := &outbox{notes: []store.Notification{{Topic: store.TopicRunDue}}, dueFrom: oldestRunAt(rows)}
 	s.publish(out)
 	s.kickDue(out)
 	res := make([]*store.EnqueueResult, len(rows))

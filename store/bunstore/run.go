@@ -67,8 +67,7 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 	rows := make([]runRow, 0, min(p.Limit, 1000))
 	var err error
 	if s.pg() {
-		began := time.Now()
-		floor, gen := s.floor.begin(began)
+		floor, gen := s.floor.begin(time.Now())
 		err = s.write(ctx, func() error {
 			return s.scan(ctx, s.db, &rows, s.sql.RunClaim, p.Node, s.nowArg(), micros(p.Lease), p.Limit, floor)
 		})
@@ -76,13 +75,7 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 			// Runs it locked are free again, maybe before the floor.
 			s.floor.lower(time.Time{})
 		} else {
-			var oldest time.Time
-			for i := range rows {
-				if oldest.IsZero() || rows[i].RunAt.Before(oldest) {
-					oldest = rows[i].RunAt
-				}
-			}
-			s.floor.end(began, floor, gen, oldest)
+			s.floor.end(gen, oldestRunAt(rows))
 		}
 	} else {
 		now := s.stamp()
