@@ -96,7 +96,7 @@ func plainBatch(ps []*store.RunEnqueueParams) bool {
 // the commits of concurrent enqueues on PostgreSQL's notification lock.
 func (s *Store) enqueuePlain(ctx context.Context, ps []*store.RunEnqueueParams) ([]*store.EnqueueResult, error) {
 	now := s.stamp()
-	rows := make([]runRow, len(ps))
+	rows := takeRunRows(len(ps))[:len(ps)]
 	for i, p := range ps {
 		rows[i] = s.newRunRow(p, now)
 	}
@@ -110,6 +110,7 @@ func (s *Store) enqueuePlain(ctx context.Context, ps []*store.RunEnqueueParams) 
 	for i := range rows {
 		res[i] = &store.EnqueueResult{Run: rows[i].run()}
 	}
+	giveRunRows(rows)
 	return res, nil
 }
 

@@ -64,7 +64,7 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 	}
 	// Room for the runs a busy node claims: grown by appends, the rows
 	// cost twice their size (scanRunRows).
-	rows := make([]runRow, 0, min(p.Limit, 1000))
+	rows := takeRunRows(min(p.Limit, 1000))
 	var err error
 	if s.pg() {
 		floor, gen := s.floor.begin(time.Now())
@@ -115,7 +115,9 @@ func (s *Store) RunClaim(ctx context.Context, p *store.RunClaimParams) ([]*store
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	return runs(rows), nil
+	claimed := runs(rows)
+	giveRunRows(rows)
+	return claimed, nil
 }
 
 // RunExtendLease implements store.RunStore. On PostgreSQL it waits for no
@@ -213,6 +215,7 @@ func (s *Store) RunFinish(ctx context.Context, params ...*store.RunFinishParams)
 	if err != nil {
 		return nil, fmt.Errorf("finish runs: %w", err)
 	}
+	defer giveRunRows(done)
 	return inOrder(ids, done)
 }
 
@@ -246,6 +249,7 @@ func (s *Store) RunRequeue(ctx context.Context, params ...*store.RunRequeueParam
 	if err != nil {
 		return nil, fmt.Errorf("requeue runs: %w", err)
 	}
+	defer giveRunRows(done)
 	if slices.ContainsFunc(done, func(r runRow) bool { return r.Status == string(store.RunQueued) }) {
 		if err := s.announce(ctx, store.Notification{Topic: store.TopicRunDue}); err != nil {
 			return nil, fmt.Errorf("requeue runs: %w", err)
@@ -273,7 +277,7 @@ func (s *Store) transition(ctx context.Context, q, one string, vals [][]any, now
 	var done []runRow
 	var err error
 	if s.pg() {
-		done = make([]runRow, 0, len(vals)) // room for them all (scanRunRows)
+		done = takeRunRows(len(vals)) // room for them all (scanRunRows)
 		args := append(columns(vals), now)
 		if len(vals) == 1 && one != "" {
 			q, args = one, append(vals[0], now)
@@ -564,11 +568,20 @@ func (s *Store) releaseHeld(ctx context.Context, tx bun.IDB, sids []string, out 
 // inOrder lines the changed rows up with the ids asked for: nil where an id
 // was refused, with a *store.LeaseLostError naming the refused ones.
 func inOrder(ids []string, done []runRow) ([]*store.Run, error) {
+	out := make([]*store.Run, len(ids))
+	// The runs mostly come back in the order asked for (PostgreSQL's
+	// statements join their arrays' rows in order, SQLite's updates them
+	// one by one): then no map is needed to line them up.
+	if len(done) == len(ids) && slices.EqualFunc(done, ids, func(r runRow, id string) bool { return r.ID == id }) {
+		for i := range done {
+			out[i] = done[i].run()
+		}
+		return out, nil
+	}
 	byID := make(map[string]*runRow, len(done))
 	for i := range done {
 		byID[done[i].ID] = &done[i]
 	}
-	out := make([]*store.Run, len(ids))
 	var lost []string
 	for i, id := range ids {
 		if r, ok := byID[id]; ok {
