@@ -250,5 +250,9 @@ func nullPtr(s string) *string {
 	if s == "" {
 		return nil
 	}
-	return &s
+	// Not &s: a parameter whose address escapes is allocated at every
+	// call, empty or not.
+	p := new(string)
+	*p = s
+	return p
 }

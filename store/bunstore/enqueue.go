@@ -616,7 +616,9 @@ func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
-	return &t
+	p := new(time.Time) // not &t: see nullPtr
+	*p = t
+	return p
 }
 
 // runKeys are the unique keys a new run would take.
