@@ -29,11 +29,12 @@ const claimFloorFor = time.Second
 // and the store lowers the floor when it publishes or receives one: to
 // the oldest RunAt the write made due when the write knew it (a plain
 // enqueue, of this process or another: the notification carries it),
-// else to none, so that the next claim starts from the beginning. A claim under way meanwhile sets no floor
-// from what it saw (gen). What no notification covers (a notification
-// lost, a run another claimer had locked and then gave back) waits at most
-// claimFloorFor: every claim scans from the start once that long has
-// passed since the last one that did.
+// else to none, so that the next claim starts from the beginning. A claim
+// under way meanwhile sets no floor from what it saw (gen). What no
+// notification covers (a notification lost, a run another claimer had
+// locked and then gave back) waits at most claimFloorFor: every claim
+// scans from the start once that long has passed since the last one that
+// did.
 type claimFloor struct {
 	// span is claimFloorFor, but in tests that must not depend on how
 	// fast the machine runs them (zero: claimFloorFor).

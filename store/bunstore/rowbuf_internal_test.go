@@ -32,11 +32,18 @@ func TestRunRowBufsComeBackEmpty(t *testing.T) {
 		}
 		giveRunRows(rows)
 	}
-	// A buffer bigger than the pool keeps is left to the collector, and
-	// asking for more than a pooled buffer holds gets a new one.
-	giveRunRows(make([]runRow, 1, runRowBufMax+1))
+	// Asking for more than a pooled buffer holds gets a new one.
 	if rows := takeRunRows(runRowBufMax + 1); cap(rows) < runRowBufMax+1 || len(rows) != 0 {
 		t.Fatalf("takeRunRows(%d): len %d, cap %d", runRowBufMax+1, len(rows), cap(rows))
+	}
+	// A buffer bigger than the pool keeps is left to the collector: the
+	// next buffer taken is never it, though the pool hands back the buffer
+	// given last when it kept it.
+	for range 10 {
+		giveRunRows(make([]runRow, 1, runRowBufMax+1))
+		if rows := takeRunRows(1); cap(rows) > runRowBufMax {
+			t.Fatalf("takeRunRows(1) after an oversized buffer was given back: cap %d, want at most %d", cap(rows), runRowBufMax)
+		}
 	}
 }
 
